@@ -1,0 +1,62 @@
+/**
+ * The resolved configuration: what `svcgen.yaml` says after validation, defaults applied and
+ * environment variables substituted. Loading and validation live in `load-config.ts`.
+ */
+import type { TsTypeRef } from "../model.js";
+
+/** How an int8 (bigint, bigserial) value is represented in TypeScript. Default `bigint`. */
+export type Int8Mode = "bigint" | "string" | "number";
+
+/** How a `date` value is represented in TypeScript. Default `Date` (UTC midnight). */
+export type DateMode = "Date" | "string";
+
+/** Which values a type override applies to. */
+export type OverrideMatch =
+  | { readonly kind: "pgType"; readonly pgType: string }
+  | { readonly kind: "column"; readonly table: string; readonly column: string };
+
+/**
+ * A type override from `types:` in the config. By Postgres type (`pgType: numeric`, spelled as
+ * `format_type` does, or the `typname`) or by `table.column`; separate parameter and result
+ * types, each with its imports. A column override wins over a type override.
+ */
+export interface TypeOverride {
+  readonly match: OverrideMatch;
+  readonly paramType: TsTypeRef;
+  readonly resultType: TsTypeRef;
+}
+
+/** Database settings. */
+export interface DatabaseConfig {
+  /** Server URL; undefined when neither `database.url` nor `DATABASE_URL` is set (embedded server). */
+  readonly url: string | undefined;
+  /** Major version of the embedded server. Default 15. */
+  readonly postgres: number;
+  /**
+   * Analyse the database at `url` as it is, without applying migrations into a scratch
+   * database. Default false.
+   */
+  readonly useLiveSchema: boolean;
+}
+
+/** The whole resolved configuration. All paths are absolute. */
+export interface ResolvedConfig {
+  /** Absolute path of the config file. */
+  readonly configPath: string;
+  /** The project folder: the folder of the config file. Diagnostics name files relative to it. */
+  readonly rootDir: string;
+  /** Migration files, absolute, in the order they are applied (lexical order within a folder). */
+  readonly schemaFiles: readonly string[];
+  /** Query files, absolute, sorted. */
+  readonly queryFiles: readonly string[];
+  /** Folder of generated code. Default `gen`. */
+  readonly out: string;
+  readonly database: DatabaseConfig;
+  readonly types: readonly TypeOverride[];
+  readonly int8: Int8Mode;
+  readonly date: DateMode;
+  /** Whether generated functions use named prepared statements by default. Default true. */
+  readonly preparedStatements: boolean;
+  /** Folder for the analysis cache. Default `.svcgen-cache` under the project folder. */
+  readonly cacheDir: string;
+}
