@@ -39,6 +39,14 @@ export interface DatabaseConfig {
   readonly useLiveSchema: boolean;
 }
 
+/** Proto settings (`proto:` in the config); absent when the project has no protos. */
+export interface ProtoConfig {
+  /** Folders that are buf module roots (import paths), absolute. */
+  readonly roots: readonly string[];
+  /** Folder where handler skeletons are created once and then owned by the user. Default `src`. */
+  readonly handlersDir: string;
+}
+
 /** The whole resolved configuration. All paths are absolute. */
 export interface ResolvedConfig {
   /** Absolute path of the config file. */
@@ -59,4 +67,5 @@ export interface ResolvedConfig {
   readonly preparedStatements: boolean;
   /** Folder for the analysis cache. Default `.svcgen-cache` under the project folder. */
   readonly cacheDir: string;
+  readonly proto: ProtoConfig | undefined;
 }
