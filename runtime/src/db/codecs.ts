@@ -1,0 +1,245 @@
+/**
+ * Codecs between PostgreSQL's text format and JavaScript values. The generator picks one per
+ * column and parameter from the Postgres type at generate time; nothing here looks at OIDs,
+ * because enum, domain and array OIDs differ from one database to the next.
+ */
+
+/** Any value `JSON.parse` can produce: the TypeScript type of `json` and `jsonb` values. */
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | JsonValue[]
+  | { [key: string]: JsonValue };
+
+/** Turns the text form of one non-null value into its JavaScript value. */
+export type Decoder<T = unknown> = (text: string) => T;
+
+/**
+ * Turns a parameter value into what node-postgres sends: a string, a Buffer (sent as binary),
+ * an array (node-postgres writes it as an array literal) or null. `null` and `undefined`
+ * always become SQL NULL.
+ */
+export type Encoder = (value: unknown) => unknown;
+
+/** Keeps the text as is: text-like types, numeric, money, uuid, time, interval, enums, unknown types. */
+export const decodeText: Decoder<string> = (text) => text;
+
+/** int2, int4, oid, float4, float8. `NaN`, `Infinity` and `-Infinity` decode to those numbers. */
+export const decodeNumber: Decoder<number> = (text) => Number(text);
+
+/** int8 as `bigint` (the default int8 mode). */
+export const decodeBigInt: Decoder<bigint> = (text) => BigInt(text);
+
+/** bool: PostgreSQL writes `t` or `f`. */
+export const decodeBool: Decoder<boolean> = (text) => text === "t";
+
+/** json and jsonb: the parsed document. */
+export const decodeJson: Decoder<JsonValue> = (text) => JSON.parse(text) as JsonValue;
+
+// ISO DateStyle output: `2024-01-02 03:04:05.123456+05:30`, optionally followed by ` BC`.
+const timestampPattern =
+  /^(\d{4,})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?)?(?:([+-])(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?|(Z))?( BC)?$/;
+
+/**
+ * Parses PostgreSQL's ISO output of date, timestamp and timestamptz. Without an offset in the
+ * text the value is taken as UTC. Fractions beyond milliseconds are truncated (a JS Date holds
+ * milliseconds). `infinity` and `-infinity` become an Invalid Date, the only Date that is
+ * neither before nor after every other.
+ */
+function parseTimestamp(text: string): Date {
+  const m = timestampPattern.exec(text);
+  if (m === null) {
+    // infinity, -infinity, or a DateStyle other than ISO that we cannot read reliably.
+    return new Date(Number.NaN);
+  }
+  let year = Number(m[1]);
+  // Year 1 BC is year 0 in the proleptic calendar JavaScript uses.
+  if (m[13] !== undefined) year = 1 - year;
+  const ms = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, "0"));
+  const d = new Date(0);
+  d.setUTCFullYear(year, Number(m[2]) - 1, Number(m[3]));
+  d.setUTCHours(Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0), ms);
+  if (m[8] !== undefined) {
+    const offsetSeconds = Number(m[9]) * 3600 + Number(m[10] ?? 0) * 60 + Number(m[11] ?? 0);
+    const sign = m[8] === "-" ? -1 : 1;
+    return new Date(d.getTime() - sign * offsetSeconds * 1000);
+  }
+  return d;
+}
+
+/** timestamptz: the instant, whatever the session's time zone. */
+export const decodeTimestamptz: Decoder<Date> = parseTimestamp;
+
+/** timestamp without time zone: the wall-clock value read as UTC, independent of the host's zone. */
+export const decodeTimestamp: Decoder<Date> = parseTimestamp;
+
+/** date: a Date at UTC midnight of that day. */
+export const decodeDate: Decoder<Date> = parseTimestamp;
+
+/**
+ * bytea in the `hex` output format (the default since PostgreSQL 9.0), with a fallback for
+ * the old `escape` format so a server configured with `bytea_output = escape` still works.
+ */
+export const decodeBytea: Decoder<Buffer> = (text) => {
+  if (text.startsWith("\\x")) return Buffer.from(text.slice(2), "hex");
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x5c) {
+      bytes.push(c);
+    } else if (text[i + 1] === "\\") {
+      bytes.push(0x5c);
+      i++;
+    } else {
+      bytes.push(Number.parseInt(text.slice(i + 1, i + 4), 8));
+      i += 3;
+    }
+  }
+  return Buffer.from(bytes);
+};
+
+/** A decoded array: elements, NULL elements, and nested arrays for multi-dimensional values. */
+export type DecodedArray<T> = Array<T | null | DecodedArray<T>>;
+
+/**
+ * Decodes a PostgreSQL array literal (`{1,2,NULL}`, `{"a b","c\"d"}`, `{{1,2},{3,4}}`,
+ * `[0:1]={1,2}`) and applies `element` to every non-NULL element. A quoted `"NULL"` is the
+ * string NULL; an unquoted NULL is a NULL element. The delimiter is `,`, which holds for every
+ * type svcgen maps (only `box` uses `;`).
+ */
+export function decodeArray<T>(element: Decoder<T>): Decoder<DecodedArray<T>> {
+  return (text) => parseArrayLiteral(text, element);
+}
+
+function parseArrayLiteral<T>(text: string, element: Decoder<T>): DecodedArray<T> {
+  let pos = 0;
+  // Non-default lower bounds are written as a dimension prefix; the values are what matter.
+  if (text.startsWith("[")) {
+    const eq = text.indexOf("=");
+    pos = eq + 1;
+  }
+  const parseLevel = (): DecodedArray<T> => {
+    const out: DecodedArray<T> = [];
+    // Skips the opening brace.
+    pos++;
+    if (text[pos] === "}") {
+      pos++;
+      return out;
+    }
+    for (;;) {
+      const ch = text[pos];
+      if (ch === "{") {
+        out.push(parseLevel());
+      } else if (ch === '"') {
+        pos++;
+        let value = "";
+        let start = pos;
+        for (;;) {
+          const c = text[pos];
+          if (c === undefined)
+            throw new SyntaxError(`Unterminated quoted array element in ${text}`);
+          if (c === "\\") {
+            value += text.slice(start, pos) + (text[pos + 1] ?? "");
+            pos += 2;
+            start = pos;
+          } else if (c === '"') {
+            value += text.slice(start, pos);
+            pos++;
+            break;
+          } else {
+            pos++;
+          }
+        }
+        out.push(element(value));
+      } else {
+        const start = pos;
+        while (pos < text.length && text[pos] !== "," && text[pos] !== "}") pos++;
+        const raw = text.slice(start, pos).trim();
+        out.push(raw.toUpperCase() === "NULL" ? null : element(raw));
+      }
+      const sep = text[pos];
+      pos++;
+      if (sep === "}") return out;
+      if (sep !== ",") throw new SyntaxError(`Malformed array literal ${text}`);
+    }
+  };
+  if (text[pos] !== "{") throw new SyntaxError(`Malformed array literal ${text}`);
+  return parseLevel();
+}
+
+const pad = (n: number, width: number): string => String(n).padStart(width, "0");
+
+/** Formats the UTC calendar date of `d` as PostgreSQL reads it, BC years included. */
+function formatUtcDate(d: Date): string {
+  const y = d.getUTCFullYear();
+  const year = y <= 0 ? 1 - y : y;
+  return `${pad(year, 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}`;
+}
+
+function formatUtcTimestamp(d: Date, zone: string): string {
+  const time = `${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}.${pad(d.getUTCMilliseconds(), 3)}`;
+  const bc = d.getUTCFullYear() <= 0 ? " BC" : "";
+  return `${formatUtcDate(d)}T${time}${zone}${bc}`;
+}
+
+function checkDate(d: Date): Date {
+  if (Number.isNaN(d.getTime())) throw new RangeError("Invalid Date passed as a query parameter");
+  return d;
+}
+
+/**
+ * The default parameter encoder: Date as an ISO instant, bigint as its digits, any
+ * Uint8Array as a Buffer (sent as binary), everything else as node-postgres prepares it.
+ */
+export const encodeValue: Encoder = (value) => {
+  if (value === undefined || value === null) return null;
+  if (value instanceof Date) return formatUtcTimestamp(checkDate(value), "Z");
+  if (typeof value === "bigint") return value.toString();
+  if (value instanceof Uint8Array && !Buffer.isBuffer(value)) {
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  }
+  return value;
+};
+
+/** timestamptz parameters: a Date is sent as its UTC instant with `Z`; strings pass through. */
+export const encodeTimestamptz: Encoder = encodeValue;
+
+/** timestamp parameters: a Date's UTC wall-clock time without a zone, mirroring decodeTimestamp. */
+export const encodeTimestamp: Encoder = (value) =>
+  value instanceof Date ? formatUtcTimestamp(checkDate(value), "") : encodeValue(value);
+
+/** date parameters: a Date's UTC calendar day `YYYY-MM-DD`; strings pass through. */
+export const encodeDate: Encoder = (value) => {
+  if (!(value instanceof Date)) return encodeValue(value);
+  const d = checkDate(value);
+  return formatUtcDate(d) + (d.getUTCFullYear() <= 0 ? " BC" : "");
+};
+
+/**
+ * json and jsonb parameters: always `JSON.stringify`, so a JS array becomes a JSON array
+ * (node-postgres would otherwise send a Postgres array) and a JS string a JSON string.
+ * Only `null`/`undefined` become SQL NULL; to store a JSON `null`, cast in SQL.
+ */
+export const encodeJson: Encoder = (value) =>
+  value === undefined || value === null ? null : JSON.stringify(value);
+
+/** bytea parameters: Uint8Array and Buffer go as binary; a string is taken as bytea text. */
+export const encodeBytea: Encoder = encodeValue;
+
+/**
+ * Array parameters: each element through `element`, nested arrays kept; node-postgres writes
+ * the array literal with correct quoting and NULL elements.
+ */
+export function encodeArray(element: Encoder): Encoder {
+  const encodeItems = (items: readonly unknown[]): unknown[] =>
+    items.map((v) =>
+      Array.isArray(v) ? encodeItems(v) : v === null || v === undefined ? null : element(v),
+    );
+  return (value) => {
+    if (value === undefined || value === null) return null;
+    if (!Array.isArray(value)) return element(value);
+    return encodeItems(value);
+  };
+}

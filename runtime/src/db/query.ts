@@ -1,0 +1,268 @@
+/**
+ * Running generated queries: a query is defined once per module (`defineQuery`) and run by
+ * the `run*` function of its annotation. Values arrive as raw text (a per-query `types`
+ * override, so node-postgres's global parsers are neither used nor changed) in array row mode,
+ * and each column is decoded by position with the codec chosen at generate time.
+ */
+import { createHash } from "node:crypto";
+import type { Client, Pool, PoolClient, QueryArrayConfig, QueryArrayResult } from "pg";
+import { sendCancelRequest } from "./cancel.js";
+import type { Decoder, Encoder } from "./codecs.js";
+import { QueryAbortedError, TooManyRowsError } from "./errors.js";
+
+/** Anything generated queries run on: a node-postgres `Pool`, a checked-out `PoolClient` or a `Client`. */
+export type Queryable = Pool | PoolClient | Client;
+
+/** Per-call options of a generated query function. */
+export interface QueryOptions {
+  /**
+   * Cancels the query: if already aborted, nothing is sent; if aborted while the query runs,
+   * a cancel request stops it on the server and the call rejects with an `AbortError`
+   * ({@link QueryAbortedError}) whose `reason` is the signal's.
+   */
+  readonly signal?: AbortSignal | undefined;
+  /**
+   * Use a named prepared statement for this call. Default: the runtime's `preparedStatements`
+   * setting (see {@link configureRuntime}), unless the query was generated with prepare off.
+   */
+  readonly prepare?: boolean | undefined;
+}
+
+/** Process-wide settings of the runtime's database layer. */
+export interface RuntimeSettings {
+  /**
+   * Named prepared statements for generated queries. Default true. Set false behind a
+   * transaction-mode pooler (PgBouncer, Supavisor), where a statement prepared on one server
+   * connection is missing on the next.
+   */
+  readonly preparedStatements: boolean;
+}
+
+// Kept on globalThis so that two copies of the runtime in one process (a bundled and a linked
+// one, say) share one setting.
+const settingsKey = Symbol.for("svcgen.runtime.db.settings");
+type SettingsHolder = { [settingsKey]?: RuntimeSettings };
+
+function settings(): RuntimeSettings {
+  return (globalThis as SettingsHolder)[settingsKey] ?? { preparedStatements: true };
+}
+
+/** Changes process-wide runtime settings; unspecified fields keep their value. Returns the result. */
+export function configureRuntime(changes: Partial<RuntimeSettings>): RuntimeSettings {
+  const next = { ...settings(), ...changes };
+  (globalThis as SettingsHolder)[settingsKey] = next;
+  return next;
+}
+
+/** What generated code declares about one query. */
+export interface QuerySpec<Params, Row> {
+  /** The query's name from the annotation (`GetUser`); names errors and the prepared statement. */
+  readonly name: string;
+  /** The SQL text with `$n` placeholders, exactly as analysed. */
+  readonly sql: string;
+  /** Parameter keys and encoders in `$n` order. */
+  readonly params: readonly (readonly [key: keyof Params & string, encode: Encoder])[];
+  /** Result column keys and decoders in column order. */
+  readonly columns: readonly (readonly [key: keyof Row & string, decode: Decoder])[];
+  /** False when the project turned prepared statements off at generate time. Default true. */
+  readonly prepare?: boolean;
+}
+
+/** A defined query: its spec plus what the runtime derives once (statement name). */
+export interface Query<Params, Row> extends QuerySpec<Params, Row> {
+  /** Name of the prepared statement: query name plus a hash of the SQL, unique per SQL text. */
+  readonly statementName: string;
+}
+
+/**
+ * Defines a query for the `run*` functions. The prepared statement name is
+ * `svcgen_<name>_<12 hex digits of sha256(sql)>`, cut to fit PostgreSQL's 63-byte limit,
+ * so two texts never share a name and a changed query never reuses a stale statement.
+ */
+export function defineQuery<Params = Record<string, never>, Row = Record<string, never>>(
+  spec: QuerySpec<Params, Row>,
+): Query<Params, Row> {
+  const hash = createHash("sha256").update(spec.sql).digest("hex").slice(0, 12);
+  const base = spec.name.replace(/[^A-Za-z0-9_]/g, "_").slice(0, 63 - 8 - 13);
+  return Object.freeze({ ...spec, statementName: `svcgen_${base}_${hash}` });
+}
+
+/** Result of an `:execresult` query: what the server reported, without rows. */
+export interface ExecResult {
+  /** The command tag's verb: `INSERT`, `UPDATE`, `DELETE`, `SELECT`, ... */
+  readonly command: string;
+  /** Rows affected (or returned), or null for commands that report no count. */
+  readonly rowCount: number | null;
+}
+
+// Every value stays text; decoding is the generated codecs' job.
+const rawText = (value: string): string => value;
+const rawTypes = { getTypeParser: () => rawText };
+
+/** Internal fields of node-postgres's Client the cancel path reads (not in @types/pg). */
+interface ClientInternals {
+  readonly processID: number | null;
+  readonly secretKey: number | null;
+  readonly host: string;
+  readonly port: number;
+  readonly activeQuery?: { readonly values?: unknown } | null;
+  readonly queryQueue?: Array<{ readonly values?: unknown; callback?: (err: Error) => void }>;
+}
+
+function isPool(db: Queryable): db is Pool {
+  // A Pool has pool counters; Client and PoolClient do not.
+  return typeof (db as Partial<Pool>).totalCount === "number";
+}
+
+function encodeParams<Params, Row>(
+  query: Query<Params, Row>,
+  params: Params | undefined,
+): unknown[] {
+  const values: unknown[] = new Array(query.params.length);
+  for (let i = 0; i < query.params.length; i++) {
+    const entry = query.params[i]!;
+    const value = params === undefined || params === null ? undefined : params[entry[0]];
+    values[i] = value === undefined || value === null ? null : entry[1](value);
+  }
+  return values;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason;
+}
+
+/** Runs the query on a client, sending a cancel request if the signal fires while it runs. */
+async function runCancellable(
+  client: Client | PoolClient,
+  config: QueryArrayConfig,
+  signal: AbortSignal,
+  queryName: string,
+): Promise<QueryArrayResult> {
+  const internals = client as unknown as ClientInternals;
+  let settled = false;
+  const onAbort = (): void => {
+    if (settled) return;
+    if (internals.activeQuery?.values === config.values) {
+      void sendCancelRequest(internals);
+      return;
+    }
+    // Still queued behind another query on this client: drop it before it reaches the server.
+    const queue = internals.queryQueue;
+    const index = queue?.findIndex((q) => q.values === config.values) ?? -1;
+    if (queue !== undefined && index >= 0) {
+      const [queued] = queue.splice(index, 1);
+      queued?.callback?.(new QueryAbortedError(abortReason(signal), queryName));
+    }
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await client.query(config);
+  } catch (err) {
+    if (signal.aborted && !(err instanceof QueryAbortedError)) {
+      throw new QueryAbortedError(abortReason(signal), queryName, err);
+    }
+    throw err;
+  } finally {
+    settled = true;
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+async function execute<Params, Row>(
+  db: Queryable,
+  query: Query<Params, Row>,
+  params: Params | undefined,
+  opts: QueryOptions | undefined,
+): Promise<QueryArrayResult> {
+  const signal = opts?.signal;
+  if (signal?.aborted) throw new QueryAbortedError(abortReason(signal), query.name);
+  const prepare = opts?.prepare ?? (query.prepare !== false && settings().preparedStatements);
+  const config: QueryArrayConfig = {
+    text: query.sql,
+    values: encodeParams(query, params),
+    rowMode: "array",
+    types: rawTypes,
+  };
+  if (prepare) config.name = query.statementName;
+  if (signal === undefined) return db.query(config);
+  if (!isPool(db)) return runCancellable(db, config, signal, query.name);
+  // A pool hides which connection runs the query; check one out to know whom to cancel.
+  const client = await db.connect();
+  try {
+    if (signal.aborted) throw new QueryAbortedError(abortReason(signal), query.name);
+    return await runCancellable(client, config, signal, query.name);
+  } finally {
+    client.release();
+  }
+}
+
+function decodeRow<Params, Row>(query: Query<Params, Row>, values: readonly unknown[]): Row {
+  const row: Record<string, unknown> = {};
+  const columns = query.columns;
+  for (let i = 0; i < columns.length; i++) {
+    const column = columns[i]!;
+    const raw = values[i];
+    row[column[0]] = raw === null || raw === undefined ? null : column[1](raw as string);
+  }
+  return row as Row;
+}
+
+/** Runs a `:one` query: the row, null for no row; rejects with {@link TooManyRowsError} for more. */
+export async function runOne<Params, Row>(
+  db: Queryable,
+  query: Query<Params, Row>,
+  params?: Params,
+  opts?: QueryOptions,
+): Promise<Row | null> {
+  const result = await execute(db, query, params, opts);
+  const rows = result.rows;
+  if (rows.length > 1) throw new TooManyRowsError(query.name, rows.length);
+  const first = rows[0];
+  return first === undefined ? null : decodeRow(query, first);
+}
+
+/** Runs a `:many` query: every row, in the server's order. */
+export async function runMany<Params, Row>(
+  db: Queryable,
+  query: Query<Params, Row>,
+  params?: Params,
+  opts?: QueryOptions,
+): Promise<Row[]> {
+  const result = await execute(db, query, params, opts);
+  const rows = result.rows;
+  const out: Row[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) out[i] = decodeRow(query, rows[i]!);
+  return out;
+}
+
+/** Runs an `:exec` query; any rows are discarded. */
+export async function runExec<Params, Row>(
+  db: Queryable,
+  query: Query<Params, Row>,
+  params?: Params,
+  opts?: QueryOptions,
+): Promise<void> {
+  await execute(db, query, params, opts);
+}
+
+/** Runs an `:execrows` query: the affected row count (0 when the command reports none). */
+export async function runExecRows<Params, Row>(
+  db: Queryable,
+  query: Query<Params, Row>,
+  params?: Params,
+  opts?: QueryOptions,
+): Promise<number> {
+  const result = await execute(db, query, params, opts);
+  return result.rowCount ?? 0;
+}
+
+/** Runs an `:execresult` query: the command and row count, see {@link ExecResult}. */
+export async function runExecResult<Params, Row>(
+  db: Queryable,
+  query: Query<Params, Row>,
+  params?: Params,
+  opts?: QueryOptions,
+): Promise<ExecResult> {
+  const result = await execute(db, query, params, opts);
+  return { command: result.command, rowCount: result.rowCount };
+}

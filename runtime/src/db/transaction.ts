@@ -1,0 +1,113 @@
+/**
+ * `withTransaction`: BEGIN with the requested isolation, run a function, COMMIT; ROLLBACK on
+ * error; run the whole function again on serialization failures and deadlocks.
+ */
+import type { Client, Pool, PoolClient } from "pg";
+import { QueryAbortedError, sqlState } from "./errors.js";
+
+/** PostgreSQL's isolation levels, spelled as in `BEGIN ISOLATION LEVEL ...`. */
+export type IsolationLevel =
+  | "read uncommitted"
+  | "read committed"
+  | "repeatable read"
+  | "serializable";
+
+/** Options of {@link withTransaction}. */
+export interface TransactionOptions {
+  /** Default: the server's `default_transaction_isolation` (read committed unless configured). */
+  readonly isolationLevel?: IsolationLevel | undefined;
+  /** Start a READ ONLY transaction. Default false. */
+  readonly readOnly?: boolean | undefined;
+  /**
+   * How many times to run the function again after SQLSTATE 40001 (serialization failure) or
+   * 40P01 (deadlock), with jittered exponential backoff. Default 3; 0 disables retries.
+   */
+  readonly maxRetries?: number | undefined;
+  /**
+   * Stops the transaction: checked before each attempt and before each backoff. An abort
+   * while the function runs rolls back and rejects with an `AbortError` once the function
+   * settles (pass the same signal to the queries inside to cancel them on the server).
+   */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Facts about the current attempt, given to the transaction's function. */
+export interface TransactionAttempt {
+  /** 0 for the first run, then 1, 2, ... for retries. */
+  readonly attempt: number;
+}
+
+/** SQLSTATEs after which running the whole transaction again can succeed. */
+const retryableStates = new Set(["40001", "40P01"]);
+
+function beginStatement(opts: TransactionOptions): string {
+  let sql = "BEGIN";
+  if (opts.isolationLevel !== undefined)
+    sql += ` ISOLATION LEVEL ${opts.isolationLevel.toUpperCase()}`;
+  if (opts.readOnly === true) sql += " READ ONLY";
+  return sql;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new QueryAbortedError(signal?.reason));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function isPool(db: Pool | PoolClient | Client): db is Pool {
+  return typeof (db as Partial<Pool>).totalCount === "number";
+}
+
+/**
+ * Runs `fn` in a transaction and resolves with its result after COMMIT. Given a `Pool`, a
+ * client is checked out for the whole call and released afterwards (destroyed if ROLLBACK
+ * itself failed, so a broken connection never returns to the pool); given a `Client` or
+ * `PoolClient`, it is used as is and must not already be in a transaction. A retried run
+ * starts from scratch, so `fn` must not have effects outside the database that a retry would
+ * repeat. Rejects with the last error once retries are exhausted.
+ */
+export async function withTransaction<T>(
+  db: Pool | PoolClient | Client,
+  fn: (tx: PoolClient | Client, attempt: TransactionAttempt) => Promise<T>,
+  opts: TransactionOptions = {},
+): Promise<T> {
+  const maxRetries = opts.maxRetries ?? 3;
+  const signal = opts.signal;
+  const begin = beginStatement(opts);
+  for (let attempt = 0; ; attempt++) {
+    if (signal?.aborted) throw new QueryAbortedError(signal.reason);
+    const client = isPool(db) ? await db.connect() : db;
+    let broken: Error | undefined;
+    try {
+      await client.query(begin);
+      try {
+        const result = await fn(client, { attempt });
+        await client.query("COMMIT");
+        return result;
+      } catch (err) {
+        try {
+          await client.query("ROLLBACK");
+        } catch (rollbackError) {
+          broken =
+            rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+        }
+        if (signal?.aborted) throw new QueryAbortedError(signal.reason, undefined, err);
+        const state = sqlState(err);
+        if (state === undefined || !retryableStates.has(state) || attempt >= maxRetries) throw err;
+      }
+    } finally {
+      if (client !== db) (client as PoolClient).release(broken);
+    }
+    // Jittered exponential backoff: 5-10 ms, 10-20 ms, 20-40 ms, ... capped at 1 s.
+    const base = Math.min(1000, 5 * 2 ** attempt);
+    await sleep(base + Math.random() * base, signal);
+  }
+}
