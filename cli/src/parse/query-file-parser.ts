@@ -1,0 +1,413 @@
+/**
+ * Parses annotated query files (sqlc syntax) with PostgreSQL's own scanner and parser
+ * (libpg-query, WebAssembly). Never touches a database. Every problem becomes a diagnostic
+ * with the file, line and column of what the user wrote.
+ *
+ * Statements are split at the scanner's `;` tokens (a syntax error in one statement must not
+ * hide the others), annotations come from the scanner's comment tokens (in the PG 18 grammar
+ * a leading comment lies outside the statement's range), and named parameters (`@x`,
+ * `sqlc.arg(x)`, `sqlc.narg(x)`, `sqlc.slice(x)`) are rewritten to `$n` before parsing,
+ * with an offset map back to the original text.
+ */
+import { loadModule, parseSync, type ScanToken, scanSync } from "libpg-query";
+import { Codes, type Diagnostic, positionAt } from "../diagnostics.js";
+import type { SourceFile } from "../inputs.js";
+import { type QueryCommand, supportedCommands } from "../model.js";
+import type { PgNode } from "./pg-ast.js";
+import { ByteOffsets, RewrittenText } from "./sql-text.js";
+
+/** One parameter of a parsed query, by its `$n` position in the rewritten SQL. */
+export interface ParsedParam {
+  /** 1-based `$n`. */
+  readonly position: number;
+  /** The written name for named parameters; undefined for `$n`. */
+  readonly name: string | undefined;
+  /** `sqlc.narg(x)`: the caller may pass null. */
+  readonly nullable: boolean;
+  /** `sqlc.slice(x)`: an array parameter bound with `= ANY($n)`. */
+  readonly slice: boolean;
+}
+
+/** One annotated statement of a query file. */
+export interface ParsedQuery {
+  readonly name: string;
+  readonly command: QueryCommand;
+  /** File path relative to the project folder. */
+  readonly file: string;
+  /** 1-based line of the annotation comment. */
+  readonly line: number;
+  /** Comment lines above the annotation (without `--`), for doc comments. */
+  readonly doc: readonly string[];
+  /** The statement as sent to the server, named parameters rewritten to `$n`. */
+  readonly sql: string;
+  readonly params: readonly ParsedParam[];
+  /** The statement's syntax tree (e.g. `{ SelectStmt: {...} }`), of `sql`. */
+  readonly ast: PgNode;
+  /** Maps a 0-based character offset in `sql` to one in the file's text. */
+  readonly toFileOffset: (sqlOffset: number) => number;
+}
+
+/** The result of parsing one query file. */
+export interface ParsedQueryFile {
+  readonly file: SourceFile;
+  readonly queries: readonly ParsedQuery[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+let loaded: Promise<void> | undefined;
+
+/** Loads the WebAssembly parser once; every parse function needs it first. */
+export function loadParser(): Promise<void> {
+  loaded ??= loadModule();
+  return loaded;
+}
+
+const annotationRe = /^--\s*name:\s*(\S+)\s*(?::(\S+))?\s*(.*)$/;
+const identRe = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const allCommands: readonly QueryCommand[] = [
+  "one",
+  "many",
+  "exec",
+  "execrows",
+  "execresult",
+  "copyfrom",
+  "batchexec",
+  "batchone",
+  "batchmany",
+];
+
+/** A token with character (not byte) offsets into the file. */
+interface Token {
+  readonly start: number;
+  readonly end: number;
+  readonly text: string;
+  readonly kind: string;
+}
+
+function isComment(t: Token): boolean {
+  return t.kind === "SQL_COMMENT" || t.kind === "C_COMMENT";
+}
+
+/**
+ * Parses one query file. Requires {@link loadParser} to have resolved. Pure: the result
+ * depends only on the file's path and text.
+ */
+export function parseQueryFile(file: SourceFile): ParsedQueryFile {
+  const diagnostics: Diagnostic[] = [];
+  const text = file.text;
+  const at = (offset: number, code: Diagnostic["code"], message: string, hint?: string) => {
+    const pos = positionAt(text, offset);
+    const d: Diagnostic = {
+      severity: "error",
+      code,
+      message,
+      file: file.path,
+      line: pos.line,
+      column: pos.column,
+      ...(hint === undefined ? {} : { hint }),
+    };
+    diagnostics.push(d);
+  };
+
+  const bytes = new ByteOffsets(text);
+  let raw: ScanToken[];
+  try {
+    raw = scanSync(text).tokens;
+  } catch {
+    // The scanner fails only on lexical errors (an unterminated string or comment); the
+    // parser reports those with a position.
+    const err = parseError(text);
+    at(err?.offset ?? 0, Codes.syntax, err?.message ?? "SQL could not be tokenized");
+    return { file, queries: [], diagnostics };
+  }
+  const tokens: Token[] = raw.map((t) => ({
+    start: bytes.toChar(t.start),
+    end: bytes.toChar(t.end),
+    text: t.text,
+    kind: t.tokenName,
+  }));
+
+  // Split into chunks at top-level semicolons; each chunk is leading comments + one statement.
+  const chunks: Token[][] = [];
+  let current: Token[] = [];
+  for (const t of tokens) {
+    if (t.kind === "ASCII_59") {
+      chunks.push(current);
+      current = [];
+    } else {
+      current.push(t);
+    }
+  }
+  if (current.length > 0) chunks.push(current);
+
+  const queries: ParsedQuery[] = [];
+  for (const chunk of chunks) {
+    const firstCode = chunk.findIndex((t) => !isComment(t));
+    const leading = firstCode === -1 ? chunk : chunk.slice(0, firstCode);
+    const body = firstCode === -1 ? [] : chunk.slice(firstCode);
+    // The annotation is the last `-- name:` comment before the statement.
+    let annotation: Token | undefined;
+    const doc: string[] = [];
+    for (const c of leading) {
+      if (c.kind === "SQL_COMMENT" && annotationRe.test(c.text)) {
+        annotation = c;
+      } else if (c.kind === "SQL_COMMENT") {
+        doc.push(c.text.replace(/^--\s?/, "").trimEnd());
+      }
+    }
+    if (body.length === 0) {
+      if (annotation !== undefined) {
+        at(
+          annotation.start,
+          Codes.missingAnnotation,
+          "annotation is not followed by a statement",
+          "write the query after the `-- name:` line, ending it with `;`",
+        );
+      }
+      continue;
+    }
+    const first = body[0]!;
+    if (annotation === undefined) {
+      at(
+        first.start,
+        Codes.missingAnnotation,
+        "statement has no `-- name: <Name> :<command>` annotation",
+        "add a line such as `-- name: GetUser :one` above the statement",
+      );
+      continue;
+    }
+    const m = annotationRe.exec(annotation.text)!;
+    const name = m[1] ?? "";
+    const cmd = m[2];
+    const line = positionAt(text, annotation.start).line;
+    if (!identRe.test(name)) {
+      at(
+        annotation.start,
+        Codes.badAnnotation,
+        `query name "${name}" is not a valid identifier`,
+        "use letters, digits and underscores, starting with a letter, e.g. GetUser",
+      );
+      continue;
+    }
+    if (cmd === undefined) {
+      at(
+        annotation.start,
+        Codes.badAnnotation,
+        `query ${name} has no command`,
+        "end the annotation with :one, :many, :exec, :execrows or :execresult",
+      );
+      continue;
+    }
+    if (!(allCommands as readonly string[]).includes(cmd)) {
+      const col = annotation.text.indexOf(`:${cmd}`);
+      at(
+        annotation.start + Math.max(0, col),
+        Codes.badAnnotation,
+        `unknown command ":${cmd}" for query ${name}`,
+        "use one of :one, :many, :exec, :execrows, :execresult",
+      );
+      continue;
+    }
+    const command = cmd as QueryCommand;
+    if (!supportedCommands.includes(command)) {
+      const col = annotation.text.indexOf(`:${cmd}`);
+      at(
+        annotation.start + Math.max(0, col),
+        Codes.unsupported,
+        `command ":${cmd}" of query ${name} is not supported yet`,
+        "use :one, :many, :exec, :execrows or :execresult",
+      );
+      continue;
+    }
+    const last = body[body.length - 1]!;
+    const stmtStart = first.start;
+    const stmtText = text.slice(stmtStart, last.end);
+    const params = collectParams(body, stmtStart, (off, msg, hint) =>
+      at(off, Codes.parameter, msg, hint),
+    );
+    if (params === undefined) continue;
+    const rewritten = new RewrittenText(stmtText, stmtStart, params.edits);
+    const sql = rewritten.text;
+    const err = parseError(sql);
+    if (err !== undefined) {
+      at(rewritten.toOriginal(err.offset), Codes.syntax, err.message);
+      continue;
+    }
+    const tree = parseSync(sql) as unknown as { stmts?: { stmt: PgNode }[] };
+    const stmt = tree.stmts?.[0]?.stmt;
+    if (stmt === undefined) continue;
+    queries.push({
+      name,
+      command,
+      file: file.path,
+      line,
+      doc,
+      sql,
+      params: params.params,
+      ast: stmt,
+      toFileOffset: (o) => rewritten.toOriginal(o),
+    });
+  }
+  return { file, queries, diagnostics };
+}
+
+/** The parser's error for `sql`, with a 0-based character offset, or undefined when it parses. */
+function parseError(sql: string): { message: string; offset: number } | undefined {
+  try {
+    parseSync(sql);
+    return undefined;
+  } catch (e) {
+    const details = (e as { sqlDetails?: { message?: string; cursorPosition?: number } })
+      .sqlDetails;
+    // libpg-query reports a 0-based character offset.
+    return {
+      message: details?.message ?? (e as Error).message,
+      offset: details?.cursorPosition ?? 0,
+    };
+  }
+}
+
+interface ParamScan {
+  readonly params: ParsedParam[];
+  readonly edits: { start: number; end: number; replacement: string }[];
+}
+
+/**
+ * Finds the parameters of one statement in its tokens and the edits that rewrite named ones
+ * to `$n`. Offsets in edits are relative to the statement start. Returns undefined (after
+ * reporting) when the parameters are unusable.
+ */
+function collectParams(
+  body: readonly Token[],
+  base: number,
+  report: (offset: number, message: string, hint?: string) => void,
+): ParamScan | undefined {
+  const edits: { start: number; end: number; replacement: string }[] = [];
+  const named = new Map<string, ParsedParam>();
+  const namedOrder: ParsedParam[] = [];
+  let firstNamed: number | undefined;
+  let maxPositional = 0;
+  let firstPositional: number | undefined;
+  let ok = true;
+
+  const useNamed = (name: string, kind: "arg" | "narg" | "slice", offset: number): number => {
+    firstNamed ??= offset;
+    const existing = named.get(name);
+    if (existing !== undefined) {
+      const kindOf = existing.slice ? "slice" : existing.nullable ? "narg" : "arg";
+      if (kindOf !== kind && !(kind === "arg" && kindOf === "narg")) {
+        report(
+          offset,
+          `parameter "${name}" is used both as sqlc.${kindOf} and sqlc.${kind}`,
+          "use one form for every occurrence of a parameter",
+        );
+        ok = false;
+      }
+      return existing.position;
+    }
+    const p: ParsedParam = {
+      position: namedOrder.length + 1,
+      name,
+      nullable: kind === "narg",
+      slice: kind === "slice",
+    };
+    named.set(name, p);
+    namedOrder.push(p);
+    return p.position;
+  };
+
+  for (let i = 0; i < body.length; i++) {
+    const t = body[i]!;
+    if (t.kind === "PARAM") {
+      firstPositional ??= t.start;
+      const n = Number.parseInt(t.text.slice(1), 10);
+      maxPositional = Math.max(maxPositional, n);
+      continue;
+    }
+    // @name: the `@` operator immediately followed by an identifier.
+    const next = body[i + 1];
+    if (t.text === "@" && next !== undefined && next.start === t.end && isIdentToken(next)) {
+      const pos = useNamed(next.text, "arg", t.start);
+      edits.push({ start: t.start - base, end: next.end - base, replacement: `$${pos}` });
+      i++;
+      continue;
+    }
+    // sqlc.arg(name), sqlc.narg(name), sqlc.slice(name), sqlc.embed(t)
+    if (t.text.toLowerCase() === "sqlc" && body[i + 1]?.text === ".") {
+      const fn = body[i + 2];
+      const open = body[i + 3];
+      const argTok = body[i + 4];
+      const close = body[i + 5];
+      const fnName = fn?.text.toLowerCase();
+      if (
+        fn === undefined ||
+        open?.text !== "(" ||
+        argTok === undefined ||
+        close?.text !== ")" ||
+        !["arg", "narg", "slice", "embed"].includes(fnName ?? "")
+      ) {
+        report(
+          t.start,
+          `malformed sqlc macro "${body
+            .slice(i, i + 6)
+            .map((x) => x.text)
+            .join("")}"`,
+          "use sqlc.arg(name), sqlc.narg(name) or sqlc.slice(name)",
+        );
+        ok = false;
+        continue;
+      }
+      const argName = argTok.kind === "SCONST" ? argTok.text.slice(1, -1) : argTok.text;
+      if (fnName === "embed") {
+        report(
+          t.start,
+          "sqlc.embed is not supported yet",
+          `select the table's columns instead, e.g. ${argName}.*`,
+        );
+        ok = false;
+        i += 5;
+        continue;
+      }
+      const pos = useNamed(argName, fnName as "arg" | "narg" | "slice", t.start);
+      if (fnName === "slice") {
+        // `x IN (sqlc.slice(ids))` becomes `x = ANY($n)`; `NOT IN` becomes `<> ALL($n)`.
+        const lparen = body[i - 1];
+        const inTok = body[i - 2];
+        const notTok = body[i - 3];
+        const rparen = body[i + 6];
+        if (lparen?.text === "(" && inTok?.text.toLowerCase() === "in" && rparen?.text === ")") {
+          const negated = notTok?.text.toLowerCase() === "not";
+          const from = negated ? notTok! : inTok;
+          edits.push({
+            start: from.start - base,
+            end: rparen.end - base,
+            replacement: negated ? `<> ALL($${pos})` : `= ANY($${pos})`,
+          });
+          i += 6;
+          continue;
+        }
+      }
+      edits.push({ start: t.start - base, end: close.end - base, replacement: `$${pos}` });
+      i += 5;
+    }
+  }
+  if (firstNamed !== undefined && firstPositional !== undefined) {
+    report(
+      Math.max(firstNamed, firstPositional),
+      "query mixes $n parameters with named parameters",
+      "use either $1, $2, ... or @name / sqlc.arg(name) throughout one query",
+    );
+    return undefined;
+  }
+  if (!ok) return undefined;
+  if (namedOrder.length > 0) return { params: namedOrder, edits };
+  const params: ParsedParam[] = [];
+  for (let n = 1; n <= maxPositional; n++) {
+    params.push({ position: n, name: undefined, nullable: false, slice: false });
+  }
+  return { params, edits };
+}
+
+function isIdentToken(t: Token): boolean {
+  return t.kind === "IDENT" || /^[A-Za-z_][A-Za-z0-9_]*$/.test(t.text);
+}
