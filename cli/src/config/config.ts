@@ -13,7 +13,13 @@ export type DateMode = "Date" | "string";
 /** Which values a type override applies to. */
 export type OverrideMatch =
   | { readonly kind: "pgType"; readonly pgType: string }
-  | { readonly kind: "column"; readonly table: string; readonly column: string };
+  | {
+      readonly kind: "column";
+      /** Schema name when the override says `schema.table.column`; any schema otherwise. */
+      readonly schema?: string;
+      readonly table: string;
+      readonly column: string;
+    };
 
 /**
  * A type override from `types:` in the config. By Postgres type (`pgType: numeric`, spelled as
