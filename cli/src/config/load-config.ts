@@ -408,9 +408,10 @@ class ConfigLoader {
   }
 
   private resolveDatabase(raw: Record<string, unknown>): ResolvedConfig["database"] | undefined {
-    const urlText = typeof raw.url === "string" ? raw.url : "${DATABASE_URL}";
+    const urlText =
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a config-style reference, substituted below
+      typeof raw.url === "string" ? raw.url : "${DATABASE_URL}";
     const sub = substituteEnv(urlText, this.env);
-    let url: string | undefined;
     if (sub.kind === "error") {
       this.errorAtOffset(
         this.scalarOffset(["database", "url"], sub.offset),
@@ -418,7 +419,7 @@ class ConfigLoader {
       );
       return undefined;
     }
-    url = sub.value.trim() === "" ? undefined : sub.value.trim();
+    const url = sub.value.trim() === "" ? undefined : sub.value.trim();
     const postgres = typeof raw.postgres === "number" ? raw.postgres : 15;
     const useLiveSchema = raw.useLiveSchema === true;
     if (useLiveSchema && url === undefined) {
