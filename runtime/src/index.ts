@@ -21,6 +21,7 @@ export {
   encodeBytea,
   encodeDate,
   encodeJson,
+  encodeJsonArray,
   encodeTimestamp,
   encodeTimestamptz,
   encodeValue,

@@ -225,6 +225,16 @@ export const encodeDate: Encoder = (value) => {
 export const encodeJson: Encoder = (value) =>
   value === undefined || value === null ? null : JSON.stringify(value);
 
+/**
+ * json[] and jsonb[] parameters: each item is one JSON document, so a JS array inside is a
+ * JSON array, not a nested dimension (multi-dimensional json arrays are not supported).
+ */
+export const encodeJsonArray: Encoder = (value) => {
+  if (value === undefined || value === null) return null;
+  if (!Array.isArray(value)) return encodeJson(value);
+  return value.map((v: unknown) => encodeJson(v));
+};
+
 /** bytea parameters: Uint8Array and Buffer go as binary; a string is taken as bytea text. */
 export const encodeBytea: Encoder = encodeValue;
 
