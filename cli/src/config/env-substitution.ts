@@ -5,7 +5,12 @@
 
 /** The outcome of {@link substituteEnv}: the substituted text, or where the syntax is wrong. */
 export type SubstitutionResult =
-  | { readonly kind: "ok"; readonly value: string }
+  | {
+      readonly kind: "ok";
+      readonly value: string;
+      /** Names referenced without a default that are unset or empty, in order, once each. */
+      readonly unset: readonly string[];
+    }
   | {
       readonly kind: "error";
       readonly message: string;
@@ -23,6 +28,7 @@ const namePattern = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function substituteEnv(text: string, env: NodeJS.ProcessEnv): SubstitutionResult {
   let out = "";
   let i = 0;
+  const unset = new Set<string>();
   while (i < text.length) {
     const start = text.indexOf("${", i);
     if (start < 0) {
@@ -49,9 +55,11 @@ export function substituteEnv(text: string, env: NodeJS.ProcessEnv): Substitutio
       };
     }
     const value = env[name];
-    if (sep < 0) out += value ?? "";
-    else out += value === undefined || value === "" ? body.slice(sep + 2) : value;
+    if (sep < 0) {
+      out += value ?? "";
+      if (value === undefined || value === "") unset.add(name);
+    } else out += value === undefined || value === "" ? body.slice(sep + 2) : value;
     i = end + 1;
   }
-  return { kind: "ok", value: out };
+  return { kind: "ok", value: out, unset: [...unset] };
 }

@@ -143,19 +143,46 @@ describe("loadConfig", () => {
     expect(a.config?.database.url).toBe("postgres://x@h/db");
     const b = await load(yaml, { DATABASE_URL: "" });
     expect(b.config?.database.url).toBeUndefined();
+    expect(b.diagnostics).toEqual([]);
+  });
+
+  it("warns when a written URL is empty because its variable is not set", async () => {
+    const { config, diagnostics } = await load(
+      "schema: migrations\nqueries: queries\ndatabase:\n  url: ${PROD_URL}\n",
+    );
+    expect(config?.database.url).toBeUndefined();
+    expect(diagnostics).toMatchObject([
+      {
+        severity: "warning",
+        line: 4,
+        column: 8,
+        message: "database.url: ${PROD_URL} is not set; using an embedded PostgreSQL server",
+      },
+    ]);
   });
 
   it("reports YAML syntax errors with line and column", async () => {
     const { config, diagnostics } = await load("schema: migrations\nqueries: [queries\nout: gen\n");
     expect(config).toBeUndefined();
-    expect(diagnostics.length).toBeGreaterThan(0);
-    expect(diagnostics[0]).toMatchObject({
-      code: "SVC100",
-      file: "svcgen.yaml",
-      severity: "error",
-    });
-    expect(diagnostics[0]?.message).toMatch(/^invalid YAML: /);
-    expect(diagnostics[0]?.line).toBeGreaterThanOrEqual(2);
+    expect(diagnostics).toEqual([
+      {
+        severity: "error",
+        code: "SVC100",
+        file: "svcgen.yaml",
+        line: 3,
+        column: 1,
+        message:
+          "invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]",
+      },
+    ]);
+    const nested = await load("schema: migrations\nqueries: a: b\n");
+    expect(brief(nested.diagnostics)).toEqual([
+      {
+        line: 2,
+        column: 10,
+        message: "invalid YAML: Nested mappings are not allowed in compact mappings",
+      },
+    ]);
   });
 
   it("reports a duplicate key as a YAML error at the second key", async () => {
@@ -406,9 +433,17 @@ describe("findConfig", () => {
 describe("substituteEnv", () => {
   it("substitutes, defaults and keeps lone dollars", () => {
     const env = { A: "1", E: "" };
-    expect(substituteEnv("x${A}y${B}z", env)).toEqual({ kind: "ok", value: "x1yz" });
-    expect(substituteEnv("${E:-d}${A:-d}${B:-a:b}", env)).toEqual({ kind: "ok", value: "d1a:b" });
-    expect(substituteEnv("pa$$word$", env)).toEqual({ kind: "ok", value: "pa$$word$" });
+    expect(substituteEnv("x${A}y${B}z${E}", env)).toEqual({
+      kind: "ok",
+      value: "x1yz",
+      unset: ["B", "E"],
+    });
+    expect(substituteEnv("${E:-d}${A:-d}${B:-a:b}", env)).toEqual({
+      kind: "ok",
+      value: "d1a:b",
+      unset: [],
+    });
+    expect(substituteEnv("pa$$word$", env)).toEqual({ kind: "ok", value: "pa$$word$", unset: [] });
     expect(substituteEnv("ab${}", env)).toMatchObject({ kind: "error", offset: 2 });
   });
 });

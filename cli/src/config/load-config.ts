@@ -420,6 +420,15 @@ class ConfigLoader {
       return undefined;
     }
     const url = sub.value.trim() === "" ? undefined : sub.value.trim();
+    if (url === undefined && typeof raw.url === "string" && raw.url.trim() !== "") {
+      // Written out but empty after substitution: likely a variable missing from this shell.
+      // Not an error, since an embedded server is a working fallback, but worth a word.
+      const names = sub.unset.map((n) => `\${${n}}`).join(", ");
+      this.warningAt(
+        this.nodeAt(["database", "url"]).node,
+        `database.url: ${names === "" ? "is empty" : `${names} is not set`}; using an embedded PostgreSQL server`,
+      );
+    }
     const postgres = typeof raw.postgres === "number" ? raw.postgres : 15;
     const useLiveSchema = raw.useLiveSchema === true;
     if (useLiveSchema && url === undefined) {
