@@ -302,7 +302,10 @@ export function createServerHandlers<S extends DescService>(
   policies: Readonly<Record<string, MethodPolicy>>,
   options: ServerHandlerOptions = {},
 ): UntypedServiceImplementation {
-  const validator = options.validator ?? (sharedValidator ??= createValidator({ failFast: false }));
+  if (options.validator === undefined && sharedValidator === undefined) {
+    sharedValidator = createValidator({ failFast: false });
+  }
+  const validator = options.validator ?? sharedValidator ?? false;
   const impl: UntypedServiceImplementation = {};
   const table = handlers as unknown as Readonly<Record<string, (...args: never[]) => unknown>>;
   for (const method of service.methods) {
