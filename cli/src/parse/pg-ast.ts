@@ -3,7 +3,12 @@
  * one key, its kind (`{ SelectStmt: {...} }`); these helpers unwrap it without `any`.
  */
 
-/** A syntax tree node as libpg-query returns it: `{ Kind: body }`. */
+/**
+ * A syntax tree node as libpg-query returns it: `{ Kind: body }`. Fields whose C type is a
+ * specific struct (`Alias *`, `RangeVar *`, `WithClause *`, `SelectStmt *` larg/rarg) are
+ * serialised as the bare body; fields of type `Node *` carry the wrapper. {@link as}
+ * accepts both.
+ */
 export type PgNode = { readonly [kind: string]: PgBody };
 
 /** The body of a node: its fields. */
@@ -13,14 +18,27 @@ export type PgBody = { readonly [field: string]: unknown };
 export function kindOf(node: unknown): string | undefined {
   if (node === null || typeof node !== "object" || Array.isArray(node)) return undefined;
   const keys = Object.keys(node);
-  return keys.length === 1 ? keys[0] : undefined;
+  // Node kinds are capitalised (`SelectStmt`, `A_Expr`); field names are not.
+  return keys.length === 1 && /^[A-Z]/.test(keys[0]!) ? keys[0] : undefined;
 }
 
-/** The body of `node` when it is of `kind`, else undefined. */
+/**
+ * The body of `node` when it is of `kind`, else undefined. A bare body (a struct-typed
+ * field without the wrapper) is accepted as the body of `kind`.
+ */
 export function as(node: unknown, kind: string): PgBody | undefined {
-  if (kindOf(node) !== kind) return undefined;
+  if (node === null || typeof node !== "object" || Array.isArray(node)) return undefined;
+  const k = kindOf(node);
+  if (k === undefined) return node as PgBody;
+  if (k !== kind) return undefined;
   const body = (node as Record<string, unknown>)[kind];
   return body !== null && typeof body === "object" ? (body as PgBody) : {};
+}
+
+/** Wraps a bare body as a node of `kind`; a wrapped node is returned as is. */
+export function wrap(node: unknown, kind: string): unknown {
+  if (node === null || typeof node !== "object" || Array.isArray(node)) return node;
+  return kindOf(node) === undefined ? { [kind]: node } : node;
 }
 
 /** The body of any node, with its kind. */

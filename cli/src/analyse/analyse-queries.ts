@@ -1,0 +1,211 @@
+/**
+ * Analysis: parsed queries + a connection to a database holding the schema -> the Model.
+ * Types come from the server (pipelined Parse/Describe, catalog lookups); nullability from
+ * the syntax tree on top of catalog facts (nullability.ts); parameter names and nullability
+ * from the statement's context (param-context.ts).
+ */
+import type pg from "pg";
+import { Codes, type Diagnostic, positionAt } from "../diagnostics.js";
+import type { ColumnModel, Model, ParamModel, PgType, QueryModel } from "../model.js";
+import type { ParsedQuery } from "../parse/query-file-parser.js";
+import { loadCatalog } from "./catalog.js";
+import { describeStatements } from "./describe.js";
+import { NullabilityAnalyser, type OutCol } from "./nullability.js";
+import { paramContexts } from "./param-context.js";
+import { type TsTypeOptions, tsTypeFor } from "./ts-types.js";
+
+/** The result of analysing a set of queries. */
+export interface AnalysisResult {
+  readonly model: Model;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/**
+ * Analyses `queries` against the schema in the database `client` is connected to.
+ * `fileText(path)` returns a query file's text, to place diagnostics. The client is used
+ * exclusively for the duration of the call.
+ */
+export async function analyseQueries(
+  client: pg.Client,
+  queries: readonly ParsedQuery[],
+  options: TsTypeOptions,
+  fileText: (path: string) => string,
+): Promise<AnalysisResult> {
+  const diagnostics: Diagnostic[] = [];
+  const catalog = await loadCatalog(client);
+  const described = await describeStatements(
+    client,
+    queries.map((q) => q.sql),
+  );
+
+  const typeOids = new Set<number>();
+  const functionNames = new Set<string>();
+  for (const [i, d] of described.entries()) {
+    if (!d.ok) continue;
+    for (const o of d.paramOids) typeOids.add(o);
+    for (const f of d.fields) {
+      typeOids.add(f.typeOid);
+      const col = catalog.relationByOid(f.tableOid)?.columns.find((c) => c.attnum === f.columnAttr);
+      if (col !== undefined) typeOids.add(col.typeOid);
+    }
+    for (const n of NullabilityAnalyser.functionNames(queries[i]?.ast)) functionNames.add(n);
+  }
+  // Views are analysed from their definitions: their functions matter too.
+  functionNames.add("count");
+  await catalog.loadTypes(typeOids);
+  await catalog.loadFunctions(functionNames);
+
+  const out: QueryModel[] = [];
+  for (const [i, q] of queries.entries()) {
+    const d = described[i];
+    if (d === undefined) continue;
+    if (!d.ok) {
+      const sqlOffset = d.position === undefined ? 0 : d.position - 1;
+      const pos = positionAt(fileText(q.file), q.toFileOffset(sqlOffset));
+      diagnostics.push({
+        severity: "error",
+        code: Codes.server,
+        message: `${q.name}: ${d.message}`,
+        file: q.file,
+        line: pos.line,
+        column: pos.column,
+        ...(d.hint !== undefined || d.detail !== undefined
+          ? { hint: [d.detail, d.hint].filter((x) => x !== undefined).join("; ") }
+          : {}),
+      });
+      continue;
+    }
+    if ((q.command === "one" || q.command === "many") && d.fields.length === 0) {
+      const pos = positionAt(fileText(q.file), q.toFileOffset(0));
+      diagnostics.push({
+        severity: "error",
+        code: Codes.commandMismatch,
+        message: `${q.name} is :${q.command} but the statement returns no columns`,
+        file: q.file,
+        line: pos.line,
+        column: pos.column,
+        hint: "use :exec or :execrows, or add a RETURNING clause",
+      });
+      continue;
+    }
+
+    // Parameters: name and nullability from context.
+    const contexts = paramContexts(q.ast, catalog);
+    const usedNames = new Map<string, number>();
+    const params: ParamModel[] = d.paramOids.map((oid, k) => {
+      const position = k + 1;
+      const parsed = q.params[k];
+      const ctx = contexts.get(position);
+      let name = parsed?.name ?? ctx?.columnName ?? `dollar_${position}`;
+      if (parsed?.name === undefined) {
+        const seen = usedNames.get(name) ?? 0;
+        usedNames.set(name, seen + 1);
+        if (seen > 0) name = `${name}_${seen + 1}`;
+      }
+      const pgType = catalog.type(oid);
+      const nullable = (parsed?.nullable ?? false) || (ctx?.assignedTo?.nullable ?? false);
+      const column = ctx?.assignedTo;
+      return {
+        name,
+        tsName: camelCase(name),
+        position,
+        pgType,
+        tsType: tsTypeFor(
+          pgType,
+          "param",
+          options,
+          column === undefined ? undefined : { table: column.table, column: column.column },
+        ),
+        nullable,
+        ...(parsed?.slice === true ? { slice: true as const } : {}),
+      };
+    });
+    uniqueTsNames(params);
+
+    // Columns: types from Describe, nullability from the tree.
+    const analyser = new NullabilityAnalyser(catalog, (n) => params[n - 1]?.nullable ?? true);
+    let inferred: readonly OutCol[];
+    try {
+      inferred = analyser.analyse(q.ast);
+    } catch {
+      inferred = [];
+    }
+    // When the tree's column count disagrees with the server's, trust nothing from the tree.
+    const trustTree = inferred.length === d.fields.length;
+    const columns: ColumnModel[] = d.fields.map((f, k) => {
+      let name = f.name;
+      let forced: boolean | undefined;
+      if (name.length > 1 && name.endsWith("!")) {
+        name = name.slice(0, -1);
+        forced = false;
+      } else if (name.length > 1 && name.endsWith("?") && name !== "?column?") {
+        name = name.slice(0, -1);
+        forced = true;
+      }
+      const rel = f.tableOid === 0 ? undefined : catalog.relationByOid(f.tableOid);
+      const relCol = rel?.columns.find((c) => c.attnum === f.columnAttr);
+      let pgType: PgType = catalog.type(f.typeOid);
+      // Describe reports a domain column as its base type: recover the domain.
+      if (relCol !== undefined && relCol.typeOid !== f.typeOid) {
+        const declared = catalog.type(relCol.typeOid);
+        if (domainReaches(declared, f.typeOid)) pgType = declared;
+      }
+      const tree = trustTree ? inferred[k] : undefined;
+      const nullable = forced ?? tree?.nullable ?? true;
+      const source =
+        rel !== undefined && relCol !== undefined && rel.kind === "table"
+          ? { table: rel.name, column: relCol.name }
+          : tree?.source;
+      return {
+        name,
+        tsName: camelCase(name),
+        pgType,
+        tsType: tsTypeFor(pgType, "result", options, source),
+        nullable,
+        ...(source !== undefined ? { source } : {}),
+      };
+    });
+    uniqueTsNames(columns);
+
+    out.push({
+      name: q.name,
+      file: q.file,
+      line: q.line,
+      command: q.command,
+      sql: q.sql,
+      params,
+      columns,
+      doc: q.doc,
+    });
+  }
+  return { model: { queries: out }, diagnostics };
+}
+
+function domainReaches(t: PgType, oid: number): boolean {
+  for (let x: PgType = t; ; ) {
+    if (x.oid === oid) return true;
+    if (x.kind !== "domain") return false;
+    x = x.base;
+  }
+}
+
+/** `display_name` -> `displayName`; anything not a letter or digit separates words. */
+export function camelCase(name: string): string {
+  const parts = name.split(/[^A-Za-z0-9]+/).filter((p) => p.length > 0);
+  if (parts.length === 0) return "column";
+  const s = parts
+    .map((p, i) => (i === 0 ? p[0]!.toLowerCase() + p.slice(1) : p[0]!.toUpperCase() + p.slice(1)))
+    .join("");
+  return /^[0-9]/.test(s) ? `_${s}` : s;
+}
+
+/** Makes `tsName`s unique within a list by numbering repeats (`id`, `id2`). */
+function uniqueTsNames<T extends { tsName: string }>(items: T[]): void {
+  const seen = new Set<string>();
+  for (const [i, it] of items.entries()) {
+    let name = it.tsName;
+    for (let k = 2; seen.has(name); k++) name = `${it.tsName}${k}`;
+    seen.add(name);
+    if (name !== it.tsName) items[i] = { ...it, tsName: name };
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * What a statement's syntax says about each `$n`: the column it is compared with or
+ * assigned to (which names it), and whether it is assigned directly to a column in
+ * `INSERT ... VALUES` or `UPDATE ... SET` / `ON CONFLICT DO UPDATE SET` (which decides
+ * whether it may be null).
+ */
+import { as, child, list, names, num, type PgBody, str, unwrap } from "../parse/pg-ast.js";
+import type { Catalog, CatalogRelation } from "./catalog.js";
+
+/** Context of one parameter. */
+export interface ParamContext {
+  /** The column name it is compared with or assigned to, first occurrence. */
+  readonly columnName: string | undefined;
+  /** Set when assigned directly to a table column. */
+  readonly assignedTo:
+    | { readonly table: string; readonly column: string; readonly nullable: boolean }
+    | undefined;
+}
+
+const comparisonOps = new Set(["=", "<>", "!=", "<", ">", "<=", ">=", "~~", "~~*", "!~~", "!~~*"]);
+
+/** Unwraps casts: `$1::int` is still `$1`. */
+function paramNumber(node: unknown): number | undefined {
+  let n = node;
+  for (;;) {
+    const u = unwrap(n);
+    if (u === undefined) return undefined;
+    if (u.kind === "ParamRef") return num(u.body, "number");
+    if (u.kind !== "TypeCast") return undefined;
+    n = child(u.body, "arg");
+  }
+}
+
+function columnName(node: unknown): string | undefined {
+  let n = node;
+  for (;;) {
+    const u = unwrap(n);
+    if (u === undefined) return undefined;
+    if (u.kind === "ColumnRef") {
+      const f = names(list(u.body, "fields"));
+      return f[f.length - 1] || undefined;
+    }
+    if (u.kind !== "TypeCast") return undefined;
+    n = child(u.body, "arg");
+  }
+}
+
+/** Collects the context of every parameter of `stmt`, keyed by `$n`. */
+export function paramContexts(stmt: unknown, catalog: Catalog): Map<number, ParamContext> {
+  const out = new Map<number, ParamContext>();
+  const note = (n: number | undefined, ctx: ParamContext): void => {
+    if (n === undefined) return;
+    const prev = out.get(n);
+    out.set(n, {
+      columnName: prev?.columnName ?? ctx.columnName,
+      assignedTo: prev?.assignedTo ?? ctx.assignedTo,
+    });
+  };
+  const assign = (rel: CatalogRelation | undefined, col: string, value: unknown): void => {
+    const n = paramNumber(value);
+    if (n === undefined) return;
+    const c = rel?.columns.find((x) => x.name === col);
+    note(n, {
+      columnName: col,
+      assignedTo:
+        rel !== undefined && c !== undefined
+          ? { table: rel.name, column: col, nullable: !c.notNull }
+          : undefined,
+    });
+  };
+  const relationOf = (rv: PgBody | undefined): CatalogRelation | undefined =>
+    rv === undefined
+      ? undefined
+      : catalog.relation(str(rv, "schemaname"), str(rv, "relname") ?? "");
+
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const x of node) walk(x);
+      return;
+    }
+    const u = unwrap(node);
+    if (u === undefined) {
+      if (node !== null && typeof node === "object") for (const v of Object.values(node)) walk(v);
+      return;
+    }
+    const b = u.body;
+    switch (u.kind) {
+      case "InsertStmt": {
+        const rel = relationOf(as(child(b, "relation"), "RangeVar"));
+        const given = list(b, "cols").map((c) => str(as(c, "ResTarget"), "name") ?? "");
+        const cols = given.length > 0 ? given : (rel?.columns.map((c) => c.name) ?? []);
+        const sel = as(child(b, "selectStmt"), "SelectStmt");
+        for (const row of list(sel, "valuesLists")) {
+          list(as(row, "List"), "items").forEach((v, i) => {
+            if (cols[i] !== undefined) assign(rel, cols[i], v);
+          });
+        }
+        if (sel !== undefined && list(sel, "valuesLists").length === 0) {
+          list(sel, "targetList").forEach((t, i) => {
+            if (cols[i] !== undefined) assign(rel, cols[i], child(as(t, "ResTarget"), "val"));
+          });
+        }
+        const conflict = as(child(b, "onConflictClause"), "OnConflictClause");
+        for (const t of list(conflict, "targetList")) {
+          const rt = as(t, "ResTarget");
+          assign(rel, str(rt, "name") ?? "", child(rt, "val"));
+        }
+        break;
+      }
+      case "UpdateStmt": {
+        const rel = relationOf(as(child(b, "relation"), "RangeVar"));
+        for (const t of list(b, "targetList")) {
+          const rt = as(t, "ResTarget");
+          assign(rel, str(rt, "name") ?? "", child(rt, "val"));
+        }
+        break;
+      }
+      case "A_Expr": {
+        const kind = str(b, "kind");
+        const op = names(list(b, "name"))[0] ?? "";
+        const l = child(b, "lexpr");
+        const r = child(b, "rexpr");
+        const compares =
+          (kind === "AEXPR_OP" && comparisonOps.has(op)) ||
+          kind === "AEXPR_OP_ANY" ||
+          kind === "AEXPR_OP_ALL" ||
+          kind === "AEXPR_LIKE" ||
+          kind === "AEXPR_ILIKE" ||
+          kind === "AEXPR_DISTINCT" ||
+          kind === "AEXPR_NOT_DISTINCT";
+        if (compares) {
+          const lc = columnName(l);
+          const rc = columnName(r);
+          if (lc !== undefined) note(paramNumber(r), { columnName: lc, assignedTo: undefined });
+          if (rc !== undefined) note(paramNumber(l), { columnName: rc, assignedTo: undefined });
+        }
+        if (kind === "AEXPR_IN" || kind?.includes("BETWEEN") === true) {
+          const lc = columnName(l);
+          if (lc !== undefined) {
+            for (const x of list(as(r, "List"), "items")) {
+              note(paramNumber(x), { columnName: lc, assignedTo: undefined });
+            }
+          }
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    for (const v of Object.values(b)) walk(v);
+  };
+  walk(stmt);
+  return out;
+}
