@@ -1,5 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, serverUrl, type TestDatabase } from "../../../test/db.js";
@@ -7,7 +10,7 @@ import type { ResolvedConfig } from "../config/config.js";
 import { positionAt } from "../diagnostics.js";
 import type { SourceFile } from "../inputs.js";
 import { freePort } from "./embedded-server.js";
-import { openSchema, redactUrl } from "./schema-source.js";
+import { openSchema, readMigrations, redactUrl } from "./schema-source.js";
 
 /** A config with only what openSchema reads set meaningfully. */
 function configWith(database: Partial<ResolvedConfig["database"]>): ResolvedConfig {
@@ -283,5 +286,35 @@ describe("openSchema with an embedded server", () => {
     expect(diagnostics[0]?.message).toMatch(
       /^database\.postgres is 16, but the installed embedded server is PostgreSQL 15/,
     );
+  });
+});
+
+describe("readMigrations", () => {
+  it("reads schema files in order, named relative to the project folder", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "svcgen-migrations-"));
+    try {
+      await mkdir(join(dir, "db", "migrations"), { recursive: true });
+      await writeFile(join(dir, "db", "migrations", "2.sql"), "select 2;");
+      await writeFile(join(dir, "db", "migrations", "1.sql"), "select 1;");
+      const config = {
+        ...configWith({}),
+        rootDir: dir,
+        schemaFiles: [
+          join(dir, "db", "migrations", "2.sql"),
+          join(dir, "db", "migrations", "1.sql"),
+          join(dir, "db", "migrations", "gone.sql"),
+        ],
+      };
+      const { files, diagnostics } = await readMigrations(config);
+      expect(files).toEqual([
+        { path: "db/migrations/2.sql", text: "select 2;" },
+        { path: "db/migrations/1.sql", text: "select 1;" },
+      ]);
+      expect(diagnostics).toMatchObject([
+        { severity: "error", code: "SVC009", file: "db/migrations/gone.sql" },
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

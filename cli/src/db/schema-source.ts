@@ -4,6 +4,8 @@
  * embedded server started for this run. The analyser only sees a connection string.
  */
 import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { relative, sep } from "node:path";
 import { loadModule, parseSync } from "libpg-query";
 import pg from "pg";
 import type { ResolvedConfig } from "../config/config.js";
@@ -180,6 +182,32 @@ async function openScratch(
     // Not a user error (e.g. the server went away mid-way): still one clear diagnostic.
     return await fail(databaseError(`lost the database connection: ${errorMessage(err)}`));
   }
+}
+
+/**
+ * Reads `config.schemaFiles` in order as source files named relative to the project folder,
+ * the input {@link openSchema} expects. A file that cannot be read is an SVC009 diagnostic
+ * and is left out.
+ */
+export async function readMigrations(
+  config: ResolvedConfig,
+): Promise<{ files: SourceFile[]; diagnostics: Diagnostic[] }> {
+  const files: SourceFile[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const abs of config.schemaFiles) {
+    const path = relative(config.rootDir, abs).split(sep).join("/");
+    try {
+      files.push({ path, text: await readFile(abs, "utf8") });
+    } catch (err) {
+      diagnostics.push({
+        severity: "error",
+        code: Codes.io,
+        message: `cannot read migration: ${errorMessage(err)}`,
+        file: path,
+      });
+    }
+  }
+  return { files, diagnostics };
 }
 
 // --- applying migrations ----------------------------------------------------------------------
