@@ -1,0 +1,414 @@
+/**
+ * Generated query functions against a real server: the command shapes (:one with 0, 1 and 2
+ * rows, :many, :exec, :execrows, :execresult), named prepared statements on and off, abort
+ * with a server-side cancel, and withTransaction with real serialization conflicts.
+ */
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import {
+  configureRuntime,
+  isAbortError,
+  type QueryAbortedError,
+  sqlState,
+  TooManyRowsError,
+  withTransaction,
+} from "../../runtime/src/index.js";
+import { createTestDatabase, type TestDatabase } from "../db.js";
+import { type GeneratedModules, generateAndImport } from "./generated-module.js";
+import { base, column, param, query } from "./model-builders.js";
+
+const int4 = base("int4", "integer");
+const int8 = base("int8", "bigint");
+const text = base("text");
+const float8 = base("float8", "double precision");
+const bool = base("bool", "boolean");
+
+const schema = `
+  CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL, tag text);
+  INSERT INTO items (name, tag) VALUES ('a', 'x'), ('b', 'y'), ('c', 'y');
+  CREATE TABLE doctors (name text PRIMARY KEY, on_call bool NOT NULL);
+  INSERT INTO doctors VALUES ('alice', true), ('bob', true);
+  CREATE TABLE log (id serial PRIMARY KEY, note text);
+`;
+
+// A marker in the SQL lets the test find its own backend in pg_stat_activity.
+const sleepMarker = `svcgen_abort_${Date.now()}`;
+
+const model = {
+  queries: [
+    query(
+      "ItemsByTag",
+      "one",
+      "SELECT id, name FROM items WHERE tag = $1 ORDER BY id",
+      [param("tag", 1, text)],
+      [column("id", int4), column("name", text)],
+    ),
+    query(
+      "ListItems",
+      "many",
+      "SELECT id, name, tag FROM items ORDER BY id",
+      [],
+      [column("id", int4), column("name", text), column("tag", text, { nullable: true })],
+    ),
+    query(
+      "RenameTag",
+      "execrows",
+      "UPDATE items SET tag = $2 WHERE tag = $1",
+      [param("from", 1, text), param("to", 2, text)],
+      [],
+    ),
+    query("TouchItems", "exec", "UPDATE items SET name = name", [], []),
+    query("DeleteLogs", "execresult", "DELETE FROM log", [], []),
+    query("AddLog", "exec", "INSERT INTO log (note) VALUES ($1)", [param("note", 1, text)], []),
+    query("CountLogs", "one", "SELECT count(*) AS n FROM log", [], [column("n", int8)]),
+    query(
+      "Sleep",
+      "exec",
+      `SELECT pg_sleep($1) /* ${sleepMarker} */`,
+      [param("seconds", 1, float8)],
+      [],
+    ),
+    query(
+      "CountOnCall",
+      "one",
+      "SELECT count(*)::int4 AS n FROM doctors WHERE on_call",
+      [],
+      [column("n", int4)],
+    ),
+    query(
+      "GoOffCall",
+      "execrows",
+      "UPDATE doctors SET on_call = false WHERE name = $1",
+      [param("name", 1, text)],
+      [],
+    ),
+    query(
+      "IsOnCall",
+      "one",
+      "SELECT on_call FROM doctors WHERE name = $1",
+      [param("name", 1, text)],
+      [column("on_call", bool)],
+    ),
+  ],
+};
+
+let db: TestDatabase;
+let pool: pg.Pool;
+let admin: pg.Client;
+let gen: GeneratedModules;
+
+beforeAll(async () => {
+  db = await createTestDatabase("rt_query", schema);
+  pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+  gen = await generateAndImport(model);
+});
+
+afterAll(async () => {
+  gen?.remove();
+  await admin?.end();
+  await pool?.end();
+  await db?.drop();
+});
+
+afterEach(() => {
+  configureRuntime({ preparedStatements: true });
+});
+
+async function withClient<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: db.url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+async function preparedNames(c: pg.Client): Promise<string[]> {
+  const r = await c.query<{ name: string }>(
+    "SELECT name FROM pg_prepared_statements ORDER BY name",
+  );
+  return r.rows.map((row) => row.name);
+}
+
+/** Backends currently running the sleep query (other than the one asking). */
+async function sleepingBackends(): Promise<number> {
+  const r = await admin.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1 AND pid <> pg_backend_pid()",
+    [`%${sleepMarker}%`],
+  );
+  return r.rows[0]?.n ?? 0;
+}
+
+/** Polls (bounded by attempts, not asserted on time) until the predicate holds. */
+async function eventually(predicate: () => Promise<boolean>, attempts = 400): Promise<boolean> {
+  for (let i = 0; i < attempts; i++) {
+    if (await predicate()) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return false;
+}
+
+describe("command shapes", () => {
+  test(":one returns null for no row, the row for one, and rejects for two", async () => {
+    const itemsByTag = gen.fn("itemsByTag");
+    expect(await itemsByTag(pool, { tag: "none" })).toBeNull();
+    expect(await itemsByTag(pool, { tag: "x" })).toEqual({ id: 1, name: "a" });
+    const err = await itemsByTag(pool, { tag: "y" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TooManyRowsError);
+    expect((err as TooManyRowsError).rowCount).toBe(2);
+    expect((err as Error).message).toContain("ItemsByTag");
+  });
+
+  test(":many returns every row with camelCase keys in order", async () => {
+    const rows = (await gen.fn("listItems")(pool)) as Array<Record<string, unknown>>;
+    expect(rows.map((r) => r.name)).toEqual(["a", "b", "c"]);
+    expect(Object.keys(rows[0] ?? {})).toEqual(["id", "name", "tag"]);
+  });
+
+  test(":execrows returns the affected row count, :exec returns nothing", async () => {
+    expect(await gen.fn("renameTag")(pool, { from: "y", to: "z" })).toBe(2);
+    expect(await gen.fn("renameTag")(pool, { from: "nope", to: "z" })).toBe(0);
+    expect(await gen.fn("renameTag")(pool, { from: "z", to: "y" })).toBe(2);
+    expect(await gen.fn("touchItems")(pool)).toBeUndefined();
+  });
+
+  test(":execresult returns the command and row count", async () => {
+    await gen.fn("addLog")(pool, { note: "one" });
+    await gen.fn("addLog")(pool, { note: "two" });
+    expect(await gen.fn("deleteLogs")(pool)).toEqual({ command: "DELETE", rowCount: 2 });
+  });
+});
+
+describe("prepared statements", () => {
+  test("on by default: a named statement, derived from name and SQL hash, is prepared once", async () => {
+    await withClient(async (c) => {
+      await gen.fn("listItems")(c);
+      await gen.fn("listItems")(c);
+      const names = await preparedNames(c);
+      expect(names).toHaveLength(1);
+      expect(names[0]).toMatch(/^svcgen_ListItems_[0-9a-f]{12}$/);
+    });
+  });
+
+  test("off per call with prepare: false", async () => {
+    await withClient(async (c) => {
+      await gen.fn("listItems")(c, { prepare: false });
+      expect(await preparedNames(c)).toEqual([]);
+    });
+  });
+
+  test("off globally with configureRuntime, and a per-call prepare: true still wins", async () => {
+    configureRuntime({ preparedStatements: false });
+    await withClient(async (c) => {
+      await gen.fn("listItems")(c);
+      await gen.fn("itemsByTag")(c, { tag: "x" });
+      expect(await preparedNames(c)).toEqual([]);
+      await gen.fn("listItems")(c, { prepare: true });
+      expect(await preparedNames(c)).toHaveLength(1);
+    });
+  });
+
+  test("off at generate time (config preparedStatements: false)", async () => {
+    const unprepared = await generateAndImport(
+      { queries: [model.queries[1]!] },
+      { preparedStatements: false },
+    );
+    try {
+      await withClient(async (c) => {
+        const rows = (await unprepared.fn("listItems")(c)) as unknown[];
+        expect(rows).toHaveLength(3);
+        expect(await preparedNames(c)).toEqual([]);
+      });
+    } finally {
+      unprepared.remove();
+    }
+  });
+});
+
+describe("abort", () => {
+  test("an already aborted signal rejects without sending the query", async () => {
+    const controller = new AbortController();
+    controller.abort(new Error("caller gave up"));
+    const err = await gen
+      .fn("addLog")(pool, { note: "never" }, { signal: controller.signal })
+      .catch((e: unknown) => e);
+    expect(isAbortError(err)).toBe(true);
+    expect((err as QueryAbortedError).reason).toEqual(new Error("caller gave up"));
+    const count = (await gen.fn("countLogs")(pool)) as { n: bigint };
+    const notes = await pool.query("SELECT count(*)::int AS n FROM log WHERE note = 'never'");
+    expect(notes.rows[0].n).toBe(0);
+    expect(typeof count.n).toBe("bigint");
+  });
+
+  test.each([
+    ["a Pool", () => pool],
+    ["a PoolClient", () => undefined],
+    ["a Client", () => null],
+  ] as const)("aborting mid-query on %s cancels it on the server", async (_label, pick) => {
+    const picked = pick();
+    let target: pg.Pool | pg.PoolClient | pg.Client;
+    let cleanup = async (): Promise<void> => {};
+    if (picked === undefined) {
+      const pc = await pool.connect();
+      target = pc;
+      cleanup = async () => pc.release();
+    } else if (picked === null) {
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      target = c;
+      cleanup = () => c.end();
+    } else {
+      target = picked;
+    }
+    try {
+      const controller = new AbortController();
+      const running = gen
+        .fn("sleep")(target, { seconds: 30 }, { signal: controller.signal })
+        .catch((e: unknown) => e);
+      expect(await eventually(async () => (await sleepingBackends()) === 1)).toBe(true);
+      controller.abort("deadline");
+      const err = await running;
+      expect(isAbortError(err)).toBe(true);
+      expect((err as QueryAbortedError).reason).toBe("deadline");
+      // The server reported the cancel itself (query_canceled), so the backend really stopped.
+      expect(sqlState((err as Error).cause)).toBe("57014");
+      expect(await eventually(async () => (await sleepingBackends()) === 0)).toBe(true);
+      // The connection is healthy afterwards.
+      expect(await gen.fn("itemsByTag")(target, { tag: "x" })).toEqual({ id: 1, name: "a" });
+    } finally {
+      await cleanup();
+    }
+  });
+
+  test("aborting a query still queued behind another on the same client drops it unsent", async () => {
+    await withClient(async (c) => {
+      const first = new AbortController();
+      const second = new AbortController();
+      const running = gen
+        .fn("sleep")(c, { seconds: 30 }, { signal: first.signal })
+        .catch((e: unknown) => e);
+      const queued = gen
+        .fn("addLog")(c, { note: "queued" }, { signal: second.signal })
+        .catch((e: unknown) => e);
+      expect(await eventually(async () => (await sleepingBackends()) === 1)).toBe(true);
+      second.abort("not needed");
+      expect(isAbortError(await queued)).toBe(true);
+      // The running query was not the one cancelled.
+      expect(await sleepingBackends()).toBe(1);
+      first.abort("stop");
+      expect(isAbortError(await running)).toBe(true);
+      const r = await c.query("SELECT count(*)::int AS n FROM log WHERE note = 'queued'");
+      expect(r.rows[0].n).toBe(0);
+    });
+  });
+});
+
+describe("withTransaction", () => {
+  async function resetDoctors(): Promise<void> {
+    await pool.query("UPDATE doctors SET on_call = true");
+  }
+
+  /** Two serializable transactions that both read before either writes: write skew. */
+  async function conflictingPair(maxRetries: number): Promise<{
+    results: PromiseSettledResult<number>[];
+    attempts: number[];
+  }> {
+    let arrived = 0;
+    let release: () => void = () => {};
+    const barrier = new Promise<void>((r) => {
+      release = r;
+    });
+    const attempts: number[] = [];
+    const goOffCall = (me: string) =>
+      withTransaction(
+        pool,
+        async (tx, { attempt }) => {
+          attempts.push(attempt);
+          const { n } = (await gen.fn("countOnCall")(tx)) as { n: number };
+          if (attempt === 0) {
+            arrived++;
+            if (arrived === 2) release();
+            await barrier;
+          }
+          return n >= 2 ? ((await gen.fn("goOffCall")(tx, { name: me })) as number) : 0;
+        },
+        { isolationLevel: "serializable", maxRetries },
+      );
+    const results = await Promise.allSettled([goOffCall("alice"), goOffCall("bob")]);
+    return { results, attempts };
+  }
+
+  test("retries a serialization failure and ends consistent", async () => {
+    await resetDoctors();
+    const { results, attempts } = await conflictingPair(3);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "fulfilled"]);
+    // One transaction went off call; the retried one saw that and stayed.
+    const changed = results.map((r) => (r.status === "fulfilled" ? r.value : -1)).sort();
+    expect(changed).toEqual([0, 1]);
+    expect(attempts).toContain(1);
+    const onCall = (await gen.fn("countOnCall")(pool)) as { n: number };
+    expect(onCall.n).toBe(1);
+  });
+
+  test("with maxRetries 0 the loser rejects with SQLSTATE 40001", async () => {
+    await resetDoctors();
+    const { results } = await conflictingPair(0);
+    const rejected = results.filter((r) => r.status === "rejected");
+    expect(rejected).toHaveLength(1);
+    expect(sqlState((rejected[0] as PromiseRejectedResult).reason)).toBe("40001");
+    const onCall = (await gen.fn("countOnCall")(pool)) as { n: number };
+    expect(onCall.n).toBe(1);
+  });
+
+  test("rolls back when the function throws, and the client goes back to the pool", async () => {
+    await resetDoctors();
+    const idleBefore = pool.totalCount;
+    const err = await withTransaction(pool, async (tx) => {
+      await gen.fn("goOffCall")(tx, { name: "alice" });
+      throw new Error("domain rule failed");
+    }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe("domain rule failed");
+    expect(await gen.fn("isOnCall")(pool, { name: "alice" })).toEqual({ onCall: true });
+    expect(pool.totalCount).toBeGreaterThanOrEqual(idleBefore);
+    expect(pool.waitingCount).toBe(0);
+  });
+
+  test("commits and returns the function's result; readOnly rejects writes", async () => {
+    await resetDoctors();
+    const n = await withTransaction(pool, (tx) => gen.fn("goOffCall")(tx, { name: "bob" }), {
+      isolationLevel: "repeatable read",
+    });
+    expect(n).toBe(1);
+    expect(await gen.fn("isOnCall")(pool, { name: "bob" })).toEqual({ onCall: false });
+    const err = await withTransaction(pool, (tx) => gen.fn("goOffCall")(tx, { name: "alice" }), {
+      readOnly: true,
+    }).catch((e: unknown) => e);
+    expect(sqlState(err)).toBe("25006");
+  });
+
+  test("works on a Client and rejects up front when the signal is already aborted", async () => {
+    await withClient(async (c) => {
+      const level = await withTransaction(
+        c,
+        async (tx) => {
+          const r = await tx.query("SHOW transaction_isolation");
+          return r.rows[0].transaction_isolation as string;
+        },
+        { isolationLevel: "serializable" },
+      );
+      expect(level).toBe("serializable");
+      const controller = new AbortController();
+      controller.abort("gone");
+      const err = await withTransaction(c, async () => 1, { signal: controller.signal }).catch(
+        (e: unknown) => e,
+      );
+      expect(isAbortError(err)).toBe(true);
+      // No transaction was left open on the client.
+      const status = await c.query("SELECT now() = statement_timestamp() AS outside");
+      expect(status.rows[0].outside).toBe(true);
+    });
+  });
+});
