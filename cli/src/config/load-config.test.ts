@@ -383,6 +383,16 @@ describe("loadConfig", () => {
     ]);
   });
 
+  it("reads an empty proto section as the defaults", async () => {
+    const { dir, config, diagnostics } = await load(
+      "schema: migrations\nqueries: queries\nproto:\n",
+      {},
+      { "proto/a.proto": "" },
+    );
+    expect(diagnostics).toEqual([]);
+    expect(config?.proto).toEqual({ roots: [join(dir, "proto")], handlersDir: join(dir, "src") });
+  });
+
   it("warns about a folder without .sql files and still loads", async () => {
     const { config, diagnostics } = await load(
       "schema: migrations\nqueries: empty\n",

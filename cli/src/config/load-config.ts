@@ -30,7 +30,7 @@
  *   date: Date            # Date | string; default Date
  *   preparedStatements: true   # named prepared statements; default true
  * cache: .svcgen-cache    # analysis cache folder; default .svcgen-cache
- * proto:                  # optional; absent means the project has no protos
+ * proto:                  # optional; absent means the project has no protos, empty the defaults
  *   roots: [proto]        # buf module roots, a folder or a list; default [proto]; must exist
  *   handlers: src         # where handler skeletons are created; default src
  * ```
@@ -83,6 +83,9 @@ const pathList = (what: string) =>
   z.union([nonEmpty(`a ${what}`), z.array(nonEmpty(`a ${what}`)).min(1, `expected a ${what}`)], {
     error: `expected a ${what} or a list of them`,
   });
+
+/** Any path list, to re-check one key on its own while resolving. */
+const anyPathList = pathList("path");
 
 const importSchema = z.strictObject(
   {
@@ -256,17 +259,22 @@ class ConfigLoader {
     const fields = parsed.success ? parsed.data : undefined;
     const schemaFiles = await this.resolveSqlPaths(
       "schema",
-      pathList("x").safeParse(obj.schema),
+      anyPathList.safeParse(obj.schema),
       false,
     );
     const queryFiles = await this.resolveSqlPaths(
       "queries",
-      pathList("x").safeParse(obj.queries),
+      anyPathList.safeParse(obj.queries),
       true,
     );
     const database = this.resolveDatabase(isRecord(obj.database) ? obj.database : {});
     const types = this.resolveOverrides(Array.isArray(obj.types) ? obj.types : []);
-    const proto = isRecord(obj.proto) ? await this.resolveProto(obj.proto) : undefined;
+    // `proto:` with nothing under it means "protos, with the defaults".
+    const proto = isRecord(obj.proto)
+      ? await this.resolveProto(obj.proto)
+      : obj.proto === null
+        ? await this.resolveProto({})
+        : undefined;
     if (
       fields === undefined ||
       this.diagnostics.some((d) => d.severity === "error") ||
@@ -505,7 +513,7 @@ class ConfigLoader {
   }
 
   private async resolveProto(raw: Record<string, unknown>): Promise<ProtoConfig | undefined> {
-    const parsed = pathList("x").safeParse(raw.roots);
+    const parsed = anyPathList.safeParse(raw.roots);
     if (raw.roots !== undefined && !parsed.success) return undefined;
     const list = parsed.success ? [parsed.data].flat() : ["proto"];
     const absRoots: string[] = [];
