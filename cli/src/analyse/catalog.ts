@@ -80,10 +80,9 @@ export async function loadCatalog(client: pg.Client): Promise<Catalog> {
   );
   const searchPath = sp.rows[0]?.search_path ?? ["public"];
   const pinned = searchPath.length > 0 ? searchPath : ["public"];
-  await client.query(
-    `SELECT set_config('search_path', $1, false)`,
-    [pinned.map((s) => `"${s.replace(/"/g, '""')}"`).join(", ")],
-  );
+  await client.query(`SELECT set_config('search_path', $1, false)`, [
+    pinned.map((s) => `"${s.replace(/"/g, '""')}"`).join(", "),
+  ]);
 
   const rel = await client.query<{
     oid: number;

@@ -649,9 +649,7 @@ export class NullabilityAnalyser {
       const fc = as(call, "FuncCall");
       const fn = names(list(fc, "funcname"));
       const fname = (fn[fn.length - 1] ?? "").toLowerCase();
-      const argsNullable = list(fc, "args").some((a) =>
-        this.#expr(a, plainCtx(scope)),
-      );
+      const argsNullable = list(fc, "args").some((a) => this.#expr(a, plainCtx(scope)));
       const nullable = !(nonNullSetFunctions.has(fname) && !argsNullable);
       cols.push({ name: fname, baseNullable: nullable, ext: emptySet, source: undefined });
     }
@@ -781,7 +779,8 @@ export class NullabilityAnalyser {
           if (str(u.body, "nulltesttype") === "IS_NOT_NULL") strictRefs(child(u.body, "arg"));
           return;
         case "BoolExpr":
-          if (str(u.body, "boolop") === "AND_EXPR") for (const a of list(u.body, "args")) strictRefs(a);
+          if (str(u.body, "boolop") === "AND_EXPR")
+            for (const a of list(u.body, "args")) strictRefs(a);
           return;
         case "A_Expr": {
           const k = str(u.body, "kind");
@@ -1025,8 +1024,7 @@ export class NullabilityAnalyser {
     if (fname === "substring" && args.length >= 2) {
       // substring(x from 'pattern') is NULL when nothing matches; the integer forms are total.
       const second = unwrap(args[1]);
-      const isText =
-        second?.kind === "A_Const" && typeof as(args[1], "A_Const")?.sval === "object";
+      const isText = second?.kind === "A_Const" && typeof as(args[1], "A_Const")?.sval === "object";
       if (isText || second?.kind !== "A_Const") return true;
       return anyArgNullable();
     }

@@ -68,7 +68,9 @@ export function tsTypeFor(
     if (o !== undefined) return role === "param" ? o.paramType : o.resultType;
   }
   const byType = options.overrides.find(
-    (x) => x.match.kind === "pgType" && (x.match.pgType === type.name || x.match.pgType === type.typname),
+    (x) =>
+      x.match.kind === "pgType" &&
+      (x.match.pgType === type.name || x.match.pgType === type.typname),
   );
   if (byType !== undefined) return role === "param" ? byType.paramType : byType.resultType;
 

@@ -10,7 +10,7 @@ export class ByteOffsets {
 
   constructor(readonly text: string) {
     // Pure ASCII text (the common case) needs no table: bytes and characters coincide.
-    if (!/[^\x00-\x7f]/.test(text)) {
+    if (Buffer.byteLength(text, "utf8") === text.length) {
       this.#charAt = undefined;
       return;
     }

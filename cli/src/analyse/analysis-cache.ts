@@ -1,0 +1,93 @@
+/**
+ * The analysis cache: one entry per query, keyed by a hash of everything its analysis depends
+ * on (svcgen's version, the schema's migrations, the type options, the SQL text). An unchanged
+ * project is generated without starting or contacting any database, and a changed query file
+ * re-analyses only its changed queries.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { SourceFile } from "../inputs.js";
+import type { QueryModel } from "../model.js";
+
+/** Bump when analysis output changes for the same inputs, to invalidate old caches. */
+export const analysisVersion = "svcgen-analysis-1";
+
+/** The part of a cached query that depends only on its key (not on its name or place). */
+export type CachedAnalysis = Pick<QueryModel, "params" | "columns">;
+
+interface CacheFile {
+  readonly version: string;
+  readonly entries: Record<string, CachedAnalysis>;
+}
+
+/** Hash of the schema inputs: migration paths and contents, in order. */
+export function schemaHash(migrations: readonly SourceFile[], extra: string): string {
+  const h = createHash("sha256");
+  h.update(analysisVersion);
+  h.update(extra);
+  for (const m of migrations) {
+    h.update(`\0${m.path}\0${m.text}`);
+  }
+  return h.digest("hex");
+}
+
+/** The key of one query's analysis. */
+export function queryKey(schema: string, command: string, sql: string): string {
+  return createHash("sha256").update(`${schema}\0${command}\0${sql}`).digest("hex").slice(0, 32);
+}
+
+/** The cache of one project, loaded from and saved to `<dir>/analysis.json`. */
+export class AnalysisCache {
+  readonly #dir: string;
+  #entries: Map<string, CachedAnalysis>;
+  readonly #used = new Set<string>();
+
+  private constructor(dir: string, entries: Map<string, CachedAnalysis>) {
+    this.#dir = dir;
+    this.#entries = entries;
+  }
+
+  /** Loads the cache in `dir`; a missing, unreadable or outdated file gives an empty cache. */
+  static async load(dir: string): Promise<AnalysisCache> {
+    try {
+      const data = JSON.parse(await readFile(join(dir, "analysis.json"), "utf8")) as CacheFile;
+      if (data.version === analysisVersion && typeof data.entries === "object") {
+        return new AnalysisCache(dir, new Map(Object.entries(data.entries)));
+      }
+    } catch {
+      // no cache yet, or a damaged one: start empty
+    }
+    return new AnalysisCache(dir, new Map());
+  }
+
+  /** The cached analysis for `key`, marking it as still in use. */
+  get(key: string): CachedAnalysis | undefined {
+    const e = this.#entries.get(key);
+    if (e !== undefined) this.#used.add(key);
+    return e;
+  }
+
+  /** Stores an analysis. */
+  set(key: string, value: CachedAnalysis): void {
+    this.#entries.set(key, value);
+    this.#used.add(key);
+  }
+
+  /**
+   * Writes the cache atomically, keeping only the entries used in this run so it does not
+   * grow without bound.
+   */
+  async save(): Promise<void> {
+    const entries: Record<string, CachedAnalysis> = {};
+    for (const k of [...this.#used].sort()) {
+      const v = this.#entries.get(k);
+      if (v !== undefined) entries[k] = v;
+    }
+    await mkdir(this.#dir, { recursive: true });
+    const file = join(this.#dir, "analysis.json");
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify({ version: analysisVersion, entries } satisfies CacheFile));
+    await rename(tmp, file);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * `svcgen generate`: analyse the project and write every output; `--check` writes nothing
+ * and fails listing the files that would change.
+ */
+import type { ResolvedConfig } from "../config/config.js";
+import { type Diagnostic, hasErrors } from "../diagnostics.js";
+import { emitQueryModules } from "../emit/query-module-emitter.js";
+import type { GeneratedFile } from "../inputs.js";
+import { type Model, toPublicModel } from "../model.js";
+import { type AnalyseProjectOptions, analyseProject } from "../project.js";
+import { projectPath, type WriteReport, writeGeneratedFiles } from "./write-files.js";
+
+/** The manifest `svcgen check` compares a live database with, next to the generated code. */
+export const manifestName = "svcgen-manifest.json";
+
+/** Options of {@link runGenerate}. */
+export interface GenerateOptions extends AnalyseProjectOptions {
+  /** Write nothing; report what would change. */
+  readonly check?: boolean;
+}
+
+/** What a generate run did. */
+export interface GenerateResult {
+  readonly diagnostics: readonly Diagnostic[];
+  readonly sources: ReadonlyMap<string, string>;
+  /** Undefined when errors stopped the run before writing. */
+  readonly report: WriteReport | undefined;
+  readonly model: Model;
+  readonly analysed: number;
+  readonly cached: number;
+}
+
+/**
+ * Everything `generate` writes for a Model, relative to the project folder, sorted by path.
+ * Pure: the same Model and config give the same bytes.
+ */
+export function emitProject(config: ResolvedConfig, model: Model): GeneratedFile[] {
+  const out = projectPath(config.rootDir, config.out);
+  const files = emitQueryModules(model, {
+    out,
+    int8: config.int8,
+    date: config.date,
+    preparedStatements: config.preparedStatements,
+  });
+  files.push({
+    path: `${out}/${manifestName}`,
+    content: `${JSON.stringify(toPublicModel(model), null, 2)}\n`,
+  });
+  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Runs generate (or generate --check) for a loaded config. */
+export async function runGenerate(
+  config: ResolvedConfig,
+  opts: GenerateOptions = {},
+): Promise<GenerateResult> {
+  const analysis = await analyseProject(config, opts);
+  if (hasErrors(analysis.diagnostics)) {
+    return { ...analysis, report: undefined };
+  }
+  const files = emitProject(config, analysis.model);
+  const out = projectPath(config.rootDir, config.out);
+  const report = await writeGeneratedFiles(
+    config.rootDir,
+    files,
+    [`${out}/db`],
+    opts.check === true,
+  );
+  return { ...analysis, report };
+}

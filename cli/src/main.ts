@@ -1,0 +1,197 @@
+/**
+ * The `svcgen` command line. The one place that prints and picks exit codes:
+ * 0 success, 1 a problem in the user's inputs (every diagnostic printed), 2 usage or
+ * configuration error. Never a stack trace for a user error.
+ */
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { Command, CommanderError } from "commander";
+import { runGenerate } from "./commands/generate-command.js";
+import { runInit } from "./commands/init-command.js";
+import type { ResolvedConfig } from "./config/config.js";
+import { findConfig, loadConfig } from "./config/load-config.js";
+import { type Diagnostic, formatDiagnostic, hasErrors, sortDiagnostics } from "./diagnostics.js";
+import { toPublicModel } from "./model.js";
+import { analyseProject } from "./project.js";
+
+/** svcgen's version, printed by `--version` and part of the analysis cache key. */
+export const version = "0.1.0";
+
+/** Exit codes. */
+export const ExitCode = { ok: 0, inputError: 1, usage: 2 } as const;
+
+/** Where output goes; tests pass their own. */
+export interface Io {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly cwd: string;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** Thrown inside a command to stop with an exit code after printing. */
+class Exit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+function printDiagnostics(
+  io: Io,
+  list: readonly Diagnostic[],
+  sources: ReadonlyMap<string, string>,
+): void {
+  for (const d of sortDiagnostics(list)) {
+    io.err(`${formatDiagnostic(d, d.file === undefined ? undefined : sources.get(d.file))}\n`);
+  }
+  const errors = list.filter((d) => d.severity === "error").length;
+  const warnings = list.length - errors;
+  if (errors > 0 || warnings > 0) {
+    io.err(
+      `${errors} error${errors === 1 ? "" : "s"}${warnings > 0 ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}\n`,
+    );
+  }
+}
+
+async function configFor(io: Io, configOpt: string | undefined): Promise<ResolvedConfig> {
+  const path = configOpt !== undefined ? resolve(io.cwd, configOpt) : await findConfig(io.cwd);
+  if (path === undefined) {
+    io.err(
+      "error SVC100: no svcgen.yaml in this folder\n  hint: run `svcgen init` to create one, or pass -c <file>\n",
+    );
+    throw new Exit(ExitCode.usage);
+  }
+  const r = await loadConfig(path, io.env);
+  if (r.config === undefined || hasErrors(r.diagnostics)) {
+    let text: string | undefined;
+    try {
+      text = await readFile(path, "utf8");
+    } catch {
+      text = undefined;
+    }
+    const rel = r.diagnostics[0]?.file;
+    printDiagnostics(
+      io,
+      r.diagnostics,
+      new Map(rel !== undefined && text !== undefined ? [[rel, text]] : []),
+    );
+    throw new Exit(ExitCode.usage);
+  }
+  printDiagnostics(io, r.diagnostics, new Map());
+  return r.config;
+}
+
+function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command();
+  program
+    .name("svcgen")
+    .description(
+      "Typed TypeScript and gRPC services from SQL and proto, checked against PostgreSQL",
+    )
+    .version(version)
+    .option("-c, --config <file>", "config file (default: svcgen.yaml in the current folder)")
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err });
+
+  program
+    .command("generate")
+    .description("analyse every query and write all generated code")
+    .option("--check", "write nothing; exit 1 listing the files that would change")
+    .option("--no-cache", "analyse every query again, ignoring the analysis cache")
+    .action(async (opts: { check?: boolean; cache: boolean }) => {
+      const started = performance.now();
+      const config = await configFor(io, program.opts<{ config?: string }>().config);
+      const r = await runGenerate(config, {
+        check: opts.check === true,
+        cache: opts.cache,
+        onProgress: (m) => io.err(`${m}\n`),
+      });
+      printDiagnostics(io, r.diagnostics, r.sources);
+      if (r.report === undefined) {
+        setExit(ExitCode.inputError);
+        return;
+      }
+      const ms = Math.round(performance.now() - started);
+      const changed = [...r.report.written, ...r.report.deleted];
+      if (opts.check === true) {
+        if (changed.length > 0) {
+          for (const f of r.report.written) io.err(`would write ${f}\n`);
+          for (const f of r.report.deleted) io.err(`would delete ${f}\n`);
+          io.err(`${changed.length} generated file(s) out of date; run \`svcgen generate\`\n`);
+          setExit(ExitCode.inputError);
+          return;
+        }
+        io.out(`generated code is up to date (${r.model.queries.length} queries, ${ms} ms)\n`);
+        return;
+      }
+      io.out(
+        `${r.model.queries.length} queries (${r.analysed} analysed, ${r.cached} cached): ` +
+          `${r.report.written.length} written, ${r.report.deleted.length} deleted, ` +
+          `${r.report.unchanged} unchanged in ${ms} ms\n`,
+      );
+    });
+
+  program
+    .command("analyze")
+    .alias("analyse")
+    .description("print the analysed model of every query")
+    .option("--json", "print JSON (the public contract; see README)")
+    .option("--no-cache", "analyse every query again, ignoring the analysis cache")
+    .action(async (opts: { json?: boolean; cache: boolean }) => {
+      const config = await configFor(io, program.opts<{ config?: string }>().config);
+      const r = await analyseProject(config, { cache: opts.cache });
+      printDiagnostics(io, r.diagnostics, r.sources);
+      if (hasErrors(r.diagnostics)) {
+        setExit(ExitCode.inputError);
+        return;
+      }
+      const pub = toPublicModel(r.model);
+      if (opts.json === true) {
+        io.out(`${JSON.stringify(pub, null, 2)}\n`);
+        return;
+      }
+      for (const q of pub.queries) {
+        io.out(`${q.file}:${q.line} ${q.name} :${q.command}\n`);
+        for (const p of q.params) {
+          io.out(`  $ ${p.name}: ${p.pgType} -> ${p.tsType}${p.nullable ? " | null" : ""}\n`);
+        }
+        for (const c of q.columns) {
+          io.out(`  . ${c.name}: ${c.pgType} -> ${c.tsType}${c.nullable ? " | null" : ""}\n`);
+        }
+      }
+    });
+
+  program
+    .command("init")
+    .description("scaffold svcgen.yaml, folders, an example migration and queries")
+    .action(async () => {
+      const r = await runInit(io.cwd);
+      printDiagnostics(io, r.diagnostics, new Map());
+      if (hasErrors(r.diagnostics)) {
+        setExit(ExitCode.inputError);
+        return;
+      }
+      for (const f of r.created) io.out(`created ${f}\n`);
+    });
+
+  return program;
+}
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function main(argv: readonly string[], io: Io): Promise<number> {
+  let code: number = ExitCode.ok;
+  const program = buildProgram(io, (c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+  } catch (e) {
+    if (e instanceof Exit) return e.code;
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    // Not a user error: a bug. Say so plainly, with the stack, and fail.
+    io.err(`internal error: ${(e as Error).stack ?? String(e)}\n`);
+    return ExitCode.usage;
+  }
+  return code;
+}

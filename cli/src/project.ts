@@ -1,0 +1,183 @@
+/**
+ * A project's analysis from its configuration: read query files and migrations, parse,
+ * take what the cache has, analyse the rest against a database holding the schema, and
+ * return the Model with every diagnostic. Shared by generate, analyze, check and watch.
+ */
+import { readFile } from "node:fs/promises";
+import { relative, sep } from "node:path";
+import pg from "pg";
+import { analyseQueries } from "./analyse/analyse-queries.js";
+import { AnalysisCache, queryKey, schemaHash } from "./analyse/analysis-cache.js";
+import type { ResolvedConfig } from "./config/config.js";
+import { openSchema, readMigrations, type SchemaSession } from "./db/schema-source.js";
+import { Codes, type Diagnostic, hasErrors } from "./diagnostics.js";
+import type { SourceFile } from "./inputs.js";
+import type { Model, QueryModel } from "./model.js";
+import { loadParser, type ParsedQuery, parseQueryFile } from "./parse/query-file-parser.js";
+
+/** What {@link analyseProject} returns. */
+export interface ProjectAnalysis {
+  readonly model: Model;
+  readonly diagnostics: readonly Diagnostic[];
+  /** Every input file's text by project-relative path, for source frames in diagnostics. */
+  readonly sources: ReadonlyMap<string, string>;
+  /** How many queries were analysed against a database in this run. */
+  readonly analysed: number;
+  /** How many came from the cache. */
+  readonly cached: number;
+}
+
+/** Options of {@link analyseProject}. */
+export interface AnalyseProjectOptions {
+  /** Use and update the analysis cache. Default true (never with `useLiveSchema`). */
+  readonly cache?: boolean;
+  /** Progress lines (starting a server, applying migrations). */
+  readonly onProgress?: (message: string) => void;
+  /**
+   * Opens the schema; default {@link openSchema}. `watch` passes one that keeps a server up
+   * between runs.
+   */
+  readonly openSchema?: (
+    config: ResolvedConfig,
+    migrations: readonly SourceFile[],
+  ) => Promise<{ session: SchemaSession | undefined; diagnostics: Diagnostic[] }>;
+}
+
+function toProjectPath(config: ResolvedConfig, abs: string): string {
+  return relative(config.rootDir, abs).split(sep).join("/");
+}
+
+/** Reads the query files named by the config. Unreadable files become diagnostics. */
+export async function readQueryFiles(
+  config: ResolvedConfig,
+): Promise<{ files: SourceFile[]; diagnostics: Diagnostic[] }> {
+  const files: SourceFile[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const abs of config.queryFiles) {
+    const path = toProjectPath(config, abs);
+    try {
+      files.push({ path, text: await readFile(abs, "utf8") });
+    } catch (e) {
+      diagnostics.push({
+        severity: "error",
+        code: Codes.io,
+        message: `cannot read query file: ${(e as Error).message}`,
+        file: path,
+      });
+    }
+  }
+  return { files, diagnostics };
+}
+
+/** Analyses the project the config describes. Never throws for a user error. */
+export async function analyseProject(
+  config: ResolvedConfig,
+  opts: AnalyseProjectOptions = {},
+): Promise<ProjectAnalysis> {
+  const diagnostics: Diagnostic[] = [];
+  const sources = new Map<string, string>();
+  const queryFiles = await readQueryFiles(config);
+  const migrations = await readMigrations(config);
+  diagnostics.push(...queryFiles.diagnostics, ...migrations.diagnostics);
+  for (const f of [...queryFiles.files, ...migrations.files]) sources.set(f.path, f.text);
+
+  await loadParser();
+  const parsed: ParsedQuery[] = [];
+  const firstByName = new Map<string, ParsedQuery>();
+  for (const file of queryFiles.files) {
+    const r = parseQueryFile(file);
+    diagnostics.push(...r.diagnostics);
+    for (const q of r.queries) {
+      const prev = firstByName.get(q.name);
+      if (prev !== undefined) {
+        diagnostics.push({
+          severity: "error",
+          code: Codes.duplicateName,
+          message: `query name ${q.name} is already used at ${prev.file}:${prev.line}`,
+          file: q.file,
+          line: q.line,
+          column: 1,
+          hint: "query names must be unique across the project",
+        });
+        continue;
+      }
+      firstByName.set(q.name, q);
+      parsed.push(q);
+    }
+  }
+
+  const useCache = (opts.cache ?? true) && !config.database.useLiveSchema;
+  const options = { int8: config.int8, date: config.date, overrides: config.types };
+  const schema = schemaHash(migrations.files, JSON.stringify(options));
+  const cache = useCache ? await AnalysisCache.load(config.cacheDir) : undefined;
+  const results = new Map<ParsedQuery, Pick<QueryModel, "params" | "columns">>();
+  const misses: ParsedQuery[] = [];
+  for (const q of parsed) {
+    const hit = cache?.get(queryKey(schema, q.command, q.sql));
+    if (hit !== undefined) results.set(q, hit);
+    else misses.push(q);
+  }
+
+  let analysed = 0;
+  // Every key includes the migrations, so a changed migration makes every query a miss and
+  // the schema is rebuilt (a broken migration is reported, never hidden by a warm cache).
+  if (misses.length > 0 && !hasErrors(migrations.diagnostics)) {
+    const open =
+      opts.openSchema ??
+      ((c, m) => openSchema(c, m, { onProgress: opts.onProgress ?? (() => {}) }));
+    const { session, diagnostics: schemaDiags } = await open(config, migrations.files);
+    diagnostics.push(...schemaDiags);
+    if (session !== undefined) {
+      const client = new pg.Client({ connectionString: session.connectionString });
+      try {
+        await client.connect();
+        const r = await analyseQueries(client, misses, options, (p) => sources.get(p) ?? "");
+        diagnostics.push(...r.diagnostics);
+        const byName = new Map(r.model.queries.map((q) => [q.name, q]));
+        for (const q of misses) {
+          const m = byName.get(q.name);
+          if (m === undefined) continue;
+          analysed++;
+          const value = { params: m.params, columns: m.columns };
+          results.set(q, value);
+          cache?.set(queryKey(schema, q.command, q.sql), value);
+        }
+      } catch (e) {
+        diagnostics.push({
+          severity: "error",
+          code: Codes.database,
+          message: `analysis failed: ${(e as Error).message}`,
+        });
+      } finally {
+        await client.end().catch(() => {});
+        await session.close();
+      }
+    }
+  }
+  if (cache !== undefined && !hasErrors(diagnostics)) {
+    await cache.save().catch(() => {});
+  }
+
+  const queries: QueryModel[] = [];
+  for (const q of parsed) {
+    const r = results.get(q);
+    if (r === undefined) continue;
+    queries.push({
+      name: q.name,
+      file: q.file,
+      line: q.line,
+      command: q.command,
+      sql: q.sql,
+      params: r.params,
+      columns: r.columns,
+      doc: q.doc,
+    });
+  }
+  return {
+    model: { queries },
+    diagnostics,
+    sources,
+    analysed,
+    cached: parsed.length - misses.length,
+  };
+}
