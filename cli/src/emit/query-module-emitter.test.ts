@@ -1,0 +1,156 @@
+/**
+ * Golden tests of the query-module emitter: hand-built Models in `fixtures/golden/db/<case>/`
+ * emit exactly the files under `expected/` (rewritten when UPDATE_GOLDEN=1), and every
+ * expected file type-checks under the repository's strict settings against the runtime.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
+import { describe, expect, test } from "vitest";
+import * as runtime from "../../../runtime/src/index.js";
+import type { GeneratedFile } from "../inputs.js";
+import type { Model } from "../model.js";
+import { createFileBuilder } from "./generated-file.js";
+import { emitQueryModules, type QueryEmitOptions } from "./query-module-emitter.js";
+import { runtimeSymbols } from "./runtime-symbols.js";
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
+const goldenDir = join(repoRoot, "fixtures/golden/db");
+const update = process.env.UPDATE_GOLDEN === "1";
+
+interface GoldenCase {
+  readonly model: Model;
+  readonly options: Omit<QueryEmitOptions, "out">;
+}
+
+const caseNames = readdirSync(goldenDir, { withFileTypes: true })
+  .filter((d) => d.isDirectory() && existsSync(join(goldenDir, d.name, "model.ts")))
+  .map((d) => d.name)
+  .sort();
+
+function listFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((d) => d.isFile())
+    .map((d) => relative(dir, join(d.parentPath, d.name)).split("\\").join("/"))
+    .sort();
+}
+
+async function emitCase(name: string): Promise<GeneratedFile[]> {
+  const c = (await import(join(goldenDir, name, "model.ts"))) as GoldenCase;
+  return emitQueryModules(c.model, { ...c.options, out: "gen" });
+}
+
+describe.each(caseNames)("golden case %s", (name) => {
+  const expectedDir = join(goldenDir, name, "expected");
+
+  test("emits exactly the expected files", async () => {
+    const files = await emitCase(name);
+    if (update) {
+      rmSync(expectedDir, { recursive: true, force: true });
+      for (const f of files) {
+        mkdirSync(dirname(join(expectedDir, f.path)), { recursive: true });
+        writeFileSync(join(expectedDir, f.path), f.content);
+      }
+    }
+    expect(files.map((f) => f.path)).toEqual(listFiles(expectedDir));
+    for (const f of files) {
+      expect(f.content, f.path).toBe(readFileSync(join(expectedDir, f.path), "utf8"));
+    }
+  });
+
+  test("is deterministic", async () => {
+    const a = await emitCase(name);
+    const b = await emitCase(name);
+    expect(b).toEqual(a);
+  });
+});
+
+/** Compiles files with the repository's strict settings; `@svcgen/runtime` is the workspace source. */
+function typeCheck(rootNames: readonly string[], virtualFiles: ReadonlyMap<string, string>): string[] {
+  const base = ts.readConfigFile(join(repoRoot, "tsconfig.base.json"), (p) => ts.sys.readFile(p));
+  const parsed = ts.parseJsonConfigFileContent(base.config, ts.sys, repoRoot);
+  const options: ts.CompilerOptions = {
+    ...parsed.options,
+    noEmit: true,
+    declaration: false,
+    sourceMap: false,
+    baseUrl: repoRoot,
+    paths: {
+      "@svcgen/runtime": ["runtime/src/index.ts"],
+      "@acme/types": ["fixtures/golden/db/support/acme-types.ts"],
+      "@acme/decimal": ["fixtures/golden/db/support/acme-decimal.ts"],
+    },
+  };
+  const host = ts.createCompilerHost(options);
+  const getSourceFile = host.getSourceFile.bind(host);
+  host.getSourceFile = (fileName, languageVersion, ...rest) => {
+    const text = virtualFiles.get(fileName);
+    return text !== undefined
+      ? ts.createSourceFile(fileName, text, languageVersion)
+      : getSourceFile(fileName, languageVersion, ...rest);
+  };
+  const fileExists = host.fileExists.bind(host);
+  host.fileExists = (f) => virtualFiles.has(f) || fileExists(f);
+  const program = ts.createProgram([...rootNames, ...virtualFiles.keys()], options, host);
+  return ts.getPreEmitDiagnostics(program).map((d) => {
+    const where =
+      d.file === undefined
+        ? ""
+        : `${relative(repoRoot, d.file.fileName)}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}: `;
+    return where + ts.flattenDiagnosticMessageText(d.messageText, "\n");
+  });
+}
+
+test("every golden output, and the usage examples next to them, type-check strictly", () => {
+  const roots = caseNames.flatMap((name) => {
+    const files = listFiles(join(goldenDir, name, "expected")).map((f) => join(goldenDir, name, "expected", f));
+    const usage = join(goldenDir, name, "usage.ts");
+    return existsSync(usage) ? [...files, usage] : files;
+  });
+  expect(roots.length).toBeGreaterThan(0);
+  // Every runtime symbol generated code may import must resolve to an export of that kind.
+  const symbolCheck = Object.entries(runtimeSymbols)
+    .map(([symbol, { typeOnly }]) =>
+      typeOnly
+        ? `import type { ${symbol} } from "@svcgen/runtime";\nexport type _${symbol} = ${symbol};`
+        : `import { ${symbol} } from "@svcgen/runtime";\nexport const _${symbol} = ${symbol};`,
+    )
+    .join("\n");
+  const virtual = new Map([[join(repoRoot, "fixtures/golden/db/__symbols__.ts"), symbolCheck]]);
+  expect(typeCheck(roots, virtual)).toEqual([]);
+});
+
+test("every value symbol in the runtime symbol table is exported by the runtime", () => {
+  const exported = new Set(Object.keys(runtime));
+  for (const [symbol, { typeOnly }] of Object.entries(runtimeSymbols)) {
+    if (!typeOnly) expect(exported.has(symbol), symbol).toBe(true);
+  }
+});
+
+test("a model without queries emits nothing", () => {
+  expect(emitQueryModules({ queries: [] }, { out: "gen" })).toEqual([]);
+});
+
+describe("file builder imports", () => {
+  test("de-duplicates, merges type-only imports, sorts, and renames clashes", () => {
+    const b = createFileBuilder("gen/x.ts");
+    b.declare("runOne");
+    expect(b.runtime("Queryable")).toBe("Queryable");
+    expect(b.runtime("Queryable")).toBe("Queryable");
+    expect(b.runtime("runOne")).toBe("runOne_1");
+    expect(b.import({ name: "Thing", from: "./b.js", typeOnly: true })).toBe("Thing");
+    expect(b.import({ name: "Thing", from: "./a.js", typeOnly: true })).toBe("Thing_1");
+    expect(b.import({ name: "Thing", from: "./b.js", typeOnly: false })).toBe("Thing");
+    expect(b.import({ name: "D", from: "dec", typeOnly: true, isDefault: true })).toBe("D");
+    expect(b.renderImports()).toBe(
+      [
+        'import { type Queryable, runOne as runOne_1 } from "@svcgen/runtime";',
+        'import type D from "dec";',
+        'import type { Thing as Thing_1 } from "./a.js";',
+        'import { Thing } from "./b.js";',
+      ].join("\n"),
+    );
+  });
+});
