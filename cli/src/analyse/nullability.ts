@@ -163,7 +163,6 @@ const totalFunctions = new Set([
   "position",
   "substr",
   "md5",
-  "to_char",
   "to_date",
   "to_timestamp",
   "to_number",
@@ -499,7 +498,7 @@ export class NullabilityAnalyser {
       const nullable = this.#expr(val, ctx);
       const col = cr !== undefined ? this.#resolve(names(fields), ctx.scope) : undefined;
       out.push({
-        name: str(rt, "name") ?? "",
+        name: str(rt, "name") ?? figureColname(val),
         nullable,
         source: col?.source,
       });
@@ -687,19 +686,23 @@ export class NullabilityAnalyser {
         l = this.#narrowOnly(l, quals, combinedScope());
       }
     }
-    if (type === "JOIN_LEFT" || type === "JOIN_FULL") r = extend(r, ++this.#joinIds);
-    if (type === "JOIN_RIGHT" || type === "JOIN_FULL") l = extend(l, ++this.#joinIds);
-
+    // USING/NATURAL columns are merged from the sides as they are before null-extension.
     const using = names(list(j, "usingClause"));
     const natural = j.isNatural === true;
     const mergedNames = natural
       ? l.flatMap((i) => i.cols.map((c) => c.name)).filter((n) => r.some((i) => hasCol(i, n)))
       : using;
+    const beforeL = l;
+    const beforeR = r;
+
+    if (type === "JOIN_LEFT" || type === "JOIN_FULL") r = extend(r, ++this.#joinIds);
+    if (type === "JOIN_RIGHT" || type === "JOIN_FULL") l = extend(l, ++this.#joinIds);
+
     let result: Item[] = [...l, ...r];
     if (mergedNames.length > 0) {
       const merged: Col[] = mergedNames.map((n) => {
-        const lc = findCol(l, n);
-        const rc = findCol(r, n);
+        const lc = findCol(type === "JOIN_FULL" ? beforeL : l, n);
+        const rc = findCol(type === "JOIN_FULL" ? beforeR : r, n);
         if (type === "JOIN_RIGHT" && rc !== undefined) return rc;
         if (type === "JOIN_FULL" && lc !== undefined && rc !== undefined) {
           // COALESCE(l, r): null only when both are.
@@ -1041,6 +1044,72 @@ export class NullabilityAnalyser {
       return num(ctx.windows.get(ref), "frameOptions") ?? DEFAULT_FRAME;
     }
     return own;
+  }
+}
+
+/**
+ * The name PostgreSQL gives an unaliased result column (its FigureColname): a column's
+ * name, a function's name, `coalesce`, `case`, ... and `?column?` otherwise.
+ */
+export function figureColname(node: unknown): string {
+  const u = unwrap(node);
+  if (u === undefined) return "?column?";
+  const b = u.body;
+  switch (u.kind) {
+    case "ColumnRef": {
+      const f = list(b, "fields");
+      const last = f[f.length - 1];
+      return kindOf(last) === "A_Star" ? "?column?" : (stringValue(last) ?? "?column?");
+    }
+    case "FuncCall": {
+      const fn = names(list(b, "funcname"));
+      return fn[fn.length - 1] ?? "?column?";
+    }
+    case "TypeCast": {
+      const inner = figureColname(child(b, "arg"));
+      if (inner !== "?column?") return inner;
+      const tn = names(list(as(child(b, "typeName"), "TypeName"), "names"));
+      return tn[tn.length - 1] ?? "?column?";
+    }
+    case "CollateClause":
+      return figureColname(child(b, "arg"));
+    case "CoalesceExpr":
+      return "coalesce";
+    case "CaseExpr":
+      return "case";
+    case "MinMaxExpr":
+      return str(b, "op") === "IS_LEAST" ? "least" : "greatest";
+    case "A_ArrayExpr":
+      return "array";
+    case "RowExpr":
+      return "row";
+    case "A_Expr":
+      return str(b, "kind") === "AEXPR_NULLIF" ? "nullif" : "?column?";
+    case "A_Indirection": {
+      const ind = list(b, "indirection");
+      const last = ind[ind.length - 1];
+      const s = stringValue(last);
+      return s ?? figureColname(child(b, "arg"));
+    }
+    case "SubLink": {
+      const t = str(b, "subLinkType");
+      if (t === "EXISTS_SUBLINK") return "exists";
+      if (t === "ARRAY_SUBLINK") return "array";
+      if (t === "EXPR_SUBLINK") {
+        const first = list(as(child(b, "subselect"), "SelectStmt"), "targetList")[0];
+        const rt = as(first, "ResTarget");
+        return str(rt, "name") ?? figureColname(child(rt, "val"));
+      }
+      return "?column?";
+    }
+    case "SQLValueFunction": {
+      const op = (str(b, "op") ?? "").replace(/^SVFOP_/, "").toLowerCase();
+      return op.replace(/_n$/, "") || "?column?";
+    }
+    case "GroupingFunc":
+      return "grouping";
+    default:
+      return "?column?";
   }
 }
 
