@@ -1,0 +1,621 @@
+/**
+ * Binds RPCs to analysed queries, at generate time: `(svcgen.v1.method).query` names a
+ * QueryModel; request fields feed its parameters and row columns fill response fields, by
+ * name (snake/camel insensitive) or explicit mapping, when their types fit. Produces plain
+ * binding plans for the emitter, and a diagnostic at the .proto line for every misfit.
+ */
+import {
+  type DescEnum,
+  type DescField,
+  type DescMessage,
+  type DescMethod,
+  type DescService,
+  getOption,
+  hasOption,
+  ScalarType,
+} from "@bufbuild/protobuf";
+import type { Diagnostic } from "../diagnostics.js";
+import type { ColumnModel, Model, ParamModel, PgType, QueryModel } from "../model.js";
+import {
+  type Auth,
+  type MethodRule,
+  method as methodOption,
+  Principal,
+  service as serviceOption,
+} from "./gen/svcgen/v1/options_pb.js";
+import { ProtoCodes } from "./proto-codes.js";
+import { type Locator, methodLocation } from "./source-locations.js";
+
+/** How one value changes between its SQL and proto representations. */
+export type Conversion =
+  | { readonly kind: "identity" }
+  /** int8 row value (bigint, string or number) to a 64-bit proto field. */
+  | { readonly kind: "toBigInt" }
+  /** A 64-bit proto value (bigint) to an int8 parameter in the configured TS mode. */
+  | { readonly kind: "int8Param"; readonly mode: "bigint" | "string" | "number" }
+  /** A count (number or bigint) to a 32-bit field. */
+  | { readonly kind: "toNumber" }
+  | { readonly kind: "timestampOut" }
+  | { readonly kind: "timestampIn" }
+  | { readonly kind: "structOut" }
+  | { readonly kind: "structIn" }
+  | { readonly kind: "jsonStringOut" }
+  | { readonly kind: "jsonStringIn" }
+  | {
+      readonly kind: "enumOut" | "enumIn";
+      /** Proto enum number and Postgres label, in label order. */
+      readonly pairs: readonly (readonly [number, string])[];
+      readonly labelsType: string;
+    }
+  | { readonly kind: "list"; readonly element: Conversion };
+
+/** Where a query parameter's value comes from. */
+export type ParamSource =
+  | { readonly kind: "field"; readonly field: DescField }
+  | { readonly kind: "principal"; readonly key: "uid" | "email" }
+  | { readonly kind: "claim"; readonly name: string };
+
+/** One query parameter of a bound RPC. */
+export interface ParamBinding {
+  readonly param: ParamModel;
+  readonly source: ParamSource;
+  readonly conversion: Conversion;
+  /** The source may be unset but the parameter is NOT NULL: check at run time. */
+  readonly required: boolean;
+}
+
+/** One response field filled from a column. */
+export interface ColumnBinding {
+  readonly field: DescField;
+  readonly column: ColumnModel;
+  readonly conversion: Conversion;
+}
+
+/** What a bound RPC does with the query result. */
+export type ResultBinding =
+  | { readonly kind: "one"; readonly columns: readonly ColumnBinding[] }
+  | {
+      readonly kind: "manyField";
+      readonly field: DescField;
+      readonly columns: readonly ColumnBinding[];
+    }
+  | { readonly kind: "stream"; readonly columns: readonly ColumnBinding[] }
+  | { readonly kind: "exec" }
+  | {
+      readonly kind: "execrows";
+      readonly field: DescField | undefined;
+      readonly conversion: Conversion;
+    };
+
+/** A checked binding of one RPC to one query. */
+export interface MethodBinding {
+  readonly method: DescMethod;
+  readonly query: QueryModel;
+  readonly params: readonly ParamBinding[];
+  readonly result: ResultBinding;
+}
+
+/** The svcgen options of one method, with service defaults applied. */
+export interface MethodPolicyModel {
+  readonly auth:
+    | { readonly kind: "public" }
+    | { readonly kind: "authenticated" }
+    | { readonly kind: "roles"; readonly roles: readonly string[] };
+  readonly timeoutMs: number;
+  readonly idempotent: boolean;
+}
+
+/** Everything the emitters need about one service. */
+export interface ServicePlan {
+  readonly service: DescService;
+  /** Bindings by method local name; unbound methods are absent. */
+  readonly bindings: ReadonlyMap<string, MethodBinding>;
+  readonly policies: ReadonlyMap<string, MethodPolicyModel>;
+}
+
+/** snake_case and camelCase compare equal. */
+function norm(name: string): string {
+  return name.replace(/_/g, "").toLowerCase();
+}
+
+function authRule(auth: Auth | undefined): MethodPolicyModel["auth"] | undefined {
+  switch (auth?.rule.case) {
+    case "public":
+      return { kind: "public" };
+    case "authenticated":
+      return { kind: "authenticated" };
+    case "roles":
+      return { kind: "roles", roles: [...auth.rule.value.names] };
+    default:
+      return undefined;
+  }
+}
+
+/** The policy of `method` from its options and its service's. */
+export function methodPolicy(method: DescMethod): MethodPolicyModel {
+  const svc = hasOption(method.parent, serviceOption)
+    ? getOption(method.parent, serviceOption)
+    : undefined;
+  const rule = hasOption(method, methodOption) ? getOption(method, methodOption) : undefined;
+  return {
+    auth: authRule(rule?.auth) ?? authRule(svc?.auth) ?? { kind: "authenticated" },
+    timeoutMs: (rule?.timeoutMs ?? 0) > 0 ? (rule?.timeoutMs ?? 0) : (svc?.timeoutMs ?? 0),
+    idempotent: rule?.idempotent ?? false,
+  };
+}
+
+/** Strips domains down to the type that decides the mapping. */
+function baseType(t: PgType): PgType {
+  return t.kind === "domain" ? baseType(t.base) : t;
+}
+
+/** A proto type as users write it, for messages. */
+function protoTypeName(f: DescField): string {
+  const prefix = f.fieldKind === "list" ? "repeated " : f.proto.proto3Optional ? "optional " : "";
+  return prefix + elementTypeName(f);
+}
+
+function elementTypeName(f: DescField): string {
+  if (f.fieldKind === "map") return "map";
+  const kind = f.fieldKind === "list" ? f.listKind : f.fieldKind;
+  if (kind === "scalar") return ScalarType[f.scalar ?? ScalarType.STRING].toLowerCase();
+  if (kind === "enum") return f.enum?.typeName ?? "enum";
+  return f.message?.typeName ?? "message";
+}
+
+const int32s = new Set([ScalarType.INT32, ScalarType.SINT32, ScalarType.SFIXED32]);
+const int64s = new Set([ScalarType.INT64, ScalarType.SINT64, ScalarType.SFIXED64]);
+const textTypes = new Set([
+  "text",
+  "varchar",
+  "bpchar",
+  "char",
+  "name",
+  "uuid",
+  "citext",
+  "inet",
+  "cidr",
+  "macaddr",
+  "numeric",
+  "money",
+  "time",
+  "timetz",
+  "interval",
+  "date",
+]);
+
+/** What an element of one proto field is: scalar, enum or message (by type name). */
+type ProtoElement =
+  | { readonly kind: "scalar"; readonly scalar: ScalarType }
+  | { readonly kind: "enum"; readonly desc: DescEnum }
+  | { readonly kind: "message"; readonly typeName: string };
+
+function elementOf(f: DescField): ProtoElement | undefined {
+  switch (f.fieldKind) {
+    case "scalar":
+      return { kind: "scalar", scalar: f.scalar };
+    case "enum":
+      return { kind: "enum", desc: f.enum };
+    case "message":
+      return { kind: "message", typeName: f.message.typeName };
+    case "list":
+      if (f.listKind === "scalar") return { kind: "scalar", scalar: f.scalar };
+      if (f.listKind === "enum") return { kind: "enum", desc: f.enum };
+      return { kind: "message", typeName: f.message.typeName };
+    case "map":
+      return undefined;
+  }
+}
+
+/** Pairs a Postgres enum's labels with a proto enum's values, or says which do not match. */
+function pairEnum(
+  labels: readonly string[],
+  desc: DescEnum,
+): { pairs: (readonly [number, string])[] } | { error: string } {
+  const pairs: (readonly [number, string])[] = [];
+  const missing: string[] = [];
+  for (const label of labels) {
+    const v = desc.values.find(
+      (x) => norm(x.localName) === norm(label) || norm(x.name) === norm(label),
+    );
+    if (v === undefined) missing.push(label);
+    else pairs.push([v.number, label]);
+  }
+  const extra = desc.values.filter((v) => v.number !== 0 && !pairs.some(([n]) => n === v.number));
+  if (missing.length > 0 || extra.length > 0) {
+    const parts = [];
+    if (missing.length > 0) parts.push(`labels ${missing.join(", ")} have no proto value`);
+    if (extra.length > 0) parts.push(`values ${extra.map((v) => v.name).join(", ")} have no label`);
+    return { error: parts.join("; ") };
+  }
+  return { pairs };
+}
+
+/**
+ * The conversion of one element from Postgres (`t`) to proto (`out` true, a column) or back
+ * (a parameter), or undefined when the types do not fit. `tsText` is the TS type of the SQL
+ * side (for int8's configured representation).
+ */
+function fitElement(
+  t: PgType,
+  el: ProtoElement,
+  out: boolean,
+  tsText: string,
+): Conversion | undefined {
+  const b = baseType(t);
+  const typ = b.typname;
+  if (b.kind === "enum") {
+    if (el.kind !== "enum") return undefined;
+    const r = pairEnum(b.labels, el.desc);
+    if ("error" in r) return undefined;
+    const labelsType = b.labels.map((l) => JSON.stringify(l)).join(" | ");
+    return { kind: out ? "enumOut" : "enumIn", pairs: r.pairs, labelsType };
+  }
+  if (el.kind === "scalar") {
+    const s = el.scalar;
+    if (typ === "int2" || typ === "int4") {
+      if (int32s.has(s)) return { kind: "identity" };
+      if (int64s.has(s) && out) return { kind: "toBigInt" };
+      return undefined;
+    }
+    if (typ === "int8") {
+      if (!int64s.has(s)) return undefined;
+      if (out) return { kind: "toBigInt" };
+      const mode = tsText === "string" ? "string" : tsText === "number" ? "number" : "bigint";
+      return { kind: "int8Param", mode };
+    }
+    if (typ === "float4" || typ === "float8") {
+      return s === ScalarType.DOUBLE || (s === ScalarType.FLOAT && typ === "float4")
+        ? { kind: "identity" }
+        : undefined;
+    }
+    if (typ === "bool") return s === ScalarType.BOOL ? { kind: "identity" } : undefined;
+    if (typ === "bytea") return s === ScalarType.BYTES ? { kind: "identity" } : undefined;
+    if (typ === "json" || typ === "jsonb") {
+      if (s !== ScalarType.STRING) return undefined;
+      return { kind: out ? "jsonStringOut" : "jsonStringIn" };
+    }
+    if (textTypes.has(typ) || b.kind === "other") {
+      return s === ScalarType.STRING ? { kind: "identity" } : undefined;
+    }
+    return undefined;
+  }
+  if (el.kind === "message") {
+    if (el.typeName === "google.protobuf.Timestamp") {
+      if (typ === "timestamptz" || typ === "timestamp" || (typ === "date" && tsText === "Date")) {
+        return { kind: out ? "timestampOut" : "timestampIn" };
+      }
+      return undefined;
+    }
+    if (el.typeName === "google.protobuf.Struct" && (typ === "json" || typ === "jsonb")) {
+      return { kind: out ? "structOut" : "structIn" };
+    }
+  }
+  return undefined;
+}
+
+/** Whether a field can represent "no value" (a nullable column). */
+function fieldHasPresence(f: DescField): boolean {
+  return f.proto.proto3Optional === true || f.fieldKind === "message";
+}
+
+/**
+ * The conversion between a SQL value and a proto field (lists element-wise), or an error
+ * message naming both types.
+ */
+function fitValue(
+  t: PgType,
+  tsText: string,
+  f: DescField,
+  out: boolean,
+): { conversion: Conversion } | { error: string } {
+  const el = elementOf(f);
+  const b = baseType(t);
+  const bad = { error: `proto field ${f.name} (${protoTypeName(f)}) does not fit` };
+  if (el === undefined) return bad;
+  if (b.kind === "array") {
+    if (f.fieldKind !== "list") return bad;
+    const elTs = tsText.endsWith("[]") ? tsText.slice(0, -2) : tsText;
+    const c = fitElement(b.element, el, out, elTs);
+    return c === undefined ? bad : { conversion: { kind: "list", element: c } };
+  }
+  if (f.fieldKind === "list") return bad;
+  const c = fitElement(t, el, out, tsText);
+  if (c === undefined) {
+    if (b.kind === "enum" && el.kind === "enum") {
+      const r = pairEnum(b.labels, el.desc);
+      if ("error" in r) return { error: `${bad.error}: ${r.error}` };
+    }
+    return bad;
+  }
+  return { conversion: c };
+}
+
+/** Input for {@link bindServices}. */
+export interface BindInput {
+  readonly services: readonly DescService[];
+  readonly model: Model;
+  readonly locate: Locator;
+}
+
+/**
+ * Checks every bound RPC of `services` against `model` and returns one plan per service,
+ * plus a diagnostic for every problem (all of them, not only the first).
+ */
+export function bindServices(input: BindInput): {
+  plans: ServicePlan[];
+  diagnostics: Diagnostic[];
+} {
+  const diagnostics: Diagnostic[] = [];
+  const plans: ServicePlan[] = [];
+  const byName = new Map(input.model.queries.map((q) => [q.name, q]));
+  for (const service of input.services) {
+    const bindings = new Map<string, MethodBinding>();
+    const policies = new Map<string, MethodPolicyModel>();
+    for (const method of service.methods) {
+      policies.set(method.localName, methodPolicy(method));
+      if (!hasOption(method, methodOption)) continue;
+      const rule = getOption(method, methodOption);
+      if (rule.query === "") continue;
+      const at = methodLocation(input.locate, method);
+      const report = (code: string, message: string, hint?: string): void => {
+        diagnostics.push({
+          severity: "error",
+          code: code as Diagnostic["code"],
+          message: `${method.parent.name}.${method.name}: ${message}`,
+          ...at,
+          ...(hint === undefined ? {} : { hint }),
+        });
+      };
+      const query = byName.get(rule.query);
+      if (query === undefined) {
+        const near = input.model.queries.find((q) => norm(q.name) === norm(rule.query));
+        report(
+          ProtoCodes.unknownQuery,
+          `query ${rule.query} does not exist`,
+          near === undefined
+            ? "Name a query from a -- name: annotation in the query files"
+            : `Did you mean ${near.name} (${near.file}:${near.line})?`,
+        );
+        continue;
+      }
+      const binding = bindMethod(method, rule, query, report);
+      if (binding !== undefined) bindings.set(method.localName, binding);
+    }
+    plans.push({ service, bindings, policies });
+  }
+  return { plans, diagnostics };
+}
+
+type Reporter = (code: string, message: string, hint?: string) => void;
+
+function bindMethod(
+  method: DescMethod,
+  rule: MethodRule,
+  query: QueryModel,
+  report: Reporter,
+): MethodBinding | undefined {
+  const kind = method.methodKind;
+  const before = { errors: 0 };
+  const r: Reporter = (c, m, h) => {
+    before.errors++;
+    report(c, m, h);
+  };
+  if (kind === "client_streaming" || kind === "bidi_streaming") {
+    r(
+      ProtoCodes.badBinding,
+      `a ${kind.replace("_", "-")} RPC cannot be bound to a query`,
+      "Remove the query option and implement the method in handlers.ts",
+    );
+    return undefined;
+  }
+  const params = bindParams(method, rule, query, r);
+  let result: ResultBinding | undefined;
+  switch (query.command) {
+    case "one":
+      if (kind !== "unary") {
+        r(ProtoCodes.badBinding, `query ${query.name} is :one, so the RPC must be unary`);
+        break;
+      }
+      result = { kind: "one", columns: bindColumns(method.output, rule, query, r) };
+      break;
+    case "many": {
+      if (kind === "server_streaming") {
+        result = { kind: "stream", columns: bindColumns(method.output, rule, query, r) };
+        break;
+      }
+      const lists = method.output.fields.filter(
+        (f) => f.fieldKind === "list" && f.listKind === "message",
+      );
+      const field =
+        rule.rowsField === ""
+          ? lists.length === 1
+            ? lists[0]
+            : undefined
+          : method.output.fields.find((f) => f.name === rule.rowsField);
+      if (field === undefined || field.fieldKind !== "list" || field.listKind !== "message") {
+        r(
+          ProtoCodes.badBinding,
+          `query ${query.name} is :many, but ${method.output.typeName} has ${rule.rowsField === "" ? `${lists.length} repeated message fields, not exactly one` : `no repeated message field ${rule.rowsField}`}`,
+          "Set rows_field in (svcgen.v1.method), or make the RPC server-streaming",
+        );
+        break;
+      }
+      result = { kind: "manyField", field, columns: bindColumns(field.message, rule, query, r) };
+      break;
+    }
+    case "exec":
+      if (kind !== "unary") {
+        r(ProtoCodes.badBinding, `query ${query.name} is :exec, so the RPC must be unary`);
+        break;
+      }
+      if (method.output.fields.length > 0) {
+        r(
+          ProtoCodes.badBinding,
+          `query ${query.name} is :exec and returns nothing, but ${method.output.typeName} has fields`,
+          "Return google.protobuf.Empty",
+        );
+        break;
+      }
+      result = { kind: "exec" };
+      break;
+    case "execrows": {
+      const ints = method.output.fields.filter(
+        (f) => f.fieldKind === "scalar" && (int32s.has(f.scalar) || int64s.has(f.scalar)),
+      );
+      const field =
+        rule.countField === ""
+          ? ints.length === 1
+            ? ints[0]
+            : undefined
+          : ints.find((f) => f.name === rule.countField);
+      if (kind !== "unary" || (field === undefined && method.output.fields.length > 0)) {
+        r(
+          ProtoCodes.badBinding,
+          `query ${query.name} is :execrows; the RPC must be unary with one integer field for the count`,
+          "Set count_field in (svcgen.v1.method), or return google.protobuf.Empty",
+        );
+        break;
+      }
+      const conversion: Conversion =
+        field !== undefined && field.fieldKind === "scalar" && int64s.has(field.scalar)
+          ? { kind: "toBigInt" }
+          : { kind: "toNumber" };
+      result = { kind: "execrows", field, conversion };
+      break;
+    }
+    default:
+      r(
+        ProtoCodes.badBinding,
+        `query ${query.name} is :${query.command}, which cannot be bound yet`,
+      );
+  }
+  if (result === undefined || before.errors > 0) return undefined;
+  return { method, query, params, result };
+}
+
+function bindParams(
+  method: DescMethod,
+  rule: MethodRule,
+  query: QueryModel,
+  r: Reporter,
+): ParamBinding[] {
+  const out: ParamBinding[] = [];
+  const req = method.input;
+  for (const m of rule.params) {
+    if (!query.params.some((p) => p.name === m.param)) {
+      r(
+        ProtoCodes.badBinding,
+        `params names ${m.param}, which is not a parameter of ${query.name}`,
+      );
+    }
+  }
+  for (const p of query.params) {
+    const mapping = rule.params.find((m) => m.param === p.name);
+    const src = mapping?.source;
+    if (src?.case === "principal") {
+      if (src.value === Principal.UNSPECIFIED) {
+        r(ProtoCodes.badBinding, `parameter ${p.name}: principal is unspecified`);
+        continue;
+      }
+      if (methodPolicy(method).auth.kind === "public") {
+        r(
+          ProtoCodes.badBinding,
+          `parameter ${p.name} comes from the caller, but the RPC is public`,
+        );
+      }
+      const key = src.value === Principal.EMAIL ? "email" : "uid";
+      out.push({
+        param: p,
+        source: { kind: "principal", key },
+        conversion: { kind: "identity" },
+        required: true,
+      });
+      continue;
+    }
+    if (src?.case === "claim") {
+      out.push({
+        param: p,
+        source: { kind: "claim", name: src.value },
+        conversion: { kind: "identity" },
+        required: !p.nullable,
+      });
+      continue;
+    }
+    const wanted = src?.case === "field" ? src.value : p.name;
+    const field =
+      src?.case === "field"
+        ? req.fields.find((f) => f.name === wanted)
+        : req.fields.find((f) => norm(f.name) === norm(wanted));
+    if (field === undefined) {
+      r(
+        ProtoCodes.missingField,
+        `query ${query.name} parameter ${p.name} (${p.pgType.name}) has no request field ${wanted} in ${req.typeName}`,
+        `Add the field to ${req.name}, or map it with params: [{param: "${p.name}", field: "..."}]`,
+      );
+      continue;
+    }
+    const f = fitValue(p.pgType, p.tsType.text, field, false);
+    if ("error" in f) {
+      r(
+        ProtoCodes.typeMismatch,
+        `${f.error} query ${query.name} parameter ${p.name} (${p.pgType.name})`,
+      );
+      continue;
+    }
+    out.push({
+      param: p,
+      source: { kind: "field", field },
+      conversion: f.conversion,
+      required: fieldHasPresence(field) && !p.nullable,
+    });
+  }
+  return out;
+}
+
+function bindColumns(
+  target: DescMessage,
+  rule: MethodRule,
+  query: QueryModel,
+  r: Reporter,
+): ColumnBinding[] {
+  const out: ColumnBinding[] = [];
+  for (const m of rule.columns) {
+    if (!query.columns.some((c) => c.name === m.column)) {
+      r(ProtoCodes.badBinding, `columns names ${m.column}, which is not a column of ${query.name}`);
+    }
+  }
+  for (const field of target.fields) {
+    const mapping = rule.columns.find((m) => m.field === field.name);
+    const column =
+      mapping === undefined
+        ? query.columns.find((c) => norm(c.name) === norm(field.name))
+        : query.columns.find((c) => c.name === mapping.column);
+    if (column === undefined) {
+      r(
+        ProtoCodes.missingField,
+        `response field ${target.name}.${field.name} (${protoTypeName(field)}) has no column in query ${query.name}`,
+        `Select a column named ${field.name}, or map it with columns: [{field: "${field.name}", column: "..."}]`,
+      );
+      continue;
+    }
+    const f = fitValue(column.pgType, column.tsType.text, field, true);
+    if ("error" in f) {
+      r(
+        ProtoCodes.typeMismatch,
+        `${f.error} column ${column.name} (${column.pgType.name}${column.nullable ? ", nullable" : ""}) of query ${query.name}`,
+      );
+      continue;
+    }
+    if (column.nullable && !fieldHasPresence(field)) {
+      r(
+        ProtoCodes.typeMismatch,
+        `column ${column.name} (${column.pgType.name}) of query ${query.name} is nullable, but proto field ${target.name}.${field.name} (${protoTypeName(field)}) cannot be unset`,
+        "Declare the field optional (or a wrapper type), or make the column NOT NULL (COALESCE, or an alias ending in !)",
+      );
+      continue;
+    }
+    out.push({ field, column, conversion: f.conversion });
+  }
+  return out;
+}
