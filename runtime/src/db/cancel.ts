@@ -13,6 +13,9 @@ export interface CancelTarget {
   readonly port: number;
 }
 
+// A server that neither answers nor closes within this long is given up on.
+const cancelTimeoutMs = 10_000;
+
 // The CancelRequest code from the protocol documentation: 1234 << 16 | 5678.
 const cancelRequestCode = 80877102;
 
@@ -35,8 +38,11 @@ export function sendCancelRequest(target: CancelTarget): Promise<void> {
       msg.writeInt32BE(cancelRequestCode, 4);
       msg.writeInt32BE(processID, 8);
       msg.writeInt32BE(secretKey, 12);
-      socket.end(msg);
+      // Like libpq: write and wait for the server to close. Half-closing first makes some
+      // poolers (PgBouncer 1.18) drop the request or fail while forwarding it.
+      socket.write(msg);
     });
+    socket.setTimeout(cancelTimeoutMs, () => socket.destroy());
     socket.once("error", () => resolve());
     socket.once("close", () => resolve());
     // The server closes the socket after reading the request; never hold the process open.
