@@ -450,11 +450,15 @@ function normalise(value: unknown): unknown {
 }
 
 describe.each([
-  ["session time zone UTC", "UTC"],
-  ["session time zone Asia/Kolkata", "Asia/Kolkata"],
-])("values round-trip (%s)", (_label, timeZone) => {
+  ["time zone UTC", "-c timezone=UTC"],
+  // Offsets with minutes, and bytea in the old escape output format.
+  [
+    "time zone Asia/Kolkata, bytea_output escape",
+    "-c timezone=Asia/Kolkata -c bytea_output=escape",
+  ],
+])("values round-trip (%s)", (_label, sessionOptions) => {
   test.each(cases.map((c, i) => [c.label, c, i] as const))("%s", async (_name, c, i) => {
-    const client = new pg.Client({ connectionString: db.url, options: `-c timezone=${timeZone}` });
+    const client = new pg.Client({ connectionString: db.url, options: sessionOptions });
     await client.connect();
     try {
       const row = (await gen.fn(fnName(i))(client, { value: c.value })) as { value: unknown };

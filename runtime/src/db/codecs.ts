@@ -46,13 +46,17 @@ const timestampPattern =
  * Parses PostgreSQL's ISO output of date, timestamp and timestamptz. Without an offset in the
  * text the value is taken as UTC. Fractions beyond milliseconds are truncated (a JS Date holds
  * milliseconds). `infinity` and `-infinity` become an Invalid Date, the only Date that is
- * neither before nor after every other.
+ * neither before nor after every other. Text in a DateStyle other than ISO is rejected
+ * rather than guessed at.
  */
 function parseTimestamp(text: string): Date {
   const m = timestampPattern.exec(text);
   if (m === null) {
-    // infinity, -infinity, or a DateStyle other than ISO that we cannot read reliably.
-    return new Date(Number.NaN);
+    if (text === "infinity" || text === "-infinity") return new Date(Number.NaN);
+    // Other DateStyles (SQL, Postgres, German) are ambiguous without the session's settings.
+    throw new RangeError(
+      `Cannot read date/time value ${JSON.stringify(text)}: set the session's DateStyle to ISO (the default)`,
+    );
   }
   let year = Number(m[1]);
   // Year 1 BC is year 0 in the proleptic calendar JavaScript uses.
