@@ -12,7 +12,12 @@ import * as runtime from "../../../runtime/src/index.js";
 import type { GeneratedFile } from "../inputs.js";
 import type { Model } from "../model.js";
 import { createFileBuilder } from "./generated-file.js";
-import { emitQueryModules, type QueryEmitOptions } from "./query-module-emitter.js";
+import {
+  emitQueryModules,
+  type QueryEmitOptions,
+  queryFunctionName,
+  queryModulePaths,
+} from "./query-module-emitter.js";
 import { runtimeSymbols } from "./runtime-symbols.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -68,7 +73,10 @@ describe.each(caseNames)("golden case %s", (name) => {
 });
 
 /** Compiles files with the repository's strict settings; `@svcgen/runtime` is the workspace source. */
-function typeCheck(rootNames: readonly string[], virtualFiles: ReadonlyMap<string, string>): string[] {
+function typeCheck(
+  rootNames: readonly string[],
+  virtualFiles: ReadonlyMap<string, string>,
+): string[] {
   const base = ts.readConfigFile(join(repoRoot, "tsconfig.base.json"), (p) => ts.sys.readFile(p));
   const parsed = ts.parseJsonConfigFileContent(base.config, ts.sys, repoRoot);
   const options: ts.CompilerOptions = {
@@ -105,7 +113,9 @@ function typeCheck(rootNames: readonly string[], virtualFiles: ReadonlyMap<strin
 
 test("every golden output, and the usage examples next to them, type-check strictly", () => {
   const roots = caseNames.flatMap((name) => {
-    const files = listFiles(join(goldenDir, name, "expected")).map((f) => join(goldenDir, name, "expected", f));
+    const files = listFiles(join(goldenDir, name, "expected")).map((f) =>
+      join(goldenDir, name, "expected", f),
+    );
     const usage = join(goldenDir, name, "usage.ts");
     return existsSync(usage) ? [...files, usage] : files;
   });
@@ -153,4 +163,18 @@ describe("file builder imports", () => {
       ].join("\n"),
     );
   });
+});
+
+test("function names and module paths other emitters import by", async () => {
+  expect(queryFunctionName("GetUser")).toBe("getUser");
+  expect(queryFunctionName("URLFor")).toBe("urlFor");
+  expect(queryFunctionName("get_user_by_id")).toBe("getUserById");
+  expect(queryFunctionName("Delete")).toBe("delete_");
+  const { model } = (await import(join(goldenDir, "modes-and-names", "model.ts"))) as GoldenCase;
+  expect([...queryModulePaths(model)]).toEqual([
+    ["db/Reports/daily.sql", "Reports/daily"],
+    ["db/enums.sql", "enums_2"],
+    ["db/index.sql", "index_2"],
+    ["db/reports/daily.sql", "reports/daily_2"],
+  ]);
 });

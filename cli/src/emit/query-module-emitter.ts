@@ -214,6 +214,25 @@ interface QueryNames {
   readonly fnName: string;
 }
 
+/**
+ * The name of a query's generated function (`GetUser` -> `getUser`, `URLFor` -> `urlFor`,
+ * `Delete` -> `delete_`). Other emitters that call query functions use this, never their own
+ * spelling.
+ */
+export function queryFunctionName(queryName: string): string {
+  return safeIdentifier(camelCase(queryName));
+}
+
+/**
+ * Where each query file's module goes: query file -> module path relative to `<out>/db/`,
+ * without extension (`sql/queries/admin/roles.sql` -> `admin/roles`), with the same clash
+ * resolution as {@link emitQueryModules}. Other emitters import query functions through this
+ * (or through `<out>/db/index.js`, which re-exports every module).
+ */
+export function queryModulePaths(model: Model): ReadonlyMap<string, string> {
+  return assignModulePaths([...new Set(model.queries.map((q) => q.file))].sort(compare));
+}
+
 function queryNames(q: QueryModel): QueryNames {
   const pascal = pascalCase(q.name);
   const camel = camelCase(q.name);
@@ -222,7 +241,7 @@ function queryNames(q: QueryModel): QueryNames {
     paramsInterface: `${pascal}Params`,
     rowInterface: `${pascal}Row`,
     queryConst: `${camel}Query`,
-    fnName: safeIdentifier(camel),
+    fnName: queryFunctionName(q.name),
   };
 }
 
