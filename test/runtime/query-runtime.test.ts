@@ -283,6 +283,27 @@ describe("abort", () => {
     }
   });
 
+  test("aborting while waiting for a connection from an exhausted pool rejects at once", async () => {
+    const small = new pg.Pool({ connectionString: db.url, max: 1 });
+    try {
+      const held = await small.connect();
+      const controller = new AbortController();
+      const waiting = gen
+        .fn("listItems")(small, { signal: controller.signal })
+        .catch((e: unknown) => e);
+      expect(await eventually(async () => small.waitingCount === 1)).toBe(true);
+      controller.abort("too slow");
+      const err = await waiting;
+      expect(isAbortError(err)).toBe(true);
+      held.release();
+      // The client handed over after the abort went back to the pool, usable by the next caller.
+      expect(await gen.fn("itemsByTag")(small, { tag: "x" })).toEqual({ id: 1, name: "a" });
+      expect(small.totalCount).toBe(1);
+    } finally {
+      await small.end();
+    }
+  });
+
   test("aborting a query still queued behind another on the same client drops it unsent", async () => {
     await withClient(async (c) => {
       const first = new AbortController();

@@ -187,13 +187,46 @@ async function execute<Params, Row>(
   if (signal === undefined) return db.query(config);
   if (!isPool(db)) return runCancellable(db, config, signal, query.name);
   // A pool hides which connection runs the query; check one out to know whom to cancel.
-  const client = await db.connect();
+  const client = await checkOut(db, signal, query.name);
   try {
-    if (signal.aborted) throw new QueryAbortedError(abortReason(signal), query.name);
     return await runCancellable(client, config, signal, query.name);
   } finally {
     client.release();
   }
+}
+
+/**
+ * Checks a client out of the pool, giving up when the signal fires while waiting for one
+ * (an exhausted pool can keep a caller waiting long); a client that arrives after that goes
+ * straight back.
+ */
+function checkOut(pool: Pool, signal: AbortSignal, queryName: string): Promise<PoolClient> {
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const onAbort = (): void => {
+      if (done) return;
+      done = true;
+      reject(new QueryAbortedError(abortReason(signal), queryName));
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    pool.connect().then(
+      (client) => {
+        signal.removeEventListener("abort", onAbort);
+        if (done) {
+          client.release();
+          return;
+        }
+        done = true;
+        resolve(client);
+      },
+      (err: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        if (done) return;
+        done = true;
+        reject(err);
+      },
+    );
+  });
 }
 
 function decodeRow<Params, Row>(query: Query<Params, Row>, values: readonly unknown[]): Row {
