@@ -84,8 +84,16 @@ export function defineQuery<Params = Record<string, never>, Row = Record<string,
 ): Query<Params, Row> {
   const hash = createHash("sha256").update(spec.sql).digest("hex").slice(0, 12);
   const base = spec.name.replace(/[^A-Za-z0-9_]/g, "_").slice(0, 63 - 8 - 13);
-  return Object.freeze({ ...spec, statementName: `svcgen_${base}_${hash}` });
+  const query = Object.freeze({ ...spec, statementName: `svcgen_${base}_${hash}` });
+  // Rows are copies of one object with every key, so they share a hidden class in V8 and
+  // filling them is a store to a known slot, not a shape transition per key.
+  const template: Record<string, null> = {};
+  for (const [key] of spec.columns) template[key] = null;
+  rowTemplates.set(query, template);
+  return query;
 }
+
+const rowTemplates = new WeakMap<object, Record<string, null>>();
 
 /** Result of an `:execresult` query: what the server reported, without rows. */
 export interface ExecResult {
@@ -229,8 +237,12 @@ function checkOut(pool: Pool, signal: AbortSignal, queryName: string): Promise<P
   });
 }
 
-function decodeRow<Params, Row>(query: Query<Params, Row>, values: readonly unknown[]): Row {
-  const row: Record<string, unknown> = {};
+function decodeRow<Params, Row>(
+  query: Query<Params, Row>,
+  template: Record<string, null>,
+  values: readonly unknown[],
+): Row {
+  const row: Record<string, unknown> = { ...template };
   const columns = query.columns;
   for (let i = 0; i < columns.length; i++) {
     const column = columns[i]!;
@@ -238,6 +250,17 @@ function decodeRow<Params, Row>(query: Query<Params, Row>, values: readonly unkn
     row[column[0]] = raw === null || raw === undefined ? null : column[1](raw as string);
   }
   return row as Row;
+}
+
+function templateOf<Params, Row>(query: Query<Params, Row>): Record<string, null> {
+  let template = rowTemplates.get(query);
+  if (template === undefined) {
+    // A query object not made by defineQuery (a spread copy, say): build its template now.
+    template = {};
+    for (const [key] of query.columns) template[key] = null;
+    rowTemplates.set(query, template);
+  }
+  return template;
 }
 
 /** Runs a `:one` query: the row, null for no row; rejects with {@link TooManyRowsError} for more. */
@@ -251,7 +274,7 @@ export async function runOne<Params, Row>(
   const rows = result.rows;
   if (rows.length > 1) throw new TooManyRowsError(query.name, rows.length);
   const first = rows[0];
-  return first === undefined ? null : decodeRow(query, first);
+  return first === undefined ? null : decodeRow(query, templateOf(query), first);
 }
 
 /** Runs a `:many` query: every row, in the server's order. */
@@ -264,7 +287,8 @@ export async function runMany<Params, Row>(
   const result = await execute(db, query, params, opts);
   const rows = result.rows;
   const out: Row[] = new Array(rows.length);
-  for (let i = 0; i < rows.length; i++) out[i] = decodeRow(query, rows[i]!);
+  const template = templateOf(query);
+  for (let i = 0; i < rows.length; i++) out[i] = decodeRow(query, template, rows[i]!);
   return out;
 }
 
