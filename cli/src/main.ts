@@ -6,6 +6,8 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { Command, CommanderError } from "commander";
+import { type CheckFormat, checkFormats, renderDiagnostics } from "./check/check-output.js";
+import { runCheck } from "./commands/check-command.js";
 import { runGenerate } from "./commands/generate-command.js";
 import { runInit } from "./commands/init-command.js";
 import type { ResolvedConfig } from "./config/config.js";
@@ -159,6 +161,55 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         }
       }
     });
+
+  program
+    .command("check")
+    .description(
+      "check the committed generated code against a live database: queries, schema and files",
+    )
+    .option("--database-url <url>", "the live database (default: database.url, DATABASE_URL)")
+    .option("--format <format>", `output format: ${checkFormats.join(", ")}`, "human")
+    .option("--no-generated", "skip checking that generated files are up to date")
+    .option("--no-schema", "skip comparing the live schema with the migrations")
+    .action(
+      async (opts: {
+        databaseUrl?: string;
+        format: string;
+        generated: boolean;
+        schema: boolean;
+      }) => {
+        const format = checkFormats.find((f) => f === opts.format);
+        if (format === undefined) {
+          io.err(`error: --format must be one of ${checkFormats.join(", ")}, not ${opts.format}\n`);
+          throw new Exit(ExitCode.usage);
+        }
+        const started = performance.now();
+        const config = await configFor(io, program.opts<{ config?: string }>().config);
+        const r = await runCheck(config, {
+          ...(opts.databaseUrl !== undefined ? { databaseUrl: opts.databaseUrl } : {}),
+          generated: opts.generated,
+          schema: opts.schema,
+          onProgress: (m) => {
+            if (format === "human") io.err(`${m}\n`);
+          },
+        });
+        const rendered = renderDiagnostics(r.diagnostics, format as CheckFormat, r.sources);
+        io.out(rendered.out);
+        io.err(rendered.err);
+        if (r.status === "failed") {
+          setExit(ExitCode.usage);
+          return;
+        }
+        if (r.status === "drift") {
+          setExit(ExitCode.inputError);
+          return;
+        }
+        if (format === "human") {
+          const ms = Math.round(performance.now() - started);
+          io.out(`no drift: ${r.queries} queries checked against ${r.database} in ${ms} ms\n`);
+        }
+      },
+    );
 
   program
     .command("init")
