@@ -73,17 +73,34 @@ results.push([
 results.push([
   `${n} rows x 7 columns, raw text in array rows (no decoding: the floor)`,
   await measure(30, () =>
-    client.query({ text: rowsSql, values: [n], rowMode: "array", types: { getTypeParser: () => (v) => v } }),
+    client.query({
+      text: rowsSql,
+      values: [n],
+      rowMode: "array",
+      types: { getTypeParser: () => (v) => v },
+    }),
   ),
 ]);
-results.push([`${n} rows x 7 columns, runtime runMany (prepared)`, await measure(30, () => runMany(client, manyRows, { n }))]);
+results.push([
+  `${n} rows x 7 columns, runtime runMany (prepared)`,
+  await measure(30, () => runMany(client, manyRows, { n })),
+]);
 results.push([
   `${n} rows x 7 columns, runtime runMany (unprepared)`,
   await measure(30, () => runMany(client, manyRows, { n }, { prepare: false })),
 ]);
-results.push(["1 row, node-postgres client.query with a parameter", await measure(2000, () => client.query("SELECT $1::int4 AS id, 'x'::text AS name", [1]))]);
-results.push(["1 row, runtime runOne (prepared)", await measure(2000, () => runOne(client, oneRow, { id: 1 }))]);
-results.push(["1 row, runtime runOne (unprepared)", await measure(2000, () => runOne(client, oneRow, { id: 1 }, { prepare: false }))]);
+results.push([
+  "1 row, node-postgres client.query with a parameter",
+  await measure(2000, () => client.query("SELECT $1::int4 AS id, 'x'::text AS name", [1])),
+]);
+results.push([
+  "1 row, runtime runOne (prepared)",
+  await measure(2000, () => runOne(client, oneRow, { id: 1 })),
+]);
+results.push([
+  "1 row, runtime runOne (unprepared)",
+  await measure(2000, () => runOne(client, oneRow, { id: 1 }, { prepare: false })),
+]);
 await client.end();
 
 const server = new URL(url);
