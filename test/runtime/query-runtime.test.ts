@@ -410,6 +410,28 @@ describe("withTransaction", () => {
     expect(sqlState(err)).toBe("25006");
   });
 
+  test("an abort inside the function cancels its query, rolls back and rejects with AbortError", async () => {
+    const controller = new AbortController();
+    let attempts = 0;
+    const running = withTransaction(
+      pool,
+      async (tx) => {
+        attempts++;
+        await gen.fn("addLog")(tx, { note: "rolled back" }, { signal: controller.signal });
+        await gen.fn("sleep")(tx, { seconds: 30 }, { signal: controller.signal });
+      },
+      { signal: controller.signal, isolationLevel: "serializable" },
+    ).catch((e: unknown) => e);
+    expect(await eventually(async () => (await sleepingBackends()) === 1)).toBe(true);
+    controller.abort("shutdown");
+    const err = await running;
+    expect(isAbortError(err)).toBe(true);
+    expect((err as QueryAbortedError).reason).toBe("shutdown");
+    expect(attempts).toBe(1);
+    const r = await pool.query("SELECT count(*)::int AS n FROM log WHERE note = 'rolled back'");
+    expect(r.rows[0].n).toBe(0);
+  });
+
   test("works on a Client and rejects up front when the signal is already aborted", async () => {
     await withClient(async (c) => {
       const level = await withTransaction(

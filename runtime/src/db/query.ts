@@ -150,7 +150,8 @@ async function runCancellable(
   let settled = false;
   const onAbort = (): void => {
     if (settled) return;
-    if (internals.activeQuery?.values === config.values) {
+    // Without the queue internals (another client implementation), cancel whatever runs.
+    if (!("activeQuery" in internals) || internals.activeQuery?.values === config.values) {
       void sendCancelRequest(internals);
       return;
     }
