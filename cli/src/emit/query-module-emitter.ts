@@ -381,7 +381,8 @@ function tsTypeText(pgType: PgType, tsType: TsTypeRef, b: FileBuilder, ctx: Emit
 }
 
 function enumUnion(labels: readonly string[]): string {
-  return labels.length === 0 ? "never" : labels.map((l) => JSON.stringify(l)).join(" | ");
+  // An enum without labels holds no value the analyser can name; it maps to string there too.
+  return labels.length === 0 ? "string" : labels.map((l) => JSON.stringify(l)).join(" | ");
 }
 
 /** The enum a value's type is, through domains and arrays. */
