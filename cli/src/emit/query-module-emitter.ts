@@ -344,7 +344,11 @@ function renderCodec(expr: CodecExpr, b: FileBuilder): string {
 }
 
 function fieldView(f: ParamModel | ColumnModel, b: FileBuilder, ctx: EmitContext): FieldView {
-  const type = tsTypeText(f.pgType, f.tsType, b, ctx);
+  let type = tsTypeText(f.pgType, f.tsType, b, ctx);
+  // Parameters accept readonly arrays too: the runtime only reads them.
+  if ("position" in f && !f.tsType.overridden && isArray(f.pgType) && type.endsWith("[]")) {
+    type = `readonly ${type}`;
+  }
   return {
     key: propertyKey(f.tsName),
     type: f.nullable ? `${type} | null` : type,
@@ -383,6 +387,10 @@ function tsTypeText(pgType: PgType, tsType: TsTypeRef, b: FileBuilder, ctx: Emit
 function enumUnion(labels: readonly string[]): string {
   // An enum without labels holds no value the analyser can name; it maps to string there too.
   return labels.length === 0 ? "string" : labels.map((l) => JSON.stringify(l)).join(" | ");
+}
+
+function isArray(t: PgType): boolean {
+  return t.kind === "array" || (t.kind === "domain" && isArray(t.base));
 }
 
 /** The enum a value's type is, through domains and arrays. */

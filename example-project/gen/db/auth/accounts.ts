@@ -307,7 +307,7 @@ export const setAccountRolesSql = "UPDATE accounts SET roles = $1 WHERE id = $2"
 /** Parameters of SetAccountRoles, keyed as in the query; `null` sends SQL NULL. */
 export interface SetAccountRolesParams {
   /** `text[]` */
-  readonly roles: string[];
+  readonly roles: readonly string[];
   /** `uuid` */
   readonly id: string;
 }

@@ -177,7 +177,7 @@ export interface CreateRecordParams {
   /** `jsonb` */
   readonly body: JsonValue;
   /** `text[]` */
-  readonly tags: string[];
+  readonly tags: readonly string[];
   /** `record_visibility` */
   readonly visibility: RecordVisibility;
 }
@@ -253,7 +253,7 @@ export interface UpdateRecordParams {
   /** `jsonb` */
   readonly body: JsonValue;
   /** `text[]` */
-  readonly tags: string[];
+  readonly tags: readonly string[];
   /** `bigint` */
   readonly id: bigint;
   /** `uuid` */

@@ -232,7 +232,7 @@ export interface MarkNotificationsReadParams {
   /** `uuid` */
   readonly userId: string;
   /** `bigint[]` */
-  readonly ids: bigint[];
+  readonly ids: readonly bigint[];
 }
 
 const markNotificationsReadQuery = defineQuery<MarkNotificationsReadParams, Record<string, never>>({

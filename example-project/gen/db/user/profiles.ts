@@ -349,7 +349,7 @@ export const listProfilesByIdsSql = "SELECT user_id, handle, display_name, avata
 /** Parameters of ListProfilesByIds, keyed as in the query; `null` sends SQL NULL. */
 export interface ListProfilesByIdsParams {
   /** `uuid[]` */
-  readonly userIds: string[];
+  readonly userIds: readonly string[];
 }
 
 /** One row of ListProfilesByIds. */
