@@ -237,6 +237,7 @@ describe("abort", () => {
       .catch((e: unknown) => e);
     expect(isAbortError(err)).toBe(true);
     expect((err as QueryAbortedError).reason).toEqual(new Error("caller gave up"));
+    expect(sqlState(err)).toBe("57014");
     const count = (await gen.fn("countLogs")(pool)) as { n: bigint };
     const notes = await pool.query("SELECT count(*)::int AS n FROM log WHERE note = 'never'");
     expect(notes.rows[0].n).toBe(0);

@@ -7,6 +7,11 @@
  */
 export class QueryAbortedError extends Error {
   override readonly name = "AbortError";
+  /**
+   * SQLSTATE 57014 (query_canceled), whether or not the query had reached the server, so an
+   * error map keyed by SQLSTATE (gRPC CANCELLED / DEADLINE_EXCEEDED) treats every abort alike.
+   */
+  readonly code = "57014";
   /** The signal's `reason`. */
   readonly reason: unknown;
   /** The query's name from the annotation, or undefined outside a query (transactions). */
