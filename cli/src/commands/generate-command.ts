@@ -2,13 +2,20 @@
  * `svcgen generate`: analyse the project and write every output; `--check` writes nothing
  * and fails listing the files that would change.
  */
+
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { ResolvedConfig } from "../config/config.js";
 import { type Diagnostic, hasErrors } from "../diagnostics.js";
 import { emitQueryModules } from "../emit/query-module-emitter.js";
 import type { GeneratedFile } from "../inputs.js";
-import { type Model, toPublicModel } from "../model.js";
-import { type AnalyseProjectOptions, analyseProject } from "../project.js";
+import { type Model, type PublicQuery, toPublicModel } from "../model.js";
+import type { AnalyseProjectOptions } from "../project.js";
+import { inputsHash, recordRun, upToDate } from "./up-to-date.js";
 import { projectPath, type WriteReport, writeGeneratedFiles } from "./write-files.js";
+
+/** svcgen's version, part of every cache key. */
+export const svcgenVersion = "0.1.0";
 
 /** The manifest `svcgen check` compares a live database with, next to the generated code. */
 export const manifestName = "svcgen-manifest.json";
@@ -17,6 +24,18 @@ export const manifestName = "svcgen-manifest.json";
 export interface GenerateOptions extends AnalyseProjectOptions {
   /** Write nothing; report what would change. */
   readonly check?: boolean;
+}
+
+/** How many queries a manifest lists, read back on the up-to-date path. */
+async function manifestQueries(config: ResolvedConfig): Promise<number> {
+  try {
+    const m = JSON.parse(await readFile(join(config.out, manifestName), "utf8")) as {
+      queries?: PublicQuery[];
+    };
+    return m.queries?.length ?? 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** What a generate run did. */
@@ -54,6 +73,23 @@ export async function runGenerate(
   config: ResolvedConfig,
   opts: GenerateOptions = {},
 ): Promise<GenerateResult> {
+  // Nothing changed since the last successful run: no parsing, no database, no emitting.
+  const useRecord = opts.cache !== false && !config.database.useLiveSchema;
+  const hash = useRecord ? await inputsHash(config, svcgenVersion) : "";
+  const recorded = useRecord ? await upToDate(config, hash) : undefined;
+  if (recorded !== undefined) {
+    const n = await manifestQueries(config);
+    return {
+      diagnostics: [],
+      sources: new Map(),
+      report: { written: [], deleted: [], unchanged: recorded.length },
+      model: { queries: [] },
+      analysed: 0,
+      cached: n,
+    };
+  }
+  // Loaded on demand: the up-to-date path above needs neither the parser nor pg.
+  const { analyseProject } = await import("../project.js");
   const analysis = await analyseProject(config, opts);
   if (hasErrors(analysis.diagnostics)) {
     return { ...analysis, report: undefined };
@@ -66,5 +102,6 @@ export async function runGenerate(
     [`${out}/db`],
     opts.check === true,
   );
+  if (useRecord && opts.check !== true) await recordRun(config, hash, files);
   return { ...analysis, report };
 }

@@ -428,7 +428,10 @@ class ConfigLoader {
       return undefined;
     }
     const url = sub.value.trim() === "" ? undefined : sub.value.trim();
-    if (url === undefined && typeof raw.url === "string" && raw.url.trim() !== "") {
+    // The default `${DATABASE_URL}` written out (as `svcgen init` does) means "embedded unless
+    // set" and needs no warning; any other reference that comes out empty probably does.
+    const isDefault = typeof raw.url === "string" && raw.url.trim() === "$" + "{DATABASE_URL}";
+    if (url === undefined && typeof raw.url === "string" && raw.url.trim() !== "" && !isDefault) {
       // Written out but empty after substitution: likely a variable missing from this shell.
       // Not an error, since an embedded server is a working fallback, but worth a word.
       const names = sub.unset.map((n) => `\${${n}}`).join(", ");

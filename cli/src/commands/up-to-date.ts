@@ -1,0 +1,111 @@
+/**
+ * The fast path of `generate`: when the project's inputs hash to what the last successful run
+ * recorded and every file it wrote is still on disk unchanged, nothing needs parsing,
+ * analysing or emitting. Recorded in `<cache>/generate.json`.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { analysisVersion } from "../analyse/analysis-cache.js";
+import type { ResolvedConfig } from "../config/config.js";
+import type { GeneratedFile } from "../inputs.js";
+
+interface Record {
+  readonly inputs: string;
+  /** Output path (project-relative) -> sha256 of its content. */
+  readonly files: { readonly [path: string]: string };
+}
+
+const sha = (text: string | Buffer): string => createHash("sha256").update(text).digest("hex");
+
+async function protoFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  let entries: import("node:fs").Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await protoFiles(p)));
+    else if (e.name.endsWith(".proto")) out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Hash of everything generation depends on: svcgen's analysis version, the config file, every
+ * migration, query and proto file (path and content), and the environment's database settings
+ * that change what is analysed. Unreadable files hash as missing (the full run reports them).
+ */
+export async function inputsHash(config: ResolvedConfig, svcgenVersion: string): Promise<string> {
+  const h = createHash("sha256");
+  h.update(`${analysisVersion}\0${svcgenVersion}\0${config.database.useLiveSchema}\0`);
+  const files = [
+    config.configPath,
+    ...config.schemaFiles,
+    ...config.queryFiles,
+    ...(config.proto === undefined
+      ? []
+      : (await Promise.all(config.proto.roots.map(protoFiles))).flat()),
+  ];
+  for (const f of files) {
+    h.update(`\0${f}\0`);
+    try {
+      h.update(await readFile(f));
+    } catch {
+      h.update("\0missing");
+    }
+  }
+  return h.digest("hex");
+}
+
+function recordPath(config: ResolvedConfig): string {
+  return join(config.cacheDir, "generate.json");
+}
+
+/**
+ * The paths of the recorded outputs when the project is up to date: same inputs hash and
+ * every recorded file unchanged on disk. Undefined when a full run is needed.
+ */
+export async function upToDate(
+  config: ResolvedConfig,
+  hash: string,
+): Promise<readonly string[] | undefined> {
+  let rec: Record;
+  try {
+    rec = JSON.parse(await readFile(recordPath(config), "utf8")) as Record;
+  } catch {
+    return undefined;
+  }
+  if (rec.inputs !== hash) return undefined;
+  for (const [path, want] of Object.entries(rec.files)) {
+    try {
+      if (sha(await readFile(join(config.rootDir, path))) !== want) return undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return Object.keys(rec.files);
+}
+
+/** Records a successful run's inputs hash and outputs. Failures to write are ignored. */
+export async function recordRun(
+  config: ResolvedConfig,
+  hash: string,
+  files: readonly GeneratedFile[],
+): Promise<void> {
+  const rec: Record = {
+    inputs: hash,
+    files: Object.fromEntries(files.map((f) => [f.path, sha(f.content)])),
+  };
+  try {
+    await mkdir(config.cacheDir, { recursive: true });
+    const tmp = `${recordPath(config)}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify(rec));
+    await rename(tmp, recordPath(config));
+  } catch {
+    // the record only saves time next run
+  }
+}
