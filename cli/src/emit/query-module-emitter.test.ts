@@ -178,3 +178,12 @@ test("function names and module paths other emitters import by", async () => {
     ["db/reports/daily.sql", "reports/daily_2"],
   ]);
 });
+
+test("the output folder is a path prefix, whatever its spelling", async () => {
+  const { model } = (await import(join(goldenDir, "basic", "model.ts"))) as GoldenCase;
+  const paths = (out: string): string[] => emitQueryModules(model, { out }).map((f) => f.path);
+  expect(paths("gen")).toEqual(paths("./gen/"));
+  expect(paths(".")).toContain("db/users.ts");
+  expect(paths("")).toEqual(paths("."));
+  expect(paths("src\\gen")).toContain("src/gen/db/admin/roles.ts");
+});

@@ -108,7 +108,7 @@ interface EnumType {
  * by path and deterministic byte for byte.
  */
 export function emitQueryModules(model: Model, options: QueryEmitOptions): GeneratedFile[] {
-  const out = normaliseOut(options.out);
+  const dbDir = `${normaliseOut(options.out)}db`;
   const runtimeFrom = options.runtimeModule ?? defaultRuntimeModule;
   const templatesDir = options.templatesDir ?? defaultTemplatesDir();
   const modes: CodecModes = { int8: options.int8 ?? "bigint", date: options.date ?? "Date" };
@@ -128,7 +128,7 @@ export function emitQueryModules(model: Model, options: QueryEmitOptions): Gener
   const files: GeneratedFile[] = [];
   for (const source of sources) {
     const rel = modulePaths.get(source)!;
-    const builder = createFileBuilder(`${out}/db/${rel}.ts`, runtimeFrom);
+    const builder = createFileBuilder(`${dbDir}/${rel}.ts`, runtimeFrom);
     const depth = rel.split("/").length - 1;
     const enumsFrom = `${depth === 0 ? "./" : "../".repeat(depth)}enums.js`;
     const queries = byFile.get(source)!;
@@ -161,7 +161,7 @@ export function emitQueryModules(model: Model, options: QueryEmitOptions): Gener
       .sort((a, b) => compare(a.name, b.name))
       .map((e) => ({ name: e.name, pgName: e.pgName, union: enumUnion(e.labels) }));
     files.push({
-      path: `${out}/db/enums.ts`,
+      path: `${dbDir}/enums.ts`,
       content: renderEnums({ header: generatedHeader, enums: enumViews }),
     });
     indexExports.push("./enums.js");
@@ -169,16 +169,20 @@ export function emitQueryModules(model: Model, options: QueryEmitOptions): Gener
   if (files.length > 0) {
     const renderIndex = loadTemplate<IndexView>(templatesDir, "db/index.hbs");
     files.push({
-      path: `${out}/db/index.ts`,
+      path: `${dbDir}/index.ts`,
       content: renderIndex({ header: generatedHeader, exports: indexExports.sort(compare) }),
     });
   }
   return files.sort((a, b) => compare(a.path, b.path));
 }
 
+/** The output folder as a path prefix: `gen` -> `gen/`; `.`, `./` and `` -> `` (the project folder). */
 function normaliseOut(out: string): string {
-  const trimmed = out.replace(/\\/g, "/").replace(/^\.\//, "").replace(/\/+$/, "");
-  return trimmed === "" ? "." : trimmed;
+  const trimmed = out
+    .replace(/\\/g, "/")
+    .replace(/^(\.\/)+/, "")
+    .replace(/\/+$/, "");
+  return trimmed === "" || trimmed === "." ? "" : `${trimmed}/`;
 }
 
 /** Module paths (without `.ts`) for the sorted query files, relative to `<out>/db/`. */
