@@ -309,8 +309,10 @@ export function createServerHandlers<S extends DescService>(
   const impl: UntypedServiceImplementation = {};
   const table = handlers as unknown as Readonly<Record<string, (...args: never[]) => unknown>>;
   for (const method of service.methods) {
-    const handler = table[method.localName];
-    if (handler === undefined) continue;
+    const unbound = table[method.localName];
+    if (unbound === undefined) continue;
+    // Handlers are usually class methods: keep `this` pointing at the instance.
+    const handler = unbound.bind(handlers);
     const policy = policies[method.localName] ?? {
       auth: { kind: "authenticated" },
       timeoutMs: 0,
@@ -373,7 +375,12 @@ export function createServerHandlers<S extends DescService>(
           const live = openContext(method, policy, call);
           (async () => {
             await authorize(live, options);
-            const requests = readRequests(call, method.input, validator);
+            // Reading must not destroy the call: for a duplex that would also kill the response side.
+            const requests = readRequests(
+              call.iterator({ destroyOnReturn: false }),
+              method.input,
+              validator,
+            );
             const out = await raceAbort(fn(requests, live.ctx), live.ctx.signal);
             return create(method.output, out);
           })().then(
@@ -395,7 +402,12 @@ export function createServerHandlers<S extends DescService>(
           const live = openContext(method, policy, call);
           (async () => {
             await authorize(live, options);
-            const requests = readRequests(call, method.input, validator);
+            // Reading must not destroy the call: for a duplex that would also kill the response side.
+            const requests = readRequests(
+              call.iterator({ destroyOnReturn: false }),
+              method.input,
+              validator,
+            );
             await writeAll(call, method.output, fn(requests, live.ctx), live.ctx.signal);
           })().then(
             () => {
