@@ -10,6 +10,7 @@ import { type CheckFormat, checkFormats, renderDiagnostics } from "./check/check
 import { runCheck } from "./commands/check-command.js";
 import { runGenerate } from "./commands/generate-command.js";
 import { runInit } from "./commands/init-command.js";
+import { runWatch } from "./commands/watch-command.js";
 import type { ResolvedConfig } from "./config/config.js";
 import { findConfig, loadConfig } from "./config/load-config.js";
 import { type Diagnostic, formatDiagnostic, hasErrors, sortDiagnostics } from "./diagnostics.js";
@@ -122,11 +123,11 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
           setExit(ExitCode.inputError);
           return;
         }
-        io.out(`generated code is up to date (${r.model.queries.length} queries, ${ms} ms)\n`);
+        io.out(`generated code is up to date (${r.analysed + r.cached} queries, ${ms} ms)\n`);
         return;
       }
       io.out(
-        `${r.model.queries.length} queries (${r.analysed} analysed, ${r.cached} cached): ` +
+        `${r.analysed + r.cached} queries (${r.analysed} analysed, ${r.cached} cached): ` +
           `${r.report.written.length} written, ${r.report.deleted.length} deleted, ` +
           `${r.report.unchanged} unchanged in ${ms} ms\n`,
       );
@@ -210,6 +211,40 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         }
       },
     );
+
+  program
+    .command("watch")
+    .description("regenerate on every change to SQL, proto or config; Ctrl-C to stop")
+    .option("--debounce <ms>", "quiet time after a change before regenerating", "50")
+    .action(async (opts: { debounce: string }) => {
+      const debounceMs = Number.parseInt(opts.debounce, 10);
+      if (!Number.isFinite(debounceMs) || debounceMs < 0) {
+        io.err(`error: --debounce must be a number of milliseconds, not ${opts.debounce}\n`);
+        throw new Exit(ExitCode.usage);
+      }
+      // A config that does not load at the start is a usage error, as for every command;
+      // later config errors are reported and the watcher waits for a fix.
+      const config = await configFor(io, program.opts<{ config?: string }>().config);
+      const stop = new AbortController();
+      const onSignal = (): void => stop.abort();
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      io.out(`svcgen watch: watching ${config.configPath} (Ctrl-C to stop)\n`);
+      try {
+        await runWatch({
+          configPath: config.configPath,
+          env: io.env,
+          log: (line) => io.out(`${line}\n`),
+          report: (text) => io.err(text),
+          signal: stop.signal,
+          debounceMs,
+        });
+      } finally {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+      io.out("svcgen watch: stopped\n");
+    });
 
   program
     .command("init")
