@@ -96,12 +96,33 @@ export async function runGenerate(
   }
   const files = emitProject(config, analysis.model);
   const out = projectPath(config.rootDir, config.out);
+  const diagnostics = [...analysis.diagnostics];
+  // Proto messages, gRPC service code and handler skeletons, when the project has protos.
+  let handlerFiles: GeneratedFile[] = [];
+  if (config.proto !== undefined) {
+    const { generateProto } = await import("../proto/generate-proto.js");
+    const proto = await generateProto(config, analysis.model);
+    diagnostics.push(...proto.diagnostics);
+    if (hasErrors(proto.diagnostics)) return { ...analysis, diagnostics, report: undefined };
+    files.push(...proto.files);
+    handlerFiles = proto.handlerFiles;
+  }
   const report = await writeGeneratedFiles(
     config.rootDir,
     files,
-    [`${out}/db`],
+    [`${out}/db`, `${out}/grpc`, `${out}/proto`],
     opts.check === true,
   );
-  if (useRecord && opts.check !== true) await recordRun(config, hash, files);
-  return { ...analysis, report };
+  // Handler skeletons are the user's once created: written only when new or gaining a stub,
+  // never deleted, and not part of the up-to-date record (the user edits them).
+  const handlers = await writeGeneratedFiles(config.rootDir, handlerFiles, [], opts.check === true);
+  const merged: WriteReport = {
+    written: [...report.written, ...handlers.written].sort(),
+    deleted: report.deleted,
+    unchanged: report.unchanged,
+  };
+  if (useRecord && opts.check !== true && !hasErrors(diagnostics)) {
+    await recordRun(config, hash, files);
+  }
+  return { ...analysis, diagnostics, report: merged };
 }

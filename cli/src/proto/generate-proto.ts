@@ -17,6 +17,7 @@ import {
 } from "../emit/grpc-handlers-emitter.js";
 import { defaultQueryModule, emitGrpcService, serviceStem } from "../emit/grpc-service-emitter.js";
 import { emitProtoMessages, filesToEmit } from "../emit/proto-messages-emitter.js";
+import { queryModulePaths } from "../emit/query-module-emitter.js";
 import type { GeneratedFile } from "../inputs.js";
 import type { Model } from "../model.js";
 import { buildProto } from "./buf-build.js";
@@ -103,8 +104,15 @@ export function generateProtoCode(input: ProtoCodegenInput): {
   const locate = createLocator(input.files, input.sourcePaths);
   const bound = bindServices({ services, model: input.model, locate });
   diagnostics.push(...bound.diagnostics);
+  const modulePaths = queryModulePaths(input.model);
   const grpc = bound.plans.map((plan) =>
-    emitGrpcService(plan, `${prefix}grpc`, { queryModule: defaultQueryModule }),
+    emitGrpcService(plan, `${prefix}grpc`, {
+      // Query modules live where the query emitter put them (sub-folders kept).
+      queryModule: (file) => {
+        const rel = modulePaths.get(file);
+        return rel === undefined ? defaultQueryModule(file) : `../db/${rel}.js`;
+      },
+    }),
   );
   return { files: [...messages, ...grpc], plans: bound.plans, diagnostics };
 }
