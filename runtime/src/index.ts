@@ -30,8 +30,10 @@ export {
 export { isAbortError, QueryAbortedError, sqlState, TooManyRowsError } from "./db/errors.js";
 export {
   configureRuntime,
+  defaultStreamBatchSize,
   defineQuery,
   type ExecResult,
+  type Pool,
   type Query,
   type Queryable,
   type QueryOptions,
@@ -42,6 +44,8 @@ export {
   runExecRows,
   runMany,
   runOne,
+  runStream,
+  type StreamOptions,
 } from "./db/query.js";
 export {
   type IsolationLevel,

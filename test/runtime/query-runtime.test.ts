@@ -456,3 +456,112 @@ describe("withTransaction", () => {
     });
   });
 });
+
+describe("runStream (generated *Stream functions)", () => {
+  let streams: GeneratedModules;
+
+  beforeAll(async () => {
+    await pool.query("CREATE SEQUENCE pulled");
+    streams = await generateAndImport({
+      queries: [
+        query(
+          "Numbers",
+          "many",
+          "SELECT i::int8 AS n, nextval('pulled')::int8 AS pulled_at FROM generate_series(1, $1::int4) AS i",
+          [param("count", 1, int4)],
+          [column("n", int8), column("pulled_at", int8)],
+        ),
+        query(
+          "SlowAfter",
+          "many",
+          `SELECT i AS n, pg_sleep(CASE WHEN i > $1 THEN 30 ELSE 0 END)::text AS s /* ${sleepMarker} */ FROM generate_series(1, 1000) AS i`,
+          [param("fast", 1, int4)],
+          [column("n", int4), column("s", text)],
+        ),
+      ],
+    });
+  });
+
+  afterAll(() => {
+    streams?.remove();
+  });
+
+  const stream = (name: string, ...args: unknown[]): AsyncGenerator<Record<string, unknown>> =>
+    streams.exports[name] !== undefined
+      ? (streams.exports[name] as (...a: unknown[]) => AsyncGenerator<Record<string, unknown>>)(
+          ...args,
+        )
+      : (() => {
+          throw new Error(`no ${name}`);
+        })();
+
+  /** Backends of this database blocked in the slow FETCH (the cursor's SQL is not what they show). */
+  async function sleepingFetches(): Promise<number> {
+    const r = await admin.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE 'FETCH % FROM svcgen_stream'",
+    );
+    return r.rows[0].n as number;
+  }
+
+  async function noOpenTransactions(): Promise<boolean> {
+    const r = await admin.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+    );
+    return r.rows[0].n === 0;
+  }
+
+  test("yields every row decoded, in order, across batches", async () => {
+    const seen: bigint[] = [];
+    for await (const row of stream("numbersStream", pool, { count: 250 }, { batchSize: 100 })) {
+      expect(typeof row.n).toBe("bigint");
+      seen.push(row.n as bigint);
+    }
+    expect(seen).toEqual(Array.from({ length: 250 }, (_, i) => BigInt(i + 1)));
+    expect(await noOpenTransactions()).toBe(true);
+    expect(pool.idleCount).toBe(pool.totalCount);
+  });
+
+  test("fetches only what the consumer pulls, and leaving early releases the connection", async () => {
+    const before = BigInt((await pool.query("SELECT nextval('pulled') AS v")).rows[0].v);
+    let taken = 0;
+    for await (const _row of stream("numbersStream", pool, { count: 100_000 }, { batchSize: 10 })) {
+      taken++;
+      if (taken === 15) break;
+    }
+    const after = BigInt((await pool.query("SELECT nextval('pulled') AS v")).rows[0].v);
+    // Two FETCHes of 10 rows evaluated 20 rows, not 100,000 (plus our own two nextval calls).
+    expect(after - before - 1n).toBe(20n);
+    expect(await eventually(noOpenTransactions)).toBe(true);
+    expect(pool.idleCount).toBe(pool.totalCount);
+  });
+
+  test("an abort during a FETCH cancels it on the server and rejects with AbortError", async () => {
+    const controller = new AbortController();
+    const rows: unknown[] = [];
+    const consuming = (async () => {
+      for await (const row of stream(
+        "slowAfterStream",
+        pool,
+        { fast: 5 },
+        { batchSize: 5, signal: controller.signal },
+      )) {
+        rows.push(row.n);
+      }
+    })().catch((e: unknown) => e);
+    expect(await eventually(async () => (await sleepingFetches()) === 1)).toBe(true);
+    controller.abort("client cancelled");
+    const err = await consuming;
+    expect(isAbortError(err)).toBe(true);
+    expect(rows).toEqual([1, 2, 3, 4, 5]);
+    expect(await eventually(async () => (await sleepingFetches()) === 0)).toBe(true);
+    expect(await eventually(noOpenTransactions)).toBe(true);
+  });
+
+  test("an already aborted signal rejects before checking out a connection", async () => {
+    const controller = new AbortController();
+    controller.abort("no");
+    const it = stream("numbersStream", pool, { count: 3 }, { signal: controller.signal });
+    const err = await it.next().catch((e: unknown) => e);
+    expect(isAbortError(err)).toBe(true);
+  });
+});

@@ -73,6 +73,15 @@ interface QueryView {
   readonly returnType: string;
   readonly runFn: string;
   readonly callArgs: string;
+  /** For `:many`: the streaming variant (cursor, pull-based); null otherwise. */
+  readonly stream: StreamView | null;
+}
+
+interface StreamView {
+  readonly fnName: string;
+  readonly fnParams: readonly string[];
+  readonly rowInterface: string;
+  readonly runFn: string;
 }
 
 interface ModuleView {
@@ -135,7 +144,14 @@ export function emitQueryModules(model: Model, options: QueryEmitOptions): Gener
     // Every name the module declares is reserved first, so imports never shadow them.
     const names = queries.map((q) => queryNames(q));
     for (const n of names) {
-      for (const name of [n.sqlConst, n.paramsInterface, n.rowInterface, n.queryConst, n.fnName]) {
+      for (const name of [
+        n.sqlConst,
+        n.paramsInterface,
+        n.rowInterface,
+        n.queryConst,
+        n.fnName,
+        n.streamFnName,
+      ]) {
         builder.declare(name);
       }
     }
@@ -216,6 +232,7 @@ interface QueryNames {
   readonly rowInterface: string;
   readonly queryConst: string;
   readonly fnName: string;
+  readonly streamFnName: string;
 }
 
 /**
@@ -246,6 +263,7 @@ function queryNames(q: QueryModel): QueryNames {
     rowInterface: `${pascal}Row`,
     queryConst: `${camel}Query`,
     fnName: queryFunctionName(q.name),
+    streamFnName: `${camel}Stream`,
   };
 }
 
@@ -301,6 +319,29 @@ function queryView(q: QueryModel, n: QueryNames, b: FileBuilder, ctx: EmitContex
     returnType,
     runFn,
     callArgs: `db, ${n.queryConst}, ${hasParams ? "params" : "undefined"}, opts`,
+    stream: q.command === "many" && isCursorable(q.sql) ? streamView(n, hasParams, b) : null,
+  };
+}
+
+/**
+ * Whether a cursor can run the statement: it starts (after comments and parentheses) with
+ * SELECT, VALUES, TABLE or WITH. INSERT/UPDATE/DELETE ... RETURNING cannot be streamed; a WITH
+ * holding a data-modifying statement gets the server's own error when streamed.
+ */
+function isCursorable(sql: string): boolean {
+  const head = sql.replace(/^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/|\()*/, "");
+  return /^(?:select|values|table|with)\b/i.test(head);
+}
+
+function streamView(n: QueryNames, hasParams: boolean, b: FileBuilder): StreamView {
+  const fnParams = [`db: ${b.runtime("Pool")}`];
+  if (hasParams) fnParams.push(`params: ${n.paramsInterface}`);
+  fnParams.push(`opts?: ${b.runtime("StreamOptions")}`);
+  return {
+    fnName: n.streamFnName,
+    fnParams,
+    rowInterface: n.rowInterface,
+    runFn: b.runtime("runStream"),
   };
 }
 

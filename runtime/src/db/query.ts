@@ -13,6 +13,9 @@ import { QueryAbortedError, TooManyRowsError } from "./errors.js";
 /** Anything generated queries run on: a node-postgres `Pool`, a checked-out `PoolClient` or a `Client`. */
 export type Queryable = Pool | PoolClient | Client;
 
+/** node-postgres's `Pool`, re-exported so generated stream functions need no import from `pg`. */
+export type { Pool };
+
 /** Per-call options of a generated query function. */
 export interface QueryOptions {
   /**
@@ -323,4 +326,80 @@ export async function runExecResult<Params, Row>(
 ): Promise<ExecResult> {
   const result = await execute(db, query, params, opts);
   return { command: result.command, rowCount: result.rowCount };
+}
+
+/** Options of {@link runStream}. */
+export interface StreamOptions {
+  /**
+   * Stops the stream: an aborted FETCH is cancelled on the server, the transaction rolled
+   * back, and the iteration rejects with an `AbortError`. Checked again before every FETCH.
+   */
+  readonly signal?: AbortSignal | undefined;
+  /** Rows per FETCH, at most this many held in memory. Default 100. */
+  readonly batchSize?: number | undefined;
+}
+
+/** The default rows per FETCH of {@link runStream}. */
+export const defaultStreamBatchSize = 100;
+
+/**
+ * Streams the rows of a `:many` SELECT through a server-side cursor, decoded like
+ * {@link runMany}. Pull-based: the next FETCH runs only when the consumer asks for more rows,
+ * so a slow consumer (a gRPC client with backpressure) never makes the server or the process
+ * buffer the result. The cursor lives in a transaction on a connection checked out of `pool`
+ * for the stream; leaving the loop early (break, throw, abort) rolls it back and returns the
+ * connection. Only statements a cursor accepts (SELECT, VALUES) can be streamed.
+ */
+export async function* runStream<Params, Row>(
+  pool: Pool,
+  query: Query<Params, Row>,
+  params?: Params,
+  opts?: StreamOptions,
+): AsyncGenerator<Row, void, undefined> {
+  const signal = opts?.signal;
+  if (signal?.aborted) throw new QueryAbortedError(abortReason(signal), query.name);
+  const batch = Math.max(1, Math.floor(opts?.batchSize ?? defaultStreamBatchSize));
+  const client =
+    signal === undefined ? await pool.connect() : await checkOut(pool, signal, query.name);
+  const run = (config: QueryArrayConfig): Promise<QueryArrayResult> => {
+    if (signal === undefined) return client.query(config);
+    if (signal.aborted)
+      return Promise.reject(new QueryAbortedError(abortReason(signal), query.name));
+    return runCancellable(client, config, signal, query.name);
+  };
+  const template = templateOf(query);
+  let open = false;
+  let broken: Error | undefined;
+  try {
+    await client.query("BEGIN");
+    open = true;
+    await run({
+      text: `DECLARE svcgen_stream NO SCROLL CURSOR FOR ${query.sql}`,
+      values: encodeParams(query, params),
+      rowMode: "array",
+    });
+    for (;;) {
+      // A fresh values array per FETCH identifies this query to the abort path.
+      const res = await run({
+        text: `FETCH ${batch} FROM svcgen_stream`,
+        values: [],
+        rowMode: "array",
+        types: rawTypes,
+      });
+      for (const values of res.rows) yield decodeRow(query, template, values);
+      if (res.rows.length < batch) break;
+    }
+    open = false;
+    await client.query("COMMIT");
+  } finally {
+    if (open) {
+      try {
+        await client.query("ROLLBACK");
+      } catch (err) {
+        // A connection that cannot even roll back is not given to the next caller.
+        broken = err instanceof Error ? err : new Error(String(err));
+      }
+    }
+    client.release(broken);
+  }
 }

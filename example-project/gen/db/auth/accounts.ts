@@ -2,8 +2,10 @@
 // source: queries/auth/accounts.sql
 
 import {
+  type Pool,
   type QueryOptions,
   type Queryable,
+  type StreamOptions,
   decodeArray,
   decodeBool,
   decodeText,
@@ -16,6 +18,7 @@ import {
   runExecRows,
   runMany,
   runOne,
+  runStream,
 } from "@svcgen/runtime";
 
 export const getAccountByFirebaseUidSql = "SELECT id, firebase_uid, email, email_verified, roles, created_at, last_sign_in_at\nFROM accounts\nWHERE firebase_uid = $1";
@@ -263,6 +266,19 @@ export async function listActiveSessions(
   opts?: QueryOptions,
 ): Promise<ListActiveSessionsRow[]> {
   return runMany(db, listActiveSessionsQuery, params, opts);
+}
+
+/**
+ * ListActiveSessions row by row through a server-side cursor, `batchSize` rows per FETCH (default 100),
+ * fetched only as the consumer pulls: for large results and streaming RPCs. Leaving the loop
+ * early rolls back the cursor's transaction and returns the connection to the pool.
+ */
+export function listActiveSessionsStream(
+  db: Pool,
+  params: ListActiveSessionsParams,
+  opts?: StreamOptions,
+): AsyncGenerator<ListActiveSessionsRow, void, undefined> {
+  return runStream(db, listActiveSessionsQuery, params, opts);
 }
 
 export const revokeSessionSql = "UPDATE sessions\nSET revoked_at = now()\nWHERE id = $1 AND account_id = $2 AND revoked_at IS NULL";

@@ -3,8 +3,10 @@
 
 import {
   type JsonValue,
+  type Pool,
   type QueryOptions,
   type Queryable,
+  type StreamOptions,
   decodeArray,
   decodeBigInt,
   decodeBool,
@@ -20,6 +22,7 @@ import {
   runExecRows,
   runMany,
   runOne,
+  runStream,
 } from "@svcgen/runtime";
 import type { RecordVisibility } from "../enums.js";
 
@@ -164,6 +167,19 @@ export async function listRecordsByOwner(
   opts?: QueryOptions,
 ): Promise<ListRecordsByOwnerRow[]> {
   return runMany(db, listRecordsByOwnerQuery, params, opts);
+}
+
+/**
+ * ListRecordsByOwner row by row through a server-side cursor, `batchSize` rows per FETCH (default 100),
+ * fetched only as the consumer pulls: for large results and streaming RPCs. Leaving the loop
+ * early rolls back the cursor's transaction and returns the connection to the pool.
+ */
+export function listRecordsByOwnerStream(
+  db: Pool,
+  params: ListRecordsByOwnerParams,
+  opts?: StreamOptions,
+): AsyncGenerator<ListRecordsByOwnerRow, void, undefined> {
+  return runStream(db, listRecordsByOwnerQuery, params, opts);
 }
 
 export const createRecordSql = "INSERT INTO records (owner_id, title, body, tags, visibility)\nVALUES ($1, $2, $3, $4, $5)\nRETURNING id, owner_id, title, body, tags, visibility, version, created_at, updated_at";
@@ -436,4 +452,17 @@ export async function recordStats(
   opts?: QueryOptions,
 ): Promise<RecordStatsRow[]> {
   return runMany(db, recordStatsQuery, params, opts);
+}
+
+/**
+ * RecordStats row by row through a server-side cursor, `batchSize` rows per FETCH (default 100),
+ * fetched only as the consumer pulls: for large results and streaming RPCs. Leaving the loop
+ * early rolls back the cursor's transaction and returns the connection to the pool.
+ */
+export function recordStatsStream(
+  db: Pool,
+  params: RecordStatsParams,
+  opts?: StreamOptions,
+): AsyncGenerator<RecordStatsRow, void, undefined> {
+  return runStream(db, recordStatsQuery, params, opts);
 }

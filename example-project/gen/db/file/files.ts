@@ -2,8 +2,10 @@
 // source: queries/file/files.sql
 
 import {
+  type Pool,
   type QueryOptions,
   type Queryable,
+  type StreamOptions,
   decodeBigInt,
   decodeBytea,
   decodeText,
@@ -14,6 +16,7 @@ import {
   runExecRows,
   runMany,
   runOne,
+  runStream,
 } from "@svcgen/runtime";
 
 export const createFileSql = "INSERT INTO files (owner_id, record_id, name, content_type, size_bytes, sha256, storage_key)\nVALUES ($1, $2, $3, $4, $5, $6, $7)\nRETURNING id, owner_id, record_id, name, content_type, size_bytes, sha256, storage_key, created_at";
@@ -219,6 +222,19 @@ export async function listFilesByOwner(
   opts?: QueryOptions,
 ): Promise<ListFilesByOwnerRow[]> {
   return runMany(db, listFilesByOwnerQuery, params, opts);
+}
+
+/**
+ * ListFilesByOwner row by row through a server-side cursor, `batchSize` rows per FETCH (default 100),
+ * fetched only as the consumer pulls: for large results and streaming RPCs. Leaving the loop
+ * early rolls back the cursor's transaction and returns the connection to the pool.
+ */
+export function listFilesByOwnerStream(
+  db: Pool,
+  params: ListFilesByOwnerParams,
+  opts?: StreamOptions,
+): AsyncGenerator<ListFilesByOwnerRow, void, undefined> {
+  return runStream(db, listFilesByOwnerQuery, params, opts);
 }
 
 export const ownerUsageSql = "SELECT count(*) AS files, coalesce(sum(size_bytes), 0)::bigint AS total_bytes\nFROM files\nWHERE owner_id = $1";

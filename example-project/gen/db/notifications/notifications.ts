@@ -3,8 +3,10 @@
 
 import {
   type JsonValue,
+  type Pool,
   type QueryOptions,
   type Queryable,
+  type StreamOptions,
   decodeBigInt,
   decodeJson,
   decodeText,
@@ -16,6 +18,7 @@ import {
   runExecRows,
   runMany,
   runOne,
+  runStream,
 } from "@svcgen/runtime";
 import type { NotificationKind } from "../enums.js";
 
@@ -164,6 +167,19 @@ export async function listNotifications(
   return runMany(db, listNotificationsQuery, params, opts);
 }
 
+/**
+ * ListNotifications row by row through a server-side cursor, `batchSize` rows per FETCH (default 100),
+ * fetched only as the consumer pulls: for large results and streaming RPCs. Leaving the loop
+ * early rolls back the cursor's transaction and returns the connection to the pool.
+ */
+export function listNotificationsStream(
+  db: Pool,
+  params: ListNotificationsParams,
+  opts?: StreamOptions,
+): AsyncGenerator<ListNotificationsRow, void, undefined> {
+  return runStream(db, listNotificationsQuery, params, opts);
+}
+
 export const streamNotificationsSql = "SELECT id, kind, title, body, payload, created_at, read_at\nFROM notifications\nWHERE user_id = $1\nORDER BY id";
 
 /** Parameters of StreamNotifications, keyed as in the query; `null` sends SQL NULL. */
@@ -223,6 +239,19 @@ export async function streamNotifications(
   opts?: QueryOptions,
 ): Promise<StreamNotificationsRow[]> {
   return runMany(db, streamNotificationsQuery, params, opts);
+}
+
+/**
+ * StreamNotifications row by row through a server-side cursor, `batchSize` rows per FETCH (default 100),
+ * fetched only as the consumer pulls: for large results and streaming RPCs. Leaving the loop
+ * early rolls back the cursor's transaction and returns the connection to the pool.
+ */
+export function streamNotificationsStream(
+  db: Pool,
+  params: StreamNotificationsParams,
+  opts?: StreamOptions,
+): AsyncGenerator<StreamNotificationsRow, void, undefined> {
+  return runStream(db, streamNotificationsQuery, params, opts);
 }
 
 export const markNotificationsReadSql = "UPDATE notifications SET read_at = now()\nWHERE user_id = $1 AND id = ANY($2::bigint[]) AND read_at IS NULL";

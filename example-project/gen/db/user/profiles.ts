@@ -2,8 +2,10 @@
 // source: queries/user/profiles.sql
 
 import {
+  type Pool,
   type QueryOptions,
   type Queryable,
+  type StreamOptions,
   decodeText,
   decodeTimestamptz,
   defineQuery,
@@ -12,6 +14,7 @@ import {
   runExecRows,
   runMany,
   runOne,
+  runStream,
 } from "@svcgen/runtime";
 
 export const getProfileSql = "SELECT user_id, handle, display_name, bio, avatar_file_id, locale, timezone, created_at, updated_at\nFROM profiles\nWHERE user_id = $1";
@@ -394,4 +397,17 @@ export async function listProfilesByIds(
   opts?: QueryOptions,
 ): Promise<ListProfilesByIdsRow[]> {
   return runMany(db, listProfilesByIdsQuery, params, opts);
+}
+
+/**
+ * ListProfilesByIds row by row through a server-side cursor, `batchSize` rows per FETCH (default 100),
+ * fetched only as the consumer pulls: for large results and streaming RPCs. Leaving the loop
+ * early rolls back the cursor's transaction and returns the connection to the pool.
+ */
+export function listProfilesByIdsStream(
+  db: Pool,
+  params: ListProfilesByIdsParams,
+  opts?: StreamOptions,
+): AsyncGenerator<ListProfilesByIdsRow, void, undefined> {
+  return runStream(db, listProfilesByIdsQuery, params, opts);
 }
