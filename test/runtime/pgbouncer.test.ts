@@ -5,7 +5,7 @@
  * transaction may land on another server connection, and an abort still cancels the query on
  * the server (PgBouncer forwards the cancel request).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -29,11 +29,27 @@ let pool: pg.Pool;
 let admin: pg.Client;
 let gen: GeneratedModules;
 
+const pgbouncerPaths = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer", "/usr/local/bin/pgbouncer"];
+
+/**
+ * PgBouncer's binary. When it is missing and we are root on a Debian-like machine (CI), it is
+ * installed from the distribution's packages first, so `npm test` needs no extra set-up step.
+ */
 function pgbouncerBinary(): string {
-  for (const p of ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer", "/usr/local/bin/pgbouncer"]) {
-    if (existsSync(p)) return p;
+  const find = () => pgbouncerPaths.find((p) => existsSync(p));
+  let found = find();
+  if (found === undefined && process.getuid?.() === 0 && existsSync("/usr/bin/apt-get")) {
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+    execFileSync("apt-get", ["update", "-qq"], { stdio: "ignore", env });
+    execFileSync("apt-get", ["install", "-y", "-qq", "pgbouncer"], { stdio: "ignore", env });
+    found = find();
   }
-  throw new Error("pgbouncer not found: install it with `apt-get install pgbouncer` (see README)");
+  if (found === undefined) {
+    throw new Error(
+      "pgbouncer not found: install it with `apt-get install pgbouncer` (see README)",
+    );
+  }
+  return found;
 }
 
 function freePort(): Promise<number> {
