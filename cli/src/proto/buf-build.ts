@@ -95,7 +95,7 @@ export async function loadValidateDescriptor(): Promise<FileDescriptorProto> {
 }
 
 /** Lists `.proto` files under `dir`, as forward-slash paths relative to it, sorted. */
-async function listProtoFiles(dir: string, prefix = ""): Promise<string[]> {
+export async function listProtoFiles(dir: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];
   const entries = await readdir(path.join(dir, prefix), { withFileTypes: true });
   for (const e of entries) {
