@@ -119,7 +119,7 @@ export function compareSchemas(
   };
   const apply = (where: Location | undefined, what: string): string =>
     where !== undefined
-      ? `the database has not applied ${where.file}? apply the pending migrations, or ${what}`
+      ? `the database may not have applied ${where.file}: apply the pending migrations, or ${what}`
       : `apply the pending migrations, or ${what}`;
 
   const actualTables = new Map(actual.tables.map((t) => [t.name, t]));

@@ -87,18 +87,7 @@ export async function runCheck(
   const manifest = await readManifest(config);
   if (manifest.kind === "error") return done([manifest.diagnostic]);
 
-  // The migrations go where `generate` puts them; start that (possibly an embedded server,
-  // the slow part) while the live database is analysed.
-  const wantScratch = opts.generated !== false || opts.schema !== false;
   const migrations = await readMigrations(config);
-  const scratchConfig: ResolvedConfig = {
-    ...config,
-    database: { ...config.database, useLiveSchema: false },
-  };
-  const scratchOpening =
-    wantScratch && migrations.diagnostics.length === 0
-      ? openSchema(scratchConfig, migrations.files, { onProgress: progress })
-      : undefined;
   let scratch: SchemaSession | undefined;
   try {
     const diagnostics: Diagnostic[] = [...migrations.diagnostics];
@@ -108,6 +97,7 @@ export async function runCheck(
     };
     const live = await analyseProject(liveConfig, { cache: false });
     for (const [k, v] of live.sources) sources.set(k, v);
+    // Unreachable: stop before starting anything else (an embedded server takes a while).
     if (live.diagnostics.some((d) => d.code === Codes.database)) {
       return done(live.diagnostics.filter((d) => d.code === Codes.database));
     }
@@ -115,8 +105,15 @@ export async function runCheck(
     diagnostics.push(...live.diagnostics.map((d) => asNoLongerPrepares(d, manifest.queries)));
     diagnostics.push(...compareQueries(manifest.queries, liveQueries));
 
-    if (scratchOpening !== undefined) {
-      const opened = await scratchOpening;
+    // The migrations go where `generate` puts them (a scratch database on the configured
+    // server, or an embedded server), never into the live database.
+    const wantScratch = opts.generated !== false || opts.schema !== false;
+    if (wantScratch && migrations.diagnostics.length === 0) {
+      const opened = await openSchema(
+        { ...config, database: { ...config.database, useLiveSchema: false } },
+        migrations.files,
+        { onProgress: progress },
+      );
       scratch = opened.session;
       diagnostics.push(...opened.diagnostics);
     }
@@ -136,9 +133,6 @@ export async function runCheck(
     }
     return done(diagnostics, liveQueries.length);
   } finally {
-    if (scratch === undefined && scratchOpening !== undefined) {
-      scratch = (await scratchOpening).session;
-    }
     await scratch?.close();
   }
 }
