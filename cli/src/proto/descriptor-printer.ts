@@ -7,11 +7,13 @@
  * resolve a user's `import "buf/validate/validate.proto"` and its options offline; the rules'
  * semantics come from protovalidate's own copy at run time.
  */
+import { isFieldSet } from "@bufbuild/protobuf";
 import {
   type DescriptorProto,
   type EnumDescriptorProto,
   type FieldDescriptorProto,
   FieldDescriptorProto_Label,
+  FieldDescriptorProtoSchema,
   FieldDescriptorProto_Type,
   type FileDescriptorProto,
 } from "@bufbuild/protobuf/wkt";
@@ -33,6 +35,14 @@ const scalarNames: Partial<Record<FieldDescriptorProto_Type, string>> = {
   [FieldDescriptorProto_Type.SINT32]: "sint32",
   [FieldDescriptorProto_Type.SINT64]: "sint64",
 };
+
+/**
+ * The oneof a field belongs to, or undefined. `oneof_index` is a proto2 optional field: unset
+ * reads as 0, so presence decides, not the value.
+ */
+function oneofOf(f: FieldDescriptorProto): number | undefined {
+  return isFieldSet(f, FieldDescriptorProtoSchema.field.oneofIndex) ? f.oneofIndex : undefined;
+}
 
 /** The type of a field as written in `.proto` source (fully qualified names keep their dot). */
 function typeName(f: FieldDescriptorProto): string {
@@ -65,14 +75,14 @@ function printMessage(m: DescriptorProto, indent: string, syntax: string, out: s
   for (const e of m.enumType) printEnum(e, inner, out);
   const printedOneofs = new Set<number>();
   for (const f of m.field) {
-    const oneof = f.oneofIndex;
+    const oneof = oneofOf(f);
     const isRealOneof = oneof !== undefined && f.proto3Optional !== true;
     if (isRealOneof) {
       if (printedOneofs.has(oneof)) continue;
       printedOneofs.add(oneof);
       out.push(`${inner}oneof ${m.oneofDecl[oneof]?.name ?? `oneof_${oneof}`} {`);
       for (const g of m.field) {
-        if (g.oneofIndex === oneof && g.proto3Optional !== true) {
+        if (oneofOf(g) === oneof && g.proto3Optional !== true) {
           out.push(`${inner}  ${typeName(g)} ${g.name} = ${g.number};`);
         }
       }
