@@ -18,7 +18,8 @@ LIMIT @page_size OFFSET @page_offset;
 -- name: CreateRecord :one
 INSERT INTO records (owner_id, title, body, tags, visibility)
 VALUES (@owner_id, @title, @body, @tags, @visibility)
-RETURNING id, owner_id, title, body, tags, visibility, version, created_at, updated_at;
+RETURNING id, owner_id, title, body, tags, visibility, version, created_at, updated_at,
+          true AS "can_write!";
 
 -- Optimistic update: only applies when the version matches.
 -- name: UpdateRecord :one
@@ -43,3 +44,11 @@ FROM records
 WHERE owner_id = @owner_id AND deleted_at IS NULL
 GROUP BY visibility
 ORDER BY visibility;
+
+-- Shares a record the caller owns; 0 rows when they do not own it (or it is deleted).
+-- name: ShareOwnRecord :execrows
+INSERT INTO record_shares (record_id, user_id, can_write)
+SELECT r.id, @user_id::uuid, @can_write::boolean
+FROM records r
+WHERE r.id = @record_id AND r.owner_id = @owner_id AND r.deleted_at IS NULL
+ON CONFLICT (record_id, user_id) DO UPDATE SET can_write = EXCLUDED.can_write;

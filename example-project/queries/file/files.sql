@@ -22,3 +22,9 @@ WHERE owner_id = @owner_id;
 
 -- name: DeleteFile :execrows
 DELETE FROM files WHERE id = @id AND owner_id = @owner_id;
+
+-- A file of its owner; another user's file is not found.
+-- name: GetOwnFile :one
+SELECT id, owner_id, record_id, name, content_type, size_bytes, sha256, storage_key, created_at
+FROM files
+WHERE id = @id AND owner_id = @owner_id;

@@ -182,7 +182,7 @@ export function listRecordsByOwnerStream(
   return runStream(db, listRecordsByOwnerQuery, params, opts);
 }
 
-export const createRecordSql = "INSERT INTO records (owner_id, title, body, tags, visibility)\nVALUES ($1, $2, $3, $4, $5)\nRETURNING id, owner_id, title, body, tags, visibility, version, created_at, updated_at";
+export const createRecordSql = "INSERT INTO records (owner_id, title, body, tags, visibility)\nVALUES ($1, $2, $3, $4, $5)\nRETURNING id, owner_id, title, body, tags, visibility, version, created_at, updated_at,\n          true AS \"can_write!\"";
 
 /** Parameters of CreateRecord, keyed as in the query; `null` sends SQL NULL. */
 export interface CreateRecordParams {
@@ -218,6 +218,8 @@ export interface CreateRecordRow {
   createdAt: Date;
   /** `timestamp with time zone` */
   updatedAt: Date;
+  /** `boolean` */
+  canWrite: boolean;
 }
 
 const createRecordQuery = defineQuery<CreateRecordParams, CreateRecordRow>({
@@ -240,6 +242,7 @@ const createRecordQuery = defineQuery<CreateRecordParams, CreateRecordRow>({
     ["version", decodeNumber],
     ["createdAt", decodeTimestamptz],
     ["updatedAt", decodeTimestamptz],
+    ["canWrite", decodeBool],
   ],
 });
 
@@ -249,7 +252,8 @@ const createRecordQuery = defineQuery<CreateRecordParams, CreateRecordRow>({
  * ```sql
  * INSERT INTO records (owner_id, title, body, tags, visibility)
  * VALUES ($1, $2, $3, $4, $5)
- * RETURNING id, owner_id, title, body, tags, visibility, version, created_at, updated_at
+ * RETURNING id, owner_id, title, body, tags, visibility, version, created_at, updated_at,
+ *           true AS "can_write!"
  * ```
  */
 export async function createRecord(
@@ -309,7 +313,7 @@ const updateRecordQuery = defineQuery<UpdateRecordParams, UpdateRecordRow>({
 /**
  * Optimistic update: only applies when the version matches.
  *
- * UpdateRecord (:one) from queries/data/records.sql:24
+ * UpdateRecord (:one) from queries/data/records.sql:25
  *
  * ```sql
  * UPDATE records
@@ -347,7 +351,7 @@ const softDeleteRecordQuery = defineQuery<SoftDeleteRecordParams, Record<string,
 });
 
 /**
- * SoftDeleteRecord (:execrows) from queries/data/records.sql:30
+ * SoftDeleteRecord (:execrows) from queries/data/records.sql:31
  *
  * ```sql
  * UPDATE records SET deleted_at = now()
@@ -386,7 +390,7 @@ const shareRecordQuery = defineQuery<ShareRecordParams, Record<string, never>>({
 });
 
 /**
- * ShareRecord (:exec) from queries/data/records.sql:34
+ * ShareRecord (:exec) from queries/data/records.sql:35
  *
  * ```sql
  * INSERT INTO record_shares (record_id, user_id, can_write)
@@ -436,7 +440,7 @@ const recordStatsQuery = defineQuery<RecordStatsParams, RecordStatsRow>({
 /**
  * Per-visibility counts of a user's records, with the newest update.
  *
- * RecordStats (:many) from queries/data/records.sql:40
+ * RecordStats (:many) from queries/data/records.sql:41
  *
  * ```sql
  * SELECT visibility, count(*) AS records, max(updated_at) AS last_updated
@@ -465,4 +469,51 @@ export function recordStatsStream(
   opts?: StreamOptions,
 ): AsyncGenerator<RecordStatsRow, void, undefined> {
   return runStream(db, recordStatsQuery, params, opts);
+}
+
+export const shareOwnRecordSql = "INSERT INTO record_shares (record_id, user_id, can_write)\nSELECT r.id, $1::uuid, $2::boolean\nFROM records r\nWHERE r.id = $3 AND r.owner_id = $4 AND r.deleted_at IS NULL\nON CONFLICT (record_id, user_id) DO UPDATE SET can_write = EXCLUDED.can_write";
+
+/** Parameters of ShareOwnRecord, keyed as in the query; `null` sends SQL NULL. */
+export interface ShareOwnRecordParams {
+  /** `uuid` */
+  readonly userId: string;
+  /** `boolean` */
+  readonly canWrite: boolean;
+  /** `bigint` */
+  readonly recordId: bigint;
+  /** `uuid` */
+  readonly ownerId: string;
+}
+
+const shareOwnRecordQuery = defineQuery<ShareOwnRecordParams, Record<string, never>>({
+  name: "ShareOwnRecord",
+  sql: shareOwnRecordSql,
+  params: [
+    ["userId", encodeValue],
+    ["canWrite", encodeValue],
+    ["recordId", encodeValue],
+    ["ownerId", encodeValue],
+  ],
+  columns: [],
+});
+
+/**
+ * Shares a record the caller owns; 0 rows when they do not own it (or it is deleted).
+ *
+ * ShareOwnRecord (:execrows) from queries/data/records.sql:49
+ *
+ * ```sql
+ * INSERT INTO record_shares (record_id, user_id, can_write)
+ * SELECT r.id, $1::uuid, $2::boolean
+ * FROM records r
+ * WHERE r.id = $3 AND r.owner_id = $4 AND r.deleted_at IS NULL
+ * ON CONFLICT (record_id, user_id) DO UPDATE SET can_write = EXCLUDED.can_write
+ * ```
+ */
+export async function shareOwnRecord(
+  db: Queryable,
+  params: ShareOwnRecordParams,
+  opts?: QueryOptions,
+): Promise<number> {
+  return runExecRows(db, shareOwnRecordQuery, params, opts);
 }

@@ -318,3 +318,74 @@ export async function deleteFile(
 ): Promise<number> {
   return runExecRows(db, deleteFileQuery, params, opts);
 }
+
+export const getOwnFileSql = "SELECT id, owner_id, record_id, name, content_type, size_bytes, sha256, storage_key, created_at\nFROM files\nWHERE id = $1 AND owner_id = $2";
+
+/** Parameters of GetOwnFile, keyed as in the query; `null` sends SQL NULL. */
+export interface GetOwnFileParams {
+  /** `uuid` */
+  readonly id: string;
+  /** `uuid` */
+  readonly ownerId: string;
+}
+
+/** One row of GetOwnFile. */
+export interface GetOwnFileRow {
+  /** `uuid` */
+  id: string;
+  /** `uuid` */
+  ownerId: string;
+  /** `bigint` */
+  recordId: bigint | null;
+  /** `text` */
+  name: string;
+  /** `text` */
+  contentType: string;
+  /** `bigint` */
+  sizeBytes: bigint;
+  /** `bytea` */
+  sha256: Buffer;
+  /** `text` */
+  storageKey: string;
+  /** `timestamp with time zone` */
+  createdAt: Date;
+}
+
+const getOwnFileQuery = defineQuery<GetOwnFileParams, GetOwnFileRow>({
+  name: "GetOwnFile",
+  sql: getOwnFileSql,
+  params: [
+    ["id", encodeValue],
+    ["ownerId", encodeValue],
+  ],
+  columns: [
+    ["id", decodeText],
+    ["ownerId", decodeText],
+    ["recordId", decodeBigInt],
+    ["name", decodeText],
+    ["contentType", decodeText],
+    ["sizeBytes", decodeBigInt],
+    ["sha256", decodeBytea],
+    ["storageKey", decodeText],
+    ["createdAt", decodeTimestamptz],
+  ],
+});
+
+/**
+ * A file of its owner; another user's file is not found.
+ *
+ * GetOwnFile (:one) from queries/file/files.sql:27
+ *
+ * ```sql
+ * SELECT id, owner_id, record_id, name, content_type, size_bytes, sha256, storage_key, created_at
+ * FROM files
+ * WHERE id = $1 AND owner_id = $2
+ * ```
+ */
+export async function getOwnFile(
+  db: Queryable,
+  params: GetOwnFileParams,
+  opts?: QueryOptions,
+): Promise<GetOwnFileRow | null> {
+  return runOne(db, getOwnFileQuery, params, opts);
+}
