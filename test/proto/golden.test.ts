@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, test } from "vitest";
+import { emitQueryModules } from "../../cli/src/emit/query-module-emitter.js";
 import { generateProto } from "../../cli/src/proto/generate-proto.js";
 import { protoConfig, repoRoot, usersGolden, usersProject } from "./proto-fixture.js";
 import { usersModel } from "./users-model.js";
@@ -17,7 +18,9 @@ describe("golden output of the users fixture", async () => {
   const out = await generateProto(protoConfig(usersProject), usersModel, {
     readHandlerFile: () => undefined,
   });
-  const files = [...out.files, ...out.handlerFiles];
+  // The query modules the bound services call, as svcgen generate writes them next to gen/grpc.
+  const queryModules = emitQueryModules(usersModel, { out: "gen" });
+  const files = [...queryModules, ...out.files, ...out.handlerFiles];
 
   test("no diagnostics", () => {
     expect(out.diagnostics).toEqual([]);
@@ -25,6 +28,9 @@ describe("golden output of the users fixture", async () => {
 
   test("emits messages, service code and a new handler skeleton", () => {
     expect(files.map((f) => f.path).sort()).toEqual([
+      "gen/db/enums.ts",
+      "gen/db/index.ts",
+      "gen/db/users.ts",
       "gen/grpc/user-service.ts",
       "gen/proto/acme/users/v1/users_pb.ts",
       "gen/proto/buf/validate/validate_pb.ts",

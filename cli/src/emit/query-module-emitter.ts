@@ -244,6 +244,11 @@ export function queryFunctionName(queryName: string): string {
   return safeIdentifier(camelCase(queryName));
 }
 
+/** The name of a `:many` query's generated streaming function (`ListUsers` -> `listUsersStream`). */
+export function queryStreamFunctionName(queryName: string): string {
+  return `${camelCase(queryName)}Stream`;
+}
+
 /**
  * Where each query file's module goes: query file -> module path relative to `<out>/db/`,
  * without extension (`sql/queries/admin/roles.sql` -> `admin/roles`), with the same clash
@@ -263,7 +268,7 @@ function queryNames(q: QueryModel): QueryNames {
     rowInterface: `${pascal}Row`,
     queryConst: `${camel}Query`,
     fnName: queryFunctionName(q.name),
-    streamFnName: `${camel}Stream`,
+    streamFnName: queryStreamFunctionName(q.name),
   };
 }
 

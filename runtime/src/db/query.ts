@@ -337,6 +337,8 @@ export interface StreamOptions {
   readonly signal?: AbortSignal | undefined;
   /** Rows per FETCH, at most this many held in memory. Default 100. */
   readonly batchSize?: number | undefined;
+  /** Called after each FETCH with the number of rows it returned (metrics, tests). */
+  readonly onFetch?: ((rows: number) => void) | undefined;
 }
 
 /** The default rows per FETCH of {@link runStream}. */
@@ -386,6 +388,7 @@ export async function* runStream<Params, Row>(
         rowMode: "array",
         types: rawTypes,
       });
+      opts?.onFetch?.(res.rows.length);
       for (const values of res.rows) yield decodeRow(query, template, values);
       if (res.rows.length < batch) break;
     }
