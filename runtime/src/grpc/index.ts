@@ -6,7 +6,6 @@
 export * from "./client-factory.js";
 export * from "./convert.js";
 export { type ErrorInfo, ErrorInfoSchema, type Status } from "./gen/google/rpc/status_pb.js";
-export * from "./row-stream.js";
 export * from "./rpc-error.js";
 export * from "./server-handlers.js";
 export * from "./service-definition.js";
