@@ -13,7 +13,12 @@ import { openSchema, readMigrations, type SchemaSession } from "./db/schema-sour
 import { Codes, type Diagnostic, hasErrors } from "./diagnostics.js";
 import type { SourceFile } from "./inputs.js";
 import type { Model, QueryModel } from "./model.js";
-import { loadParser, type ParsedQuery, parseQueryFile } from "./parse/query-file-parser.js";
+import {
+  loadParser,
+  type ParsedQuery,
+  type ParsedQueryFile,
+  parseQueryFile,
+} from "./parse/query-file-parser.js";
 
 /** What {@link analyseProject} returns. */
 export interface ProjectAnalysis {
@@ -41,6 +46,17 @@ export interface AnalyseProjectOptions {
     config: ResolvedConfig,
     migrations: readonly SourceFile[],
   ) => Promise<{ session: SchemaSession | undefined; diagnostics: Diagnostic[] }>;
+  /**
+   * Parsed query files of earlier runs by project path, reused while a file's text is
+   * unchanged and updated in place; `watch` keeps one so an edit re-parses only its file.
+   * Default: parse every file.
+   */
+  readonly parseMemo?: Map<string, ParsedQueryFile>;
+  /**
+   * The analysis cache to use instead of loading it from `cacheDir` (it is still saved
+   * there); `watch` keeps one in memory across runs. Ignored when the cache is off.
+   */
+  readonly analysisCache?: AnalysisCache;
 }
 
 function toProjectPath(config: ResolvedConfig, abs: string): string {
@@ -85,7 +101,9 @@ export async function analyseProject(
   const parsed: ParsedQuery[] = [];
   const firstByName = new Map<string, ParsedQuery>();
   for (const file of queryFiles.files) {
-    const r = parseQueryFile(file);
+    const memo = opts.parseMemo?.get(file.path);
+    const r = memo !== undefined && memo.file.text === file.text ? memo : parseQueryFile(file);
+    opts.parseMemo?.set(file.path, r);
     diagnostics.push(...r.diagnostics);
     for (const q of r.queries) {
       const prev = firstByName.get(q.name);
@@ -109,7 +127,9 @@ export async function analyseProject(
   const useCache = (opts.cache ?? true) && !config.database.useLiveSchema;
   const options = { int8: config.int8, date: config.date, overrides: config.types };
   const schema = schemaHash(migrations.files, JSON.stringify(options));
-  const cache = useCache ? await AnalysisCache.load(config.cacheDir) : undefined;
+  const cache = useCache
+    ? (opts.analysisCache ?? (await AnalysisCache.load(config.cacheDir)))
+    : undefined;
   const results = new Map<ParsedQuery, Pick<QueryModel, "params" | "columns">>();
   const misses: ParsedQuery[] = [];
   for (const q of parsed) {

@@ -7,9 +7,11 @@
  */
 import { relative, sep } from "node:path";
 import { type FSWatcher, watch } from "chokidar";
+import { AnalysisCache } from "../analyse/analysis-cache.js";
 import type { ResolvedConfig } from "../config/config.js";
 import { loadConfig } from "../config/load-config.js";
 import { type Diagnostic, formatDiagnostic, hasErrors, sortDiagnostics } from "../diagnostics.js";
+import type { ParsedQueryFile } from "../parse/query-file-parser.js";
 import { SchemaHost } from "../watch/schema-host.js";
 import {
   type ChangeKind,
@@ -74,6 +76,10 @@ export async function runWatch(opts: WatchOptions): Promise<void> {
   let running: Promise<void> | undefined;
   let again = false;
   let first = true;
+  // Kept across runs: an edit re-parses only its file and reads no cache from disk. Both are
+  // dropped when the config is reloaded (the cache folder may have moved).
+  let parseMemo = new Map<string, ParsedQueryFile>();
+  let analysisCache: AnalysisCache | undefined;
 
   const rel = (abs: string): string =>
     relative(config?.rootDir ?? opts.configPath.slice(0, opts.configPath.lastIndexOf(sep)), abs)
@@ -141,8 +147,11 @@ export async function runWatch(opts: WatchOptions): Promise<void> {
       if (first || changed.includes(opts.configPath) || hasErrors(loaded.diagnostics)) {
         configDiagnostics = loaded.diagnostics;
       }
-      if (loaded.config !== undefined) config = loaded.config;
-      else config = undefined;
+      config = loaded.config;
+      if (changed.includes(opts.configPath)) {
+        parseMemo = new Map();
+        analysisCache = undefined;
+      }
       await rewatch();
     }
     const kinds = [...new Set(changed.map((p) => classifyChange([before, config], p)))].sort();
@@ -159,7 +168,10 @@ export async function runWatch(opts: WatchOptions): Promise<void> {
       return;
     }
     host.migrationsApplied = false;
+    analysisCache ??= await AnalysisCache.load(config.cacheDir);
     const r = await runGenerate(config, {
+      parseMemo,
+      analysisCache,
       openSchema: (c, m) => host.open(c, m),
       onProgress: (m) => opts.log(m),
     });
