@@ -157,6 +157,24 @@ describe("svcgen watch", () => {
     await child.waitFor("stdout", /queries\/more\.sql changed: 1 of 4 queries re-analysed/, mark);
     expect(await readFile(join(dir, "gen/db/more.ts"), "utf8")).toContain("SELECT 1 AS one");
 
+    // A broken config is reported and waited out; fixing it reloads everything.
+    mark = child.stdout().length;
+    await writeFile(join(dir, "svcgen.yaml"), `${config}out: [1]\n`);
+    await child.waitFor(
+      "stdout",
+      /svcgen\.yaml changed: the config has errors; waiting for a fix\n/,
+      mark,
+    );
+    expect(child.stderr()).toContain("svcgen.yaml:5:");
+    expect(child.process.exitCode).toBe(null);
+    mark = child.stdout().length;
+    await writeFile(join(dir, "svcgen.yaml"), `${config}# edited\n`);
+    await child.waitFor(
+      "stdout",
+      /svcgen\.yaml changed: \d+ of 4 queries re-analysed, .*errors cleared/,
+      mark,
+    );
+
     child.process.kill("SIGINT");
     expect(await child.exited).toBe(0);
     expect(child.stdout()).toMatch(/svcgen watch: stopped\n$/);
