@@ -1,7 +1,8 @@
 /**
- * The example project is produced entirely by svcgen: regenerating it from its inputs, from
- * scratch (no cache), must reproduce the committed output byte for byte, and that output must
- * compile under the strict flags.
+ * The example project is produced entirely by svcgen: regenerating it from its inputs
+ * (migrations, queries, protos), from scratch (no cache, no handler files), must reproduce the
+ * committed output byte for byte — gen/ and the handler skeletons under src/ — and that output
+ * must compile under the strict flags.
  */
 import { execFile } from "node:child_process";
 import { cp, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
@@ -33,7 +34,7 @@ afterAll(async () => {
 
 describe("example project", () => {
   it("regenerates from scratch to exactly the committed files", async () => {
-    for (const part of ["svcgen.yaml", "migrations", "queries"]) {
+    for (const part of ["svcgen.yaml", "migrations", "queries", "proto"]) {
       await cp(join(exampleDir, part), join(work, part), { recursive: true });
     }
     let err = "";
@@ -47,12 +48,16 @@ describe("example project", () => {
     });
     expect(err.includes("error"), err).toBe(false);
     expect(code).toBe(0);
-    const want = await filesUnder(join(exampleDir, "gen"));
-    const got = await filesUnder(join(work, "gen"));
-    expect(got.map((f) => relative(work, f))).toEqual(want.map((f) => relative(exampleDir, f)));
-    for (const f of want) {
-      const rel = relative(exampleDir, f);
-      expect(await readFile(join(work, rel), "utf8"), rel).toBe(await readFile(f, "utf8"));
+    // gen/ is svcgen's; src/ holds the handler skeletons it creates in a fresh project.
+    for (const part of ["gen", "src"]) {
+      const want = await filesUnder(join(exampleDir, part));
+      const got = await filesUnder(join(work, part));
+      expect(want.length, part).toBeGreaterThan(0);
+      expect(got.map((f) => relative(work, f))).toEqual(want.map((f) => relative(exampleDir, f)));
+      for (const f of want) {
+        const rel = relative(exampleDir, f);
+        expect(await readFile(join(work, rel), "utf8"), rel).toBe(await readFile(f, "utf8"));
+      }
     }
   });
 

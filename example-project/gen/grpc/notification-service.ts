@@ -4,14 +4,11 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Server, ServiceDefinition } from "@grpc/grpc-js";
-import type { JsonValue } from "@svcgen/runtime";
-import { type CallContext, type ClientOptions, type MethodPolicy, type ServerHandlerOptions, type ServiceClient, createServerHandlers, createServiceClient, createServiceDefinition, enumToLabel, labelToEnum, notFound, required, streamRows, toBigInt, toJsonObject } from "@svcgen/runtime/grpc";
+import { type CallContext, type ClientOptions, type MethodPolicy, type ServerHandlerOptions, type ServiceClient, createServerHandlers, createServiceClient, createServiceDefinition, enumToLabel, labelToEnum, notFound, required, toBigInt, toJsonObject } from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
-import { countUnread, createNotification, listNotifications, markNotificationsRead } from "../db/notifications/notifications.js";
+import { countUnread, createNotification, listNotifications, markNotificationsRead, streamNotificationsStream } from "../db/notifications/notifications.js";
 import { type CountUnreadRequest, type CountUnreadResponseSchema, type CreateNotificationRequest, type ListNotificationsRequest, type ListNotificationsResponseSchema, type MarkReadRequest, type MarkReadResponseSchema, type NotificationSchema, NotificationService, type StreamNotificationsRequest } from "../proto/example/notifications/v1/notifications_pb.js";
 
-/** SQL of StreamNotifications (queries/notifications/notifications.sql:14), streamed through a cursor. */
-const streamNotificationsSql = "SELECT id, kind, title, body, payload, created_at, read_at\nFROM notifications\nWHERE user_id = $1\nORDER BY id";
 const enumLabels0 = new Map<number, "info" | "warning" | "mention" | "share">([[1, "info"], [2, "warning"], [3, "mention"], [4, "share"]]);
 const enumNumbers1 = new Map<string, number>([["info", 1], ["warning", 2], ["mention", 3], ["share", 4]]);
 
@@ -144,20 +141,22 @@ export function createNotificationServiceBound(db: Pool, options: NotificationSe
       };
     },
     async *streamNotifications(_request: StreamNotificationsRequest, ctx: CallContext): AsyncIterable<MessageInitShape<typeof NotificationSchema>> {
-      const rows = streamRows(db, streamNotificationsSql, [required(ctx.principal?.uid, "principal.uid")], {
+      const rows = streamNotificationsStream(db, {
+        userId: required(ctx.principal?.uid, "principal.uid"),
+      }, {
         signal: ctx.signal,
         ...(options.streamBatchSize === undefined ? {} : { batchSize: options.streamBatchSize }),
         onFetch: (n) => options.onFetch?.("StreamNotifications", n),
       });
       for await (const row of rows) {
         yield {
-          id: toBigInt((row["id"] as bigint)),
-          kind: labelToEnum(enumNumbers1, (row["kind"] as "info" | "warning" | "mention" | "share"), "kind"),
-          title: (row["title"] as string),
-          body: (row["body"] as string | null) ?? undefined,
-          payload: ((v) => (v === null ? undefined : toJsonObject(v, "payload")))((row["payload"] as JsonValue | null)),
-          createdAt: timestampFromDate((row["created_at"] as Date)),
-          readAt: ((v) => (v === null ? undefined : timestampFromDate(v)))((row["read_at"] as Date | null)),
+          id: toBigInt(row.id),
+          kind: labelToEnum(enumNumbers1, row.kind, "kind"),
+          title: row.title,
+          body: row.body ?? undefined,
+          payload: ((v) => (v === null ? undefined : toJsonObject(v, "payload")))(row.payload),
+          createdAt: timestampFromDate(row.createdAt),
+          readAt: ((v) => (v === null ? undefined : timestampFromDate(v)))(row.readAt),
         };
       }
     },
