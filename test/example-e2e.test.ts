@@ -380,6 +380,16 @@ describe("user service", () => {
     unexpected.splice(before);
   });
 
+  test("a principal uid that is not a uuid (a raw Firebase uid) is INTERNAL today (22P02)", async () => {
+    // auth.uid feeds uuid parameters; nothing checks its shape before the query runs, so
+    // Postgres rejects it (invalid_text_representation) and the runtime reports INTERNAL.
+    const before = unexpected.length;
+    const f = await failure(users.getMyProfile({}, as("Xq3pZ9firebaseUid0000000000a")));
+    expect(f).toMatchObject({ code: status.INTERNAL, details: "Internal error" });
+    expect(unexpected.slice(before)).toMatchObject([{ code: "22P02" }]);
+    unexpected.splice(before);
+  });
+
   test("UpdateProfile changes only the fields that are set; SetAvatar; ListProfiles", async () => {
     await users.createProfile({ handle: "bob_b", displayName: "Bob", locale: "en" }, as(bob));
     const u = await users.updateProfile({ bio: "Hi", timezone: "Europe/Oslo" }, as(bob));
