@@ -7,15 +7,14 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { Command, CommanderError } from "commander";
 import { type CheckFormat, checkFormats, renderDiagnostics } from "./check/check-output.js";
-import { runCheck } from "./commands/check-command.js";
 import { runGenerate } from "./commands/generate-command.js";
-import { runInit } from "./commands/init-command.js";
-import { runWatch } from "./commands/watch-command.js";
 import type { ResolvedConfig } from "./config/config.js";
 import { findConfig, loadConfig } from "./config/load-config.js";
 import { type Diagnostic, formatDiagnostic, hasErrors, sortDiagnostics } from "./diagnostics.js";
 import { toPublicModel } from "./model.js";
-import { analyseProject } from "./project.js";
+
+// Commands other than generate are loaded when run: an up-to-date `svcgen generate` should
+// not pay for loading the parser, pg, chokidar or the proto toolchain.
 
 /** svcgen's version, printed by `--version` and part of the analysis cache key. */
 export const version = "0.1.0";
@@ -141,6 +140,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option("--no-cache", "analyse every query again, ignoring the analysis cache")
     .action(async (opts: { json?: boolean; cache: boolean }) => {
       const config = await configFor(io, program.opts<{ config?: string }>().config);
+      const { analyseProject } = await import("./project.js");
       const r = await analyseProject(config, { cache: opts.cache });
       printDiagnostics(io, r.diagnostics, r.sources);
       if (hasErrors(r.diagnostics)) {
@@ -186,6 +186,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         }
         const started = performance.now();
         const config = await configFor(io, program.opts<{ config?: string }>().config);
+        const { runCheck } = await import("./commands/check-command.js");
         const r = await runCheck(config, {
           ...(opts.databaseUrl !== undefined ? { databaseUrl: opts.databaseUrl } : {}),
           generated: opts.generated,
@@ -231,6 +232,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       process.once("SIGTERM", onSignal);
       io.out(`svcgen watch: watching ${config.configPath} (Ctrl-C to stop)\n`);
       try {
+        const { runWatch } = await import("./commands/watch-command.js");
         await runWatch({
           configPath: config.configPath,
           env: io.env,
@@ -250,6 +252,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .command("init")
     .description("scaffold svcgen.yaml, folders, an example migration and queries")
     .action(async () => {
+      const { runInit } = await import("./commands/init-command.js");
       const r = await runInit(io.cwd);
       printDiagnostics(io, r.diagnostics, new Map());
       if (hasErrors(r.diagnostics)) {

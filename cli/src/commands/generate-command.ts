@@ -7,7 +7,6 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { ResolvedConfig } from "../config/config.js";
 import { type Diagnostic, hasErrors } from "../diagnostics.js";
-import { emitQueryModules } from "../emit/query-module-emitter.js";
 import type { GeneratedFile } from "../inputs.js";
 import { type Model, type PublicQuery, toPublicModel } from "../model.js";
 import type { AnalyseProjectOptions } from "../project.js";
@@ -51,9 +50,11 @@ export interface GenerateResult {
 
 /**
  * Everything `generate` writes for a Model, relative to the project folder, sorted by path.
- * Pure: the same Model and config give the same bytes.
+ * Deterministic: the same Model and config give the same bytes.
  */
-export function emitProject(config: ResolvedConfig, model: Model): GeneratedFile[] {
+export async function emitProject(config: ResolvedConfig, model: Model): Promise<GeneratedFile[]> {
+  // Loaded on demand, like the analyser: templates are compiled only when emitting.
+  const { emitQueryModules } = await import("../emit/query-module-emitter.js");
   const out = projectPath(config.rootDir, config.out);
   const files = emitQueryModules(model, {
     out,
@@ -94,7 +95,7 @@ export async function runGenerate(
   if (hasErrors(analysis.diagnostics)) {
     return { ...analysis, report: undefined };
   }
-  const files = emitProject(config, analysis.model);
+  const files = await emitProject(config, analysis.model);
   const out = projectPath(config.rootDir, config.out);
   const diagnostics = [...analysis.diagnostics];
   // Proto messages, gRPC service code and handler skeletons, when the project has protos.
