@@ -115,7 +115,7 @@ interface BufError {
 }
 
 /** Converts a path as buf reports it (`m0/acme/v1/a.proto`) to the project-relative path. */
-function mapBufPath(bufPath: string, roots: readonly string[], rootDir: string): string {
+export function mapBufPath(bufPath: string, roots: readonly string[], rootDir: string): string {
   const m = /^m(\d+)\/(.*)$/.exec(bufPath);
   const root = m === null ? undefined : roots[Number(m[1])];
   if (m === null || root === undefined) return bufPath;
@@ -170,6 +170,42 @@ export function parseBufErrors(
 }
 
 /**
+ * Writes a buf workspace into the existing folder `work`: each of `roots` (absolute folders)
+ * linked in as module `m<i>`, plus an `include` module with svcgen's `svcgen/v1/options.proto`
+ * and `buf/validate/validate.proto`, unless `protoPaths` (the roots' proto paths) ship their
+ * own copy (two copies would not compile). The `buf.yaml` has no lint or breaking section,
+ * so buf's defaults apply.
+ */
+export async function writeBufWorkspace(
+  work: string,
+  roots: readonly string[],
+  protoPaths: readonly string[],
+): Promise<void> {
+  const modules: string[] = [];
+  for (const [i, root] of roots.entries()) {
+    await symlink(root, path.join(work, `m${i}`), "dir");
+    modules.push(`m${i}`);
+  }
+  const include = path.join(work, "include");
+  await mkdir(path.join(include, "buf", "validate"), { recursive: true });
+  await writeFile(
+    path.join(include, "buf", "validate", "validate.proto"),
+    printFileDescriptor(await loadValidateDescriptor()),
+  );
+  await symlink(path.join(svcgenProtoDir(), "svcgen"), path.join(include, "svcgen"), "dir");
+  const ownsSvcgen = protoPaths.some((p) => p.startsWith("svcgen/v1/"));
+  const ownsValidate = protoPaths.some((p) => p.startsWith("buf/validate/"));
+  // A project that ships its own copy of either wins; two copies would not compile.
+  if (!ownsSvcgen || !ownsValidate) {
+    if (ownsSvcgen) await rm(path.join(include, "svcgen"));
+    if (ownsValidate) await rm(path.join(include, "buf"), { recursive: true });
+    modules.push("include");
+  }
+  const yaml = ["version: v2", "modules:", ...modules.map((m) => `  - path: ${m}`), ""];
+  await writeFile(path.join(work, "buf.yaml"), yaml.join("\n"));
+}
+
+/**
  * Builds every `.proto` file under `roots` (absolute folders, each a module root: import
  * paths are relative to it) into descriptors. `rootDir` is the project folder that
  * diagnostics name files relative to. Never throws for a user error: a failed build returns
@@ -213,28 +249,7 @@ export async function buildProto(
   // A throw-away buf workspace: each root linked in as a module, plus svcgen's includes.
   const work = await mkdtemp(path.join(tmpdir(), "svcgen-buf-"));
   try {
-    const modules: string[] = [];
-    for (const [i, root] of roots.entries()) {
-      await symlink(root, path.join(work, `m${i}`), "dir");
-      modules.push(`m${i}`);
-    }
-    const include = path.join(work, "include");
-    await mkdir(path.join(include, "buf", "validate"), { recursive: true });
-    await writeFile(
-      path.join(include, "buf", "validate", "validate.proto"),
-      printFileDescriptor(await loadValidateDescriptor()),
-    );
-    await symlink(path.join(svcgenProtoDir(), "svcgen"), path.join(include, "svcgen"), "dir");
-    const ownsSvcgen = [...sourcePaths.keys()].some((p) => p.startsWith("svcgen/v1/"));
-    const ownsValidate = [...sourcePaths.keys()].some((p) => p.startsWith("buf/validate/"));
-    // A project that ships its own copy of either wins; two copies would not compile.
-    if (!ownsSvcgen || !ownsValidate) {
-      if (ownsSvcgen) await rm(path.join(include, "svcgen"));
-      if (ownsValidate) await rm(path.join(include, "buf"), { recursive: true });
-      modules.push("include");
-    }
-    const yaml = ["version: v2", "modules:", ...modules.map((m) => `  - path: ${m}`), ""];
-    await writeFile(path.join(work, "buf.yaml"), yaml.join("\n"));
+    await writeBufWorkspace(work, roots, [...sourcePaths.keys()]);
     const result = await runBuf(
       ["build", ".", "--as-file-descriptor-set", "--error-format", "json", "-o", "-#format=binpb"],
       work,
