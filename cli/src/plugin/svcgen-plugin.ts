@@ -43,13 +43,7 @@ import type { Plugin } from "@bufbuild/protoplugin";
 import { svcgenVersion } from "../commands/generate-command.js";
 import type { ResolvedConfig } from "../config/config.js";
 import { findConfig, loadConfig } from "../config/load-config.js";
-import {
-  type Diagnostic,
-  formatDiagnostic,
-  hasErrors,
-  type Severity,
-  sortDiagnostics,
-} from "../diagnostics.js";
+import { type Diagnostic, formatDiagnostic, hasErrors, sortDiagnostics } from "../diagnostics.js";
 import type { Model } from "../model.js";
 import { listProtoFiles, loadValidateDescriptor, svcgenProtoDir } from "../proto/buf-build.js";
 import { printFileDescriptor } from "../proto/descriptor-printer.js";
@@ -228,13 +222,13 @@ async function failure(
   return { response, diagnostics: sorted, warnings: warningsOf(sorted, text) };
 }
 
+/** The warnings among `sorted`, formatted. */
 function warningsOf(
   sorted: readonly Diagnostic[],
   text: ReadonlyMap<Diagnostic, string>,
 ): string[] {
-  const warning: Severity = "warning";
   return sorted
-    .filter((d) => d.severity === warning)
+    .filter((d) => d.severity === "warning")
     .map((d) => text.get(d) ?? formatDiagnostic(d));
 }
 
