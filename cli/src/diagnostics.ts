@@ -81,6 +81,31 @@ export function positionAt(text: string, offset: number): SourcePosition {
 }
 
 /**
+ * Line starts of a text, for many offset-to-position conversions of one file in O(log n)
+ * each (positionAt walks from the start every time).
+ */
+export class LineIndex {
+  readonly #starts: number[] = [0];
+
+  constructor(readonly text: string) {
+    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 10) this.#starts.push(i + 1);
+  }
+
+  /** Like {@link positionAt}. */
+  positionAt(offset: number): SourcePosition {
+    const end = Math.max(0, Math.min(offset, this.text.length));
+    let lo = 0;
+    let hi = this.#starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((this.#starts[mid] ?? 0) <= end) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: end - (this.#starts[lo] ?? 0) + 1 };
+  }
+}
+
+/**
  * Converts a UTF-8 byte offset into a character (UTF-16 code unit) offset of the same text.
  * libpg-query and PostgreSQL report byte offsets; editors and our diagnostics use characters.
  */

@@ -172,12 +172,17 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option("--format <format>", `output format: ${checkFormats.join(", ")}`, "human")
     .option("--no-generated", "skip checking that generated files are up to date")
     .option("--no-schema", "skip comparing the live schema with the migrations")
+    .option(
+      "--against <ref-or-folder>",
+      "instead: report breaking proto changes against a git ref or an earlier copy (buf breaking)",
+    )
     .action(
       async (opts: {
         databaseUrl?: string;
         format: string;
         generated: boolean;
         schema: boolean;
+        against?: string;
       }) => {
         const format = checkFormats.find((f) => f === opts.format);
         if (format === undefined) {
@@ -186,6 +191,29 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         }
         const started = performance.now();
         const config = await configFor(io, program.opts<{ config?: string }>().config);
+        if (opts.against !== undefined) {
+          // Contract evolution: proto changes only, no database involved.
+          const { checkBreaking } = await import("./proto/breaking.js");
+          const found = await checkBreaking(config, opts.against, { cwd: io.cwd });
+          const sources = new Map<string, string>();
+          for (const d of found) {
+            if (d.file === undefined || sources.has(d.file)) continue;
+            try {
+              sources.set(d.file, await readFile(resolve(config.rootDir, d.file), "utf8"));
+            } catch {
+              // a deleted file has no source to show
+            }
+          }
+          const rendered = renderDiagnostics(found, format as CheckFormat, sources);
+          io.out(rendered.out);
+          io.err(rendered.err);
+          if (hasErrors(found)) {
+            setExit(ExitCode.inputError);
+            return;
+          }
+          if (format === "human") io.out(`no breaking proto changes against ${opts.against}\n`);
+          return;
+        }
         const { runCheck } = await import("./commands/check-command.js");
         const r = await runCheck(config, {
           ...(opts.databaseUrl !== undefined ? { databaseUrl: opts.databaseUrl } : {}),

@@ -23,7 +23,7 @@ export function protoConfig(
     schemaFiles: [],
     queryFiles: [],
     out: path.join(rootDir, "gen"),
-    database: { url: undefined, postgres: 15, useLiveSchema: false },
+    database: { url: undefined, postgres: 15, useLiveSchema: false, keepSchema: false },
     types: [],
     int8: "bigint",
     date: "Date",

@@ -5,7 +5,7 @@
  * from the statement's context (param-context.ts).
  */
 import type pg from "pg";
-import { Codes, type Diagnostic, positionAt } from "../diagnostics.js";
+import { Codes, type Diagnostic, LineIndex } from "../diagnostics.js";
 import type { ColumnModel, Model, ParamModel, PgType, QueryModel } from "../model.js";
 import type { ParsedQuery } from "../parse/query-file-parser.js";
 import { loadCatalog } from "./catalog.js";
@@ -56,12 +56,22 @@ export async function analyseQueries(
   await catalog.loadFunctions(functionNames);
 
   const out: QueryModel[] = [];
+  const analyser = new NullabilityAnalyser(catalog);
+  const lineIndexes = new Map<string, LineIndex>();
+  const positionIn = (file: string, offset: number) => {
+    let index = lineIndexes.get(file);
+    if (index === undefined) {
+      index = new LineIndex(fileText(file));
+      lineIndexes.set(file, index);
+    }
+    return index.positionAt(offset);
+  };
   for (const [i, q] of queries.entries()) {
     const d = described[i];
     if (d === undefined) continue;
     if (!d.ok) {
       const sqlOffset = d.position === undefined ? 0 : d.position - 1;
-      const pos = positionAt(fileText(q.file), q.toFileOffset(sqlOffset));
+      const pos = positionIn(q.file, q.toFileOffset(sqlOffset));
       diagnostics.push({
         severity: "error",
         code: Codes.server,
@@ -76,7 +86,7 @@ export async function analyseQueries(
       continue;
     }
     if ((q.command === "one" || q.command === "many") && d.fields.length === 0) {
-      const pos = positionAt(fileText(q.file), q.toFileOffset(0));
+      const pos = positionIn(q.file, q.toFileOffset(0));
       diagnostics.push({
         severity: "error",
         code: Codes.commandMismatch,
@@ -123,10 +133,9 @@ export async function analyseQueries(
     uniqueTsNames(params);
 
     // Columns: types from Describe, nullability from the tree.
-    const analyser = new NullabilityAnalyser(catalog, (n) => params[n - 1]?.nullable ?? true);
     let inferred: readonly OutCol[];
     try {
-      inferred = analyser.analyse(q.ast);
+      inferred = analyser.analyse(q.ast, (n) => params[n - 1]?.nullable ?? true);
     } catch {
       inferred = [];
     }

@@ -314,21 +314,23 @@ const nonNullSetFunctions = new Set(["generate_series", "generate_subscripts"]);
 /** The analyser: one per statement set, sharing catalog lookups and view analyses. */
 export class NullabilityAnalyser {
   readonly #catalog: Catalog;
-  readonly #paramNullable: (n: number) => boolean;
+  #paramNullable: (n: number) => boolean = () => true;
+  /** View columns, analysed once per analyser (views never refer to parameters). */
   readonly #views = new Map<number, readonly OutCol[]>();
   #joinIds = 0;
 
-  /** `paramNullable(n)` says whether `$n` may be null (sqlc.narg, or assigned to a nullable column). */
-  constructor(catalog: Catalog, paramNullable: (n: number) => boolean) {
+  /** One analyser serves every statement analysed against `catalog`. */
+  constructor(catalog: Catalog) {
     this.#catalog = catalog;
-    this.#paramNullable = paramNullable;
   }
 
   /**
    * The result columns of a statement (`{ SelectStmt }`, `{ InsertStmt }`, ...), in order.
-   * Statements without a result give an empty list.
+   * Statements without a result give an empty list. `paramNullable(n)` says whether `$n` may
+   * be null (sqlc.narg, or assigned to a nullable column).
    */
-  analyse(stmt: PgNode): readonly OutCol[] {
+  analyse(stmt: PgNode, paramNullable: (n: number) => boolean): readonly OutCol[] {
+    this.#paramNullable = paramNullable;
     return this.#statement(stmt, undefined, new Map());
   }
 

@@ -43,6 +43,13 @@ export interface DatabaseConfig {
    * database. Default false.
    */
   readonly useLiveSchema: boolean;
+  /**
+   * Keep the scratch database built from the migrations on the server between runs (named
+   * `svcgen_schema_<hash of the migrations>`, marked complete once every migration applied),
+   * so a run whose migrations did not change skips rebuilding the schema. Older kept
+   * databases of the same project are dropped. Default true; no effect on an embedded server.
+   */
+  readonly keepSchema: boolean;
 }
 
 /** Proto settings (`proto:` in the config); absent when the project has no protos. */

@@ -61,7 +61,7 @@ describe("loadConfig", () => {
       schemaFiles: [join(dir, "migrations", "001_a.sql"), join(dir, "migrations", "002_b.sql")],
       queryFiles: [join(dir, "queries", "users.sql")],
       out: join(dir, "gen"),
-      database: { url: undefined, postgres: 15, useLiveSchema: false },
+      database: { url: undefined, postgres: 15, useLiveSchema: false, keepSchema: true },
       types: [],
       int8: "bigint",
       date: "Date",

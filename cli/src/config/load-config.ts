@@ -16,6 +16,8 @@
  *   url: ${DATABASE_URL}  # default "${DATABASE_URL}"; ${VAR} and ${VAR:-default} are read from
  *                         #   the environment; empty means: start an embedded server
  *   postgres: 15          # major version of the embedded server, 12 to 18; default 15
+ *   keepSchema: true      # keep the scratch database (one per migrations hash) between runs
+ *                         #   instead of rebuilding it every time; default true
  *   useLiveSchema: false  # analyse the database at url as it is, without a scratch copy
  *                         #   and without applying migrations; default false; needs a url
  * types:                  # type overrides; default none
@@ -135,6 +137,7 @@ const configSchema = z.strictObject(
             .max(18, "expected an integer between 12 and 18")
             .optional(),
           useLiveSchema: z.boolean({ error: "expected true or false" }).optional(),
+          keepSchema: z.boolean({ error: "expected true or false" }).optional(),
         },
         { error: "expected a mapping" },
       )
@@ -176,7 +179,7 @@ type RawImport = z.infer<typeof importSchema>;
  */
 const knownKeys: Readonly<Record<string, readonly string[]>> = {
   "": Object.keys(configSchema.shape),
-  database: ["url", "postgres", "useLiveSchema"],
+  database: ["url", "postgres", "useLiveSchema", "keepSchema"],
   "types[]": Object.keys(overrideSchema.shape),
   "types[].import": Object.keys(importSchema.shape),
   "types[].import[]": Object.keys(importSchema.shape),
@@ -450,7 +453,8 @@ class ConfigLoader {
       );
       return undefined;
     }
-    return { url, postgres, useLiveSchema };
+    const keepSchema = raw.keepSchema !== false;
+    return { url, postgres, useLiveSchema, keepSchema };
   }
 
   private resolveOverrides(items: readonly unknown[]): TypeOverride[] | undefined {

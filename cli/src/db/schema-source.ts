@@ -3,7 +3,7 @@
  * applied, the configured database itself (`useLiveSchema`), or a scratch database on an
  * embedded server started for this run. The analyser only sees a connection string.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { relative, sep } from "node:path";
 import { loadModule, parseSync } from "libpg-query";
@@ -69,6 +69,9 @@ export async function openSchema(
   const progress = opts.onProgress ?? (() => {});
   const { url, useLiveSchema, postgres } = config.database;
   if (url !== undefined && useLiveSchema) return openLive(url);
+  if (url !== undefined && config.database.keepSchema && opts.scratchName === undefined) {
+    return openKept(url, migrations, progress, config.rootDir);
+  }
   if (url !== undefined) {
     return openScratch(url, migrations, progress, "scratch", async () => {}, opts.scratchName);
   }
@@ -103,6 +106,123 @@ async function openLive(url: string): Promise<OpenSchemaResult> {
     return failure(databaseError(`could not query ${redactUrl(url)}: ${errorMessage(err)}`));
   } finally {
     await endQuietly(connected.client);
+  }
+}
+
+/** The comment that marks a kept schema database as completely migrated. */
+const keptMarker = "svcgen kept schema: complete";
+
+/**
+ * Applies `migrations` in order on `client`; the first failure as a diagnostic (with how many
+ * later migrations were skipped), or undefined when all applied.
+ */
+async function applyAll(
+  client: pg.Client,
+  migrations: readonly SourceFile[],
+  progress: (message: string) => void,
+): Promise<Diagnostic | undefined> {
+  for (const [i, file] of migrations.entries()) {
+    progress(`applying ${file.path}`);
+    const problem = await applyMigration(client, file);
+    if (problem !== undefined) {
+      const skipped = migrations.length - i - 1;
+      const note =
+        skipped > 0
+          ? `${skipped} later migration${skipped === 1 ? " was" : "s were"} not applied`
+          : undefined;
+      const hint = [problem.hint, note].filter((x) => x !== undefined).join("; ");
+      return { ...problem, ...(hint !== "" ? { hint } : {}) };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The kept schema: a database named after the project and a hash of its migrations, built
+ * once and reused while the migrations stay the same (no CREATE DATABASE, migrations and
+ * DROP on every run). It is marked complete with a comment only after every migration
+ * applied; an unmarked one (a run that died half-way) is rebuilt. An advisory lock serialises
+ * concurrent runs. Building a new one drops the project's older kept databases. Analysis
+ * never writes to it (statements are described, not executed), so reuse is safe.
+ */
+async function openKept(
+  serverUrl: string,
+  migrations: readonly SourceFile[],
+  progress: (message: string) => void,
+  rootDir: string,
+): Promise<OpenSchemaResult> {
+  const h = createHash("sha256");
+  for (const m of migrations) h.update(`\0${m.path}\0${m.text}`);
+  const project = createHash("sha256").update(rootDir).digest("hex").slice(0, 8);
+  const prefix = `svcgen_schema_${project}_`;
+  const name = `${prefix}${h.digest("hex").slice(0, 16)}`;
+  const admin = await connect(serverUrl);
+  if (admin.kind === "error") return failure(admin.diagnostic);
+  const keptUrl = withDatabase(serverUrl, name);
+  try {
+    await admin.client.query("SELECT pg_advisory_lock(hashtext($1))", [name]);
+    const found = await admin.client.query<{ note: string | null }>(
+      "SELECT shobj_description(oid, 'pg_database') AS note FROM pg_database WHERE datname = $1",
+      [name],
+    );
+    const row = found.rows[0];
+    if (row === undefined || row.note !== keptMarker) {
+      if (row !== undefined) {
+        await admin.client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+      }
+      try {
+        await admin.client.query(`CREATE DATABASE ${quoteIdent(name)}`);
+      } catch (err) {
+        return failure(
+          databaseError(
+            `could not create a scratch database on ${redactUrl(serverUrl)}: ${errorMessage(err)}`,
+            "the user needs the CREATEDB privilege; or set database.useLiveSchema: true to analyse the database as it is",
+          ),
+        );
+      }
+      const conn = await connect(keptUrl);
+      if (conn.kind === "error") return failure(conn.diagnostic);
+      let problem: Diagnostic | undefined;
+      try {
+        problem = await applyAll(conn.client, migrations, progress);
+      } finally {
+        await endQuietly(conn.client);
+      }
+      if (problem !== undefined) {
+        await admin.client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+        return failure(problem);
+      }
+      await admin.client.query(`COMMENT ON DATABASE ${quoteIdent(name)} IS '${keptMarker}'`);
+      // The project's kept schemas for older migrations are of no further use.
+      const stale = await admin.client.query<{ datname: string }>(
+        "SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND datname <> $2",
+        [prefix, name],
+      );
+      for (const r of stale.rows) {
+        await admin.client
+          .query(`DROP DATABASE IF EXISTS ${quoteIdent(r.datname)} WITH (FORCE)`)
+          .catch(() => {});
+      }
+    }
+    const conn = await connect(keptUrl);
+    if (conn.kind === "error") return failure(conn.diagnostic);
+    let info: { serverVersion: number; searchPath: string };
+    try {
+      info = await sessionInfo(conn.client);
+    } finally {
+      await endQuietly(conn.client);
+    }
+    // Kept on purpose: closing leaves the database for the next run.
+    const close = async (): Promise<void> => {};
+    return {
+      session: { connectionString: keptUrl, ...info, source: "scratch", close },
+      diagnostics: [],
+    };
+  } catch (err) {
+    return failure(databaseError(`lost the database connection: ${errorMessage(err)}`));
+  } finally {
+    await admin.client.query("SELECT pg_advisory_unlock(hashtext($1))", [name]).catch(() => {});
+    await endQuietly(admin.client);
   }
 }
 
@@ -157,19 +277,8 @@ async function openScratch(
     if (conn.kind === "error") return await fail(conn.diagnostic);
     let info: { serverVersion: number; searchPath: string };
     try {
-      for (const [i, file] of migrations.entries()) {
-        progress(`applying ${file.path}`);
-        const problem = await applyMigration(conn.client, file);
-        if (problem !== undefined) {
-          const skipped = migrations.length - i - 1;
-          const note =
-            skipped > 0
-              ? `${skipped} later migration${skipped === 1 ? " was" : "s were"} not applied`
-              : undefined;
-          const hint = [problem.hint, note].filter((s) => s !== undefined).join("; ");
-          return await fail({ ...problem, ...(hint !== "" ? { hint } : {}) });
-        }
-      }
+      const problem = await applyAll(conn.client, migrations, progress);
+      if (problem !== undefined) return await fail(problem);
       info = await sessionInfo(conn.client);
     } finally {
       await endQuietly(conn.client);

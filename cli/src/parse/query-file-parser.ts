@@ -10,7 +10,7 @@
  * with an offset map back to the original text.
  */
 import { loadModule, parseSync, type ScanToken, scanSync } from "libpg-query";
-import { Codes, type Diagnostic, positionAt } from "../diagnostics.js";
+import { Codes, type Diagnostic, LineIndex } from "../diagnostics.js";
 import type { SourceFile } from "../inputs.js";
 import { type QueryCommand, supportedCommands } from "../model.js";
 import type { PgNode } from "./pg-ast.js";
@@ -95,8 +95,9 @@ function isComment(t: Token): boolean {
 export function parseQueryFile(file: SourceFile): ParsedQueryFile {
   const diagnostics: Diagnostic[] = [];
   const text = file.text;
+  const lines = new LineIndex(text);
   const at = (offset: number, code: Diagnostic["code"], message: string, hint?: string) => {
-    const pos = positionAt(text, offset);
+    const pos = lines.positionAt(offset);
     const d: Diagnostic = {
       severity: "error",
       code,
@@ -116,8 +117,9 @@ export function parseQueryFile(file: SourceFile): ParsedQueryFile {
   } catch {
     // The scanner fails only on lexical errors (an unterminated string or comment); the
     // parser reports those with a position.
-    const err = parseError(text);
-    at(err?.offset ?? 0, Codes.syntax, err?.message ?? "SQL could not be tokenized");
+    const err = parseStatement(text);
+    const where = err.kind === "error" ? err : undefined;
+    at(where?.offset ?? 0, Codes.syntax, where?.message ?? "SQL could not be tokenized");
     return { file, queries: [], diagnostics };
   }
   const tokens: Token[] = raw.map((t) => ({
@@ -179,7 +181,7 @@ export function parseQueryFile(file: SourceFile): ParsedQueryFile {
     const m = annotationRe.exec(annotation.text)!;
     const name = m[1] ?? "";
     const cmd = m[2];
-    const line = positionAt(text, annotation.start).line;
+    const line = lines.positionAt(annotation.start).line;
     if (!identRe.test(name)) {
       at(
         annotation.start,
@@ -228,13 +230,12 @@ export function parseQueryFile(file: SourceFile): ParsedQueryFile {
     if (params === undefined) continue;
     const rewritten = new RewrittenText(stmtText, stmtStart, params.edits);
     const sql = rewritten.text;
-    const err = parseError(sql);
-    if (err !== undefined) {
-      at(rewritten.toOriginal(err.offset), Codes.syntax, err.message);
+    const parsed = parseStatement(sql);
+    if (parsed.kind === "error") {
+      at(rewritten.toOriginal(parsed.offset), Codes.syntax, parsed.message);
       continue;
     }
-    const tree = parseSync(sql) as unknown as { stmts?: { stmt: PgNode }[] };
-    const stmt = tree.stmts?.[0]?.stmt;
+    const stmt = parsed.stmt;
     if (stmt === undefined) continue;
     queries.push({
       name,
@@ -251,16 +252,19 @@ export function parseQueryFile(file: SourceFile): ParsedQueryFile {
   return { file, queries, diagnostics };
 }
 
-/** The parser's error for `sql`, with a 0-based character offset, or undefined when it parses. */
-function parseError(sql: string): { message: string; offset: number } | undefined {
+/** Parses one statement: its tree, or the parser's error with a 0-based character offset. */
+function parseStatement(
+  sql: string,
+): { kind: "ok"; stmt: PgNode | undefined } | { kind: "error"; message: string; offset: number } {
   try {
-    parseSync(sql);
-    return undefined;
+    const tree = parseSync(sql) as unknown as { stmts?: { stmt: PgNode }[] };
+    return { kind: "ok", stmt: tree.stmts?.[0]?.stmt };
   } catch (e) {
     const details = (e as { sqlDetails?: { message?: string; cursorPosition?: number } })
       .sqlDetails;
     // libpg-query reports a 0-based character offset.
     return {
+      kind: "error",
       message: details?.message ?? (e as Error).message,
       offset: details?.cursorPosition ?? 0,
     };
