@@ -245,9 +245,9 @@ describe("abort", () => {
   });
 
   test.each([
-    ["a Pool", () => pool],
-    ["a PoolClient", () => undefined],
-    ["a Client", () => null],
+    ["a Pool", (): pg.Pool | undefined | null => pool],
+    ["a PoolClient", (): pg.Pool | undefined | null => undefined],
+    ["a Client", (): pg.Pool | undefined | null => null],
   ] as const)("aborting mid-query on %s cancels it on the server", async (_label, pick) => {
     const picked = pick();
     let target: pg.Pool | pg.PoolClient | pg.Client;

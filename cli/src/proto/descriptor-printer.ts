@@ -13,8 +13,8 @@ import {
   type EnumDescriptorProto,
   type FieldDescriptorProto,
   FieldDescriptorProto_Label,
-  FieldDescriptorProtoSchema,
   FieldDescriptorProto_Type,
+  FieldDescriptorProtoSchema,
   type FileDescriptorProto,
 } from "@bufbuild/protobuf/wkt";
 
