@@ -2,6 +2,7 @@
  * One PostgreSQL server for the whole test run: `DATABASE_URL` when set, else one embedded
  * server. Test files get a fresh database each with `createTestDatabase` (test/db.ts).
  */
+import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { startEmbeddedServer } from "../cli/src/db/embedded-server.js";
 
@@ -15,9 +16,35 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const fromEnv = process.env.DATABASE_URL;
   if (fromEnv !== undefined && fromEnv !== "") {
     project.provide("databaseUrl", fromEnv);
-    return async () => {};
+    // Tests generate projects against this server, which keeps a schema database per project
+    // (database.keepSchema): drop the ones this run created, leave everything else alone.
+    const before = new Set(await keptSchemas(fromEnv));
+    return async () => {
+      const c = new pg.Client({ connectionString: fromEnv });
+      await c.connect();
+      try {
+        for (const name of await keptSchemas(fromEnv)) {
+          if (!before.has(name)) await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+        }
+      } finally {
+        await c.end();
+      }
+    };
   }
   const server = await startEmbeddedServer(15);
   project.provide("databaseUrl", server.url);
   return () => server.stop();
+}
+
+async function keptSchemas(url: string): Promise<string[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const r = await c.query<{ datname: string }>(
+      "SELECT datname FROM pg_database WHERE starts_with(datname, 'svcgen_schema_')",
+    );
+    return r.rows.map((x) => x.datname);
+  } finally {
+    await c.end();
+  }
 }

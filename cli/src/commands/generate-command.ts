@@ -100,6 +100,7 @@ export async function runGenerate(
   const diagnostics = [...analysis.diagnostics];
   // Proto messages, gRPC service code and handler skeletons, when the project has protos.
   let handlerFiles: GeneratedFile[] = [];
+  let handlerPaths: string[] = [];
   if (config.proto !== undefined) {
     const { generateProto } = await import("../proto/generate-proto.js");
     const proto = await generateProto(config, analysis.model);
@@ -107,6 +108,7 @@ export async function runGenerate(
     if (hasErrors(proto.diagnostics)) return { ...analysis, diagnostics, report: undefined };
     files.push(...proto.files);
     handlerFiles = proto.handlerFiles;
+    handlerPaths = proto.handlerPaths;
   }
   const report = await writeGeneratedFiles(
     config.rootDir,
@@ -123,7 +125,7 @@ export async function runGenerate(
     unchanged: report.unchanged,
   };
   if (useRecord && opts.check !== true && !hasErrors(diagnostics)) {
-    await recordRun(config, hash, files);
+    await recordRun(config, hash, files, handlerPaths);
   }
   return { ...analysis, diagnostics, report: merged };
 }

@@ -4,8 +4,9 @@
  * analysing or emitting. Recorded in `<cache>/generate.json`.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { access, mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { analysisVersion } from "../analyse/analysis-cache.js";
 import type { ResolvedConfig } from "../config/config.js";
 import type { GeneratedFile } from "../inputs.js";
@@ -14,6 +15,8 @@ interface Record {
   readonly inputs: string;
   /** Output path (project-relative) -> sha256 of its content. */
   readonly files: { readonly [path: string]: string };
+  /** User-owned files (handler skeletons) that must still exist; their content is the user's. */
+  readonly present?: readonly string[];
 }
 
 const sha = (text: string | Buffer): string => createHash("sha256").update(text).digest("hex");
@@ -34,6 +37,41 @@ async function protoFiles(dir: string): Promise<string[]> {
   return out;
 }
 
+let buildId: Promise<string> | undefined;
+
+/**
+ * An identity of svcgen's own build: sizes and modification times of its compiled files and
+ * templates. A rebuilt svcgen (a new release, or a developer's change) regenerates even when
+ * the version string is the same.
+ */
+function svcgenBuildId(): Promise<string> {
+  buildId ??= (async () => {
+    const h = createHash("sha256");
+    // This file is cli/dist/commands/up-to-date.js (or cli/src/... under a test runner).
+    const cliDir = dirname(dirname(fileURLToPath(import.meta.url)));
+    const walk = async (dir: string): Promise<void> => {
+      let entries: import("node:fs").Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) await walk(p);
+        else if (/\.(js|hbs|proto)$/.test(e.name)) {
+          const st = await stat(p);
+          h.update(`${p}\0${st.size}\0${st.mtimeMs}\0`);
+        }
+      }
+    };
+    await walk(cliDir);
+    await walk(join(dirname(dirname(cliDir)), "templates"));
+    return h.digest("hex");
+  })();
+  return buildId;
+}
+
 /**
  * Hash of everything generation depends on: svcgen's analysis version, the config file, every
  * migration, query and proto file (path and content), and the environment's database settings
@@ -41,7 +79,8 @@ async function protoFiles(dir: string): Promise<string[]> {
  */
 export async function inputsHash(config: ResolvedConfig, svcgenVersion: string): Promise<string> {
   const h = createHash("sha256");
-  h.update(`${analysisVersion}\0${svcgenVersion}\0${config.database.useLiveSchema}\0`);
+  h.update(`${analysisVersion}\0${svcgenVersion}\0${await svcgenBuildId()}\0`);
+  h.update(`${config.database.useLiveSchema}\0`);
   const files = [
     config.configPath,
     ...config.schemaFiles,
@@ -87,6 +126,13 @@ export async function upToDate(
       return undefined;
     }
   }
+  for (const path of rec.present ?? []) {
+    try {
+      await access(join(config.rootDir, path));
+    } catch {
+      return undefined;
+    }
+  }
   return Object.keys(rec.files);
 }
 
@@ -95,10 +141,12 @@ export async function recordRun(
   config: ResolvedConfig,
   hash: string,
   files: readonly GeneratedFile[],
+  present: readonly string[] = [],
 ): Promise<void> {
   const rec: Record = {
     inputs: hash,
     files: Object.fromEntries(files.map((f) => [f.path, sha(f.content)])),
+    present: [...present].sort(),
   };
   try {
     await mkdir(config.cacheDir, { recursive: true });

@@ -49,6 +49,8 @@ export interface ProtoOutput {
    * unchanged handler file never appears. `generate --check` should report them as changes.
    */
   readonly handlerFiles: HandlerFile[];
+  /** Every handler file the services have (written or not), project-relative. */
+  readonly handlerPaths: string[];
   readonly diagnostics: Diagnostic[];
 }
 
@@ -127,10 +129,11 @@ export async function generateProto(
   model: Model,
   opts: GenerateProtoOptions = {},
 ): Promise<ProtoOutput> {
-  if (config.proto === undefined) return { files: [], handlerFiles: [], diagnostics: [] };
+  if (config.proto === undefined)
+    return { files: [], handlerFiles: [], handlerPaths: [], diagnostics: [] };
   const built = await buildProto(config.proto.roots, config.rootDir);
   if (built.build === undefined)
-    return { files: [], handlerFiles: [], diagnostics: built.diagnostics };
+    return { files: [], handlerFiles: [], handlerPaths: [], diagnostics: built.diagnostics };
   const rel = (abs: string): string => path.relative(config.rootDir, abs).split(path.sep).join("/");
   const code = generateProtoCode({
     files: built.build.files,
@@ -151,8 +154,10 @@ export async function generateProto(
   const handlersDir = rel(config.proto.handlersDir);
   const handlerFiles: HandlerFile[] = [];
   const diagnostics = [...code.diagnostics];
+  const handlerPaths: string[] = [];
   for (const plan of code.plans) {
     const file = handlerFilePath(plan, handlersDir);
+    handlerPaths.push(file);
     const grpcFile = `${rel(config.out)}/grpc/${serviceStem(plan.service)}.js`;
     let spec = path.posix.relative(path.posix.dirname(file), grpcFile);
     if (!spec.startsWith(".")) spec = `./${spec}`;
@@ -166,5 +171,5 @@ export async function generateProto(
     if (merged.content !== undefined)
       handlerFiles.push({ path: file, content: merged.content, created: false });
   }
-  return { files: code.files, handlerFiles, diagnostics };
+  return { files: code.files, handlerFiles, handlerPaths, diagnostics };
 }
