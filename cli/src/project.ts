@@ -57,6 +57,8 @@ export interface AnalyseProjectOptions {
    * there); `watch` keeps one in memory across runs. Ignored when the cache is off.
    */
   readonly analysisCache?: AnalysisCache;
+  /** Save the analysis cache at the end of the run. Default true; `watch` saves when it stops. */
+  readonly saveCache?: boolean;
 }
 
 function toProjectPath(config: ResolvedConfig, abs: string): string {
@@ -174,7 +176,7 @@ export async function analyseProject(
       }
     }
   }
-  if (cache !== undefined && !hasErrors(diagnostics)) {
+  if (cache !== undefined && opts.saveCache !== false && !hasErrors(diagnostics)) {
     await cache.save().catch(() => {});
   }
 

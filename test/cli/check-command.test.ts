@@ -94,7 +94,8 @@ describe("svcgen check", () => {
   it("passes on an unchanged database", async () => {
     const { dir, env } = await generated();
     const r = await runCli(dir, ["check"], env);
-    expect(r.err).toBe("applying migrations/001_init.sql\n");
+    // The schema built from the migrations by generate is kept (database.keepSchema): reused.
+    expect(r.err).toBe("");
     expect(r.out).toMatch(/^no drift: 5 queries checked against postgres:\/\/\S+ in \d+ ms\n$/);
     expect(r.code).toBe(0);
   });
@@ -104,8 +105,7 @@ describe("svcgen check", () => {
     await alter(db, "ALTER TABLE users ALTER age TYPE bigint");
     const r = await runCli(dir, ["check"], env);
     expect(r.err).toMatchInlineSnapshot(`
-      "applying migrations/001_init.sql
-      migrations/001_init.sql:7:3: error SVC207: table users: column age is integer NOT NULL in the migrations, database has bigint NOT NULL
+      "migrations/001_init.sql:7:3: error SVC207: table users: column age is integer NOT NULL in the migrations, database has bigint NOT NULL
       7 |   age integer NOT NULL,
         |   ^
         hint: write a migration that makes them agree, or apply the pending ones
@@ -132,8 +132,7 @@ describe("svcgen check", () => {
     await alter(db, "ALTER TABLE users ALTER email DROP NOT NULL");
     const r = await runCli(dir, ["check"], env);
     expect(r.err).toMatchInlineSnapshot(`
-      "applying migrations/001_init.sql
-      migrations/001_init.sql:5:3: error SVC207: table users: column email is text NOT NULL in the migrations, database has text NULL
+      "migrations/001_init.sql:5:3: error SVC207: table users: column email is text NOT NULL in the migrations, database has text NULL
       5 |   email text NOT NULL UNIQUE,
         |   ^
         hint: write a migration that makes them agree, or apply the pending ones
@@ -156,8 +155,7 @@ describe("svcgen check", () => {
     await alter(db, "ALTER TABLE users DROP COLUMN bio");
     const r = await runCli(dir, ["check"], env);
     expect(r.err).toMatchInlineSnapshot(`
-      "applying migrations/001_init.sql
-      migrations/001_init.sql:6:3: error SVC207: table users: column bio is missing in the database
+      "migrations/001_init.sql:6:3: error SVC207: table users: column bio is missing in the database
       6 |   bio text,
         |   ^
         hint: the database may not have applied migrations/001_init.sql: apply the pending migrations, or drop the column from the migrations
@@ -180,8 +178,7 @@ describe("svcgen check", () => {
     await alter(db, "ALTER TABLE users RENAME COLUMN bio TO about");
     const r = await runCli(dir, ["check"], env);
     expect(r.err).toMatchInlineSnapshot(`
-      "applying migrations/001_init.sql
-      migrations/001_init.sql:3:1: error SVC207: table users: column about (text NULL) is in the database but not in the migrations
+      "migrations/001_init.sql:3:1: error SVC207: table users: column about (text NULL) is in the database but not in the migrations
       3 | CREATE TABLE users (
         | ^
         hint: add a migration that creates it, or drop it from the database
@@ -208,8 +205,7 @@ describe("svcgen check", () => {
     await alter(db, "ALTER TYPE mood ADD VALUE 'meh'");
     const r = await runCli(dir, ["check"], env);
     expect(r.err).toMatchInlineSnapshot(`
-      "applying migrations/001_init.sql
-      migrations/001_init.sql:1:1: error SVC207: enum mood: labels are 'happy', 'sad' in the migrations, database has 'happy', 'sad', 'meh'
+      "migrations/001_init.sql:1:1: error SVC207: enum mood: labels are 'happy', 'sad' in the migrations, database has 'happy', 'sad', 'meh'
       1 | CREATE TYPE mood AS ENUM ('happy', 'sad');
         | ^
         hint: write a migration that makes them agree (ALTER TYPE ... ADD VALUE), or apply the pending ones
@@ -228,8 +224,7 @@ describe("svcgen check", () => {
     await alter(db, "DROP TABLE posts");
     const r = await runCli(dir, ["check"], env);
     expect(r.err).toMatchInlineSnapshot(`
-      "applying migrations/001_init.sql
-      migrations/001_init.sql:11:1: error SVC207: table posts is missing in the database
+      "migrations/001_init.sql:11:1: error SVC207: table posts is missing in the database
       11 | CREATE TABLE posts (
          | ^
         hint: the database may not have applied migrations/001_init.sql: apply the pending migrations, or remove it from the migrations
@@ -251,8 +246,7 @@ describe("svcgen check", () => {
     );
     const r = await runCli(dir, ["check"], env);
     expect(r.err).toMatchInlineSnapshot(`
-      "applying migrations/001_init.sql
-      gen/db/posts.ts: error SVC206: generated file gen/db/posts.ts is out of date with the inputs (would write gen/db/posts.ts)
+      "gen/db/posts.ts: error SVC206: generated file gen/db/posts.ts is out of date with the inputs (would write gen/db/posts.ts)
         hint: run svcgen generate and commit the result
       gen/svcgen-manifest.json: error SVC206: generated file gen/svcgen-manifest.json is out of date with the inputs (would write gen/svcgen-manifest.json)
         hint: run svcgen generate and commit the result

@@ -23,6 +23,15 @@ export const manifestName = "svcgen-manifest.json";
 export interface GenerateOptions extends AnalyseProjectOptions {
   /** Write nothing; report what would change. */
   readonly check?: boolean;
+  /**
+   * Use and keep the up-to-date record (skip everything when nothing changed). Default true;
+   * `watch` runs only on changes and keeps its own state instead.
+   */
+  readonly record?: boolean;
+  /** Emitted query modules to reuse across runs (`watch`). */
+  readonly emitMemo?: Map<string, { readonly key: string; readonly file: GeneratedFile }>;
+  /** What the output files held after the last run (`watch`), to skip reading them again. */
+  readonly writeMemo?: Map<string, string>;
 }
 
 /** How many queries a manifest lists, read back on the up-to-date path. */
@@ -52,7 +61,11 @@ export interface GenerateResult {
  * Everything `generate` writes for a Model, relative to the project folder, sorted by path.
  * Deterministic: the same Model and config give the same bytes.
  */
-export async function emitProject(config: ResolvedConfig, model: Model): Promise<GeneratedFile[]> {
+export async function emitProject(
+  config: ResolvedConfig,
+  model: Model,
+  memo?: GenerateOptions["emitMemo"],
+): Promise<GeneratedFile[]> {
   // Loaded on demand, like the analyser: templates are compiled only when emitting.
   const { emitQueryModules } = await import("../emit/query-module-emitter.js");
   const out = projectPath(config.rootDir, config.out);
@@ -61,6 +74,7 @@ export async function emitProject(config: ResolvedConfig, model: Model): Promise
     int8: config.int8,
     date: config.date,
     preparedStatements: config.preparedStatements,
+    memo,
   });
   files.push({
     path: `${out}/${manifestName}`,
@@ -75,7 +89,7 @@ export async function runGenerate(
   opts: GenerateOptions = {},
 ): Promise<GenerateResult> {
   // Nothing changed since the last successful run: no parsing, no database, no emitting.
-  const useRecord = opts.cache !== false && !config.database.useLiveSchema;
+  const useRecord = opts.record !== false && opts.cache !== false && !config.database.useLiveSchema;
   const hash = useRecord ? await inputsHash(config, svcgenVersion) : "";
   const recorded = useRecord ? await upToDate(config, hash) : undefined;
   if (recorded !== undefined) {
@@ -95,7 +109,7 @@ export async function runGenerate(
   if (hasErrors(analysis.diagnostics)) {
     return { ...analysis, report: undefined };
   }
-  const files = await emitProject(config, analysis.model);
+  const files = await emitProject(config, analysis.model, opts.emitMemo);
   const out = projectPath(config.rootDir, config.out);
   const diagnostics = [...analysis.diagnostics];
   // Proto messages, gRPC service code and handler skeletons, when the project has protos.
@@ -115,6 +129,7 @@ export async function runGenerate(
     files,
     [`${out}/db`, `${out}/grpc`, `${out}/proto`],
     opts.check === true,
+    opts.writeMemo,
   );
   // Handler skeletons are the user's once created: written only when new or gaining a stub,
   // never deleted, and not part of the up-to-date record (the user edits them).

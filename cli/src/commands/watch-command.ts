@@ -11,6 +11,7 @@ import { AnalysisCache } from "../analyse/analysis-cache.js";
 import type { ResolvedConfig } from "../config/config.js";
 import { loadConfig } from "../config/load-config.js";
 import { type Diagnostic, formatDiagnostic, hasErrors, sortDiagnostics } from "../diagnostics.js";
+import type { GeneratedFile } from "../inputs.js";
 import type { ParsedQueryFile } from "../parse/query-file-parser.js";
 import { SchemaHost } from "../watch/schema-host.js";
 import {
@@ -80,6 +81,11 @@ export async function runWatch(opts: WatchOptions): Promise<void> {
   // dropped when the config is reloaded (the cache folder may have moved).
   let parseMemo = new Map<string, ParsedQueryFile>();
   let analysisCache: AnalysisCache | undefined;
+  // Emitted modules and the generated files' contents, so a one-query edit re-emits and
+  // compares only its own module. Generated files are svcgen's: edits to them during a watch
+  // are not noticed until the next change to their inputs (or the next `svcgen generate`).
+  let emitMemo = new Map<string, { readonly key: string; readonly file: GeneratedFile }>();
+  let writeMemo = new Map<string, string>();
 
   const rel = (abs: string): string =>
     relative(config?.rootDir ?? opts.configPath.slice(0, opts.configPath.lastIndexOf(sep)), abs)
@@ -150,7 +156,10 @@ export async function runWatch(opts: WatchOptions): Promise<void> {
       config = loaded.config;
       if (changed.includes(opts.configPath)) {
         parseMemo = new Map();
+        await analysisCache?.save().catch(() => {});
         analysisCache = undefined;
+        emitMemo = new Map();
+        writeMemo = new Map();
       }
       await rewatch();
     }
@@ -172,6 +181,10 @@ export async function runWatch(opts: WatchOptions): Promise<void> {
     const r = await runGenerate(config, {
       parseMemo,
       analysisCache,
+      saveCache: false,
+      record: false,
+      emitMemo,
+      writeMemo,
       openSchema: (c, m) => host.open(c, m),
       onProgress: (m) => opts.log(m),
     });
@@ -236,6 +249,8 @@ export async function runWatch(opts: WatchOptions): Promise<void> {
   // Let the current run finish, so nothing is half-written and the host is idle.
   while (running !== undefined) await running;
   await Promise.all(watchers.map((w) => w.close()));
+  // Saved once at the end rather than after every run: the next `svcgen generate` starts warm.
+  await analysisCache?.save().catch(() => {});
   await host.close();
 }
 

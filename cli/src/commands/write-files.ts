@@ -57,13 +57,15 @@ export async function writeGeneratedFiles(
   files: readonly GeneratedFile[],
   ownedDirs: readonly string[],
   dryRun: boolean,
+  memo?: Map<string, string>,
 ): Promise<WriteReport> {
   const written: string[] = [];
   let unchanged = 0;
   const wanted = new Set(files.map((f) => f.path));
   for (const f of files) {
     const abs = join(rootDir, f.path);
-    const current = await readIfExists(abs);
+    // `memo` (kept by watch) holds what this process last saw in the file: no need to read it.
+    const current = memo?.has(f.path) === true ? memo.get(f.path) : await readIfExists(abs);
     if (current === f.content) {
       unchanged++;
       continue;
@@ -74,6 +76,7 @@ export async function writeGeneratedFiles(
     const tmp = `${abs}.${process.pid}.tmp`;
     await writeFile(tmp, f.content);
     await rename(tmp, abs);
+    memo?.set(f.path, f.content);
   }
   const deleted: string[] = [];
   for (const dir of ownedDirs) {

@@ -232,7 +232,7 @@ describe("loadConfig", () => {
         line: 6,
         column: 3,
         message: "database.zzz: unknown key `zzz`",
-        hint: "known keys here: url, postgres, useLiveSchema",
+        hint: "known keys here: url, postgres, useLiveSchema, keepSchema",
       },
     ]);
   });

@@ -36,6 +36,11 @@ export interface QueryEmitOptions {
   readonly preparedStatements?: boolean | undefined;
   /** Folder of the templates (with a `db/` sub-folder). Default: svcgen's own `templates/`. */
   readonly templatesDir?: string | undefined;
+  /**
+   * Modules emitted by earlier calls, reused when everything a module depends on is the same
+   * (`watch` keeps one across runs, so an edit re-emits only its own file). Filled by the call.
+   */
+  readonly memo?: Map<string, { readonly key: string; readonly file: GeneratedFile }> | undefined;
 }
 
 /** The header every generated file starts with; tools recognise generated code by it. */
@@ -135,8 +140,27 @@ export function emitQueryModules(model: Model, options: QueryEmitOptions): Gener
 
   const renderModule = loadTemplate<ModuleView>(templatesDir, "db/query-module.hbs");
   const files: GeneratedFile[] = [];
+  // What every module depends on besides its own queries and path.
+  const shared =
+    options.memo === undefined
+      ? ""
+      : JSON.stringify([
+          dbDir,
+          runtimeFrom,
+          templatesDir,
+          modes,
+          prepareOff,
+          [...enums.byPgName.entries()].map(([k, e]) => [k, e.name]),
+        ]);
   for (const source of sources) {
     const rel = modulePaths.get(source)!;
+    const memoKey =
+      options.memo === undefined ? "" : `${shared}\0${rel}\0${JSON.stringify(byFile.get(source))}`;
+    const remembered = options.memo?.get(source);
+    if (remembered !== undefined && remembered.key === memoKey) {
+      files.push(remembered.file);
+      continue;
+    }
     const builder = createFileBuilder(`${dbDir}/${rel}.ts`, runtimeFrom);
     const depth = rel.split("/").length - 1;
     const enumsFrom = `${depth === 0 ? "./" : "../".repeat(depth)}enums.js`;
@@ -164,7 +188,9 @@ export function emitQueryModules(model: Model, options: QueryEmitOptions): Gener
       imports: builder.renderImports(),
       queries: views,
     });
-    files.push(builder.finish(content));
+    const file = builder.finish(content);
+    options.memo?.set(source, { key: memoKey, file });
+    files.push(file);
   }
 
   const indexExports = [...modulePaths.values()].map((rel) => `./${rel}.js`);
