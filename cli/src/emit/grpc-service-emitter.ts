@@ -422,7 +422,7 @@ function paramValue(
     case "claim": {
       const v = `ctx.principal?.claims[${JSON.stringify(p.source.name)}]`;
       return p.required
-        ? `${imports.value(rt, "required")}(${v}, ${JSON.stringify(`claim ${p.source.name}`)}) as ${p.param.tsType.text}`
+        ? `${imports.value(rt, "requiredClaim")}(${v}, ${JSON.stringify(p.source.name)}) as ${p.param.tsType.text}`
         : `(${v} ?? null) as ${p.param.tsType.text} | null`;
     }
     case "field": {

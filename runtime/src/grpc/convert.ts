@@ -11,6 +11,18 @@ export function toBigInt(value: bigint | string | number): bigint {
   return typeof value === "bigint" ? value : BigInt(value);
 }
 
+/**
+ * Requires a claim of the caller's token that a query parameter is bound to:
+ * PERMISSION_DENIED when the token does not carry it (the caller is not entitled, the request
+ * is not malformed).
+ */
+export function requiredClaim(value: unknown, claim: string): unknown {
+  if (value === undefined || value === null) {
+    throw new RpcError(status.PERMISSION_DENIED, `the caller's token has no ${claim} claim`);
+  }
+  return value;
+}
+
 /** Requires an optional request value for a NOT NULL parameter: INVALID_ARGUMENT when unset. */
 export function required<T>(value: T | undefined | null, field: string): T {
   if (value === undefined || value === null) throw invalidField(field, "value is required");
