@@ -244,7 +244,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program
     .command("watch")
     .description("regenerate on every change to SQL, proto or config; Ctrl-C to stop")
-    .option("--debounce <ms>", "quiet time after a change before regenerating", "50")
+    .option("--debounce <ms>", "quiet time after a change before regenerating", "20")
     .action(async (opts: { debounce: string }) => {
       const debounceMs = Number.parseInt(opts.debounce, 10);
       if (!Number.isFinite(debounceMs) || debounceMs < 0) {

@@ -157,6 +157,19 @@ describe("svcgen watch", () => {
     await child.waitFor("stdout", /queries\/more\.sql changed: 1 of 4 queries re-analysed/, mark);
     expect(await readFile(join(dir, "gen/db/more.ts"), "utf8")).toContain("SELECT 1 AS one");
 
+    mark = child.stdout().length;
+    // Two saves in quick succession (within chokidar's 50 ms change throttle): the second wins.
+    await writeFile(join(dir, "queries/more.sql"), "-- name: Ping :one\nSELECT 2 AS two;\n");
+    await new Promise((r) => setTimeout(r, 5));
+    await writeFile(join(dir, "queries/more.sql"), "-- name: Ping :one\nSELECT 3 AS three;\n");
+    await child.waitFor("stdout", /queries\/more\.sql changed: 1 of 4 queries re-analysed/, mark);
+    for (let i = 0; i < 100; i++) {
+      if ((await readFile(join(dir, "gen/db/more.ts"), "utf8")).includes("SELECT 3 AS three"))
+        break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await readFile(join(dir, "gen/db/more.ts"), "utf8")).toContain("SELECT 3 AS three");
+
     // A broken config is reported and waited out; fixing it reloads everything.
     mark = child.stdout().length;
     await writeFile(join(dir, "svcgen.yaml"), `${config}out: [1]\n`);

@@ -5,6 +5,7 @@
  * query file costs only its changed queries; files are written atomically and only when their
  * content changes (write-files.ts).
  */
+import { readFile } from "node:fs/promises";
 import { relative, sep } from "node:path";
 import { type FSWatcher, watch } from "chokidar";
 import { AnalysisCache } from "../analyse/analysis-cache.js";
@@ -34,7 +35,7 @@ export interface WatchOptions {
   readonly report: (text: string) => void;
   /** Stops the watcher: the current run finishes, then everything is released. */
   readonly signal: AbortSignal;
-  /** Quiet time after the last change before a run starts. Default 50 ms. */
+  /** Quiet time after the last change before a run starts. Default 20 ms: long enough to merge the burst of saves of an editor's "save all". */
   readonly debounceMs?: number;
   /** Called after each run, for tests and benchmarks. */
   readonly onRun?: (run: WatchRun) => void;
@@ -65,7 +66,7 @@ export interface WatchRun {
  * watchers are closed, the scratch database dropped and the embedded server stopped.
  */
 export async function runWatch(opts: WatchOptions): Promise<void> {
-  const debounceMs = opts.debounceMs ?? 50;
+  const debounceMs = opts.debounceMs ?? 20;
   const host = new SchemaHost((m) => opts.log(m));
   let config: ResolvedConfig | undefined;
   let paths: WatchPaths | undefined;
@@ -86,6 +87,8 @@ export async function runWatch(opts: WatchOptions): Promise<void> {
   // are not noticed until the next change to their inputs (or the next `svcgen generate`).
   let emitMemo = new Map<string, { readonly key: string; readonly file: GeneratedFile }>();
   let writeMemo = new Map<string, string>();
+  // The content of each changed input as the latest run used it.
+  const lastSeen = new Map<string, string | undefined>();
 
   const rel = (abs: string): string =>
     relative(config?.rootDir ?? opts.configPath.slice(0, opts.configPath.lastIndexOf(sep)), abs)
@@ -143,6 +146,35 @@ export async function runWatch(opts: WatchOptions): Promise<void> {
     const t0 = performance.now();
     const changed = [...pending].sort();
     pending.clear();
+    // The changed files' contents as this run starts (see the recheck below); for query
+    // files and migrations, replaced by the text the run actually analysed.
+    for (const path of changed) lastSeen.set(path, await contentOf(path));
+    try {
+      const used = await runChanged(t0, changed);
+      for (const path of changed) {
+        const text = used?.get(rel(path));
+        if (text !== undefined) lastSeen.set(path, text);
+      }
+    } finally {
+      // chokidar drops a second `change` of a file within its 50 ms throttle window, and a
+      // save can be seen half-way (truncated, then written). So the files of this run are
+      // read again once that window has passed; one whose content differs is run again.
+      const recheck = setTimeout(async () => {
+        for (const path of changed) {
+          // Compared with what the latest run saw: a later run may have handled it already.
+          const now = await contentOf(path);
+          if (now !== lastSeen.get(path) && !opts.signal.aborted) onEvent("change", path);
+        }
+      }, 60);
+      recheck.unref();
+    }
+  };
+
+  /** One run; returns the input texts it used (by project-relative path) when it got that far. */
+  const runChanged = async (
+    t0: number,
+    changed: string[],
+  ): Promise<ReadonlyMap<string, string> | undefined> => {
     const before = config;
     let configDiagnostics: Diagnostic[] = [];
     if (structural || config === undefined) {
@@ -174,7 +206,7 @@ export async function runWatch(opts: WatchOptions): Promise<void> {
       printDiagnostics(opts, configDiagnostics, new Map());
       hadErrors = true;
       opts.log(`${label}: the config has errors; waiting for a fix`);
-      return;
+      return undefined;
     }
     host.migrationsApplied = false;
     analysisCache ??= await AnalysisCache.load(config.cacheDir);
@@ -221,6 +253,7 @@ export async function runWatch(opts: WatchOptions): Promise<void> {
     opts.log(`${label}: ${parts.join(", ")} (${ms} ms)`);
     hadErrors = hasErrors(all);
     opts.onRun?.(run);
+    return r.sources;
   };
 
   const runLoop = async (): Promise<void> => {
@@ -252,6 +285,14 @@ export async function runWatch(opts: WatchOptions): Promise<void> {
   // Saved once at the end rather than after every run: the next `svcgen generate` starts warm.
   await analysisCache?.save().catch(() => {});
   await host.close();
+}
+
+async function contentOf(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 function printDiagnostics(
