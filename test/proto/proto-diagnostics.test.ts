@@ -61,7 +61,7 @@ describe("diagnostics", () => {
       readHandlerFile: () => undefined,
     });
     const d = out.diagnostics.find((x) => x.code === "SVC301");
-    expect(d).toMatchObject({ file: "proto/acme/v1/t.proto", line: 102, column: 5 });
+    expect(d).toMatchObject({ file: "proto/acme/v1/t.proto", line: 104, column: 5 });
     expect(d?.message).toBe("UserService.GetUser: query getuser does not exist");
     expect(d?.hint).toContain("Did you mean GetUser");
   });

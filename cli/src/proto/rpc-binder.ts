@@ -190,14 +190,32 @@ type ProtoElement =
   | { readonly kind: "enum"; readonly desc: DescEnum }
   | { readonly kind: "message"; readonly typeName: string };
 
+/** The well-known wrapper messages and the scalar each holds. */
+const wrapperScalars: ReadonlyMap<string, ScalarType> = new Map([
+  ["google.protobuf.DoubleValue", ScalarType.DOUBLE],
+  ["google.protobuf.FloatValue", ScalarType.FLOAT],
+  ["google.protobuf.Int64Value", ScalarType.INT64],
+  ["google.protobuf.UInt64Value", ScalarType.UINT64],
+  ["google.protobuf.Int32Value", ScalarType.INT32],
+  ["google.protobuf.UInt32Value", ScalarType.UINT32],
+  ["google.protobuf.BoolValue", ScalarType.BOOL],
+  ["google.protobuf.StringValue", ScalarType.STRING],
+  ["google.protobuf.BytesValue", ScalarType.BYTES],
+]);
+
 function elementOf(f: DescField): ProtoElement | undefined {
   switch (f.fieldKind) {
     case "scalar":
       return { kind: "scalar", scalar: f.scalar };
     case "enum":
       return { kind: "enum", desc: f.enum };
-    case "message":
+    case "message": {
+      // protobuf-es unboxes a singular wrapper field (`google.protobuf.Int64Value` is
+      // `bigint | undefined`), so it binds like an optional scalar.
+      const wrapped = wrapperScalars.get(f.message.typeName);
+      if (wrapped !== undefined) return { kind: "scalar", scalar: wrapped };
       return { kind: "message", typeName: f.message.typeName };
+    }
     case "list":
       if (f.listKind === "scalar") return { kind: "scalar", scalar: f.scalar };
       if (f.listKind === "enum") return { kind: "enum", desc: f.enum };
