@@ -75,6 +75,11 @@ describe("diagnostics", () => {
     expect(msgs).toContain(
       "UserService.GetUser: proto field id (int32) does not fit column id (bigint) of query GetUser",
     );
+    // At the field's declaration (`int32 id = 1;` in message User), not at the RPC.
+    const d = out.diagnostics.find((x) =>
+      x.message.startsWith("UserService.GetUser: proto field id"),
+    );
+    expect(d).toMatchObject({ file: "proto/acme/v1/t.proto", line: 21, column: 3 });
   });
 
   test("a nullable column into a non-optional field is an error", async () => {
@@ -86,6 +91,7 @@ describe("diagnostics", () => {
     expect(d?.message).toBe(
       "UserService.GetUser: column age (integer) of query GetUser is nullable, but proto field User.age (int32) cannot be unset",
     );
+    expect(d).toMatchObject({ file: "proto/acme/v1/t.proto", line: 24, column: 3 });
   });
 
   test("a missing request field and a missing column are reported", async () => {

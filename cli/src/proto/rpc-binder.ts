@@ -24,7 +24,7 @@ import {
   service as serviceOption,
 } from "./gen/svcgen/v1/options_pb.js";
 import { ProtoCodes } from "./proto-codes.js";
-import { type Locator, methodLocation } from "./source-locations.js";
+import { fieldLocation, type Locator, methodLocation } from "./source-locations.js";
 
 /** How one value changes between its SQL and proto representations. */
 export type Conversion =
@@ -376,12 +376,13 @@ export function bindServices(input: BindInput): {
       const rule = getOption(method, methodOption);
       if (rule.query === "") continue;
       const at = methodLocation(input.locate, method);
-      const report = (code: string, message: string, hint?: string): void => {
+      const report: Reporter = (code, message, hint, field) => {
+        const where = field === undefined ? at : { ...at, ...fieldLocation(input.locate, field) };
         diagnostics.push({
           severity: "error",
           code: code as Diagnostic["code"],
           message: `${method.parent.name}.${method.name}: ${message}`,
-          ...at,
+          ...where,
           ...(hint === undefined ? {} : { hint }),
         });
       };
@@ -405,7 +406,8 @@ export function bindServices(input: BindInput): {
   return { plans, diagnostics };
 }
 
-type Reporter = (code: string, message: string, hint?: string) => void;
+/** Reports a binding problem; with `field`, at that field's declaration, else at the RPC's option. */
+type Reporter = (code: string, message: string, hint?: string, field?: DescField) => void;
 
 function bindMethod(
   method: DescMethod,
@@ -415,9 +417,9 @@ function bindMethod(
 ): MethodBinding | undefined {
   const kind = method.methodKind;
   const before = { errors: 0 };
-  const r: Reporter = (c, m, h) => {
+  const r: Reporter = (c, m, h, f) => {
     before.errors++;
-    report(c, m, h);
+    report(c, m, h, f);
   };
   if (kind === "client_streaming" || kind === "bidi_streaming") {
     r(
@@ -578,6 +580,8 @@ function bindParams(
       r(
         ProtoCodes.typeMismatch,
         `${f.error} query ${query.name} parameter ${p.name} (${p.pgType.name})`,
+        undefined,
+        field,
       );
       continue;
     }
@@ -622,6 +626,8 @@ function bindColumns(
       r(
         ProtoCodes.typeMismatch,
         `${f.error} column ${column.name} (${column.pgType.name}${column.nullable ? ", nullable" : ""}) of query ${query.name}`,
+        undefined,
+        field,
       );
       continue;
     }
@@ -630,6 +636,7 @@ function bindColumns(
         ProtoCodes.typeMismatch,
         `column ${column.name} (${column.pgType.name}) of query ${query.name} is nullable, but proto field ${target.name}.${field.name} (${protoTypeName(field)}) cannot be unset`,
         "Declare the field optional (or a wrapper type), or make the column NOT NULL (COALESCE, or an alias ending in !)",
+        field,
       );
       continue;
     }
