@@ -16,7 +16,8 @@ export interface TsTypeOptions {
 }
 
 const numberTypes = new Set(["int2", "int4", "float4", "float8", "oid"]);
-const stringTypes = new Set([
+/** Postgres types (by `typname`) that are strings in TypeScript. */
+export const stringTypes: ReadonlySet<string> = new Set([
   "numeric",
   "money",
   "text",

@@ -11,11 +11,9 @@ export type CodecExpr =
   | { readonly kind: "symbol"; readonly symbol: RuntimeSymbol }
   | { readonly kind: "array"; readonly symbol: RuntimeSymbol; readonly element: CodecExpr };
 
-/** How int8 values are typed in TypeScript (config `int8`). */
-export type Int8Mode = "bigint" | "string" | "number";
+import type { DateMode, Int8Mode } from "../config/config.js";
 
-/** How date values are typed in TypeScript (config `date`). */
-export type DateMode = "Date" | "string";
+export type { DateMode, Int8Mode };
 
 /** The representation modes in effect: from the config, used when a type was overridden. */
 export interface CodecModes {

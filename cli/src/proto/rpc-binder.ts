@@ -14,6 +14,7 @@ import {
   hasOption,
   ScalarType,
 } from "@bufbuild/protobuf";
+import { stringTypes } from "../analyse/ts-types.js";
 import type { Diagnostic } from "../diagnostics.js";
 import type { ColumnModel, Model, ParamModel, PgType, QueryModel } from "../model.js";
 import {
@@ -165,24 +166,6 @@ function elementTypeName(f: DescField): string {
 
 const int32s = new Set([ScalarType.INT32, ScalarType.SINT32, ScalarType.SFIXED32]);
 const int64s = new Set([ScalarType.INT64, ScalarType.SINT64, ScalarType.SFIXED64]);
-const textTypes = new Set([
-  "text",
-  "varchar",
-  "bpchar",
-  "char",
-  "name",
-  "uuid",
-  "citext",
-  "inet",
-  "cidr",
-  "macaddr",
-  "numeric",
-  "money",
-  "time",
-  "timetz",
-  "interval",
-  "date",
-]);
 
 /** What an element of one proto field is: scalar, enum or message (by type name). */
 type ProtoElement =
@@ -293,7 +276,8 @@ function fitElement(
       if (s !== ScalarType.STRING) return undefined;
       return { kind: out ? "jsonStringOut" : "jsonStringIn" };
     }
-    if (textTypes.has(typ) || b.kind === "other") {
+    // A date is a string in TS only in `date: string` mode; as a Date it binds to a Timestamp.
+    if (stringTypes.has(typ) || b.kind === "other" || (typ === "date" && tsText === "string")) {
       return s === ScalarType.STRING ? { kind: "identity" } : undefined;
     }
     return undefined;
