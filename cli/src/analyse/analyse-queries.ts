@@ -114,7 +114,7 @@ export async function analyseQueries(
       }
       const pgType = catalog.type(oid);
       const nullable = (parsed?.nullable ?? false) || (ctx?.assignedTo?.nullable ?? false);
-      const column = ctx?.assignedTo;
+      const column = ctx?.assignedTo ?? ctx?.comparedTo;
       return {
         name,
         tsName: camelCase(name),

@@ -15,6 +15,11 @@ export interface ParamContext {
   readonly assignedTo:
     | { readonly table: string; readonly column: string; readonly nullable: boolean }
     | undefined;
+  /**
+   * The table column it is compared with, when the reference resolves to exactly one table
+   * of the statement (for type overrides by `table.column`).
+   */
+  readonly comparedTo?: { readonly table: string; readonly column: string } | undefined;
 }
 
 const comparisonOps = new Set(["=", "<>", "!=", "<", ">", "<=", ">=", "~~", "~~*", "!~~", "!~~*"]);
@@ -31,18 +36,49 @@ function paramNumber(node: unknown): number | undefined {
   }
 }
 
-function columnName(node: unknown): string | undefined {
+/** The fields of a column reference (`["u", "email"]`), through casts. */
+function columnFields(node: unknown): string[] | undefined {
   let n = node;
   for (;;) {
     const u = unwrap(n);
     if (u === undefined) return undefined;
     if (u.kind === "ColumnRef") {
       const f = names(list(u.body, "fields"));
-      return f[f.length - 1] || undefined;
+      return f.length > 0 && f[f.length - 1] !== "" ? f : undefined;
     }
     if (u.kind !== "TypeCast") return undefined;
     n = child(u.body, "arg");
   }
+}
+
+/** Every table the statement names, by the alias (or name) it is referred to with. */
+function statementTables(
+  stmt: unknown,
+  catalog: Catalog,
+): { alias: string; rel: CatalogRelation }[] {
+  const out: { alias: string; rel: CatalogRelation }[] = [];
+  const add = (rv: PgBody | undefined): void => {
+    if (rv === undefined) return;
+    const rel = catalog.relation(str(rv, "schemaname"), str(rv, "relname") ?? "");
+    if (rel === undefined) return;
+    const alias = str(as(child(rv, "alias"), "Alias"), "aliasname") ?? rel.name;
+    out.push({ alias, rel });
+  };
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const x of node) walk(x);
+      return;
+    }
+    if (node === null || typeof node !== "object") return;
+    const u = unwrap(node);
+    if (u?.kind === "RangeVar") add(u.body);
+    if (u !== undefined && ["InsertStmt", "UpdateStmt", "DeleteStmt"].includes(u.kind)) {
+      add(as(child(u.body, "relation"), "RangeVar"));
+    }
+    for (const v of Object.values(u?.body ?? node)) walk(v);
+  };
+  walk(stmt);
+  return out;
 }
 
 /** Collects the context of every parameter of `stmt`, keyed by `$n`. */
@@ -54,6 +90,7 @@ export function paramContexts(stmt: unknown, catalog: Catalog): Map<number, Para
     out.set(n, {
       columnName: prev?.columnName ?? ctx.columnName,
       assignedTo: prev?.assignedTo ?? ctx.assignedTo,
+      comparedTo: prev?.comparedTo ?? ctx.comparedTo,
     });
   };
   const assign = (rel: CatalogRelation | undefined, col: string, value: unknown): void => {
@@ -72,6 +109,32 @@ export function paramContexts(stmt: unknown, catalog: Catalog): Map<number, Para
     rv === undefined
       ? undefined
       : catalog.relation(str(rv, "schemaname"), str(rv, "relname") ?? "");
+
+  const tables = statementTables(stmt, catalog);
+  /** The one table column a reference can mean, or undefined when unknown or ambiguous. */
+  const resolveColumn = (fields: readonly string[]) => {
+    const col = fields[fields.length - 1] ?? "";
+    const qualifier = fields.length > 1 ? fields[fields.length - 2] : undefined;
+    const hits = tables.filter(
+      (t) =>
+        (qualifier === undefined || t.alias === qualifier) &&
+        t.rel.columns.some((c) => c.name === col),
+    );
+    const rels = new Set(hits.map((h) => h.rel));
+    const only = hits[0];
+    return rels.size === 1 && only !== undefined
+      ? { table: only.rel.name, column: col }
+      : undefined;
+  };
+  const compared = (columnSide: unknown, paramSide: unknown): void => {
+    const fields = columnFields(columnSide);
+    if (fields === undefined) return;
+    note(paramNumber(paramSide), {
+      columnName: fields[fields.length - 1],
+      assignedTo: undefined,
+      comparedTo: resolveColumn(fields),
+    });
+  };
 
   const walk = (node: unknown): void => {
     if (Array.isArray(node)) {
@@ -129,18 +192,11 @@ export function paramContexts(stmt: unknown, catalog: Catalog): Map<number, Para
           kind === "AEXPR_DISTINCT" ||
           kind === "AEXPR_NOT_DISTINCT";
         if (compares) {
-          const lc = columnName(l);
-          const rc = columnName(r);
-          if (lc !== undefined) note(paramNumber(r), { columnName: lc, assignedTo: undefined });
-          if (rc !== undefined) note(paramNumber(l), { columnName: rc, assignedTo: undefined });
+          compared(l, r);
+          compared(r, l);
         }
         if (kind === "AEXPR_IN" || kind?.includes("BETWEEN") === true) {
-          const lc = columnName(l);
-          if (lc !== undefined) {
-            for (const x of list(as(r, "List"), "items")) {
-              note(paramNumber(x), { columnName: lc, assignedTo: undefined });
-            }
-          }
+          for (const x of list(as(r, "List"), "items")) compared(l, x);
         }
         break;
       }

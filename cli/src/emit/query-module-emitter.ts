@@ -4,6 +4,7 @@
  * Pure: Model in, files out. Decisions live in the view-models built here; the templates
  * under `templates/db/` only lay out text.
  */
+import { posix } from "node:path";
 import type { GeneratedFile } from "../inputs.js";
 import type { ColumnModel, Model, ParamModel, PgType, QueryModel, TsTypeRef } from "../model.js";
 import {
@@ -441,7 +442,8 @@ function tsTypeText(pgType: PgType, tsType: TsTypeRef, b: FileBuilder, ctx: Emit
   let text = tsType.text;
   const imported = new Set<string>();
   for (const imp of tsType.imports) {
-    const from = imp.from === defaultRuntimeModule ? ctx.runtimeFrom : imp.from;
+    const from =
+      imp.from === defaultRuntimeModule ? ctx.runtimeFrom : projectRelativeImport(imp.from, b.path);
     b.import({ name: imp.name, from, typeOnly: true, as: imp.as, isDefault: imp.isDefault });
     imported.add(imp.as ?? imp.name);
   }
@@ -458,6 +460,18 @@ function tsTypeText(pgType: PgType, tsType: TsTypeRef, b: FileBuilder, ctx: Emit
     }
   }
   return text;
+}
+
+/**
+ * An override's module specifier as the generated file must write it. A relative one
+ * (`./src/ids.js`) is relative to the project folder, where the config is; it is rewritten
+ * relative to the generated file, which may sit in a sub-folder of `<out>/db/`. Package names
+ * are kept as they are.
+ */
+export function projectRelativeImport(from: string, filePath: string): string {
+  if (!from.startsWith("./") && !from.startsWith("../")) return from;
+  const rel = posix.relative(posix.dirname(filePath), posix.normalize(from));
+  return rel.startsWith(".") ? rel : `./${rel}`;
 }
 
 function enumUnion(labels: readonly string[]): string {
