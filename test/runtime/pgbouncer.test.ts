@@ -137,7 +137,8 @@ beforeAll(async () => {
       query(
         "Echo",
         "one",
-        "SELECT $1::text AS value, pg_backend_pid() AS pid",
+        // The short sleep holds each server connection long enough that concurrent calls need several.
+        "SELECT $1::text AS value, pg_backend_pid() AS pid FROM pg_sleep(0.02)",
         [param("value", 1, text)],
         [column("value", text), column("pid", int4)],
       ),

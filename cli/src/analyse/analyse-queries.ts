@@ -135,7 +135,11 @@ export async function analyseQueries(
     // Columns: types from Describe, nullability from the tree.
     let inferred: readonly OutCol[];
     try {
-      inferred = analyser.analyse(q.ast, (n) => params[n - 1]?.nullable ?? true);
+      inferred = analyser.analyse(
+        q.ast,
+        (n) => params[n - 1]?.nullable ?? true,
+        new Map(q.embeds.map((e) => [e.location, e.alias])),
+      );
     } catch {
       inferred = [];
     }
@@ -172,9 +176,45 @@ export async function analyseQueries(
         tsType: tsTypeFor(pgType, "result", options, source),
         nullable,
         ...(source !== undefined ? { source } : {}),
+        ...(tree?.embed !== undefined ? { embed: tree.embed } : {}),
       };
     });
-    uniqueTsNames(columns);
+    const embedded = new Set(columns.flatMap((c) => (c.embed === undefined ? [] : [c.embed])));
+    const lost = q.embeds.filter((e) => !embedded.has(e.alias));
+    if (lost.length > 0) {
+      const pos = positionIn(q.file, q.toFileOffset(0));
+      diagnostics.push({
+        severity: "error",
+        code: Codes.unsupported,
+        message: `${q.name}: sqlc.embed(${lost.map((e) => e.alias).join("), sqlc.embed(")}) could not be mapped to result columns`,
+        file: q.file,
+        line: pos.line,
+        column: pos.column,
+        hint: "use sqlc.embed(t) in the select list of a plain SELECT, with t a table or alias of its FROM clause",
+      });
+      continue;
+    }
+    // Keys are unique among the row's own fields and embedded groups, and within each group.
+    const top = columns.filter((c) => c.embed === undefined);
+    const groups = [...embedded].map((g) => ({ tsName: camelCase(g) }));
+    // Groups first: an embedded table keeps its name (`camelCase(t)`); a clashing column yields.
+    const topKeys = [...groups, ...top];
+    uniqueTsNames(topKeys);
+    for (const [i, c] of top.entries()) {
+      const k = topKeys[groups.length + i];
+      if (k !== undefined && k.tsName !== c.tsName)
+        columns[columns.indexOf(c)] = { ...c, tsName: k.tsName };
+    }
+    for (const g of embedded) {
+      const members = columns.filter((c) => c.embed === g);
+      const keyed = members.map((c) => ({ tsName: c.tsName }));
+      uniqueTsNames(keyed);
+      for (const [i, c] of members.entries()) {
+        const k = keyed[i];
+        if (k !== undefined && k.tsName !== c.tsName)
+          columns[columns.indexOf(c)] = { ...c, tsName: k.tsName };
+      }
+    }
 
     out.push({
       name: q.name,

@@ -66,6 +66,8 @@ export interface OutCol {
   readonly name: string;
   readonly nullable: boolean;
   readonly source: ColumnSource | undefined;
+  /** Set on the columns of a `sqlc.embed(t)` target: `t`. */
+  readonly embed?: string;
 }
 
 /** Context of expression evaluation in a select list. */
@@ -329,10 +331,18 @@ export class NullabilityAnalyser {
    * Statements without a result give an empty list. `paramNullable(n)` says whether `$n` may
    * be null (sqlc.narg, or assigned to a nullable column).
    */
-  analyse(stmt: PgNode, paramNullable: (n: number) => boolean): readonly OutCol[] {
+  analyse(
+    stmt: PgNode,
+    paramNullable: (n: number) => boolean,
+    embeds: ReadonlyMap<number, string> = new Map(),
+  ): readonly OutCol[] {
     this.#paramNullable = paramNullable;
+    this.#embeds = embeds;
     return this.#statement(stmt, undefined, new Map());
   }
+
+  /** `sqlc.embed` targets of the statement being analysed, by the location of their `t.*`. */
+  #embeds: ReadonlyMap<number, string> = new Map();
 
   /** Every function name the statement calls, lower case, for loading catalog facts. */
   static functionNames(stmt: unknown): Set<string> {
@@ -488,11 +498,13 @@ export class NullabilityAnalyser {
       const cr = as(val, "ColumnRef");
       const fields = list(cr, "fields");
       if (cr !== undefined && kindOf(fields[fields.length - 1]) === "A_Star") {
+        const embed = this.#embeds.get(num(cr, "location") ?? -1);
         for (const col of this.#star(names(fields.slice(0, -1)), ctx.scope)) {
           out.push({
             name: col.name,
             nullable: ctx.groupingSets || isNullable(col),
             source: col.source,
+            ...(embed === undefined ? {} : { embed }),
           });
         }
         continue;

@@ -56,6 +56,8 @@ interface FieldView {
 interface CodecView {
   readonly key: string;
   readonly codec: string;
+  /** For a `sqlc.embed` column: the row key of its group. */
+  readonly group?: string | null;
 }
 
 interface QueryView {
@@ -311,7 +313,7 @@ const hasRows = (q: QueryModel): boolean => q.command === "one" || q.command ===
 
 function queryView(q: QueryModel, n: QueryNames, b: FileBuilder, ctx: EmitContext): QueryView {
   const paramFields = q.params.map((p) => fieldView(p, b, ctx));
-  const rowFields = hasRows(q) ? q.columns.map((c) => fieldView(c, b, ctx)) : [];
+  const rowFields = hasRows(q) ? rowFieldViews(q.columns, b, ctx) : [];
   const hasParams = q.params.length > 0;
   const noFields = "Record<string, never>";
   const queryable = b.runtime("Queryable");
@@ -343,6 +345,7 @@ function queryView(q: QueryModel, n: QueryNames, b: FileBuilder, ctx: EmitContex
       ? q.columns.map((c) => ({
           key: JSON.stringify(c.tsName),
           codec: renderCodec(selectDecoder(c.pgType, c.tsType, ctx.modes), b),
+          group: c.embed === undefined ? null : JSON.stringify(camelCase(c.embed)),
         }))
       : [],
     prepareOff: ctx.prepareOff,
@@ -418,6 +421,39 @@ function docLines(q: QueryModel): string[] {
 function renderCodec(expr: CodecExpr, b: FileBuilder): string {
   const fn = b.runtime(expr.symbol);
   return expr.kind === "symbol" ? fn : `${fn}(${renderCodec(expr.element, b)})`;
+}
+
+/**
+ * The row type's fields: plain columns as they come, the columns of each `sqlc.embed(t)` as
+ * one field `t` holding an object type, at the place of the group's first column.
+ */
+function rowFieldViews(
+  columns: readonly ColumnModel[],
+  b: FileBuilder,
+  ctx: EmitContext,
+): FieldView[] {
+  const out: FieldView[] = [];
+  const done = new Set<string>();
+  for (const c of columns) {
+    if (c.embed === undefined) {
+      out.push(fieldView(c, b, ctx));
+      continue;
+    }
+    if (done.has(c.embed)) continue;
+    done.add(c.embed);
+    const members = columns
+      .filter((m) => m.embed === c.embed)
+      .map((m) => {
+        const f = fieldView(m, b, ctx);
+        return `${f.key}: ${f.type}`;
+      });
+    out.push({
+      key: propertyKey(camelCase(c.embed)),
+      type: `{ ${members.join("; ")} }`,
+      doc: `the columns of \`${c.embed.replace(/\*\//g, "*\\/")}\` (sqlc.embed)`,
+    });
+  }
+  return out;
 }
 
 function fieldView(f: ParamModel | ColumnModel, b: FileBuilder, ctx: EmitContext): FieldView {

@@ -41,6 +41,11 @@ export interface ParsedQuery {
   /** The statement as sent to the server, named parameters rewritten to `$n`. */
   readonly sql: string;
   readonly params: readonly ParsedParam[];
+  /**
+   * `sqlc.embed(t)` targets, rewritten to `t.*`: the table alias and the UTF-8 byte offset of
+   * the `t.*` column reference in `sql` (as the syntax tree's `location` gives it).
+   */
+  readonly embeds: readonly { readonly alias: string; readonly location: number }[];
   /** The statement's syntax tree (e.g. `{ SelectStmt: {...} }`), of `sql`. */
   readonly ast: PgNode;
   /** Maps a 0-based character offset in `sql` to one in the file's text. */
@@ -245,6 +250,10 @@ export function parseQueryFile(file: SourceFile): ParsedQueryFile {
       doc,
       sql,
       params: params.params,
+      embeds: params.embeds.map((e) => {
+        const at = rewritten.replacementAt(e.start) ?? 0;
+        return { alias: e.alias, location: Buffer.byteLength(sql.slice(0, at), "utf8") };
+      }),
       ast: stmt,
       toFileOffset: (o) => rewritten.toOriginal(o),
     });
@@ -274,6 +283,8 @@ function parseStatement(
 interface ParamScan {
   readonly params: ParsedParam[];
   readonly edits: { start: number; end: number; replacement: string }[];
+  /** sqlc.embed targets: alias and the edit's start (relative to the statement). */
+  readonly embeds: { alias: string; start: number }[];
 }
 
 /**
@@ -289,6 +300,7 @@ function collectParams(
   const edits: { start: number; end: number; replacement: string }[] = [];
   const named = new Map<string, ParsedParam>();
   const namedOrder: ParsedParam[] = [];
+  const embeds: { alias: string; start: number }[] = [];
   let firstNamed: number | undefined;
   let maxPositional = 0;
   let firstPositional: number | undefined;
@@ -363,12 +375,9 @@ function collectParams(
       }
       const argName = argTok.kind === "SCONST" ? argTok.text.slice(1, -1) : argTok.text;
       if (fnName === "embed") {
-        report(
-          t.start,
-          "sqlc.embed is not supported yet",
-          `select the table's columns instead, e.g. ${argName}.*`,
-        );
-        ok = false;
+        // The table's columns, nested under its name in the row type.
+        embeds.push({ alias: argName, start: t.start - base });
+        edits.push({ start: t.start - base, end: close.end - base, replacement: `${argName}.*` });
         i += 5;
         continue;
       }
@@ -404,12 +413,12 @@ function collectParams(
     return undefined;
   }
   if (!ok) return undefined;
-  if (namedOrder.length > 0) return { params: namedOrder, edits };
+  if (namedOrder.length > 0) return { params: namedOrder, edits, embeds };
   const params: ParsedParam[] = [];
   for (let n = 1; n <= maxPositional; n++) {
     params.push({ position: n, name: undefined, nullable: false, slice: false });
   }
-  return { params, edits };
+  return { params, edits, embeds };
 }
 
 function isIdentToken(t: Token): boolean {

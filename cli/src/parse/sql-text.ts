@@ -81,6 +81,14 @@ export class RewrittenText {
     this.#origBase = base;
   }
 
+  /**
+   * Where the replacement of the edit that started at `start` (an offset in `source`) begins
+   * in the rewritten text; undefined when no edit started there.
+   */
+  replacementAt(start: number): number | undefined {
+    return this.#segments.find((s) => s.origStart === start)?.newStart;
+  }
+
   /** Maps a 0-based character offset in the rewritten text to one in the original file. */
   toOriginal(offset: number): number {
     let delta = 0;

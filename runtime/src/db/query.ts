@@ -65,8 +65,14 @@ export interface QuerySpec<Params, Row> {
   readonly sql: string;
   /** Parameter keys and encoders in `$n` order. */
   readonly params: readonly (readonly [key: keyof Params & string, encode: Encoder])[];
-  /** Result column keys and decoders in column order. */
-  readonly columns: readonly (readonly [key: keyof Row & string, decode: Decoder])[];
+  /**
+   * Result column keys and decoders in column order. A third element nests the column under
+   * that row key (the columns of a `sqlc.embed(t)` become one object `t`).
+   */
+  readonly columns: readonly (
+    | readonly [key: keyof Row & string, decode: Decoder]
+    | readonly [key: string, decode: Decoder, group: keyof Row & string]
+  )[];
   /** False when the project turned prepared statements off at generate time. Default true. */
   readonly prepare?: boolean;
 }
@@ -91,7 +97,7 @@ export function defineQuery<Params = Record<string, never>, Row = Record<string,
   // Rows are copies of one object with every key, so they share a hidden class in V8 and
   // filling them is a store to a known slot, not a shape transition per key.
   const template: Record<string, null> = {};
-  for (const [key] of spec.columns) template[key] = null;
+  for (const [key, , group] of spec.columns) template[group ?? key] = null;
   rowTemplates.set(query, template);
   return query;
 }
@@ -251,7 +257,19 @@ function decodeRow<Params, Row>(
   for (let i = 0; i < columns.length; i++) {
     const column = columns[i]!;
     const raw = values[i];
-    row[column[0]] = raw === null || raw === undefined ? null : column[1](raw as string);
+    const value = raw === null || raw === undefined ? null : column[1](raw as string);
+    const group = column[2];
+    if (group === undefined) {
+      row[column[0]] = value;
+    } else {
+      // An embedded table's columns: one object per row under the group's key.
+      let nested = row[group] as Record<string, unknown> | null;
+      if (nested === null) {
+        nested = {};
+        row[group] = nested;
+      }
+      nested[column[0]] = value;
+    }
   }
   return row as Row;
 }
@@ -261,7 +279,7 @@ function templateOf<Params, Row>(query: Query<Params, Row>): Record<string, null
   if (template === undefined) {
     // A query object not made by defineQuery (a spread copy, say): build its template now.
     template = {};
-    for (const [key] of query.columns) template[key] = null;
+    for (const [key, , group] of query.columns) template[group ?? key] = null;
     rowTemplates.set(query, template);
   }
   return template;
