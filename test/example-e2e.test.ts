@@ -366,28 +366,25 @@ describe("user service", () => {
     expect(g).toMatchObject({ code: status.INVALID_ARGUMENT, fields: ["user_id"] });
   });
 
-  test("a duplicate handle (unique violation 23505) is INTERNAL today, without SQL detail", async () => {
-    // The DB-error-to-gRPC map (gen/errors.ts, 23505 -> ALREADY_EXISTS) does not exist yet:
-    // the pg error is not an RpcError, so the runtime reports it as INTERNAL.
+  test("a duplicate handle (unique violation 23505) is ALREADY_EXISTS naming the field, without SQL detail", async () => {
     const before = unexpected.length;
     const f = await failure(
       users.createProfile({ handle: "alice", displayName: "Bob", locale: "en" }, as(bob)),
     );
-    expect(f).toMatchObject({ code: status.INTERNAL, details: "Internal error", fields: [] });
-    const seen = unexpected.slice(before);
-    expect(seen).toHaveLength(1);
-    expect(seen[0]).toMatchObject({ code: "23505", constraint: "profiles_handle_key" });
-    unexpected.splice(before);
+    expect(f).toMatchObject({
+      code: status.ALREADY_EXISTS,
+      details: "Already exists",
+      fields: ["handle"],
+    });
+    // Expected failures are not "unexpected": nothing reaches onUnexpectedError.
+    expect(unexpected.length).toBe(before);
   });
 
-  test("a principal uid that is not a uuid (a raw Firebase uid) is INTERNAL today (22P02)", async () => {
-    // auth.uid feeds uuid parameters; nothing checks its shape before the query runs, so
-    // Postgres rejects it (invalid_text_representation) and the runtime reports INTERNAL.
-    const before = unexpected.length;
+  test("a principal uid that is not a uuid (a raw Firebase uid) is INVALID_ARGUMENT (22P02)", async () => {
+    // auth.uid feeds uuid parameters; Postgres rejects the text (invalid_text_representation).
     const f = await failure(users.getMyProfile({}, as("Xq3pZ9firebaseUid0000000000a")));
-    expect(f).toMatchObject({ code: status.INTERNAL, details: "Internal error" });
-    expect(unexpected.slice(before)).toMatchObject([{ code: "22P02" }]);
-    unexpected.splice(before);
+    expect(f).toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect(f.details).not.toContain("uuid");
   });
 
   test("UpdateProfile changes only the fields that are set; SetAvatar; ListProfiles", async () => {
@@ -558,7 +555,7 @@ describe("file service", () => {
     });
   });
 
-  test("a duplicate storage key (unique violation) is INTERNAL today", async () => {
+  test("a duplicate storage key (unique violation) is ALREADY_EXISTS", async () => {
     const before = unexpected.length;
     const f = await failure(
       files.createFile(
@@ -572,8 +569,8 @@ describe("file service", () => {
         as(bob),
       ),
     );
-    expect(f).toMatchObject({ code: status.INTERNAL, details: "Internal error" });
-    expect(unexpected.slice(before)).toMatchObject([{ code: "23505" }]);
+    expect(f).toMatchObject({ code: status.ALREADY_EXISTS, fields: ["storage_key"] });
+    expect(unexpected.length).toBe(before);
     unexpected.splice(before);
   });
 

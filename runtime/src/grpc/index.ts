@@ -5,6 +5,7 @@
  */
 export * from "./client-factory.js";
 export * from "./convert.js";
+export * from "./db-errors.js";
 export { type ErrorInfo, ErrorInfoSchema, type Status } from "./gen/google/rpc/status_pb.js";
 export * from "./rpc-error.js";
 export * from "./server-handlers.js";

@@ -4,6 +4,7 @@
  * cancellation as an AbortSignal, applies server backpressure to streams and maps errors to
  * statuses.
  */
+
 import {
   create,
   type DescMessage,
@@ -26,6 +27,7 @@ import {
   status,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { databaseErrorToRpc } from "./db-errors.js";
 import { isRpcError, RpcError } from "./rpc-error.js";
 
 /** The authenticated caller, as the `authenticate` hook resolves it from call metadata. */
@@ -242,10 +244,11 @@ function toServiceError(
 ): Error & { code: status; details: string; metadata: Metadata } {
   const rpc = isRpcError(error)
     ? error
-    : (() => {
+    : (databaseErrorToRpc(error) ??
+      (() => {
         options.onUnexpectedError?.(error, method);
         return new RpcError(status.INTERNAL, "Internal error");
-      })();
+      })());
   return Object.assign(new Error(rpc.message), {
     code: rpc.code,
     details: rpc.message,
