@@ -4,12 +4,12 @@
 // stderr. `--write-includes <dir>` writes svcgen/v1/options.proto and buf/validate/validate.proto.
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { CodeGeneratorRequestSchema, CodeGeneratorResponseSchema } from "@bufbuild/protobuf/wkt";
-import { svcgenVersion } from "../cli/dist/commands/generate-command.js";
 import {
   pluginName,
   runSvcgenPlugin,
   writeProtoIncludes,
 } from "../cli/dist/plugin/svcgen-plugin.js";
+import { version as svcgenVersion } from "../cli/dist/version.js";
 
 const args = process.argv.slice(2);
 if (args[0] === "--version" || args[0] === "-v") {

@@ -2,18 +2,14 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { inject } from "vitest";
+import { withDatabase } from "../cli/src/db/schema-source.js";
 
 /** The URL of the run's server (`DATABASE_URL`, or the embedded server's). */
 export function serverUrl(): string {
   return inject("databaseUrl");
 }
 
-/** Replaces the database name in a connection URL. */
-export function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
-}
+export { withDatabase };
 
 /** A database created for one test file; `drop()` removes it. */
 export interface TestDatabase {

@@ -10,14 +10,14 @@ import { type CheckFormat, checkFormats, renderDiagnostics } from "./check/check
 import { runGenerate } from "./commands/generate-command.js";
 import type { ResolvedConfig } from "./config/config.js";
 import { findConfig, loadConfig } from "./config/load-config.js";
-import { type Diagnostic, formatDiagnostic, hasErrors, sortDiagnostics } from "./diagnostics.js";
+import { type Diagnostic, hasErrors } from "./diagnostics.js";
 import { toPublicModel } from "./model.js";
+import { version } from "./version.js";
 
 // Commands other than generate are loaded when run: an up-to-date `svcgen generate` should
 // not pay for loading the parser, pg, chokidar or the proto toolchain.
 
-/** svcgen's version, printed by `--version` and part of the analysis cache key. */
-export const version = "0.1.0";
+export { version };
 
 /** Exit codes. */
 export const ExitCode = { ok: 0, inputError: 1, usage: 2 } as const;
@@ -42,16 +42,7 @@ function printDiagnostics(
   list: readonly Diagnostic[],
   sources: ReadonlyMap<string, string>,
 ): void {
-  for (const d of sortDiagnostics(list)) {
-    io.err(`${formatDiagnostic(d, d.file === undefined ? undefined : sources.get(d.file))}\n`);
-  }
-  const errors = list.filter((d) => d.severity === "error").length;
-  const warnings = list.length - errors;
-  if (errors > 0 || warnings > 0) {
-    io.err(
-      `${errors} error${errors === 1 ? "" : "s"}${warnings > 0 ? `, ${warnings} warning${warnings === 1 ? "" : "s"}` : ""}\n`,
-    );
-  }
+  io.err(renderDiagnostics(list, "human", sources).err);
 }
 
 async function configFor(io: Io, configOpt: string | undefined): Promise<ResolvedConfig> {

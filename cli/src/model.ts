@@ -64,6 +64,9 @@ export type PgType =
       readonly typname: string;
     };
 
+/** The package generated code imports the runtime from. */
+export const runtimeModule = "@svcgen/runtime";
+
 /** An import a TypeScript type needs, from a type override in the config. */
 export interface TsImport {
   /** The symbol to import. */

@@ -104,8 +104,9 @@ results.push([
 await client.end();
 
 const server = new URL(url);
-console.log(`Node ${process.version}, server ${server.host}`);
-console.log("");
-console.log("| case | median ms |");
-console.log("|---|---|");
-for (const [label, ms] of results) console.log(`| ${label} | ${ms.toFixed(3)} |`);
+const out = (line) => process.stdout.write(`${line}\n`);
+out(`Node ${process.version}, server ${server.host}`);
+out("");
+out("| case | median ms |");
+out("|---|---|");
+for (const [label, ms] of results) out(`| ${label} | ${ms.toFixed(3)} |`);

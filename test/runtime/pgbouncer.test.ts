@@ -7,11 +7,11 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { freePort } from "../../cli/src/db/embedded-server.js";
 import { configureRuntime, isAbortError, withTransaction } from "../../runtime/src/index.js";
 import { createTestDatabase, type TestDatabase } from "../db.js";
 import { type GeneratedModules, generateAndImport } from "./generated-module.js";
@@ -50,18 +50,6 @@ function pgbouncerBinary(): string {
     );
   }
   return found;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const address = srv.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function startBouncer(serverUrl: string): Promise<string> {

@@ -7,6 +7,7 @@
 import type pg from "pg";
 import { Codes, type Diagnostic, LineIndex } from "../diagnostics.js";
 import type { ColumnModel, Model, ParamModel, PgType, QueryModel } from "../model.js";
+import { camelCase } from "../names.js";
 import type { ParsedQuery } from "../parse/query-file-parser.js";
 import { loadCatalog } from "./catalog.js";
 import { describeStatements } from "./describe.js";
@@ -236,16 +237,6 @@ function domainReaches(t: PgType, oid: number): boolean {
     if (x.kind !== "domain") return false;
     x = x.base;
   }
-}
-
-/** `display_name` -> `displayName`; anything not a letter or digit separates words. */
-export function camelCase(name: string): string {
-  const parts = name.split(/[^A-Za-z0-9]+/).filter((p) => p.length > 0);
-  if (parts.length === 0) return "column";
-  const s = parts
-    .map((p, i) => (i === 0 ? p[0]!.toLowerCase() + p.slice(1) : p[0]!.toUpperCase() + p.slice(1)))
-    .join("");
-  return /^[0-9]/.test(s) ? `_${s}` : s;
 }
 
 /** Makes `tsName`s unique within a list by numbering repeats (`id`, `id2`). */

@@ -3,10 +3,9 @@
  * int8/date modes and the config's overrides by type and by `table.column`.
  */
 import type { DateMode, Int8Mode, TypeOverride } from "../config/config.js";
-import type { PgType, TsImport, TsTypeRef } from "../model.js";
+import { type PgType, runtimeModule, type TsImport, type TsTypeRef } from "../model.js";
 
-/** Where generated code imports runtime symbols from. */
-export const runtimeModule = "@svcgen/runtime";
+export { runtimeModule };
 
 /** Options of the mapping. */
 export interface TsTypeOptions {

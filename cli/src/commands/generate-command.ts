@@ -10,11 +10,9 @@ import { type Diagnostic, hasErrors } from "../diagnostics.js";
 import type { GeneratedFile } from "../inputs.js";
 import { type Model, type PublicQuery, toPublicModel } from "../model.js";
 import type { AnalyseProjectOptions } from "../project.js";
+import { version as svcgenVersion } from "../version.js";
 import { inputsHash, recordRun, upToDate } from "./up-to-date.js";
 import { projectPath, type WriteReport, writeGeneratedFiles } from "./write-files.js";
-
-/** svcgen's version, part of every cache key. */
-export const svcgenVersion = "0.1.0";
 
 /** The manifest `svcgen check` compares a live database with, next to the generated code. */
 export const manifestName = "svcgen-manifest.json";

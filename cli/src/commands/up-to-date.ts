@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { analysisVersion } from "../analyse/analysis-cache.js";
 import type { ResolvedConfig } from "../config/config.js";
 import type { GeneratedFile } from "../inputs.js";
+import { listProtoFiles } from "../proto/proto-files.js";
 
 interface Record {
   readonly inputs: string;
@@ -21,20 +22,13 @@ interface Record {
 
 const sha = (text: string | Buffer): string => createHash("sha256").update(text).digest("hex");
 
-async function protoFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  let entries: import("node:fs").Dirent[];
+/** The `.proto` files under a root, absolute; none when the root cannot be read. */
+async function protoFiles(root: string): Promise<string[]> {
   try {
-    entries = await readdir(dir, { withFileTypes: true });
+    return (await listProtoFiles(root)).map((rel) => join(root, rel));
   } catch {
-    return out;
+    return [];
   }
-  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await protoFiles(p)));
-    else if (e.name.endsWith(".proto")) out.push(p);
-  }
-  return out;
 }
 
 let buildId: Promise<string> | undefined;

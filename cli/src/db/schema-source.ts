@@ -525,7 +525,8 @@ async function endQuietly(client: pg.Client): Promise<void> {
 }
 
 /** The URL with the database name replaced. */
-function withDatabase(url: string, database: string): string {
+/** The connection URL with its database name replaced. */
+export function withDatabase(url: string, database: string): string {
   const u = new URL(url);
   u.pathname = `/${database}`;
   return u.toString();

@@ -5,8 +5,10 @@
  * change on either side that breaks generated code fails a test.
  */
 
+import { runtimeModule } from "../model.js";
+
 /** Module specifier generated code imports the runtime by, unless the emitter is told otherwise. */
-export const runtimeModule = "@svcgen/runtime";
+export { runtimeModule };
 
 /** Each symbol and whether it is a type (imported with `import type`). */
 export const runtimeSymbols = {

@@ -40,7 +40,6 @@ import {
   Edition,
 } from "@bufbuild/protobuf/wkt";
 import type { Plugin } from "@bufbuild/protoplugin";
-import { svcgenVersion } from "../commands/generate-command.js";
 import type { ResolvedConfig } from "../config/config.js";
 import { findConfig, loadConfig } from "../config/load-config.js";
 import { type Diagnostic, formatDiagnostic, hasErrors, sortDiagnostics } from "../diagnostics.js";
@@ -49,6 +48,7 @@ import { listProtoFiles, loadValidateDescriptor, svcgenProtoDir } from "../proto
 import { printFileDescriptor } from "../proto/descriptor-printer.js";
 import { generateProtoCode } from "../proto/generate-proto.js";
 import { ProtoCodes } from "../proto/proto-codes.js";
+import { version as svcgenVersion } from "../version.js";
 
 /** The plugin's name, as buf reports it. */
 export const pluginName = "protoc-gen-svcgen";

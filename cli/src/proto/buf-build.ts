@@ -5,7 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -15,6 +15,7 @@ import { type FileDescriptorProto, FileDescriptorSetSchema } from "@bufbuild/pro
 import type { Diagnostic } from "../diagnostics.js";
 import { printFileDescriptor } from "./descriptor-printer.js";
 import { ProtoCodes } from "./proto-codes.js";
+import { listProtoFiles } from "./proto-files.js";
 
 const require = createRequire(import.meta.url);
 
@@ -94,17 +95,7 @@ export async function loadValidateDescriptor(): Promise<FileDescriptorProto> {
   return desc.proto;
 }
 
-/** Lists `.proto` files under `dir`, as forward-slash paths relative to it, sorted. */
-export async function listProtoFiles(dir: string, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  const entries = await readdir(path.join(dir, prefix), { withFileTypes: true });
-  for (const e of entries) {
-    const rel = prefix === "" ? e.name : `${prefix}/${e.name}`;
-    if (e.isDirectory()) out.push(...(await listProtoFiles(dir, rel)));
-    else if (e.name.endsWith(".proto")) out.push(rel);
-  }
-  return out.sort();
-}
+export { listProtoFiles };
 
 /** One line of `buf build --error-format json`. */
 interface BufError {
