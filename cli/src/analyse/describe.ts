@@ -64,6 +64,7 @@ class DescribeBatch {
   #index = 0;
   #connection: ConnectionLike | undefined;
   readonly #done: (results: DescribeResult[]) => void;
+  readonly #fail: (err: Error) => void;
   readonly #onParams = (msg: unknown) => {
     const slot = this.#slots[this.#index];
     if (slot !== undefined) slot.paramOids = [...(msg as { dataTypeIDs: number[] }).dataTypeIDs];
@@ -73,11 +74,13 @@ class DescribeBatch {
     client: ClientInternals,
     sqls: readonly string[],
     done: (results: DescribeResult[]) => void,
+    fail: (err: Error) => void,
   ) {
     this.#client = client;
     this.#sqls = sqls;
     this.#slots = sqls.map(() => ({ paramOids: [], fields: [], error: undefined }));
     this.#done = done;
+    this.#fail = fail;
   }
 
   /** Called by node-postgres when this becomes the active query. */
@@ -105,6 +108,13 @@ class DescribeBatch {
   }
 
   handleError(err: pg.DatabaseError): void {
+    // Not the server rejecting a statement (those carry a SQLSTATE and a severity) but the
+    // connection failing: no ReadyForQuery will follow, so the whole batch fails.
+    if (typeof err.severity !== "string") {
+      this.#connection?.removeListener("parameterDescription", this.#onParams);
+      this.#fail(err);
+      return;
+    }
     const slot = this.#slots[this.#index];
     if (slot !== undefined) {
       const pos = err.position === undefined ? undefined : Number.parseInt(err.position, 10);
@@ -153,8 +163,27 @@ export function describeStatements(
   sqls: readonly string[],
 ): Promise<DescribeResult[]> {
   if (sqls.length === 0) return Promise.resolve([]);
-  return new Promise((resolve) => {
-    const batch = new DescribeBatch(client as unknown as ClientInternals, sqls, resolve);
+  return new Promise((resolve, reject) => {
+    // A connection lost mid-batch sends no more ReadyForQuery: fail instead of waiting forever.
+    const lost = (err?: Error): void => {
+      cleanup();
+      reject(new Error(`the database connection was lost${err ? `: ${err.message}` : ""}`));
+    };
+    const cleanup = (): void => {
+      client.off("end", lost);
+      client.off("error", lost);
+    };
+    client.once("end", lost);
+    client.once("error", lost);
+    const batch = new DescribeBatch(
+      client as unknown as ClientInternals,
+      sqls,
+      (results) => {
+        cleanup();
+        resolve(results);
+      },
+      lost,
+    );
     client.query(batch as unknown as pg.Submittable);
   });
 }
