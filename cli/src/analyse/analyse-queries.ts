@@ -8,6 +8,7 @@ import type pg from "pg";
 import { Codes, type Diagnostic, LineIndex } from "../diagnostics.js";
 import type { ColumnModel, Model, ParamModel, PgType, QueryModel } from "../model.js";
 import { camelCase } from "../names.js";
+import { as, kindOf, type PgNode } from "../parse/pg-ast.js";
 import type { ParsedQuery } from "../parse/query-file-parser.js";
 import { loadCatalog } from "./catalog.js";
 import { describeStatements } from "./describe.js";
@@ -86,7 +87,13 @@ export async function analyseQueries(
       });
       continue;
     }
-    if ((q.command === "one" || q.command === "many") && d.fields.length === 0) {
+    // A SELECT of no columns (`SELECT FROM t`) still returns rows, each an empty object, as
+    // sqlc generates it; a statement that returns no rows at all does not fit :one/:many.
+    if (
+      (q.command === "one" || q.command === "many") &&
+      d.fields.length === 0 &&
+      !returnsRows(q.ast)
+    ) {
       const pos = positionIn(q.file, q.toFileOffset(0));
       diagnostics.push({
         severity: "error",
@@ -248,4 +255,9 @@ function uniqueTsNames<T extends { tsName: string }>(items: T[]): void {
     seen.add(name);
     if (name !== it.tsName) items[i] = { ...it, tsName: name };
   }
+}
+
+/** A SELECT (not `SELECT ... INTO`), which returns rows even when it has no columns. */
+function returnsRows(ast: PgNode): boolean {
+  return kindOf(ast) === "SelectStmt" && as(ast, "SelectStmt")?.intoClause === undefined;
 }

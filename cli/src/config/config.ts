@@ -78,6 +78,11 @@ export interface ResolvedConfig {
   readonly date: DateMode;
   /** Whether generated functions use named prepared statements by default. Default true. */
   readonly preparedStatements: boolean;
+  /**
+   * A statement in a query file without a `-- name:` annotation: skipped with a warning
+   * (sqlc skips it silently) or an error. Absent: `warning`.
+   */
+  readonly unannotated?: "warning" | "error";
   /** Folder for the analysis cache. Default `.svcgen-cache` under the project folder. */
   readonly cacheDir: string;
   readonly proto: ProtoConfig | undefined;

@@ -31,6 +31,8 @@
  *   int8: bigint          # bigint | string | number; default bigint
  *   date: Date            # Date | string; default Date
  *   preparedStatements: true   # named prepared statements; default true
+ *   unannotated: warning  # a query-file statement without `-- name:`: skipped with a
+ *                         #   warning (as sqlc skips it), or `error`
  * cache: .svcgen-cache    # analysis cache folder; default .svcgen-cache
  * proto:                  # optional; absent means the project has no protos, empty the defaults
  *   roots: [proto]        # buf module roots, a folder or a list; default [proto]; must exist
@@ -151,6 +153,9 @@ const configSchema = z.strictObject(
             .optional(),
           date: z.enum(["Date", "string"], { error: "expected Date or string" }).optional(),
           preparedStatements: z.boolean({ error: "expected true or false" }).optional(),
+          unannotated: z
+            .enum(["warning", "error"], { error: "expected warning or error" })
+            .optional(),
         },
         { error: "expected a mapping" },
       )
@@ -183,7 +188,7 @@ const knownKeys: Readonly<Record<string, readonly string[]>> = {
   "types[]": Object.keys(overrideSchema.shape),
   "types[].import": Object.keys(importSchema.shape),
   "types[].import[]": Object.keys(importSchema.shape),
-  options: ["int8", "date", "preparedStatements"],
+  options: ["int8", "date", "preparedStatements", "unannotated"],
   proto: ["roots", "handlers"],
 };
 
@@ -320,6 +325,7 @@ class ConfigLoader {
       int8,
       date,
       preparedStatements: raw.options?.preparedStatements ?? true,
+      ...(raw.options?.unannotated === undefined ? {} : { unannotated: raw.options.unannotated }),
       cacheDir: resolve(this.rootDir, raw.cache ?? ".svcgen-cache"),
       proto,
     };

@@ -68,6 +68,8 @@ export function loadParser(): Promise<void> {
 }
 
 const annotationRe = /^--\s*name:\s*(\S+)\s*(?::(\S+))?\s*(.*)$/;
+/** `/* name: GetUser :one *\/`, sqlc's other annotation form (one line or several). */
+const blockAnnotationRe = /^\/\*\s*name:\s*([^\s*]+)\s*(?::([^\s*]+))?\s*([\s\S]*?)\s*\*\/$/;
 const identRe = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const allCommands: readonly QueryCommand[] = [
   "one",
@@ -93,18 +95,58 @@ function isComment(t: Token): boolean {
   return t.kind === "SQL_COMMENT" || t.kind === "C_COMMENT";
 }
 
+/** What to do with a statement that has no annotation. */
+export type UnannotatedPolicy = "warning" | "error";
+
+/** Options of {@link parseQueryFile}. */
+export interface ParseQueryFileOptions {
+  /**
+   * A statement without a `-- name:` annotation (DDL beside queries, a folder used as both
+   * schema and queries) is skipped with an SVC002 warning, as sqlc skips it; `error` makes
+   * it an error. Default `warning`.
+   */
+  readonly unannotated?: UnannotatedPolicy;
+}
+
+/** The annotation in a comment token (`-- name: X :cmd` or `/* name: X :cmd *\/`), if any. */
+function annotationOf(t: Token): RegExpExecArray | null {
+  if (t.kind === "SQL_COMMENT") return annotationRe.exec(t.text);
+  if (t.kind === "C_COMMENT") return blockAnnotationRe.exec(t.text);
+  return null;
+}
+
+/** The doc comment lines of a non-annotation comment. */
+function docLines(t: Token): string[] {
+  if (t.kind === "SQL_COMMENT") return [t.text.replace(/^--\s?/, "").trimEnd()];
+  const inner = t.text.replace(/^\/\*+/, "").replace(/\*+\/$/, "");
+  const lines = inner.split(/\r?\n/).map((l) => l.replace(/^\s*\*?\s?/, "").trimEnd());
+  while (lines.length > 0 && lines[0] === "") lines.shift();
+  while (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+  return lines;
+}
+
 /**
  * Parses one query file. Requires {@link loadParser} to have resolved. Pure: the result
- * depends only on the file's path and text.
+ * depends only on the file's path and text (and the options).
  */
-export function parseQueryFile(file: SourceFile): ParsedQueryFile {
+export function parseQueryFile(
+  file: SourceFile,
+  options: ParseQueryFileOptions = {},
+): ParsedQueryFile {
+  const unannotated = options.unannotated ?? "warning";
   const diagnostics: Diagnostic[] = [];
   const text = file.text;
   const lines = new LineIndex(text);
-  const at = (offset: number, code: Diagnostic["code"], message: string, hint?: string) => {
+  const at = (
+    offset: number,
+    code: Diagnostic["code"],
+    message: string,
+    hint?: string,
+    severity: Diagnostic["severity"] = "error",
+  ) => {
     const pos = lines.positionAt(offset);
     const d: Diagnostic = {
-      severity: "error",
+      severity,
       code,
       message,
       file: file.path,
@@ -152,14 +194,17 @@ export function parseQueryFile(file: SourceFile): ParsedQueryFile {
     const firstCode = chunk.findIndex((t) => !isComment(t));
     const leading = firstCode === -1 ? chunk : chunk.slice(0, firstCode);
     const body = firstCode === -1 ? [] : chunk.slice(firstCode);
-    // The annotation is the last `-- name:` comment before the statement.
+    // The annotation is the last `-- name:` (or `/* name: */`) comment before the statement.
     let annotation: Token | undefined;
+    let m: RegExpExecArray | null = null;
     const doc: string[] = [];
     for (const c of leading) {
-      if (c.kind === "SQL_COMMENT" && annotationRe.test(c.text)) {
+      const found = annotationOf(c);
+      if (found !== null) {
         annotation = c;
-      } else if (c.kind === "SQL_COMMENT") {
-        doc.push(c.text.replace(/^--\s?/, "").trimEnd());
+        m = found;
+      } else {
+        doc.push(...docLines(c));
       }
     }
     if (body.length === 0) {
@@ -174,16 +219,22 @@ export function parseQueryFile(file: SourceFile): ParsedQueryFile {
       continue;
     }
     const first = body[0]!;
-    if (annotation === undefined) {
+    if (annotation === undefined || m === null) {
+      // sqlc skips such statements (DDL beside queries, a folder that is both schema and
+      // queries); so does svcgen, saying so, unless the project makes it an error.
       at(
         first.start,
         Codes.missingAnnotation,
-        "statement has no `-- name: <Name> :<command>` annotation",
-        "add a line such as `-- name: GetUser :one` above the statement",
+        unannotated === "error"
+          ? "statement has no `-- name: <Name> :<command>` annotation"
+          : "statement has no `-- name: <Name> :<command>` annotation; it is skipped",
+        unannotated === "error"
+          ? "add a line such as `-- name: GetUser :one` above the statement"
+          : "add a line such as `-- name: GetUser :one` above it to generate a function, or move it out of the query files",
+        unannotated,
       );
       continue;
     }
-    const m = annotationRe.exec(annotation.text)!;
     const name = m[1] ?? "";
     const cmd = m[2];
     const line = lines.positionAt(annotation.start).line;
@@ -297,17 +348,17 @@ function collectParams(
   base: number,
   report: (offset: number, message: string, hint?: string) => void,
 ): ParamScan | undefined {
-  const edits: { start: number; end: number; replacement: string }[] = [];
+  // `named`: the parameter whose number replaces `$#` in `replacement` once all are known.
+  const edits: { start: number; end: number; replacement: string; named?: string }[] = [];
   const named = new Map<string, ParsedParam>();
   const namedOrder: ParsedParam[] = [];
   const embeds: { alias: string; start: number }[] = [];
-  let firstNamed: number | undefined;
-  let maxPositional = 0;
+  /** Written `$n` numbers, with the offset of the first use of each. */
+  const positional = new Map<number, number>();
   let firstPositional: number | undefined;
   let ok = true;
 
-  const useNamed = (name: string, kind: "arg" | "narg" | "slice", offset: number): number => {
-    firstNamed ??= offset;
+  const useNamed = (name: string, kind: "arg" | "narg" | "slice", offset: number): string => {
     const existing = named.get(name);
     if (existing !== undefined) {
       const kindOf = existing.slice ? "slice" : existing.nullable ? "narg" : "arg";
@@ -319,17 +370,17 @@ function collectParams(
         );
         ok = false;
       }
-      return existing.position;
+      return name;
     }
     const p: ParsedParam = {
-      position: namedOrder.length + 1,
+      position: 0,
       name,
       nullable: kind === "narg",
       slice: kind === "slice",
     };
     named.set(name, p);
     namedOrder.push(p);
-    return p.position;
+    return name;
   };
 
   for (let i = 0; i < body.length; i++) {
@@ -337,14 +388,14 @@ function collectParams(
     if (t.kind === "PARAM") {
       firstPositional ??= t.start;
       const n = Number.parseInt(t.text.slice(1), 10);
-      maxPositional = Math.max(maxPositional, n);
+      if (!positional.has(n)) positional.set(n, t.start);
       continue;
     }
     // @name: the `@` operator immediately followed by an identifier.
     const next = body[i + 1];
     if (t.text === "@" && next !== undefined && next.start === t.end && isIdentToken(next)) {
       const pos = useNamed(next.text, "arg", t.start);
-      edits.push({ start: t.start - base, end: next.end - base, replacement: `$${pos}` });
+      edits.push({ start: t.start - base, end: next.end - base, replacement: "$#", named: pos });
       i++;
       continue;
     }
@@ -394,31 +445,72 @@ function collectParams(
           edits.push({
             start: from.start - base,
             end: rparen.end - base,
-            replacement: negated ? `<> ALL($${pos})` : `= ANY($${pos})`,
+            replacement: negated ? "<> ALL($#)" : "= ANY($#)",
+            named: pos,
           });
           i += 6;
           continue;
         }
       }
-      edits.push({ start: t.start - base, end: close.end - base, replacement: `$${pos}` });
+      edits.push({ start: t.start - base, end: close.end - base, replacement: "$#", named: pos });
       i += 5;
     }
   }
-  if (firstNamed !== undefined && firstPositional !== undefined) {
+  if (!ok) return undefined;
+  // sqlc keeps the `$n` written and gives each named parameter the lowest number no `$n`
+  // uses, in order of first appearance (its preprocess.number and named.ParamSet). It also
+  // requires the written numbers to be 1..k without a gap (validatePlaceholders), so the
+  // named ones always come after: `$1 ... @a ... $2 ... @b` is $1, $3 (a), $2, $4 (b).
+  const missing = firstGap(positional.keys());
+  if (namedOrder.length > 0 && missing !== undefined) {
     report(
-      Math.max(firstNamed, firstPositional),
-      "query mixes $n parameters with named parameters",
-      "use either $1, $2, ... or @name / sqlc.arg(name) throughout one query",
+      firstPositional ?? 0,
+      `parameter $${missing} is not used, but $${Math.max(...positional.keys())} is`,
+      "number the $n parameters 1, 2, ... without a gap; named parameters are numbered after them",
     );
     return undefined;
   }
-  if (!ok) return undefined;
-  if (namedOrder.length > 0) return { params: namedOrder, edits, embeds };
-  const params: ParsedParam[] = [];
-  for (let n = 1; n <= maxPositional; n++) {
-    params.push({ position: n, name: undefined, nullable: false, slice: false });
+  const taken = new Set(positional.keys());
+  let next = 1;
+  const byName = new Map<string, number>();
+  for (const p of namedOrder) {
+    while (taken.has(next)) next++;
+    taken.add(next);
+    byName.set(p.name ?? "", next);
   }
-  return { params, edits, embeds };
+  const positionOf = (name: string): number => byName.get(name) ?? 0;
+  const numbered = namedOrder.map((p) => ({ ...p, position: positionOf(p.name ?? "") }));
+  const finalEdits = edits.map((e) =>
+    e.named === undefined
+      ? { start: e.start, end: e.end, replacement: e.replacement }
+      : {
+          start: e.start,
+          end: e.end,
+          replacement: e.replacement.replace("$#", `$${positionOf(e.named)}`),
+        },
+  );
+  const params: ParsedParam[] = [];
+  const max = Math.max(0, ...taken);
+  for (let n = 1; n <= max; n++) {
+    params.push(
+      numbered.find((p) => p.position === n) ?? {
+        position: n,
+        name: undefined,
+        nullable: false,
+        slice: false,
+      },
+    );
+  }
+  return { params, edits: finalEdits, embeds };
+}
+
+/** The smallest n >= 1 missing from `numbers` below their maximum, if any. */
+function firstGap(numbers: Iterable<number>): number | undefined {
+  const set = new Set(numbers);
+  if (set.size === 0) return undefined;
+  const max = Math.max(...set);
+  for (let n = 1; n <= max; n++) if (!set.has(n)) return n;
+  return undefined;
 }
 
 function isIdentToken(t: Token): boolean {
