@@ -111,9 +111,7 @@ export async function readQueryFiles(
  * Decodes UTF-8 strictly: the text, or where the first invalid byte is (byte offset, and the
  * 1-based line and character column of the valid text before it). A leading BOM is dropped.
  */
-export function decodeUtf8(
-  bytes: Uint8Array,
-):
+export function decodeUtf8(bytes: Uint8Array):
   | { readonly ok: true; readonly text: string }
   | {
       readonly ok: false;
