@@ -270,7 +270,29 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program
     .command("init")
     .description("scaffold svcgen.yaml, folders, an example migration and queries")
-    .action(async () => {
+    .option(
+      "--from-sqlc [file]",
+      "instead: write svcgen.yaml from a sqlc config (default: sqlc.yaml, sqlc.yml or sqlc.json)",
+    )
+    .action(async (opts: { fromSqlc?: string | boolean }) => {
+      if (opts.fromSqlc !== undefined && opts.fromSqlc !== false) {
+        const { runInitFromSqlc } = await import("./commands/sqlc-config-importer.js");
+        const file = typeof opts.fromSqlc === "string" ? opts.fromSqlc : undefined;
+        const r = await runInitFromSqlc(io.cwd, file);
+        const sources = new Map<string, string>();
+        for (const d of r.diagnostics) {
+          if (d.file === undefined || sources.has(d.file)) continue;
+          const text = await readFile(resolve(io.cwd, d.file), "utf8").catch(() => undefined);
+          if (text !== undefined) sources.set(d.file, text);
+        }
+        printDiagnostics(io, r.diagnostics, sources);
+        if (hasErrors(r.diagnostics)) {
+          setExit(ExitCode.inputError);
+          return;
+        }
+        for (const f of r.created) io.out(`created ${f}\n`);
+        return;
+      }
       const { runInit } = await import("./commands/init-command.js");
       const r = await runInit(io.cwd);
       printDiagnostics(io, r.diagnostics, new Map());
