@@ -104,7 +104,7 @@ describe("diagnostics", () => {
     expect(r.code).toBe(1);
     expect(r.err).toContain('queries/q.sql:1:12: error SVC003: unknown command ":uno" for query A');
     expect(r.err).toContain(
-      "queries/q.sql:4:1: error SVC002: statement has no `-- name: <Name> :<command>` annotation",
+      "queries/q.sql:4:1: warning SVC002: statement has no `-- name: <Name> :<command>` annotation; it is skipped",
     );
   });
 
