@@ -189,10 +189,11 @@ export async function analyseProject(
   const firstByName = new Map<string, ParsedQuery>();
   for (const file of queryFiles.files) {
     const memo = opts.parseMemo?.get(file.path);
+    const unannotated = config.unannotated ?? "warning";
     const r =
-      memo !== undefined && memo.file.text === file.text
+      memo !== undefined && memo.file.text === file.text && memo.unannotated === unannotated
         ? memo
-        : parseQueryFile(file, { unannotated: config.unannotated ?? "warning" });
+        : parseQueryFile(file, { unannotated });
     opts.parseMemo?.set(file.path, r);
     diagnostics.push(...r.diagnostics);
     for (const q of r.queries) {

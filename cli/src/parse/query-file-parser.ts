@@ -55,6 +55,8 @@ export interface ParsedQuery {
 /** The result of parsing one query file. */
 export interface ParsedQueryFile {
   readonly file: SourceFile;
+  /** The policy it was parsed with (a memo of it is stale when the config changes this). */
+  readonly unannotated: UnannotatedPolicy;
   readonly queries: readonly ParsedQuery[];
   readonly diagnostics: readonly Diagnostic[];
 }
@@ -167,7 +169,7 @@ export function parseQueryFile(
     const err = parseStatement(text);
     const where = err.kind === "error" ? err : undefined;
     at(where?.offset ?? 0, Codes.syntax, where?.message ?? "SQL could not be tokenized");
-    return { file, queries: [], diagnostics };
+    return { file, unannotated, queries: [], diagnostics };
   }
   const tokens: Token[] = raw.map((t) => ({
     start: bytes.toChar(t.start),
@@ -309,7 +311,7 @@ export function parseQueryFile(
       toFileOffset: (o) => rewritten.toOriginal(o),
     });
   }
-  return { file, queries, diagnostics };
+  return { file, unannotated, queries, diagnostics };
 }
 
 /** Parses one statement: its tree, or the parser's error with a 0-based character offset. */
