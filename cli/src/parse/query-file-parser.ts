@@ -355,8 +355,8 @@ function collectParams(
   const named = new Map<string, ParsedParam>();
   const namedOrder: ParsedParam[] = [];
   const embeds: { alias: string; start: number }[] = [];
-  /** Written `$n` numbers, with the offset of the first use of each. */
-  const positional = new Map<number, number>();
+  /** The `$n` numbers written. */
+  const positional = new Set<number>();
   let firstPositional: number | undefined;
   let ok = true;
 
@@ -390,7 +390,7 @@ function collectParams(
     if (t.kind === "PARAM") {
       firstPositional ??= t.start;
       const n = Number.parseInt(t.text.slice(1), 10);
-      if (!positional.has(n)) positional.set(n, t.start);
+      positional.add(n);
       continue;
     }
     // @name: the `@` operator immediately followed by an identifier.
@@ -463,16 +463,16 @@ function collectParams(
   // uses, in order of first appearance (its preprocess.number and named.ParamSet). It also
   // requires the written numbers to be 1..k without a gap (validatePlaceholders), so the
   // named ones always come after: `$1 ... @a ... $2 ... @b` is $1, $3 (a), $2, $4 (b).
-  const missing = firstGap(positional.keys());
+  const missing = firstGap(positional);
   if (namedOrder.length > 0 && missing !== undefined) {
     report(
       firstPositional ?? 0,
-      `parameter $${missing} is not used, but $${Math.max(...positional.keys())} is`,
+      `parameter $${missing} is not used, but $${Math.max(...positional)} is`,
       "number the $n parameters 1, 2, ... without a gap; named parameters are numbered after them",
     );
     return undefined;
   }
-  const taken = new Set(positional.keys());
+  const taken = new Set(positional);
   let next = 1;
   const byName = new Map<string, number>();
   for (const p of namedOrder) {
@@ -488,7 +488,7 @@ function collectParams(
       : {
           start: e.start,
           end: e.end,
-          replacement: e.replacement.replace("$#", `$${positionOf(e.named)}`),
+          replacement: e.replacement.replace("$#", () => `$${positionOf(e.named ?? "")}`),
         },
   );
   const params: ParsedParam[] = [];
