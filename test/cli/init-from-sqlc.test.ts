@@ -97,6 +97,24 @@ describe("svcgen init --from-sqlc", () => {
     expect(code).not.toContain("prepare: false,");
   });
 
+  it("warns where sqlc would leave out down migrations that svcgen applies", async () => {
+    const dir = await writeProject("from-sqlc-down", {
+      "sqlc.yaml":
+        'version: "2"\nsql:\n  - engine: postgresql\n    schema: [migrations, goose.sql]\n    queries: q.sql\n',
+      "migrations/001_init.up.sql": "CREATE TABLE t (id int);\n",
+      "migrations/001_init.down.sql": "DROP TABLE t;\n",
+      "goose.sql": "-- +goose Up\nCREATE TABLE u (id int);\n\n-- +goose Down\nDROP TABLE u;\n",
+      "q.sql": "-- name: A :one\nSELECT id FROM t;\n",
+    });
+    dirs.push(dir);
+    const r = await runCli(dir, ["init", "--from-sqlc"], {});
+    expect(r.code).toBe(0);
+    expect(warnings(r.err)).toEqual([
+      "sqlc.yaml:4:5: warning SVC100: schema goose.sql: sqlc ignores goose.sql from line 4 (a rollback section); svcgen would apply it",
+      "sqlc.yaml:4:5: warning SVC100: schema migrations: sqlc skips down migrations, svcgen would apply 001_init.down.sql",
+    ]);
+  });
+
   it("refuses without a sqlc config, over an existing svcgen.yaml, and for other versions or engines", async () => {
     const empty = await writeProject("from-sqlc-empty", {});
     dirs.push(empty);

@@ -9,7 +9,7 @@
  * TypeScript equivalent (the type of the value node-postgres yields for it: `string`,
  * `number`, `boolean`, `Date`, ...). Everything else is reported as a warning that says why.
  */
-import { constants } from "node:fs";
+import { constants, readdirSync, readFileSync, statSync } from "node:fs";
 import { access, readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { isMap, isPair, isScalar, isSeq, type Node, parseDocument, stringify } from "yaml";
@@ -161,9 +161,14 @@ function whyNotCarried(key: string, value: Json): string | undefined {
 
 /**
  * Converts the text of a sqlc config (`file` is its path as shown in diagnostics) into
- * svcgen.yaml text. Pure.
+ * svcgen.yaml text. Pure, but for `schemaNote`: given each schema path as written, it returns
+ * why svcgen would read that path differently from sqlc (e.g. down migrations in it), if so.
  */
-export function convertSqlcConfig(text: string, file: string): SqlcConversion {
+export function convertSqlcConfig(
+  text: string,
+  file: string,
+  schemaNote: (path: string) => string | undefined = () => undefined,
+): SqlcConversion {
   const diagnostics: Diagnostic[] = [];
   const lines = new LineIndex(text);
   const doc = parseDocument(text, { prettyErrors: false });
@@ -310,6 +315,17 @@ export function convertSqlcConfig(text: string, file: string): SqlcConversion {
     return list.length === 1 ? (list[0] as string) : list;
   };
   const schema = paths("schema");
+  for (const p of asList(schema ?? null)) {
+    const note = typeof p === "string" ? schemaNote(p) : undefined;
+    if (note !== undefined) {
+      report(
+        "warning",
+        nodeAt([...base, "schema"]),
+        `schema ${p}: ${note}`,
+        "svcgen applies every statement of every .sql file of the schema; move rollbacks elsewhere",
+      );
+    }
+  }
   const queries = paths("queries");
   if (schema === undefined || queries === undefined) return { yaml: undefined, diagnostics };
   out.version = 1;
@@ -513,7 +529,8 @@ export async function runInitFromSqlc(
       ],
     };
   }
-  const r = convertSqlcConfig(text, shown(path));
+  const configDir = dirname(path);
+  const r = convertSqlcConfig(text, shown(path), (p) => downMigrationsIn(join(configDir, p)));
   if (r.yaml === undefined || r.diagnostics.some((d) => d.severity === "error")) {
     return { created: [], diagnostics: r.diagnostics };
   }
@@ -535,6 +552,51 @@ export async function runInitFromSqlc(
     return { created: [], diagnostics: r.diagnostics };
   }
   return { created: [shown(target)], diagnostics: r.diagnostics };
+}
+
+/** Rollback markers sqlc cuts schema files at (its migrations.RemoveRollbackStatements). */
+const rollbackMarkers = [
+  "-- +goose down",
+  "-- +migrate down",
+  "---- create above / drop below ----",
+  "-- migrate:down",
+];
+
+/**
+ * What sqlc leaves out of a schema path and svcgen would apply: `*.down.sql` files of a
+ * folder, and the part of a file after a migration tool's rollback marker.
+ */
+function downMigrationsIn(abs: string): string | undefined {
+  let files: string[];
+  try {
+    files = statSync(abs).isDirectory()
+      ? readdirSync(abs)
+          .filter((f) => f.endsWith(".sql") && !f.startsWith("."))
+          .sort()
+          .map((f) => join(abs, f))
+      : [abs];
+  } catch {
+    return undefined;
+  }
+  const down = files.filter((f) => f.endsWith(".down.sql")).map((f) => basename(f));
+  if (down.length > 0) {
+    return `sqlc skips down migrations, svcgen would apply ${down.slice(0, 3).join(", ")}${down.length > 3 ? ` and ${down.length - 3} more` : ""}`;
+  }
+  for (const f of files) {
+    let text: string;
+    try {
+      text = readFileSync(f, "utf8");
+    } catch {
+      continue;
+    }
+    const marked = text
+      .split("\n")
+      .findIndex((l) => rollbackMarkers.some((m) => l.toLowerCase().startsWith(m)));
+    if (marked !== -1) {
+      return `sqlc ignores ${basename(f)} from line ${marked + 1} (a rollback section); svcgen would apply it`;
+    }
+  }
+  return undefined;
 }
 
 async function exists(path: string): Promise<boolean> {
