@@ -1,0 +1,6 @@
+/**
+ * `@svcgen/runtime/telemetry`: logs, metrics and tracing for generated services. Tracing
+ * starts in `@svcgen/runtime/telemetry/register`, which the entry point imports first.
+ */
+export * from "./logger.js";
+export * from "./loki-transport.js";
