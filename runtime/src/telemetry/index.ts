@@ -3,6 +3,7 @@
  * starts in `@svcgen/runtime/telemetry/register`, which the entry point imports first.
  */
 
+export * from "./call-log.js";
 export * from "./grpc-metrics.js";
 export * from "./logger.js";
 export * from "./loki-transport.js";
