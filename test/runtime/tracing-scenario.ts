@@ -11,6 +11,7 @@ import { trace } from "@opentelemetry/api";
 import { createGrpcServerLogInterceptor, createServiceLogger } from "@svcgen/runtime/telemetry";
 import pg from "pg";
 import type { Logger } from "pino";
+import { getUser as getUserRow } from "../../fixtures/golden/grpc/users/gen/db/users.js";
 import {
   addUserService,
   createUserServiceClient,
@@ -83,6 +84,17 @@ export async function runScenario(databaseUrl: string): Promise<Record<string, u
   const waited = pool.waitingCount;
   held.release();
   await Promise.all([a, b]);
+  // The same without a signal (a query run outside a call): the runner checks a connection
+  // out itself rather than using pool.query, which would parent the SQL span to the query
+  // that released the connection.
+  const held2 = await pool.connect();
+  const c = root("no-signal-a", () => getUserRow(pool, { id: created.id }));
+  const d = root("no-signal-b", () => getUserRow(pool, { id: created.id }));
+  for (let i = 0; i < 500 && pool.waitingCount < 2; i++) await sleep(10);
+  const waited2 = pool.waitingCount;
+  held2.release();
+  await Promise.all([c, d]);
+  logs.push({ waited2 });
   await root("failing", () => direct.getUser({ id: 777_777n }).catch(() => undefined));
   logs.push({ waited });
   direct.close();

@@ -67,7 +67,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await rm(outDir, { recursive: true, force: true });
+  if (process.env.KEEP_TRACING_BUNDLE !== "1") await rm(outDir, { recursive: true, force: true });
   await db?.drop();
 });
 
@@ -143,6 +143,16 @@ test("two concurrent calls on a saturated pool of one: each SQL span under its o
   expect(a.client.traceId).not.toBe(b.client.traceId);
   expect(only(a.queries, "SQL under call a").traceId).toBe(a.client.traceId);
   expect(only(b.queries, "SQL under call b").traceId).toBe(b.client.traceId);
+});
+
+test("queries run without a signal on a saturated pool: each SQL span under its own root", () => {
+  expect(logs.find((l) => "waited2" in l)?.waited2).toBe(2);
+  for (const name of ["no-signal-a", "no-signal-b"]) {
+    const r = rootSpan(name);
+    const q = only(sql(childrenOf(r)), `SQL under ${name}`);
+    expect(q.traceId).toBe(r.traceId);
+    expect(q.attributes["db.query.name"]).toBe("GetUser");
+  }
 });
 
 test("the log line of a failing call carries its span's trace and span ids", () => {

@@ -73,6 +73,10 @@ export function startTracing(options: TracingOptions): Tracing {
           }),
         }),
     ...(options.spanProcessors === undefined ? {} : { spanProcessors: options.spanProcessors }),
+    // Metrics are prom-client's and logs pino's: without these the SDK would also start OTLP
+    // metric and log exporters from the environment (and wait on them at shutdown).
+    metricReaders: [],
+    logRecordProcessors: [],
     instrumentations: [
       new GrpcInstrumentation(),
       new PgInstrumentation({
@@ -83,7 +87,7 @@ export function startTracing(options: TracingOptions): Tracing {
           if (name !== undefined) span.setAttribute(queryNameAttribute, name);
         },
       }),
-      new PinoInstrumentation(),
+      new PinoInstrumentation({ disableLogSending: true }),
     ],
   });
   sdk.start();
