@@ -51,12 +51,12 @@ export async function runScenario(databaseUrl: string): Promise<Record<string, u
   const backend = await serve((s) => addUserService(s, new UserServiceImpl(pool)), logger.log);
   const direct = createUserServiceClient(backend.address);
   // The proxy serves the same API by calling the backend: a second service in the trace.
-  class Proxy extends UserServiceImpl {
+  class ProxyService extends UserServiceImpl {
     override getUser(request: GetUserRequest) {
       return direct.getUser({ id: request.id });
     }
   }
-  const proxy = await serve((s) => addUserService(s, new Proxy(pool)), undefined);
+  const proxy = await serve((s) => addUserService(s, new ProxyService(pool)), undefined);
   const viaProxy: UserServiceClient = createUserServiceClient(proxy.address);
   const tracer = trace.getTracer("tracing-test");
   const root = <T>(name: string, fn: () => Promise<T>): Promise<T> =>
