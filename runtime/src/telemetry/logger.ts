@@ -24,6 +24,11 @@ export interface ServiceLoggerOptions {
   readonly loki?: Partial<Parameters<typeof createLokiTransport>[0]>;
   /** The environment to read defaults from. Default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * On SIGTERM or SIGINT, flush every line (Loki included) and exit 0. Default false: a
+   * service with its own shutdown sequence calls `close()` as its last step instead.
+   */
+  readonly closeOnSignals?: boolean;
 }
 
 /** The loggers of one service. */
@@ -78,18 +83,24 @@ export function createServiceLogger(options: ServiceLoggerOptions): ServiceLogge
   }
   const security = log.child({ channel: "security" });
   let closing: Promise<void> | undefined;
-  return {
-    log,
-    security,
-    loki,
-    close() {
-      closing ??= (async () => {
-        log.flush();
-        await loki?.close();
-      })();
-      return closing;
-    },
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      log.flush();
+      await loki?.close();
+    })();
+    return closing;
   };
+  if (options.closeOnSignals === true) {
+    const onSignal = (): void => {
+      close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once("SIGTERM", onSignal);
+    process.once("SIGINT", onSignal);
+  }
+  return { log, security, loki, close };
 }
 
 /**
