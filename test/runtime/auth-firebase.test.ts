@@ -11,6 +11,7 @@ import { Agent } from "node:https";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { Writable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Server, ServerCredentials, type ServiceError, status } from "@grpc/grpc-js";
 import {
   AuthConfigError,
@@ -39,6 +40,8 @@ const publicPem = key.publicKey.export({ type: "spki", format: "pem" }).toString
 
 /** What the certificate server answers; tests switch it to simulate an outage or a stall. */
 let certMode: "ok" | "fail" | "hang" = "ok";
+/** Cache-Control max-age of the served keys, seconds. */
+let maxAge = 3600;
 let certFetches = 0;
 let certServer: HttpServer;
 let certPort = 0;
@@ -100,7 +103,7 @@ beforeAll(async () => {
     res
       .writeHead(200, {
         "content-type": "application/json",
-        "cache-control": "public, max-age=3600",
+        "cache-control": `public, max-age=${maxAge}`,
       })
       .end(JSON.stringify({ k1: publicPem }));
     void req;
@@ -305,6 +308,25 @@ describe("key fetch failures", () => {
       certMode = "ok";
       await expect(v.verify(token)).resolves.toMatchObject({ uid: claims().sub });
     } finally {
+      await v.close();
+    }
+  });
+});
+
+describe("background refresh", () => {
+  test("keys are refreshed before they expire, without a call waiting for the fetch", async () => {
+    maxAge = 2;
+    const v = createFirebaseVerifier({ projectId, httpAgent: new LoopbackAgent(), env: {} });
+    try {
+      await v.ready();
+      const before = certFetches;
+      // 90 % of a 2 s lifetime: the refresh runs at about 1.8 s with no verification asking.
+      for (let i = 0; i < 100 && certFetches === before; i++) await sleep(50);
+      expect(certFetches).toBe(before + 1);
+      expect(v.keysLoaded()).toBe(true);
+      await expect(v.verify(sign(claims()))).resolves.toMatchObject({ uid: claims().sub });
+    } finally {
+      maxAge = 3600;
       await v.close();
     }
   });

@@ -69,7 +69,7 @@ export async function runScenario(databaseUrl: string): Promise<Record<string, u
     });
 
   const created = await direct.createUser({
-    email: "t@example.com",
+    email: `t-${process.pid}-${Date.now()}@example.com`,
     name: "T",
     balance: "0",
     status: UserStatus.ACTIVE,

@@ -8,6 +8,7 @@
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { build } from "esbuild";
@@ -39,7 +40,10 @@ beforeAll(async () => {
   );
   await mkdir(outDir, { recursive: true });
   await build({
-    entryPoints: [join(import.meta.dirname, "tracing-child.ts")],
+    entryPoints: [
+      join(import.meta.dirname, "tracing-child.ts"),
+      join(import.meta.dirname, "tracing-env-child.ts"),
+    ],
     bundle: true,
     splitting: true,
     format: "esm",
@@ -165,4 +169,47 @@ test("the log line of a failing call carries its span's trace and span ids", () 
     span_id: server.spanId,
   });
   expect(typeof line?.request_id).toBe("string");
+});
+
+test("the register entry traces from OTEL_* variables alone, exporting OTLP/protobuf", async () => {
+  const bodies: Buffer[] = [];
+  const types: string[] = [];
+  const receiver = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      if (req.url === "/v1/traces") {
+        bodies.push(Buffer.concat(chunks));
+        types.push(String(req.headers["content-type"]));
+      }
+      res.writeHead(200, { "content-type": "application/x-protobuf" }).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+  try {
+    const a = receiver.address();
+    const port = typeof a === "object" && a !== null ? a.port : 0;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [join(outDir, "tracing-env-child.mjs")],
+      {
+        env: {
+          ...process.env,
+          TEST_DATABASE_URL: db.url,
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+          OTEL_SERVICE_NAME: "env-configured",
+          OTEL_BSP_SCHEDULE_DELAY: "100",
+        },
+      },
+    );
+    expect(JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}")).toEqual({ started: true });
+    expect(types.every((t) => t === "application/x-protobuf")).toBe(true);
+    // Protobuf keeps strings as UTF-8 bytes: the service, RPC and query names are in there.
+    const all = Buffer.concat(bodies).toString("latin1");
+    expect(all).toContain("env-configured");
+    expect(all).toContain("acme.users.v1.UserService/GetUser");
+    expect(all).toContain("db.query.name");
+  } finally {
+    receiver.close();
+  }
 });
