@@ -197,10 +197,10 @@ test("roles, missing tokens, public methods: codes, security lines, metrics and 
   expect(seen).toBeUndefined();
 
   const security = lines.filter((l) => l.channel === "security");
-  expect(security.map((l) => [l.event, l.reason, l.request_id])).toEqual([
-    ["permission_denied", "permission_denied", "req-Refund"],
-    ["auth_failure", "missing_token", "req-Checkout"],
-    ["auth_failure", "bad_signature", "req-Checkout"],
+  expect(security.map((l) => [l.event, l.reason, l.request_id, l.uid])).toEqual([
+    ["permission_denied", "permission_denied", "req-Refund", "u-1"],
+    ["auth_failure", "missing_token", "req-Checkout", undefined],
+    ["auth_failure", "bad_signature", "req-Checkout", undefined],
   ]);
   const calls = lines.filter((l) => l.msg === "call");
   expect(calls.map((l) => [l.grpc_method, l.grpc_code, l.principal])).toEqual([

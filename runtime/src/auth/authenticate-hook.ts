@@ -87,7 +87,11 @@ async function authorizeCall(
   }
   const principal = await verifier.verify(token, signal);
   if (rule.kind === "roles" && !rule.roles.some((r) => principal.roles.includes(r))) {
-    throw new AuthError("permission_denied", "The caller lacks a role this method needs");
+    throw new AuthError(
+      "permission_denied",
+      "The caller lacks a role this method needs",
+      principal.uid,
+    );
   }
   return principal;
 }
@@ -103,6 +107,7 @@ function report(
     kind: error.reason === "permission_denied" ? "permission_denied" : "auth_failure",
     reason: error.reason,
     method,
+    ...(error.uid === undefined ? {} : { uid: error.uid }),
     ...extra,
   };
   options.onSecurityEvent(event);

@@ -52,6 +52,8 @@ export class AuthError extends RpcError {
   constructor(
     readonly reason: AuthFailureReason,
     message: string,
+    /** The verified caller, for a permission denial (logged, never sent to the client). */
+    readonly uid?: string,
   ) {
     super(
       reason === "keys_unavailable"
