@@ -20,7 +20,11 @@ import {
   ruleLookup,
   type TokenVerifier,
 } from "@svcgen/runtime/auth";
-import { createServiceLogger, securityEventLogger } from "@svcgen/runtime/telemetry";
+import {
+  createGrpcServerLogInterceptor,
+  createServiceLogger,
+  securityEventLogger,
+} from "@svcgen/runtime/telemetry";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import {
@@ -123,7 +127,7 @@ beforeAll(async () => {
   verifier = createFirebaseVerifier({ projectId, httpAgent: new LoopbackAgent(), env: {} });
   await verifier.ready();
   const logger = createServiceLogger({ service: "user", destination: sink, env: {} });
-  server = new Server();
+  server = new Server({ interceptors: [createGrpcServerLogInterceptor(logger.log)] });
   addUserService(server, new UserServiceImpl(pool), {
     authenticate: createAuthenticate(verifier, {
       onSecurityEvent: securityEventLogger(logger.security),
@@ -236,6 +240,10 @@ describe("attack table: UNAUTHENTICATED and one security log line each", () => {
       const { code, security } = await call(token());
       expect(code).toBe(status.UNAUTHENTICATED);
       expect(security).toHaveLength(1);
+      const calls = lines.filter((l) => l.msg === "call");
+      expect(calls).toHaveLength(1);
+      expect(calls[0]).toMatchObject({ grpc_code: "Unauthenticated" });
+      expect(calls[0]?.principal).toBeUndefined();
       expect(security[0]).toMatchObject({
         event: "auth_failure",
         reason,
@@ -268,6 +276,13 @@ describe("valid tokens", () => {
     }
     expect(code).toBe(status.NOT_FOUND);
     expect(lines.filter((l) => l.channel === "security")).toHaveLength(0);
+    // One call line each, with the verified principal.
+    const calls = lines.filter((l) => l.msg === "call");
+    expect(calls.map((l) => [l.grpc_method, l.grpc_code, l.principal])).toEqual([
+      ["CreateProfile", "OK", alice],
+      ["GetMyProfile", "OK", alice],
+      ["GetMyProfile", "NotFound", bob],
+    ]);
   });
 
   test("keys are fetched once, before ready, and not per call", async () => {

@@ -113,6 +113,15 @@ function report(
   options.onSecurityEvent(event);
 }
 
+// The principal each call's metadata resolved to, for the grpc-js call log (which sees the
+// same Metadata object but not the handler's context).
+const principals = new WeakMap<Metadata, Principal>();
+
+/** The principal `createAuthenticate` resolved for a call's request metadata, if any. */
+export function principalOfMetadata(metadata: Metadata): Principal | undefined {
+  return principals.get(metadata);
+}
+
 /**
  * The `authenticate` hook of `ServerHandlerOptions` for `verifier`. A bad token rejects with
  * UNAUTHENTICATED (UNAVAILABLE when keys cannot be fetched); with `ruleOf`, a missing token on
@@ -125,7 +134,9 @@ export function createAuthenticate(
   return async (metadata, method) => {
     const rule = options.ruleOf?.(method) ?? { kind: "authenticated" };
     try {
-      return await authorizeCall(verifier, metadata, rule, undefined);
+      const principal = await authorizeCall(verifier, metadata, rule, undefined);
+      if (principal !== undefined) principals.set(metadata, principal);
+      return principal;
     } catch (error) {
       report(options, error, method, {});
       throw error;

@@ -6,12 +6,14 @@
 import { randomUUID } from "node:crypto";
 import {
   type ServerInterceptor as GrpcServerInterceptor,
+  type Metadata,
   ServerInterceptingCall,
   type ServerMethodDefinition,
   status,
 } from "@grpc/grpc-js";
 import { trace } from "@opentelemetry/api";
 import type { Logger } from "pino";
+import { principalOfMetadata } from "../auth/authenticate-hook.js";
 import { isRpcError } from "../grpc/rpc-error.js";
 import type { ServerInterceptor, StatusOf } from "../server/interceptor.js";
 import { goCodeName, splitPath } from "./grpc-metrics.js";
@@ -72,17 +74,20 @@ export function createCallLogInterceptor(log: Logger, statusOf: StatusOf): Serve
 /**
  * The call log as a grpc-js server interceptor, for servers built on `createServerHandlers`
  * without the runtime's chain. The request id is the caller's `x-request-id` or a new UUID;
- * pair it with {@link createUnexpectedErrorLogger} for stacks.
+ * the principal is the one `createAuthenticate` resolved for the call. Pair it with
+ * {@link createUnexpectedErrorLogger} for stacks.
  */
 export function createGrpcServerLogInterceptor(log: Logger): GrpcServerInterceptor {
   return (def: ServerMethodDefinition<unknown, unknown>, call) => {
     const { service, method } = splitPath(def.path);
     const start = performance.now();
     let requestId = "";
+    let metadata: Metadata | undefined;
     let done = false;
     const write = (code: number, ids: { trace_id?: string; span_id?: string }): void => {
       if (done) return;
       done = true;
+      const principal = metadata === undefined ? undefined : principalOfMetadata(metadata);
       log[levelOfCode(code)](
         {
           grpc_service: service,
@@ -91,6 +96,7 @@ export function createGrpcServerLogInterceptor(log: Logger): GrpcServerIntercept
           duration_ms: Math.round((performance.now() - start) * 1000) / 1000,
           request_id: requestId,
           ...ids,
+          ...(principal === undefined ? {} : { principal: principal.uid }),
         },
         "call",
       );
@@ -98,10 +104,11 @@ export function createGrpcServerLogInterceptor(log: Logger): GrpcServerIntercept
     return new ServerInterceptingCall(call, {
       start(next) {
         next({
-          onReceiveMetadata(metadata, nextMetadata) {
-            const given = metadata.get("x-request-id")[0];
+          onReceiveMetadata(received, nextMetadata) {
+            metadata = received;
+            const given = received.get("x-request-id")[0];
             requestId = typeof given === "string" && given.length <= 128 ? given : randomUUID();
-            nextMetadata(metadata);
+            nextMetadata(received);
           },
           onCancel() {
             write(status.CANCELLED, {});
