@@ -14,6 +14,7 @@ import {
   createGrpcServerMetricsInterceptor,
   createMetricsHandler,
   createMetricsRegistry,
+  metricsEnabledFromEnv,
   registerAuthMetrics,
   registerGrpcClientMetrics,
   registerGrpcServerMetrics,
@@ -161,4 +162,11 @@ test("exact counts per method and code after known traffic; promtool accepts the
   // promtool reads the exposition on stdin and exits non-zero on any problem.
   const out = execFileSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
   expect(out).toBe("");
+});
+
+test("SVCGEN_METRICS turns metrics off; a typo is an error naming the variable", () => {
+  expect(metricsEnabledFromEnv({})).toBe(true);
+  expect(metricsEnabledFromEnv({ SVCGEN_METRICS: "off" })).toBe(false);
+  expect(metricsEnabledFromEnv({ SVCGEN_METRICS: "false" })).toBe(false);
+  expect(() => metricsEnabledFromEnv({ SVCGEN_METRICS: "nope" })).toThrow(/SVCGEN_METRICS/);
 });

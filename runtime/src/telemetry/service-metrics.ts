@@ -249,3 +249,17 @@ export function registerAuthMetrics(registry: Registry): (event: SecurityEvent) 
   for (const reason of authFailureReasons) c.labels(reason).inc(0);
   return (event) => c.labels(event.reason).inc();
 }
+
+/**
+ * Whether the service exports metrics: true unless `SVCGEN_METRICS` is `false` or `off`
+ * (then the entry point registers no metric interceptors and serves no `/metrics`).
+ * Throws for any other value than `true`/`on`/empty, naming the variable.
+ */
+export function metricsEnabledFromEnv(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): boolean {
+  const v = (env.SVCGEN_METRICS ?? "").trim().toLowerCase();
+  if (v === "" || v === "true" || v === "on") return true;
+  if (v === "false" || v === "off") return false;
+  throw new Error(`SVCGEN_METRICS must be true or false, got "${env.SVCGEN_METRICS}"`);
+}
