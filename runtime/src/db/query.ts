@@ -39,6 +39,11 @@ export interface RuntimeSettings {
    * connection is missing on the next.
    */
   readonly preparedStatements: boolean;
+  /**
+   * Called after each `run*` query (not streams) with its name, duration in seconds and
+   * whether it succeeded; for the `db_query_duration_seconds` metric. Default none.
+   */
+  readonly queryObserver?: ((name: string, seconds: number, ok: boolean) => void) | undefined;
 }
 
 // Kept on globalThis so that two copies of the runtime in one process (a bundled and a linked
@@ -174,7 +179,7 @@ async function runCancellable(
   };
   signal.addEventListener("abort", onAbort, { once: true });
   try {
-    return await client.query(config);
+    return await send(client, config, queryName);
   } catch (err) {
     if (signal.aborted && !(err instanceof QueryAbortedError)) {
       throw new QueryAbortedError(abortReason(signal), queryName, err);
@@ -202,14 +207,78 @@ async function execute<Params, Row>(
     types: rawTypes,
   };
   if (prepare) config.name = query.statementName;
-  if (signal === undefined) return db.query(config);
-  if (!isPool(db)) return runCancellable(db, config, signal, query.name);
-  // A pool hides which connection runs the query; check one out to know whom to cancel.
-  const client = await checkOut(db, signal, query.name);
+  const observer = settings().queryObserver;
+  if (observer === undefined) return runOn(db, config, signal, query.name);
+  const start = performance.now();
+  let ok = false;
   try {
-    return await runCancellable(client, config, signal, query.name);
+    const result = await runOn(db, config, signal, query.name);
+    ok = true;
+    return result;
   } finally {
-    client.release();
+    observer(query.name, (performance.now() - start) / 1000, ok);
+  }
+}
+
+// The name of the query being sent, set only while `client.query` runs synchronously, so a
+// tracing hook called inside it (instrumentation-pg's requestHook) can label the SQL span.
+const currentQueryKey = Symbol.for("svcgen.runtime.db.currentQuery");
+type CurrentQueryHolder = { [currentQueryKey]?: string | undefined };
+
+/** The name of the generated query whose `client.query` call is on the stack, if any. */
+export function currentQueryName(): string | undefined {
+  return (globalThis as CurrentQueryHolder)[currentQueryKey];
+}
+
+function send(
+  client: Client | PoolClient,
+  config: QueryArrayConfig,
+  queryName: string,
+): Promise<QueryArrayResult> {
+  const holder = globalThis as CurrentQueryHolder;
+  holder[currentQueryKey] = queryName;
+  try {
+    return client.query(config);
+  } finally {
+    holder[currentQueryKey] = undefined;
+  }
+}
+
+/** A connection error (no SQLSTATE): the client is not fit to go back to the pool. */
+function isBroken(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return !(typeof code === "string" && /^[0-9A-Z]{5}$/.test(code));
+}
+
+async function runOn(
+  db: Queryable,
+  config: QueryArrayConfig,
+  signal: AbortSignal | undefined,
+  queryName: string,
+): Promise<QueryArrayResult> {
+  if (!isPool(db)) {
+    return signal === undefined
+      ? send(db, config, queryName)
+      : runCancellable(db, config, signal, queryName);
+  }
+  // Always check a connection out and query on it: `pool.query` on a saturated pool runs in
+  // the async context of whichever query released the connection, so tracing would put the
+  // SQL span under another call. A checkout also tells the abort path whom to cancel.
+  const client = signal === undefined ? await db.connect() : await checkOut(db, signal, queryName);
+  let failure: unknown;
+  try {
+    return signal === undefined
+      ? await send(client, config, queryName)
+      : await runCancellable(client, config, signal, queryName);
+  } catch (err) {
+    failure = err;
+    throw err;
+  } finally {
+    client.release(
+      failure !== undefined && isBroken(failure) && !(failure instanceof QueryAbortedError)
+        ? (failure as Error)
+        : undefined,
+    );
   }
 }
 

@@ -1,0 +1,8 @@
+/**
+ * `@svcgen/runtime/auth`: bearer-token verification for generated services. Firebase ID
+ * tokens by default, any JWKS issuer through the same {@link TokenVerifier} interface.
+ */
+export * from "./authenticate-hook.js";
+export * from "./firebase-verifier.js";
+export * from "./jwks-verifier.js";
+export * from "./token-verifier.js";

@@ -1,0 +1,363 @@
+/**
+ * Firebase ID tokens end to end: real RS256 signatures from a local key pair, the public key
+ * served to firebase-admin by a certificate server on loopback (through its `httpAgent`), the
+ * verifier behind a real gRPC server (the example project's UserService), every attack an
+ * UNAUTHENTICATED status plus exactly one security log line.
+ */
+import { createHmac, createSign, generateKeyPairSync } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer, type Server as HttpServer } from "node:http";
+import { Agent } from "node:https";
+import { connect, type Socket } from "node:net";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Server, ServerCredentials, type ServiceError, status } from "@grpc/grpc-js";
+import {
+  AuthConfigError,
+  createAuthenticate,
+  createFirebaseVerifier,
+  ruleLookup,
+  type TokenVerifier,
+} from "@svcgen/runtime/auth";
+import {
+  createGrpcServerLogInterceptor,
+  createServiceLogger,
+  securityEventLogger,
+} from "@svcgen/runtime/telemetry";
+import pg from "pg";
+import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
+import {
+  addUserService,
+  createUserServiceClient,
+  type UserServiceClient,
+  userServicePolicies,
+} from "../../example-project/gen/grpc/user-service.js";
+import { UserService } from "../../example-project/gen/proto/example/user/v1/user_pb.js";
+import { UserServiceImpl } from "../../example-project/src/user-service/handlers.js";
+import { createTestDatabase, type TestDatabase } from "../db.js";
+
+const projectId = "svcgen-test-project";
+const key = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const otherKey = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const publicPem = key.publicKey.export({ type: "spki", format: "pem" }).toString();
+
+/** What the certificate server answers; tests switch it to simulate an outage or a stall. */
+let certMode: "ok" | "fail" | "hang" = "ok";
+/** Cache-Control max-age of the served keys, seconds. */
+let maxAge = 3600;
+let certFetches = 0;
+let certServer: HttpServer;
+let certPort = 0;
+
+/** Routes firebase-admin's HTTPS key fetch to the local certificate server (plain HTTP). */
+class LoopbackAgent extends Agent {
+  override createConnection(): Socket {
+    return connect(certPort, "127.0.0.1");
+  }
+}
+
+const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString("base64url");
+
+function sign(
+  claims: Record<string, unknown>,
+  header: Record<string, unknown> = { alg: "RS256", kid: "k1", typ: "JWT" },
+  privateKey = key.privateKey,
+): string {
+  const input = `${b64(header)}.${b64(claims)}`;
+  const sig = createSign("RSA-SHA256").update(input).sign(privateKey).toString("base64url");
+  return `${input}.${sig}`;
+}
+
+function claims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const now = Math.floor(Date.now() / 1000);
+  return {
+    iss: `https://securetoken.google.com/${projectId}`,
+    aud: projectId,
+    sub: "11111111-1111-4111-8111-111111111111",
+    iat: now - 10,
+    exp: now + 3600,
+    auth_time: now - 10,
+    ...overrides,
+  };
+}
+
+let db: TestDatabase;
+let pool: pg.Pool;
+let server: Server;
+let client: UserServiceClient;
+let verifier: TokenVerifier;
+/** Every log line of the service, parsed. */
+const lines: Record<string, unknown>[] = [];
+const sink = new Writable({
+  write(chunk: Buffer, _enc, cb) {
+    for (const l of chunk.toString("utf8").split("\n")) if (l !== "") lines.push(JSON.parse(l));
+    cb();
+  },
+});
+
+beforeAll(async () => {
+  certServer = createServer((req, res) => {
+    certFetches += 1;
+    if (certMode === "hang") return; // never answers
+    if (certMode === "fail") {
+      res.writeHead(500, { "content-type": "application/json" }).end('{"error":"down"}');
+      return;
+    }
+    res
+      .writeHead(200, {
+        "content-type": "application/json",
+        "cache-control": `public, max-age=${maxAge}`,
+      })
+      .end(JSON.stringify({ k1: publicPem }));
+    void req;
+  });
+  await new Promise<void>((r) => certServer.listen(0, "127.0.0.1", r));
+  const address = certServer.address();
+  certPort = typeof address === "object" && address !== null ? address.port : 0;
+
+  db = await createTestDatabase(
+    "auth_firebase",
+    readFileSync(
+      join(import.meta.dirname, "../../example-project/migrations/user/001_profiles.sql"),
+      "utf8",
+    ),
+  );
+  pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  verifier = createFirebaseVerifier({ projectId, httpAgent: new LoopbackAgent(), env: {} });
+  await verifier.ready();
+  const logger = createServiceLogger({ service: "user", destination: sink, env: {} });
+  server = new Server({ interceptors: [createGrpcServerLogInterceptor(logger.log)] });
+  addUserService(server, new UserServiceImpl(pool), {
+    authenticate: createAuthenticate(verifier, {
+      onSecurityEvent: securityEventLogger(logger.security),
+      ruleOf: ruleLookup(UserService, userServicePolicies),
+    }),
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync("127.0.0.1:0", ServerCredentials.createInsecure(), (e, p) =>
+      e === null ? resolve(p) : reject(e),
+    ),
+  );
+  client = createUserServiceClient(`127.0.0.1:${port}`);
+});
+
+afterAll(async () => {
+  client?.close();
+  server?.forceShutdown();
+  await verifier?.close();
+  await pool?.end();
+  await db?.drop();
+  certServer?.close();
+});
+
+beforeEach(() => {
+  lines.length = 0;
+  certMode = "ok";
+});
+
+/** Calls GetMyProfile with `authorization` (none when undefined): its code and the security lines. */
+async function call(
+  authorization: string | undefined,
+): Promise<{ code: number; security: Record<string, unknown>[] }> {
+  const metadata = authorization === undefined ? {} : { authorization };
+  let code: number = status.OK;
+  try {
+    await client.getMyProfile({}, { metadata });
+  } catch (e) {
+    code = (e as ServiceError).code;
+  }
+  return { code, security: lines.filter((l) => l.channel === "security") };
+}
+
+const hs256WithPublicKey = (): string => {
+  const input = `${b64({ alg: "HS256", kid: "k1", typ: "JWT" })}.${b64(claims())}`;
+  return `${input}.${createHmac("sha256", publicPem).update(input).digest("base64url")}`;
+};
+
+const attacks: [string, () => string | undefined, string][] = [
+  ["no header", () => undefined, "missing_token"],
+  ["malformed header", () => `Token ${sign(claims())}`, "malformed_header"],
+  [
+    "alg none",
+    () => `Bearer ${b64({ alg: "none", kid: "k1" })}.${b64(claims())}.`,
+    "invalid_token",
+  ],
+  ["HS256 signed with the public key", () => `Bearer ${hs256WithPublicKey()}`, "invalid_token"],
+  ["wrong audience", () => `Bearer ${sign(claims({ aud: "another-project" }))}`, "wrong_audience"],
+  [
+    "wrong issuer",
+    () => `Bearer ${sign(claims({ iss: "https://securetoken.google.com/another-project" }))}`,
+    "wrong_issuer",
+  ],
+  [
+    "unknown kid",
+    () => `Bearer ${sign(claims(), { alg: "RS256", kid: "k9", typ: "JWT" }, otherKey.privateKey)}`,
+    "unknown_key",
+  ],
+  [
+    "expired",
+    () => {
+      const now = Math.floor(Date.now() / 1000);
+      return `Bearer ${sign(claims({ iat: now - 7200, auth_time: now - 7200, exp: now - 3600 }))}`;
+    },
+    "expired",
+  ],
+  [
+    "issued in the future",
+    () => `Bearer ${sign(claims({ iat: Math.floor(Date.now() / 1000) + 600 }))}`,
+    "not_yet_valid",
+  ],
+  [
+    "auth_time in the future",
+    () => `Bearer ${sign(claims({ auth_time: Math.floor(Date.now() / 1000) + 600 }))}`,
+    "not_yet_valid",
+  ],
+  [
+    "tampered payload",
+    () => {
+      const [h, , s] = sign(claims()).split(".");
+      return `Bearer ${h}.${b64(claims({ sub: "22222222-2222-4222-8222-222222222222" }))}.${s}`;
+    },
+    "bad_signature",
+  ],
+  [
+    "tampered signature",
+    () => {
+      const [h, p, s = ""] = sign(claims()).split(".");
+      const flipped = Buffer.from(s, "base64url");
+      flipped[10] = (flipped[10] ?? 0) ^ 0xff;
+      return `Bearer ${h}.${p}.${flipped.toString("base64url")}`;
+    },
+    "bad_signature",
+  ],
+  ["empty sub", () => `Bearer ${sign(claims({ sub: "" }))}`, "bad_subject"],
+];
+
+describe("attack table: UNAUTHENTICATED and one security log line each", () => {
+  for (const [name, token, reason] of attacks) {
+    test(name, async () => {
+      const { code, security } = await call(token());
+      expect(code).toBe(status.UNAUTHENTICATED);
+      expect(security).toHaveLength(1);
+      const calls = lines.filter((l) => l.msg === "call");
+      expect(calls).toHaveLength(1);
+      expect(calls[0]).toMatchObject({ grpc_code: "Unauthenticated" });
+      expect(calls[0]?.principal).toBeUndefined();
+      expect(security[0]).toMatchObject({
+        event: "auth_failure",
+        reason,
+        method: "/example.user.v1.UserService/GetMyProfile",
+        service: "user",
+      });
+      // The token never reaches the log.
+      const t = token();
+      if (t !== undefined) expect(JSON.stringify(security)).not.toContain(t.split(" ")[1] ?? t);
+    });
+  }
+});
+
+describe("valid tokens", () => {
+  test("the uid reaches the query; another user's row is not readable", async () => {
+    const alice = "11111111-1111-4111-8111-111111111111";
+    const bob = "22222222-2222-4222-8222-222222222222";
+    const as = (sub: string) => ({
+      metadata: { authorization: `Bearer ${sign(claims({ sub }))}` },
+    });
+    await client.createProfile({ handle: "alice", displayName: "Alice", locale: "en" }, as(alice));
+    const mine = await client.getMyProfile({}, as(alice));
+    expect(mine.userId).toBe(alice);
+    expect(mine.handle).toBe("alice");
+    let code: number = status.OK;
+    try {
+      await client.getMyProfile({}, as(bob));
+    } catch (e) {
+      code = (e as ServiceError).code;
+    }
+    expect(code).toBe(status.NOT_FOUND);
+    expect(lines.filter((l) => l.channel === "security")).toHaveLength(0);
+    // One call line each, with the verified principal.
+    const calls = lines.filter((l) => l.msg === "call");
+    expect(calls.map((l) => [l.grpc_method, l.grpc_code, l.principal])).toEqual([
+      ["CreateProfile", "OK", alice],
+      ["GetMyProfile", "OK", alice],
+      ["GetMyProfile", "NotFound", bob],
+    ]);
+  });
+
+  test("keys are fetched once, before ready, and not per call", async () => {
+    const before = certFetches;
+    for (let i = 0; i < 5; i++) await call(`Bearer ${sign(claims())}`);
+    expect(certFetches).toBe(before);
+    expect(verifier.keysLoaded()).toBe(true);
+  });
+});
+
+describe("key fetch failures", () => {
+  test("a failing or stalled certificate server gives UNAVAILABLE, one fetch at a time, never a hang", async () => {
+    const v = createFirebaseVerifier({
+      projectId,
+      httpAgent: new LoopbackAgent(),
+      keyFetchTimeoutMs: 300,
+      env: {},
+    });
+    try {
+      certMode = "hang";
+      const before = certFetches;
+      const token = sign(claims());
+      const started = Date.now();
+      const results = await Promise.allSettled([1, 2, 3, 4, 5].map(() => v.verify(token)));
+      expect(Date.now() - started).toBeLessThan(5000);
+      for (const r of results) {
+        expect(r.status).toBe("rejected");
+        const reason =
+          r.status === "rejected" ? (r.reason as { code?: number; reason?: string }) : {};
+        expect(reason.code).toBe(status.UNAVAILABLE);
+        expect(reason.reason).toBe("keys_unavailable");
+      }
+      // Five concurrent callers, one fetch.
+      expect(certFetches - before).toBe(1);
+      await expect(v.ready()).rejects.toMatchObject({ code: status.UNAVAILABLE });
+      certMode = "fail";
+      await expect(v.verify(token)).rejects.toMatchObject({ code: status.UNAVAILABLE });
+      certMode = "ok";
+      await expect(v.verify(token)).resolves.toMatchObject({ uid: claims().sub });
+    } finally {
+      await v.close();
+    }
+  });
+});
+
+describe("background refresh", () => {
+  test("keys are refreshed before they expire, without a call waiting for the fetch", async () => {
+    maxAge = 2;
+    const v = createFirebaseVerifier({ projectId, httpAgent: new LoopbackAgent(), env: {} });
+    try {
+      await v.ready();
+      const before = certFetches;
+      // 90 % of a 2 s lifetime: the refresh runs at about 1.8 s with no verification asking.
+      for (let i = 0; i < 100 && certFetches === before; i++) await sleep(50);
+      expect(certFetches).toBe(before + 1);
+      expect(v.keysLoaded()).toBe(true);
+      await expect(v.verify(sign(claims()))).resolves.toMatchObject({ uid: claims().sub });
+    } finally {
+      maxAge = 3600;
+      await v.close();
+    }
+  });
+});
+
+describe("configuration", () => {
+  test("the emulator variable without development mode refuses to start", () => {
+    expect(() =>
+      createFirebaseVerifier({ projectId, env: { FIREBASE_AUTH_EMULATOR_HOST: "127.0.0.1:9099" } }),
+    ).toThrow(AuthConfigError);
+    expect(() =>
+      createFirebaseVerifier({ projectId, env: { FIREBASE_AUTH_EMULATOR_HOST: "127.0.0.1:9099" } }),
+    ).toThrow(/FIREBASE_AUTH_EMULATOR_HOST.*SVCGEN_DEV_MODE=true/);
+  });
+
+  test("no project id refuses to start", () => {
+    expect(() => createFirebaseVerifier({ env: {} })).toThrow(/FIREBASE_PROJECT_ID/);
+  });
+});
