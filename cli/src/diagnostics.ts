@@ -30,6 +30,8 @@ export const Codes = {
   unsupported: "SVC008",
   /** A query file that cannot be read. */
   io: "SVC009",
+  /** The nullability analysis failed on a statement: its result columns are all nullable. */
+  nullability: "SVC010",
   /** Invalid configuration. */
   config: "SVC100",
   /** A migration the server rejected. */

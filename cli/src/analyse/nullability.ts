@@ -22,304 +22,52 @@ import {
   type PgBody,
   type PgNode,
   str,
-  stringValue,
   unwrap,
   wrap,
 } from "../parse/pg-ast.js";
 import type { Catalog } from "./catalog.js";
+import { figureColname } from "./column-name.js";
+import {
+  firstArgFunctions,
+  neverNullFunctions,
+  neverNullWindowFunctions,
+  nonEmptyAggregates,
+  nonNullSetFunctions,
+  nullOnAllNullAggregates,
+  totalFunctions,
+  totalOperators,
+} from "./function-facts.js";
+import {
+  type Col,
+  type ExprCtx,
+  emptySet,
+  extend,
+  findCol,
+  hasCol,
+  type Item,
+  isNullable,
+  item,
+  type OutCol,
+  outToCol,
+  plainCtx,
+  rename,
+  renameCols,
+  type Scope,
+} from "./nullability-scope.js";
 
-/** A column visible in a scope. */
-interface Col {
-  readonly name: string;
-  /** Null even when every join matched (nullable table column, nullable expression). */
-  readonly baseNullable: boolean;
-  /** Outer-join sides that null-extend this column when they do not match. */
-  readonly ext: ReadonlySet<number>;
-  /** The table column it is, when it is one. */
-  readonly source: ColumnSource | undefined;
-}
+export type { ColumnSource, OutCol } from "./nullability-scope.js";
 
-/** The base-table column a result column is a plain reference to. */
-export interface ColumnSource {
-  readonly table: string;
-  readonly column: string;
-}
-
-/** A FROM item as seen by name lookup. */
-interface Item {
-  /** The alias (or table name) qualified references use; "" for USING-merged columns. */
-  readonly alias: string;
-  readonly cols: readonly Col[];
-  /** Column names left out of `*` because a USING join shows them merged. */
-  readonly hiddenInStar: ReadonlySet<string>;
-}
-
-/** One level of name lookup; `parent` is the enclosing query (correlated references). */
-interface Scope {
-  readonly items: readonly Item[];
-  readonly parent: Scope | undefined;
-  readonly ctes: ReadonlyMap<string, readonly OutCol[]>;
-}
-
-/** A result column of an analysed statement. */
-export interface OutCol {
-  readonly name: string;
-  readonly nullable: boolean;
-  readonly source: ColumnSource | undefined;
-  /** Set on the columns of a `sqlc.embed(t)` target: `t`. */
-  readonly embed?: string;
-}
-
-/** Context of expression evaluation in a select list. */
-interface ExprCtx {
-  readonly scope: Scope;
-  /** GROUP BY is present and every group is non-empty (no grouping sets). */
-  readonly grouped: boolean;
-  /** GROUP BY has grouping sets (ROLLUP/CUBE/GROUPING SETS): grouped columns can be null. */
-  readonly groupingSets: boolean;
-  readonly windows: ReadonlyMap<string, PgBody>;
-}
-
-const emptySet: ReadonlySet<number> = new Set();
 const DEFAULT_FRAME = 1058;
 
-/** Operators that return non-null for non-null operands (they may raise, never return NULL). */
-const totalOperators = new Set([
-  "=",
-  "<>",
-  "!=",
-  "<",
-  ">",
-  "<=",
-  ">=",
-  "+",
-  "-",
-  "*",
-  "/",
-  "%",
-  "^",
-  "||",
-  "~",
-  "~*",
-  "!~",
-  "!~*",
-  "~~",
-  "~~*",
-  "!~~",
-  "!~~*",
-  "@>",
-  "<@",
-  "&&",
-  "&",
-  "|",
-  "#",
-  "<<",
-  ">>",
-  "|/",
-  "@",
-  "?",
-  "?|",
-  "?&",
-  "-|-",
-  "<->",
-]);
-
 /**
- * Strict functions known to return non-null for non-null arguments. An unknown function
- * is nullable: many strict ones return NULL for non-null input (`regexp_match`,
- * `array_position`, `array_length` of an empty array, `->>`).
+ * The analyser: one per statement set, sharing catalog lookups and view analyses. Each call
+ * to {@link analyse} walks its statement with a fresh {@link StatementWalker}, so nothing of
+ * one statement (its parameters, embeds, join numbering) can leak into the next.
  */
-const totalFunctions = new Set([
-  "lower",
-  "upper",
-  "initcap",
-  "length",
-  "char_length",
-  "character_length",
-  "octet_length",
-  "bit_length",
-  "abs",
-  "round",
-  "trunc",
-  "ceil",
-  "ceiling",
-  "floor",
-  "sign",
-  "exp",
-  "mod",
-  "power",
-  "pow",
-  "trim",
-  "btrim",
-  "ltrim",
-  "rtrim",
-  "lpad",
-  "rpad",
-  "replace",
-  "reverse",
-  "left",
-  "right",
-  "repeat",
-  "split_part",
-  "strpos",
-  "position",
-  "substr",
-  "md5",
-  "to_date",
-  "to_timestamp",
-  "to_number",
-  "date_trunc",
-  "date_part",
-  "extract",
-  "age",
-  "make_date",
-  "make_time",
-  "make_timestamp",
-  "make_timestamptz",
-  "make_interval",
-  "justify_days",
-  "justify_hours",
-  "justify_interval",
-  "timezone",
-  "gen_random_uuid",
-  "random",
-  "now",
-  "clock_timestamp",
-  "statement_timestamp",
-  "transaction_timestamp",
-  "cardinality",
-  "array_to_string",
-  "to_json",
-  "to_jsonb",
-  "row_to_json",
-  "jsonb_typeof",
-  "json_typeof",
-  "jsonb_array_length",
-  "json_array_length",
-  "jsonb_pretty",
-  "jsonb_strip_nulls",
-  "quote_ident",
-  "quote_literal",
-  "encode",
-  "decode",
-  "sha224",
-  "sha256",
-  "sha384",
-  "sha512",
-  "host",
-  "text",
-  "int4",
-  "int8",
-  "float8",
-  "numeric",
-  "greatest",
-  "least",
-  "starts_with",
-  "ascii",
-  "chr",
-  "translate",
-  "regexp_replace",
-  "date_bin",
-  "isfinite",
-  "num_nulls",
-  "num_nonnulls",
-  "pg_typeof",
-  "sqrt",
-  "cbrt",
-  "ln",
-  "log",
-  "log10",
-  "degrees",
-  "radians",
-  "pi",
-  "width_bucket",
-  "div",
-  "gcd",
-  "lcm",
-  "factorial",
-  "string_to_array",
-  "array_fill",
-  "array_remove",
-  "array_replace",
-  "tsvector_to_array",
-  "to_tsvector",
-  "to_tsquery",
-  "plainto_tsquery",
-  "websearch_to_tsquery",
-  "ts_rank",
-]);
-
-/** Functions that never return NULL, whatever their arguments. */
-const neverNullFunctions = new Set([
-  "concat",
-  "jsonb_build_object",
-  "json_build_object",
-  "jsonb_build_array",
-  "json_build_array",
-  "quote_nullable",
-  "num_nulls",
-  "num_nonnulls",
-  "current_database",
-  "current_schema",
-  "version",
-  "pg_backend_pid",
-  "txid_current",
-  "gen_random_uuid",
-  "now",
-  "random",
-  "clock_timestamp",
-  "statement_timestamp",
-  "transaction_timestamp",
-  "timeofday",
-  "pi",
-  "row_number",
-  "rank",
-  "dense_rank",
-  "percent_rank",
-  "cume_dist",
-]);
-
-/** Functions returning non-null when their first argument is not null, whatever the rest. */
-const firstArgFunctions = new Set(["concat_ws", "format"]);
-
-/** Aggregates that are NULL only over no rows or only NULL inputs. */
-const nullOnAllNullAggregates = new Set([
-  "min",
-  "max",
-  "sum",
-  "avg",
-  "bool_and",
-  "bool_or",
-  "every",
-  "bit_and",
-  "bit_or",
-  "bit_xor",
-  "string_agg",
-  "range_agg",
-  "range_intersect_agg",
-]);
-
-/** Aggregates that are non-null over any non-empty input (NULL inputs included). */
-const nonEmptyAggregates = new Set([
-  "array_agg",
-  "json_agg",
-  "jsonb_agg",
-  "json_object_agg",
-  "jsonb_object_agg",
-  "json_agg_strict",
-  "jsonb_agg_strict",
-]);
-
-/** Set-returning functions whose rows are never null. */
-const nonNullSetFunctions = new Set(["generate_series", "generate_subscripts"]);
-
-/** The analyser: one per statement set, sharing catalog lookups and view analyses. */
 export class NullabilityAnalyser {
   readonly #catalog: Catalog;
-  #paramNullable: (n: number) => boolean = () => true;
   /** View columns, analysed once per analyser (views never refer to parameters). */
   readonly #views = new Map<number, readonly OutCol[]>();
-  #joinIds = 0;
 
   /** One analyser serves every statement analysed against `catalog`. */
   constructor(catalog: Catalog) {
@@ -329,20 +77,17 @@ export class NullabilityAnalyser {
   /**
    * The result columns of a statement (`{ SelectStmt }`, `{ InsertStmt }`, ...), in order.
    * Statements without a result give an empty list. `paramNullable(n)` says whether `$n` may
-   * be null (sqlc.narg, or assigned to a nullable column).
+   * be null (sqlc.narg, or assigned to a nullable column); `embeds` maps the location of each
+   * `sqlc.embed(t)` target's `t.*` to `t`. Throws only on a tree it cannot walk.
    */
   analyse(
     stmt: PgNode,
     paramNullable: (n: number) => boolean,
     embeds: ReadonlyMap<number, string> = new Map(),
   ): readonly OutCol[] {
-    this.#paramNullable = paramNullable;
-    this.#embeds = embeds;
-    return this.#statement(stmt, undefined, new Map());
+    const walker = new StatementWalker(this.#catalog, this.#views, paramNullable, embeds);
+    return walker.statement(stmt, undefined, new Map());
   }
-
-  /** `sqlc.embed` targets of the statement being analysed, by the location of their `t.*`. */
-  #embeds: ReadonlyMap<number, string> = new Map();
 
   /** Every function name the statement calls, lower case, for loading catalog facts. */
   static functionNames(stmt: unknown): Set<string> {
@@ -364,8 +109,32 @@ export class NullabilityAnalyser {
     walk(stmt);
     return out;
   }
+}
 
-  #statement(
+/** The walk over one statement; its per-statement inputs are fixed at construction. */
+class StatementWalker {
+  readonly #catalog: Catalog;
+  readonly #views: Map<number, readonly OutCol[]>;
+  readonly #paramNullable: (n: number) => boolean;
+  /** `sqlc.embed` targets of the statement, by the location of their `t.*`. */
+  readonly #embeds: ReadonlyMap<number, string>;
+  /** Numbers the outer joins of this statement (the sides columns are null-extended by). */
+  #joinIds = 0;
+
+  constructor(
+    catalog: Catalog,
+    views: Map<number, readonly OutCol[]>,
+    paramNullable: (n: number) => boolean,
+    embeds: ReadonlyMap<number, string>,
+  ) {
+    this.#catalog = catalog;
+    this.#views = views;
+    this.#paramNullable = paramNullable;
+    this.#embeds = embeds;
+  }
+
+  /** The result columns of a statement in scope `parent` with the CTEs `ctes` visible. */
+  statement(
     stmt: unknown,
     parent: Scope | undefined,
     ctes: ReadonlyMap<string, readonly OutCol[]>,
@@ -405,13 +174,10 @@ export class NullabilityAnalyser {
       if (recursive && sel !== undefined && str(sel, "op") === "SETOP_UNION") {
         // Seed with the non-recursive term, then re-analyse with the CTE in scope until
         // nullability stops growing (it only grows, so this ends).
-        cols = rename(
-          this.#statement(wrap(child(sel, "larg"), "SelectStmt"), parent, out),
-          aliases,
-        );
+        cols = rename(this.statement(wrap(child(sel, "larg"), "SelectStmt"), parent, out), aliases);
         for (let i = 0; i < 4; i++) {
           out.set(name, cols);
-          const whole = rename(this.#statement(query, parent, out), aliases);
+          const whole = rename(this.statement(query, parent, out), aliases);
           const merged = cols.map((col, k) => ({
             ...col,
             nullable: col.nullable || (whole[k]?.nullable ?? true),
@@ -421,7 +187,7 @@ export class NullabilityAnalyser {
           if (!changed) break;
         }
       } else {
-        cols = rename(this.#statement(query, parent, out), aliases);
+        cols = rename(this.statement(query, parent, out), aliases);
       }
       out.set(name, cols);
     }
@@ -436,8 +202,8 @@ export class NullabilityAnalyser {
     const ctes = this.#withClause(as(child(sel, "withClause"), "WithClause"), parent, outerCtes);
     const op = str(sel, "op") ?? "SETOP_NONE";
     if (op !== "SETOP_NONE") {
-      const l = this.#statement(wrap(child(sel, "larg"), "SelectStmt"), parent, ctes);
-      const r = this.#statement(wrap(child(sel, "rarg"), "SelectStmt"), parent, ctes);
+      const l = this.statement(wrap(child(sel, "larg"), "SelectStmt"), parent, ctes);
+      const r = this.statement(wrap(child(sel, "rarg"), "SelectStmt"), parent, ctes);
       return l.map((col, i) => {
         const rn = r[i]?.nullable ?? true;
         const nullable =
@@ -581,7 +347,7 @@ export class NullabilityAnalyser {
         return this.#rangeVar(u.body, ctes);
       case "RangeSubselect": {
         const lateral = u.body.lateral === true;
-        const cols = this.#statement(
+        const cols = this.statement(
           child(u.body, "subquery"),
           lateral ? scope : scope.parent,
           ctes,
@@ -643,7 +409,11 @@ export class NullabilityAnalyser {
       try {
         const tree = parseSync(definition) as unknown as { stmts?: { stmt: PgNode }[] };
         const stmt = tree.stmts?.[0]?.stmt;
-        if (stmt !== undefined) cols = this.#statement(stmt, undefined, new Map());
+        if (stmt !== undefined) {
+          // A view's definition has no parameters and no embeds of the statement at hand.
+          const walker = new StatementWalker(this.#catalog, this.#views, () => true, new Map());
+          cols = walker.statement(stmt, undefined, new Map());
+        }
       } catch {
         cols = [];
       }
@@ -976,7 +746,7 @@ export class NullabilityAnalyser {
     // A scalar subquery is NULL when it returns no row. An ungrouped aggregate query always
     // returns exactly one row, so then only the column's own nullability counts.
     const sub = as(child(b, "subselect"), "SelectStmt");
-    const cols = this.#statement(child(b, "subselect"), ctx.scope, ctx.scope.ctes);
+    const cols = this.statement(child(b, "subselect"), ctx.scope, ctx.scope.ctes);
     const first = cols[0];
     if (sub === undefined || first === undefined) return true;
     const oneRow =
@@ -1008,9 +778,7 @@ export class NullabilityAnalyser {
     const filtered = child(b, "agg_filter") !== undefined;
 
     if (b.over !== undefined) {
-      if (["row_number", "rank", "dense_rank", "percent_rank", "cume_dist"].includes(fname)) {
-        return false;
-      }
+      if (neverNullWindowFunctions.has(fname)) return false;
       if (fname === "ntile") return anyArgNullable();
       if (fname === "lag" || fname === "lead") {
         // With a non-null default, only a NULL value itself yields NULL.
@@ -1060,115 +828,3 @@ export class NullabilityAnalyser {
     return own;
   }
 }
-
-/**
- * The name PostgreSQL gives an unaliased result column (its FigureColname): a column's
- * name, a function's name, `coalesce`, `case`, ... and `?column?` otherwise.
- */
-export function figureColname(node: unknown): string {
-  const u = unwrap(node);
-  if (u === undefined) return "?column?";
-  const b = u.body;
-  switch (u.kind) {
-    case "ColumnRef": {
-      const f = list(b, "fields");
-      const last = f[f.length - 1];
-      return kindOf(last) === "A_Star" ? "?column?" : (stringValue(last) ?? "?column?");
-    }
-    case "FuncCall": {
-      const fn = names(list(b, "funcname"));
-      return fn[fn.length - 1] ?? "?column?";
-    }
-    case "TypeCast": {
-      const inner = figureColname(child(b, "arg"));
-      if (inner !== "?column?") return inner;
-      const tn = names(list(as(child(b, "typeName"), "TypeName"), "names"));
-      return tn[tn.length - 1] ?? "?column?";
-    }
-    case "CollateClause":
-      return figureColname(child(b, "arg"));
-    case "CoalesceExpr":
-      return "coalesce";
-    case "CaseExpr":
-      return "case";
-    case "MinMaxExpr":
-      return str(b, "op") === "IS_LEAST" ? "least" : "greatest";
-    case "A_ArrayExpr":
-      return "array";
-    case "RowExpr":
-      return "row";
-    case "A_Expr":
-      return str(b, "kind") === "AEXPR_NULLIF" ? "nullif" : "?column?";
-    case "A_Indirection": {
-      const ind = list(b, "indirection");
-      const last = ind[ind.length - 1];
-      const s = stringValue(last);
-      return s ?? figureColname(child(b, "arg"));
-    }
-    case "SubLink": {
-      const t = str(b, "subLinkType");
-      if (t === "EXISTS_SUBLINK") return "exists";
-      if (t === "ARRAY_SUBLINK") return "array";
-      if (t === "EXPR_SUBLINK") {
-        const first = list(as(child(b, "subselect"), "SelectStmt"), "targetList")[0];
-        const rt = as(first, "ResTarget");
-        return str(rt, "name") ?? figureColname(child(rt, "val"));
-      }
-      return "?column?";
-    }
-    case "SQLValueFunction": {
-      const op = (str(b, "op") ?? "").replace(/^SVFOP_/, "").toLowerCase();
-      return op.replace(/_n$/, "") || "?column?";
-    }
-    case "GroupingFunc":
-      return "grouping";
-    default:
-      return "?column?";
-  }
-}
-
-function plainCtx(scope: Scope): ExprCtx {
-  return { scope, grouped: false, groupingSets: false, windows: new Map() };
-}
-
-function item(alias: string, cols: readonly Col[]): Item {
-  return { alias, cols, hiddenInStar: new Set() };
-}
-
-function isNullable(c: Col): boolean {
-  return c.baseNullable || c.ext.size > 0;
-}
-
-function outToCol(o: OutCol): Col {
-  return { name: o.name, baseNullable: o.nullable, ext: emptySet, source: o.source };
-}
-
-function rename(cols: readonly OutCol[], aliases: readonly string[]): OutCol[] {
-  return cols.map((c, i) => (aliases[i] === undefined ? c : { ...c, name: aliases[i]! }));
-}
-
-function renameCols(cols: readonly Col[], aliases: readonly string[]): Col[] {
-  return cols.map((c, i) => (aliases[i] === undefined ? c : { ...c, name: aliases[i]! }));
-}
-
-function extend(items: readonly Item[], joinId: number): Item[] {
-  return items.map((i) => ({
-    ...i,
-    cols: i.cols.map((c) => ({ ...c, ext: new Set([...c.ext, joinId]) })),
-  }));
-}
-
-function hasCol(i: Item, name: string): boolean {
-  return i.cols.some((c) => c.name === name);
-}
-
-function findCol(items: readonly Item[], name: string): Col | undefined {
-  for (const i of items) {
-    const c = i.cols.find((x) => x.name === name);
-    if (c !== undefined) return c;
-  }
-  return undefined;
-}
-
-/** Used by tests and the analyser: the string value of a node, re-exported for convenience. */
-export const nodeString = stringValue;
