@@ -38,6 +38,8 @@ export const Codes = {
   migration: "SVC101",
   /** The database could not be reached or started. */
   database: "SVC102",
+  /** A text template (built-in or a `templates:` override) that does not compile or render. */
+  template: "SVC103",
 } as const;
 
 /** One of {@link Codes}. */

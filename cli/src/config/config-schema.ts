@@ -35,6 +35,8 @@
  * proto:                  # optional; absent means the project has no protos, empty the defaults
  *   roots: [proto]        # buf module roots, a folder or a list; default [proto]; must exist
  *   handlers: src         # where handler skeletons are created; default src
+ * templates: templates    # optional; a folder whose files override the built-in text
+ *                         #   templates by name (`svcgen templates eject` copies them there)
  * ```
  */
 import * as z from "zod";
@@ -127,6 +129,7 @@ export const configSchema = z.strictObject(
       )
       .nullish(),
     cache: nonEmpty("a folder").optional(),
+    templates: nonEmpty("a folder").optional(),
     proto: z
       .strictObject(
         {

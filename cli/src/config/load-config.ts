@@ -10,12 +10,14 @@ import { dirname, join, relative, resolve, sep } from "node:path";
 import { type Node, parseDocument } from "yaml";
 import { Codes, type Diagnostic } from "../diagnostics.js";
 import type { TsImport, TsTypeRef } from "../model.js";
+import { builtinTemplateNames } from "../templates/template-registry.js";
 import type {
   DateMode,
   Int8Mode,
   OverrideMatch,
   ProtoConfig,
   ResolvedConfig,
+  TemplatesConfig,
   TypeOverride,
 } from "./config.js";
 import { ConfigReporter, isRecord, joinPath, type PathKey } from "./config-reporter.js";
@@ -28,6 +30,7 @@ import {
   type RawOverride,
 } from "./config-schema.js";
 import { substituteEnv } from "./env-substitution.js";
+import { closestMatch } from "./suggest.js";
 
 /** The names `findConfig` looks for, in order of preference. */
 export const configFileNames = ["svcgen.yaml", "svcgen.yml"] as const;
@@ -139,6 +142,10 @@ class ConfigLoader {
       : obj.proto === null
         ? await this.resolveProto({})
         : undefined;
+    const templates =
+      typeof obj.templates === "string" && obj.templates !== ""
+        ? await this.resolveTemplates(obj.templates)
+        : undefined;
     if (
       fields === undefined ||
       this.report.hasErrors() ||
@@ -149,7 +156,8 @@ class ConfigLoader {
     ) {
       return undefined;
     }
-    return this.build(configPath, fields, schemaFiles, queryFiles, database, types, proto);
+    const config = this.build(configPath, fields, schemaFiles, queryFiles, database, types, proto);
+    return templates === undefined ? config : { ...config, templates };
   }
 
   /** Diagnostics in source order, which is how a user reads and fixes them. */
@@ -326,6 +334,46 @@ class ConfigLoader {
     }
     const [table = "", column = ""] = parts;
     return { kind: "column", table, column };
+  }
+
+  /**
+   * The `templates:` folder and the overrides in it. A missing folder is a warning (the
+   * built-ins are used; `svcgen templates eject` creates it); a file whose name is not a
+   * built-in template's is an error with the closest name, since it would silently not apply.
+   * Dot files (`.gitkeep`) are ignored.
+   */
+  private async resolveTemplates(entry: string): Promise<TemplatesConfig> {
+    const dir = resolve(this.rootDir, entry);
+    const node = this.report.nodeAt(["templates"]).node;
+    const kind = await pathKind(dir);
+    if (kind !== "dir") {
+      if (kind === "missing") {
+        this.report.warningAt(
+          node,
+          `templates: folder ${entry} does not exist; using the built-in templates (run \`svcgen templates eject\` to copy them there)`,
+        );
+      } else {
+        this.report.errorAt(node, `templates: ${entry} is a file, not a folder`);
+      }
+      return { dir, overrides: [] };
+    }
+    const names = (await readdir(dir)).filter((n) => !n.startsWith(".")).sort(compareStrings);
+    const overrides: TemplatesConfig["overrides"][number][] = [];
+    for (const name of names) {
+      if (builtinTemplateNames.includes(name)) {
+        overrides.push({ name, path: join(dir, name) });
+        continue;
+      }
+      const guess = closestMatch(name, builtinTemplateNames);
+      this.report.errorAt(
+        node,
+        `templates: ${toSlash(join(entry, name))} does not override any built-in template`,
+        guess !== undefined
+          ? `did you mean \`${guess}\`?`
+          : `the built-in templates are ${builtinTemplateNames.join(", ")}`,
+      );
+    }
+    return { dir, overrides };
   }
 
   private async resolveProto(raw: Record<string, unknown>): Promise<ProtoConfig | undefined> {
