@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { runWatch, type WatchRun } from "../../cli/src/commands/watch-command.js";
 import { main } from "../../cli/src/main.js";
 import { serverUrl } from "../db.js";
 
@@ -166,5 +167,47 @@ describe("text templates", () => {
       /t\/gen-readme\.md\.hbs:3:\d+: error SVC103: template gen-readme\.md\.hbs failed: "queryCont" not defined/,
     );
     await expect(readdir(join(dir, "gen"))).rejects.toThrow();
+  });
+
+  it("watch re-renders when an override changes", async () => {
+    const dir = await project("schema: migrations\nqueries: queries\nout: gen\ntemplates: t\n");
+    await mkdir(join(dir, "t"));
+    const override = join(dir, "t", "gen-readme.md.hbs");
+    await writeFile(override, "first {{queryCount}}\n");
+    const runs: WatchRun[] = [];
+    let wake: () => void = () => {};
+    const nextRun = (n: number) =>
+      new Promise<void>((resolve) => {
+        wake = () => {
+          if (runs.length >= n) resolve();
+        };
+        wake();
+      });
+    const stop = new AbortController();
+    const errors: string[] = [];
+    const watching = runWatch({
+      configPath: join(dir, "svcgen.yaml"),
+      env: { DATABASE_URL: serverUrl() },
+      log: () => {},
+      report: (t) => errors.push(t),
+      signal: stop.signal,
+      onRun: (r) => {
+        runs.push(r);
+        wake();
+      },
+    });
+    try {
+      await nextRun(1);
+      expect(await readFile(join(dir, "gen", "README.md"), "utf8")).toBe("first 2\n");
+      await writeFile(override, "second {{queryCount}}\n");
+      await nextRun(2);
+      expect(runs[1]).toMatchObject({ changed: ["t/gen-readme.md.hbs"], kinds: ["template"] });
+      expect(runs[1]?.written).toEqual(["gen/README.md"]);
+      expect(await readFile(join(dir, "gen", "README.md"), "utf8")).toBe("second 2\n");
+    } finally {
+      stop.abort();
+      await watching;
+    }
+    expect(errors).toEqual([]);
   });
 });
