@@ -1,68 +1,71 @@
 /** Result column names as PostgreSQL derives them for unaliased expressions. */
-import { as, child, kindOf, list, names, str, stringValue, unwrap } from "../parse/pg-ast.js";
+import { type Node, nodeAs, nodeKind, stringValues } from "../parse/pg-nodes.js";
+
+const unnamed = "?column?";
+
+/** The value of a `String` node, or undefined for any other node. */
+function stringOf(node: Node | undefined): string | undefined {
+  return nodeAs(node, "String")?.sval;
+}
 
 /**
  * The name PostgreSQL gives an unaliased result column (its FigureColname): a column's
  * name, a function's name, `coalesce`, `case`, ... and `?column?` otherwise.
  */
-export function figureColname(node: unknown): string {
-  const u = unwrap(node);
-  if (u === undefined) return "?column?";
-  const b = u.body;
-  switch (u.kind) {
+export function figureColname(node: Node | undefined): string {
+  switch (nodeKind(node)) {
     case "ColumnRef": {
-      const f = list(b, "fields");
-      const last = f[f.length - 1];
-      return kindOf(last) === "A_Star" ? "?column?" : (stringValue(last) ?? "?column?");
+      const fields = nodeAs(node, "ColumnRef")?.fields ?? [];
+      return stringOf(fields[fields.length - 1]) ?? unnamed;
     }
     case "FuncCall": {
-      const fn = names(list(b, "funcname"));
-      return fn[fn.length - 1] ?? "?column?";
+      const name = stringValues(nodeAs(node, "FuncCall")?.funcname);
+      return name[name.length - 1] ?? unnamed;
     }
     case "TypeCast": {
-      const inner = figureColname(child(b, "arg"));
-      if (inner !== "?column?") return inner;
-      const tn = names(list(as(child(b, "typeName"), "TypeName"), "names"));
-      return tn[tn.length - 1] ?? "?column?";
+      const cast = nodeAs(node, "TypeCast");
+      const inner = figureColname(cast?.arg);
+      if (inner !== unnamed) return inner;
+      const type = stringValues(cast?.typeName?.names);
+      return type[type.length - 1] ?? unnamed;
     }
     case "CollateClause":
-      return figureColname(child(b, "arg"));
+      return figureColname(nodeAs(node, "CollateClause")?.arg);
     case "CoalesceExpr":
       return "coalesce";
     case "CaseExpr":
       return "case";
     case "MinMaxExpr":
-      return str(b, "op") === "IS_LEAST" ? "least" : "greatest";
+      return nodeAs(node, "MinMaxExpr")?.op === "IS_LEAST" ? "least" : "greatest";
     case "A_ArrayExpr":
       return "array";
     case "RowExpr":
       return "row";
     case "A_Expr":
-      return str(b, "kind") === "AEXPR_NULLIF" ? "nullif" : "?column?";
+      return nodeAs(node, "A_Expr")?.kind === "AEXPR_NULLIF" ? "nullif" : unnamed;
     case "A_Indirection": {
-      const ind = list(b, "indirection");
-      const last = ind[ind.length - 1];
-      const s = stringValue(last);
-      return s ?? figureColname(child(b, "arg"));
+      const ind = nodeAs(node, "A_Indirection");
+      const steps = ind?.indirection ?? [];
+      return stringOf(steps[steps.length - 1]) ?? figureColname(ind?.arg);
     }
     case "SubLink": {
-      const t = str(b, "subLinkType");
-      if (t === "EXISTS_SUBLINK") return "exists";
-      if (t === "ARRAY_SUBLINK") return "array";
-      if (t === "EXPR_SUBLINK") {
-        const first = list(as(child(b, "subselect"), "SelectStmt"), "targetList")[0];
-        const rt = as(first, "ResTarget");
-        return str(rt, "name") ?? figureColname(child(rt, "val"));
+      const link = nodeAs(node, "SubLink");
+      if (link?.subLinkType === "EXISTS_SUBLINK") return "exists";
+      if (link?.subLinkType === "ARRAY_SUBLINK") return "array";
+      if (link?.subLinkType === "EXPR_SUBLINK") {
+        const first = nodeAs(link.subselect, "SelectStmt")?.targetList?.[0];
+        const rt = nodeAs(first, "ResTarget");
+        return rt?.name ?? figureColname(rt?.val);
       }
-      return "?column?";
+      return unnamed;
     }
     case "SQLValueFunction": {
-      const op = (str(b, "op") ?? "").replace(/^SVFOP_/, "").toLowerCase();
-      return op.replace(/_n$/, "") || "?column?";
+      const op = (nodeAs(node, "SQLValueFunction")?.op ?? "").replace(/^SVFOP_/, "").toLowerCase();
+      return op.replace(/_n$/, "") || unnamed;
     }
     case "GroupingFunc":
       return "grouping";
     default:
-      return "?column?";
+      return unnamed;
   }
 }

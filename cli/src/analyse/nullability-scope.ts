@@ -4,7 +4,7 @@
  * statement produces. Pure values and helpers; the walk over syntax trees is in
  * nullability.ts.
  */
-import type { PgBody } from "../parse/pg-ast.js";
+import type { WindowDef } from "@pgsql/types";
 
 /** A column visible in a scope. */
 export interface Col {
@@ -55,7 +55,7 @@ export interface ExprCtx {
   readonly grouped: boolean;
   /** GROUP BY has grouping sets (ROLLUP/CUBE/GROUPING SETS): grouped columns can be null. */
   readonly groupingSets: boolean;
-  readonly windows: ReadonlyMap<string, PgBody>;
+  readonly windows: ReadonlyMap<string, WindowDef>;
 }
 
 /** No outer join null-extends the column. */
