@@ -112,3 +112,32 @@ export function findCol(items: readonly Item[], name: string): Col | undefined {
   }
   return undefined;
 }
+
+/** Resolves a column reference through the scope chain (correlated references included). */
+export function resolveColumn(fields: readonly string[], scope: Scope): Col | undefined {
+  for (let s: Scope | undefined = scope; s !== undefined; s = s.parent) {
+    const c = resolveLocal(fields, s);
+    if (c !== undefined) return c;
+  }
+  return undefined;
+}
+
+/** Resolves a column reference (`col` or `alias.col`) among one scope's own items. */
+export function resolveLocal(fields: readonly string[], scope: Scope): Col | undefined {
+  const colName = fields[fields.length - 1];
+  if (colName === undefined) return undefined;
+  if (fields.length === 1) {
+    for (const i of scope.items) {
+      const c = i.cols.find((x) => x.name === colName);
+      if (c !== undefined) return c;
+    }
+    return undefined;
+  }
+  const alias = fields[fields.length - 2];
+  for (const i of scope.items) {
+    if (i.alias !== alias) continue;
+    const c = i.cols.find((x) => x.name === colName);
+    if (c !== undefined) return c;
+  }
+  return undefined;
+}

@@ -16,7 +16,6 @@
  */
 import type {
   A_Expr,
-  FuncCall,
   JoinExpr,
   RangeFunction,
   RangeVar,
@@ -28,18 +27,10 @@ import type {
 import { parseSync } from "libpg-query";
 import type { PgNode } from "../parse/pg-ast.js";
 import { asNode, baseName, type Node, nodeAs, nodeKind, stringValues } from "../parse/pg-nodes.js";
+import { callNullable, isAggregateCall } from "./call-nullability.js";
 import type { Catalog } from "./catalog.js";
 import { figureColname } from "./column-name.js";
-import {
-  firstArgFunctions,
-  neverNullFunctions,
-  neverNullWindowFunctions,
-  nonEmptyAggregates,
-  nonNullSetFunctions,
-  nullOnAllNullAggregates,
-  totalFunctions,
-  totalOperators,
-} from "./function-facts.js";
+import { nonNullSetFunctions, totalOperators } from "./function-facts.js";
 import {
   type Col,
   type ExprCtx,
@@ -55,13 +46,12 @@ import {
   plainCtx,
   rename,
   renameCols,
+  resolveColumn,
   type Scope,
 } from "./nullability-scope.js";
+import { provenNotNull } from "./predicate-proofs.js";
 
 export type { ColumnSource, OutCol } from "./nullability-scope.js";
-
-/** `frameOptions` of a window without a frame clause (RANGE UNBOUNDED PRECEDING to CURRENT ROW). */
-const DEFAULT_FRAME = 1058;
 
 /** The statements that modify a table and may return rows. */
 type ModifyKind = "InsertStmt" | "UpdateStmt" | "DeleteStmt" | "MergeStmt";
@@ -277,7 +267,7 @@ class StatementWalker {
         continue;
       }
       const nullable = this.#expr(val, ctx);
-      const col = cr !== undefined ? this.#resolve(stringValues(fields), ctx.scope) : undefined;
+      const col = cr !== undefined ? resolveColumn(stringValues(fields), ctx.scope) : undefined;
       out.push({ name: rt?.name ?? figureColname(val), nullable, source: col?.source });
     }
     return out;
@@ -488,7 +478,7 @@ class StatementWalker {
    * null-extend anything.
    */
   #narrow(items: readonly Item[], predicate: Node, scope: Scope): Item[] {
-    const proven = this.#proofs(predicate, scope);
+    const proven = provenNotNull(predicate, scope, this.#catalog);
     if (proven.size === 0) return [...items];
     const joins = new Set<number>();
     for (const c of proven) for (const j of c.ext) joins.add(j);
@@ -506,107 +496,12 @@ class StatementWalker {
 
   /** Like {@link #narrow} but only clears base nullability of proven columns in `items`. */
   #narrowOnly(items: readonly Item[], predicate: Node, scope: Scope): Item[] {
-    const proven = this.#proofs(predicate, scope);
+    const proven = provenNotNull(predicate, scope, this.#catalog);
     if (proven.size === 0) return [...items];
     return items.map((i) => ({
       ...i,
       cols: i.cols.map((c) => (proven.has(c) ? { ...c, baseNullable: false } : c)),
     }));
-  }
-
-  /** Columns a predicate proves not null when it is true (conjuncts of strict expressions). */
-  #proofs(predicate: Node, scope: Scope): Set<Col> {
-    const out = new Set<Col>();
-    const strictRefs = (n: Node | undefined): void => {
-      const ref = nodeAs(n, "ColumnRef");
-      if (ref !== undefined) {
-        const col = this.#resolveLocal(stringValues(ref.fields), scope);
-        if (col !== undefined) out.add(col);
-        return;
-      }
-      const cast = nodeAs(n, "TypeCast") ?? nodeAs(n, "CollateClause");
-      if (cast !== undefined) {
-        strictRefs(cast.arg);
-        return;
-      }
-      const test = nodeAs(n, "NullTest");
-      if (test !== undefined) {
-        if (test.nulltesttype === "IS_NOT_NULL") strictRefs(test.arg);
-        return;
-      }
-      const bool = nodeAs(n, "BoolExpr");
-      if (bool !== undefined) {
-        if (bool.boolop === "AND_EXPR") for (const a of bool.args ?? []) strictRefs(a);
-        return;
-      }
-      const e = nodeAs(n, "A_Expr");
-      if (e !== undefined) {
-        const op = stringValues(e.name)[0] ?? "";
-        if (e.kind === "AEXPR_OP" && totalOperators.has(op)) {
-          strictRefs(e.lexpr);
-          strictRefs(e.rexpr);
-        } else if (
-          e.kind === "AEXPR_LIKE" ||
-          e.kind === "AEXPR_ILIKE" ||
-          e.kind === "AEXPR_SIMILAR" ||
-          e.kind === "AEXPR_IN" ||
-          e.kind === "AEXPR_OP_ANY" ||
-          e.kind === "AEXPR_OP_ALL" ||
-          e.kind === "AEXPR_BETWEEN" ||
-          e.kind === "AEXPR_NOT_BETWEEN"
-        ) {
-          strictRefs(e.lexpr);
-        }
-        return;
-      }
-      const link = nodeAs(n, "SubLink");
-      if (link !== undefined) {
-        // x IN (SELECT ...) is true only for a non-null x.
-        if (link.subLinkType === "ANY_SUBLINK") strictRefs(link.testexpr);
-        return;
-      }
-      const fc = nodeAs(n, "FuncCall");
-      if (fc !== undefined) {
-        const fname = baseName(fc.funcname);
-        if (
-          fc.over === undefined &&
-          totalFunctions.has(fname) &&
-          this.#catalog.func(fname)?.strict === true
-        ) {
-          for (const a of fc.args ?? []) strictRefs(a);
-        }
-      }
-    };
-    strictRefs(predicate);
-    return out;
-  }
-
-  /** Resolves a column reference through the scope chain (correlated references included). */
-  #resolve(fields: readonly string[], scope: Scope): Col | undefined {
-    for (let s: Scope | undefined = scope; s !== undefined; s = s.parent) {
-      const c = this.#resolveLocal(fields, s);
-      if (c !== undefined) return c;
-    }
-    return undefined;
-  }
-
-  #resolveLocal(fields: readonly string[], scope: Scope): Col | undefined {
-    const colName = fields[fields.length - 1];
-    if (colName === undefined) return undefined;
-    if (fields.length === 1) {
-      for (const i of scope.items) {
-        const c = i.cols.find((x) => x.name === colName);
-        if (c !== undefined) return c;
-      }
-      return undefined;
-    }
-    const alias = fields[fields.length - 2];
-    for (const i of scope.items) {
-      if (i.alias !== alias) continue;
-      const c = i.cols.find((x) => x.name === colName);
-      if (c !== undefined) return c;
-    }
-    return undefined;
   }
 
   /** Whether an expression can be NULL. */
@@ -619,7 +514,7 @@ class StatementWalker {
         const fields = nodeAs(node, "ColumnRef")?.fields ?? [];
         if (nodeKind(fields[fields.length - 1]) === "A_Star") return false;
         const names = stringValues(fields);
-        const col = this.#resolve(names, ctx.scope);
+        const col = resolveColumn(names, ctx.scope);
         if (col === undefined) {
           // A whole-row reference to a FROM item (`SELECT t FROM t`) is a non-null record.
           const alias = names[0];
@@ -664,7 +559,7 @@ class StatementWalker {
       }
       case "FuncCall": {
         const fc = nodeAs(node, "FuncCall");
-        return fc === undefined || this.#funcCall(fc, ctx);
+        return fc === undefined || callNullable(fc, ctx, this.#catalog, (a) => this.#expr(a, ctx));
       }
       default:
         // A_Indirection (subscripts, field selection), XmlExpr, ...: unknown, so nullable.
@@ -726,71 +621,7 @@ class StatementWalker {
       sub.limitCount === undefined &&
       sub.limitOffset === undefined &&
       (sub.valuesLists ?? []).length === 0 &&
-      this.#isAggregateCall(nodeAs(sub.targetList?.[0], "ResTarget")?.val);
+      isAggregateCall(this.#catalog, nodeAs(sub.targetList?.[0], "ResTarget")?.val);
     return oneRow ? first.nullable : true;
-  }
-
-  #isAggregateCall(node: Node | undefined): boolean {
-    const fc = nodeAs(node, "FuncCall");
-    if (fc === undefined || fc.over !== undefined) return false;
-    return this.#catalog.func(baseName(fc.funcname))?.aggregate === true || fc.agg_star === true;
-  }
-
-  #funcCall(fc: FuncCall, ctx: ExprCtx): boolean {
-    const qualified = stringValues(fc.funcname);
-    const fname = baseName(fc.funcname);
-    const args = fc.args ?? [];
-    const facts = this.#catalog.func(fname);
-    const anyArgNullable = (): boolean => args.some((a) => this.#expr(a, ctx));
-    const filtered = fc.agg_filter !== undefined;
-
-    if (fc.over !== undefined) {
-      if (neverNullWindowFunctions.has(fname)) return false;
-      if (fname === "ntile") return anyArgNullable();
-      if (fname === "lag" || fname === "lead") {
-        // With a non-null default, only a NULL value itself yields NULL.
-        return args.length < 3 || anyArgNullable();
-      }
-      if (fname === "count") return false;
-      if (facts?.aggregate === true || fc.agg_star === true) {
-        const frame = this.#frameOptions(fc.over, ctx);
-        if (filtered || frame !== DEFAULT_FRAME) return true;
-        if (nonEmptyAggregates.has(fname)) return false;
-        if (nullOnAllNullAggregates.has(fname)) return anyArgNullable();
-        return true;
-      }
-      return true;
-    }
-
-    if (fname === "count" && (fc.agg_star === true || facts?.aggregate === true)) return false;
-    if (facts?.aggregate === true) {
-      if (!ctx.grouped || filtered) return true;
-      if (nonEmptyAggregates.has(fname)) return false;
-      if (nullOnAllNullAggregates.has(fname)) return anyArgNullable();
-      return true;
-    }
-    if (fname === "coalesce") return args.every((a) => this.#expr(a, ctx));
-    if (fname === "nullif") return true;
-    if (neverNullFunctions.has(fname) && qualified.length <= 2) return false;
-    if (firstArgFunctions.has(fname)) return args[0] === undefined || this.#expr(args[0], ctx);
-    if (fname === "substring" && args.length >= 2) {
-      // substring(x from 'pattern') is NULL when nothing matches; the integer forms are total.
-      const second = nodeAs(args[1], "A_Const");
-      if (second === undefined || second.sval !== undefined) return true;
-      return anyArgNullable();
-    }
-    if (totalFunctions.has(fname) && facts !== undefined && facts.strict) {
-      return anyArgNullable();
-    }
-    return true;
-  }
-
-  #frameOptions(over: WindowDef, ctx: ExprCtx): number {
-    const own = over.frameOptions ?? DEFAULT_FRAME;
-    const ref = over.name ?? over.refname;
-    if (ref !== undefined && own === DEFAULT_FRAME) {
-      return ctx.windows.get(ref)?.frameOptions ?? DEFAULT_FRAME;
-    }
-    return own;
   }
 }
