@@ -271,6 +271,18 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .command("templates")
     .description("the built-in text templates a project can override (templates: in svcgen.yaml)");
   templates
+    .command("list")
+    .description("list the built-in templates, marking those the project overrides")
+    .action(async () => {
+      const config = await configFor(io, program.opts<{ config?: string }>().config);
+      const { builtinTemplates } = await import("./templates/template-registry.js");
+      const overridden = new Set(config.templates?.overrides.map((o) => o.name) ?? []);
+      for (const t of builtinTemplates) {
+        const mark = overridden.has(t.name) ? " (overridden)" : "";
+        io.out(`${t.name}${mark}  ${t.description}\n`);
+      }
+    });
+  templates
     .command("eject [name]")
     .description("copy the built-in templates (or one) into the project's templates folder")
     .option("--force", "overwrite files that already exist there")

@@ -129,6 +129,11 @@ describe("text templates", () => {
     expect(first.out).toBe("wrote t/gen-readme.md.hbs\n");
     await writeFile(join(dir, "t", "gen-readme.md.hbs"), "mine\n");
 
+    const listed = await run(dir, "templates", "list");
+    expect(listed.out).toBe(
+      "gen-readme.md.hbs (overridden)  <out>/README.md: what the generated folder holds and how to regenerate it\n",
+    );
+
     const refused = await run(dir, "templates", "eject");
     expect(refused.code).toBe(1);
     expect(refused.err).toContain("t/gen-readme.md.hbs already exists; not overwritten");
