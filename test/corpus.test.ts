@@ -2,7 +2,8 @@
  * The type-analysis corpus (fixtures/corpus): a realistic schema and 160+ queries whose
  * expected parameter and column types and nullability were written from PostgreSQL semantics,
  * independently of svcgen. Every query's analysis must equal the expectation, and every
- * column svcgen calls nullable must be shown NULL on real data by a witness run.
+ * column svcgen calls nullable must be shown NULL on real data by a witness run, while the
+ * columns it calls not null stay non-null on those same rows.
  */
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -101,18 +102,24 @@ describe("type-analysis corpus", () => {
     });
   });
 
-  it("shows every nullable column NULL on real data", async () => {
+  it("shows every nullable column NULL, and no not-null column NULL, on real data", async () => {
     const client = new pg.Client({ connectionString: seeded.url });
     await client.connect();
     // Raw text values: only NULL-ness matters here.
     const raw = { getTypeParser: () => (v: string) => v };
     const unproven: string[] = [];
+    const violated = new Set<string>();
+    let notNullValuesChecked = 0;
     try {
       for (const q of expected) {
         const a = analysed.get(q.name);
         if (a === undefined) continue;
         const nullableCols = a.columns.map((c, i) => ({ c, i })).filter(({ c }) => c.nullable);
-        if (nullableCols.length === 0) continue;
+        // A `!` override forces not null by the author's word (the witness may even show it
+        // wrong, as GetOrgUserStats does on purpose): only the analyser's own promises count.
+        const notNullCols = a.columns
+          .map((c, i) => ({ c, i }))
+          .filter(({ c }) => !c.nullable && !a.sql.includes(`${c.name}!"`));
         const seen = new Set<number>();
         for (const w of witnesses[q.name] ?? []) {
           const values = a.params.map((p) => {
@@ -128,6 +135,11 @@ describe("type-analysis corpus", () => {
             const r = await client.query({ text: a.sql, values, rowMode: "array", types: raw });
             for (const row of r.rows as unknown[][]) {
               for (const { i } of nullableCols) if (row[i] === null) seen.add(i);
+              // The same rows must never show NULL where svcgen promises a value.
+              for (const { c, i } of notNullCols) {
+                notNullValuesChecked++;
+                if (row[i] === null) violated.add(`${q.name}.${c.name}`);
+              }
             }
           } finally {
             await client.query("ROLLBACK");
@@ -143,5 +155,8 @@ describe("type-analysis corpus", () => {
       await client.end();
     }
     expect(unproven).toEqual([]);
+    expect([...violated]).toEqual([]);
+    // The witness rows exercise the not-null promise broadly, not on a handful of values.
+    expect(notNullValuesChecked).toBeGreaterThan(500);
   });
 });

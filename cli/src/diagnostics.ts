@@ -30,12 +30,16 @@ export const Codes = {
   unsupported: "SVC008",
   /** A query file that cannot be read. */
   io: "SVC009",
+  /** The nullability analysis failed on a statement: its result columns are all nullable. */
+  nullability: "SVC010",
   /** Invalid configuration. */
   config: "SVC100",
   /** A migration the server rejected. */
   migration: "SVC101",
   /** The database could not be reached or started. */
   database: "SVC102",
+  /** A text template (built-in or a `templates:` override) that does not compile or render. */
+  template: "SVC103",
 } as const;
 
 /** One of {@link Codes}. */

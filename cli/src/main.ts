@@ -267,6 +267,45 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       io.out("svcgen watch: stopped\n");
     });
 
+  const templates = program
+    .command("templates")
+    .description("the built-in text templates a project can override (templates: in svcgen.yaml)");
+  templates
+    .command("list")
+    .description("list the built-in templates, marking those the project overrides")
+    .action(async () => {
+      const config = await configFor(io, program.opts<{ config?: string }>().config);
+      const { builtinTemplates } = await import("./templates/template-registry.js");
+      const overridden = new Set(config.templates?.overrides.map((o) => o.name) ?? []);
+      for (const t of builtinTemplates) {
+        const mark = overridden.has(t.name) ? " (overridden)" : "";
+        io.out(`${t.name}${mark}  ${t.description}\n`);
+      }
+    });
+  templates
+    .command("eject [name]")
+    .description("copy the built-in templates (or one) into the project's templates folder")
+    .option("--force", "overwrite files that already exist there")
+    .action(async (name: string | undefined, opts: { force?: boolean }) => {
+      const config = await configFor(io, program.opts<{ config?: string }>().config);
+      const { ejectTemplates } = await import("./commands/templates-command.js");
+      const r = await ejectTemplates(config, name, opts.force === true);
+      if (r.kind === "unknown-name") {
+        io.err(`error SVC103: ${r.message}\n  hint: ${r.hint}\n`);
+        throw new Exit(ExitCode.usage);
+      }
+      if (r.kind === "exists") {
+        for (const p of r.paths) io.err(`error SVC103: ${p} already exists; not overwritten\n`);
+        io.err("  hint: pass --force to replace it with the built-in template\n");
+        setExit(ExitCode.inputError);
+        return;
+      }
+      for (const f of r.written) io.out(`wrote ${f}\n`);
+      if (!r.configured) {
+        io.out(`add \`templates: ${r.dir}\` to svcgen.yaml so that generate uses them\n`);
+      }
+    });
+
   program
     .command("init")
     .description("scaffold svcgen.yaml, folders, an example migration and queries")

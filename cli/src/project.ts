@@ -244,6 +244,9 @@ export async function analyseProject(
         await client.connect();
         const r = await analyseQueries(client, misses, options, (p) => sources.get(p) ?? "");
         diagnostics.push(...r.diagnostics);
+        // A failed nullability analysis (SVC010) is not cached, so its warning shows again on
+        // the next run instead of the degraded result passing silently from the cache.
+        const degraded = r.diagnostics.some((d) => d.code === Codes.nullability);
         const byName = new Map(r.model.queries.map((q) => [q.name, q]));
         for (const q of misses) {
           const m = byName.get(q.name);
@@ -251,7 +254,7 @@ export async function analyseProject(
           analysed++;
           const value = { params: m.params, columns: m.columns };
           results.set(q, value);
-          cache?.set(queryKey(schema, q.command, q.sql), value);
+          if (!degraded) cache?.set(queryKey(schema, q.command, q.sql), value);
         }
       } catch (e) {
         diagnostics.push({

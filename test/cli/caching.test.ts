@@ -3,6 +3,7 @@
  * deleted output is restored, and the schema database built from the migrations is kept on
  * the server between runs (one per migrations hash) and replaced when migrations change.
  */
+import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -46,12 +47,19 @@ async function generate(dir: string, url: string, ...flags: string[]) {
   return { code, out, err };
 }
 
-async function keptDatabases(): Promise<{ datname: string; note: string | null }[]> {
+/**
+ * The kept schema databases of the project in `dir`, and only of it: their names start with a
+ * hash of the project folder, so databases other test files create on the same server (in
+ * parallel) are never counted.
+ */
+async function keptDatabases(dir: string): Promise<{ datname: string; note: string | null }[]> {
+  const project = createHash("sha256").update(dir).digest("hex").slice(0, 8);
   const c = new pg.Client({ connectionString: serverUrl() });
   await c.connect();
   try {
     const r = await c.query<{ datname: string; note: string | null }>(
-      "SELECT datname, shobj_description(oid, 'pg_database') AS note FROM pg_database WHERE datname LIKE 'svcgen_schema_%' ORDER BY datname",
+      "SELECT datname, shobj_description(oid, 'pg_database') AS note FROM pg_database WHERE starts_with(datname, $1) ORDER BY datname",
+      [`svcgen_schema_${project}_`],
     );
     return r.rows;
   } finally {
@@ -85,16 +93,16 @@ describe("caching", () => {
 
   it("keeps the schema database per migrations hash and replaces it when migrations change", async () => {
     const dir = await project();
-    const beforeRun = new Set((await keptDatabases()).map((d) => d.datname));
+    expect(await keptDatabases(dir)).toEqual([]);
     expect((await generate(dir, serverUrl(), "--no-cache")).code).toBe(0);
-    const first = (await keptDatabases()).filter((d) => !beforeRun.has(d.datname));
+    const first = await keptDatabases(dir);
     expect(first).toHaveLength(1);
     expect(first[0]?.note).toBe("svcgen kept schema: complete");
 
     const second = await generate(dir, serverUrl(), "--no-cache");
     expect(second.code).toBe(0);
     expect(second.err).not.toContain("applying");
-    expect((await keptDatabases()).filter((d) => !beforeRun.has(d.datname))).toEqual(first);
+    expect(await keptDatabases(dir)).toEqual(first);
 
     await writeFile(
       join(dir, "migrations", "002.sql"),
@@ -103,7 +111,7 @@ describe("caching", () => {
     const third = await generate(dir, serverUrl());
     expect(third.code).toBe(0);
     expect(third.err).toContain("applying migrations/002.sql");
-    const now = (await keptDatabases()).filter((d) => !beforeRun.has(d.datname));
+    const now = await keptDatabases(dir);
     expect(now).toHaveLength(1);
     expect(now[0]?.datname).not.toBe(first[0]?.datname);
   });

@@ -148,8 +148,19 @@ export async function analyseQueries(
         (n) => params[n - 1]?.nullable ?? true,
         new Map(q.embeds.map((e) => [e.location, e.alias])),
       );
-    } catch {
+    } catch (err) {
+      // Nullable is the safe answer, but never a silent one: say which query lost its types.
       inferred = [];
+      const pos = positionIn(q.file, q.toFileOffset(0));
+      diagnostics.push({
+        severity: "warning",
+        code: Codes.nullability,
+        message: `${q.name}: nullability analysis failed (${err instanceof Error ? err.message : String(err)}); every result column is typed nullable`,
+        file: q.file,
+        line: pos.line,
+        column: pos.column,
+        hint: "add ! to a column alias to declare it not null; please report the statement",
+      });
     }
     // When the tree's column count disagrees with the server's, trust nothing from the tree.
     const trustTree = inferred.length === d.fields.length;

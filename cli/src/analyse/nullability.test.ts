@@ -168,4 +168,43 @@ describe("nullability", () => {
   )("%s", (_name, _sql, want, i) => {
     expect(results.get(`Q${i}`)).toBe(want);
   });
+  it("turns an analyser failure into a warning naming the query, with nullable columns", async () => {
+    const text = "-- name: Broken :many\nSELECT x, y FROM a WHERE id = 1;\n";
+    const parsed = parseQueryFile({ path: "broken.sql", text });
+    const query = parsed.queries[0]!;
+    // A tree the analyser cannot walk: its select list throws when read (kept out of the
+    // enumerable fields, so only the nullability analysis touches it).
+    const select = (query.ast as { SelectStmt: object }).SelectStmt;
+    Object.defineProperty(select, "targetList", {
+      enumerable: false,
+      get: () => {
+        throw new Error("unexpected node");
+      },
+    });
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const r = await analyseQueries(
+        client,
+        parsed.queries,
+        { int8: "bigint", date: "Date", overrides: [] },
+        () => text,
+      );
+      expect(r.diagnostics).toEqual([
+        expect.objectContaining({
+          severity: "warning",
+          code: "SVC010",
+          file: "broken.sql",
+          line: 2,
+          column: 1,
+          message: expect.stringMatching(
+            /^Broken: nullability analysis failed \(unexpected node\)/,
+          ),
+        }),
+      ]);
+      expect(r.model.queries[0]?.columns.map((c) => c.nullable)).toEqual([true, true]);
+    } finally {
+      await client.end();
+    }
+  });
 });

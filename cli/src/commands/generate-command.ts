@@ -110,6 +110,12 @@ export async function runGenerate(
   const files = await emitProject(config, analysis.model, opts.emitMemo);
   const out = projectPath(config.rootDir, config.out);
   const diagnostics = [...analysis.diagnostics];
+  // Text artifacts through Handlebars templates, built-in or the project's overrides.
+  const { emitTextArtifacts } = await import("../templates/text-artifacts.js");
+  const text = await emitTextArtifacts(config, analysis.model, manifestName);
+  diagnostics.push(...text.diagnostics);
+  if (hasErrors(text.diagnostics)) return { ...analysis, diagnostics, report: undefined };
+  files.push(...text.files);
   // Proto messages, gRPC service code and handler skeletons, when the project has protos.
   let handlerFiles: GeneratedFile[] = [];
   let handlerPaths: string[] = [];

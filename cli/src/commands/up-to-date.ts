@@ -68,7 +68,7 @@ function svcgenBuildId(): Promise<string> {
 
 /**
  * Hash of everything generation depends on: svcgen's analysis version, the config file, every
- * migration, query and proto file (path and content), and the environment's database settings
+ * migration, query, proto and template override file (path and content), and the environment's database settings
  * that change what is analysed. Unreadable files hash as missing (the full run reports them).
  */
 export async function inputsHash(config: ResolvedConfig, svcgenVersion: string): Promise<string> {
@@ -82,6 +82,7 @@ export async function inputsHash(config: ResolvedConfig, svcgenVersion: string):
     ...(config.proto === undefined
       ? []
       : (await Promise.all(config.proto.roots.map(protoFiles))).flat()),
+    ...(config.templates?.overrides.map((o) => o.path) ?? []),
   ];
   for (const f of files) {
     h.update(`\0${f}\0`);

