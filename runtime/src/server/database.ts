@@ -107,9 +107,21 @@ class GuardedPool extends pg.Pool {
         if (err instanceof Error && err.message === poolWaitTimeout) throw err;
         throw new DatabaseUnavailableError(err);
       });
-    if (this.breaker === undefined) return raw();
-    return this.breaker.execute(raw);
+    const client = await (this.breaker === undefined ? raw() : this.breaker.execute(raw));
+    // node-postgres emits `error` on a client whose connection dies even while a query is
+    // running, and the pool listens only while the client is idle: without this listener a
+    // server restart during a query crashes the process. The query itself still rejects, and
+    // the pool drops the dead client when it is released.
+    if (!this.listening.has(client)) {
+      this.listening.add(client);
+      client.on("error", this.onClientError);
+    }
+    return client;
   }
+
+  private readonly listening = new WeakSet<pg.PoolClient>();
+  /** Errors of checked-out clients, after the pool marked them unusable. */
+  onClientError: (error: Error) => void = () => undefined;
 }
 
 /**
@@ -121,11 +133,13 @@ export function createDatabase(options: DatabaseOptions): Database {
   const pool = new GuardedPool({ keepAlive: true, ...options.pool });
   // Without a listener, an idle connection's error (the server restarted, an admin killed
   // the backend) would crash the process; the pool has already dropped that connection.
-  pool.on("error", (err) => {
+  const onConnectionError = (err: Error): void => {
     state.idleErrors++;
     state.events.emit("pool-error", err);
     options.onIdleError?.(err);
-  });
+  };
+  pool.on("error", onConnectionError);
+  pool.onClientError = onConnectionError;
   state.pool = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
   if (options.breaker !== false) {
     const b = options.breaker ?? {};

@@ -11,6 +11,7 @@
  * if (isMainModule(import.meta.url)) runMain(start);
  * ```
  */
+import { setMaxListeners } from "node:events";
 import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { DescService } from "@bufbuild/protobuf";
@@ -194,6 +195,8 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
   publishHealth();
 
   const shutdown = new AbortController();
+  // Every call in flight listens to it.
+  setMaxListeners(0, shutdown.signal);
   const shedder =
     features.shedding === false ? undefined : createShedder(features.shedding ?? {}, state);
   const slots: ChainSlots = {
