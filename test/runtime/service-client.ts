@@ -26,7 +26,7 @@ export async function outcome(call: () => Promise<unknown>): Promise<Outcome> {
   } catch (e) {
     const error = e as ServiceError;
     return {
-      code: typeof error.code === "number" ? error.code : -1,
+      code: typeof error.code === "number" ? error.code : status.UNKNOWN,
       ms: performance.now() - t0,
       error,
     };
