@@ -26,10 +26,10 @@ afterAll(async () => {
   await db?.destroy();
 });
 
-test("SIGTERM under load: readiness flips first, in-flight calls finish, new calls refused, exit 0 within the grace period", async () => {
-  const graceMs = 3000;
+/** Starts the service process; resolves with its addresses once it logged "listening". */
+async function startService(graceMs: number, delayMs: number) {
   const root = join(import.meta.dirname, "..", "..");
-  child = spawn(
+  const proc = spawn(
     join(root, "node_modules", ".bin", "vite-node"),
     [join(import.meta.dirname, "shutdown-child.ts")],
     {
@@ -41,31 +41,38 @@ test("SIGTERM under load: readiness flips first, in-flight calls finish, new cal
         PORT: "0",
         HTTP_PORT: "0",
         SHUTDOWN_GRACE_MS: String(graceMs),
-        SHUTDOWN_DELAY_MS: "300",
+        SHUTDOWN_DELAY_MS: String(delayMs),
       },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
-  let stdout = "";
-  child.stdout?.on("data", (d: Buffer) => {
-    stdout += d.toString();
+  child = proc;
+  let output = "";
+  proc.stdout?.on("data", (d: Buffer) => {
+    output += d.toString();
   });
-  child.stderr?.on("data", (d: Buffer) => {
-    stdout += d.toString();
+  proc.stderr?.on("data", (d: Buffer) => {
+    output += d.toString();
   });
   const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
-    child?.once("exit", (code) => resolve({ code, at: Date.now() })),
+    proc.once("exit", (code) => resolve({ code, at: Date.now() })),
   );
   const t0 = Date.now();
-  while (!stdout.includes('"listening"')) {
-    if (Date.now() - t0 > 30_000 || child.exitCode !== null)
-      throw new Error(`no listening line:\n${stdout}`);
+  while (!output.includes('"listening"')) {
+    if (Date.now() - t0 > 30_000 || proc.exitCode !== null)
+      throw new Error(`no listening line:\n${output}`);
     await new Promise((r) => setTimeout(r, 50));
   }
-  const line = stdout.split("\n").find((l) => l.includes('"listening"')) ?? "";
+  const line = output.split("\n").find((l) => l.includes('"listening"')) ?? "";
   const { grpc, http } = JSON.parse(line) as { grpc: string; http: string };
-  const client = createUserServiceClient(grpc);
   while ((await httpStatus(http, "/readyz")) !== 200) await new Promise((r) => setTimeout(r, 50));
+  return { proc, grpc, http, exited, output: () => output };
+}
+
+test("SIGTERM under load: readiness flips first, in-flight calls finish, new calls refused, exit 0 within the grace period", async () => {
+  const graceMs = 3000;
+  const { proc, grpc, http, exited, output } = await startService(graceMs, 300);
+  const client = createUserServiceClient(grpc);
 
   // Load: writes from 10 callers, plus slow calls (600 ms in the database) in flight at SIGTERM.
   const okWrites: string[] = [];
@@ -98,7 +105,7 @@ test("SIGTERM under load: readiness flips first, in-flight calls finish, new cal
   );
   await new Promise((r) => setTimeout(r, 100));
   const sigtermAt = Date.now();
-  child.kill("SIGTERM");
+  proc.kill("SIGTERM");
   let notReadyAt: number | undefined;
   while (notReadyAt === undefined) {
     const code = await httpStatus(http, "/readyz").catch(() => 0);
@@ -134,5 +141,41 @@ test("SIGTERM under load: readiness flips first, in-flight calls finish, new cal
   } finally {
     await check.end();
   }
-  expect(stdout).toMatch(/"msg":"stopped"/);
+  expect(output()).toMatch(/"msg":"stopped"/);
+});
+
+test("calls still running when the grace period ends are cancelled, their SQL too, and the process exits 0", async () => {
+  const graceMs = 1000;
+  const { proc, grpc, exited } = await startService(graceMs, 0);
+  const client = createUserServiceClient(grpc);
+  const slow = outcome(() =>
+    client.getProfileByHandle({ handle: "sleep_8000" }, { timeoutMs: 20_000 }),
+  );
+  const admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+  try {
+    const sleeping = async () =>
+      (
+        await admin.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND state = 'active' AND pid <> pg_backend_pid()",
+        )
+      ).rows[0].n as number;
+    while ((await sleeping()) === 0) await new Promise((r) => setTimeout(r, 20));
+    const sigtermAt = Date.now();
+    proc.kill("SIGTERM");
+    const r = await slow;
+    expect(r.code).toBe(status.UNAVAILABLE);
+    const exit = await exited;
+    expect(exit.code).toBe(0);
+    expect(exit.at - sigtermAt).toBeLessThan(graceMs + 1500);
+    // The query was cancelled on the server, not left running for 8 s.
+    const t0 = Date.now();
+    while ((await sleeping()) > 0) {
+      expect(Date.now() - t0).toBeLessThan(1000);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  } finally {
+    client.close();
+    await admin.end();
+  }
 });
