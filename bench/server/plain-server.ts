@@ -5,7 +5,13 @@
  */
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type sendUnaryData, Server, ServerCredentials, type ServerUnaryCall, status } from "@grpc/grpc-js";
+import {
+  Server,
+  ServerCredentials,
+  type ServerUnaryCall,
+  type sendUnaryData,
+  status,
+} from "@grpc/grpc-js";
 import pg from "pg";
 import {
   type GetProfileRequest,
@@ -34,7 +40,10 @@ server.addService(
     },
   },
   {
-    getProfile(call: ServerUnaryCall<GetProfileRequest, Profile>, callback: sendUnaryData<Profile>) {
+    getProfile(
+      call: ServerUnaryCall<GetProfileRequest, Profile>,
+      callback: sendUnaryData<Profile>,
+    ) {
       pool.query({ name: "get_profile", text: sql, values: [call.request.userId] }).then(
         (r) => {
           const row = r.rows[0];
@@ -62,10 +71,14 @@ server.addService(
     },
   },
 );
-server.bindAsync(`127.0.0.1:${process.env.PORT ?? "0"}`, ServerCredentials.createInsecure(), (err, port) => {
-  if (err !== null) throw err;
-  process.stdout.write(`${JSON.stringify({ msg: "listening", grpc: `127.0.0.1:${port}` })}\n`);
-});
+server.bindAsync(
+  `127.0.0.1:${process.env.PORT ?? "0"}`,
+  ServerCredentials.createInsecure(),
+  (err, port) => {
+    if (err !== null) throw err;
+    process.stdout.write(`${JSON.stringify({ msg: "listening", grpc: `127.0.0.1:${port}` })}\n`);
+  },
+);
 process.on("message", (m) => {
   if (m === "cpu") process.send?.({ cpu: process.cpuUsage() });
 });

@@ -20,7 +20,13 @@ const off = new Set((process.env.BENCH_OFF ?? "").split(","));
 
 void runMain(async () => {
   const handle = await startServer({
-    services: [{ service: UserService, policies: userServicePolicies, handlers: (db) => new UserServiceImpl(db) }],
+    services: [
+      {
+        service: UserService,
+        policies: userServicePolicies,
+        handlers: (db) => new UserServiceImpl(db),
+      },
+    ],
     authenticate,
     features: {
       ...(off.has("validation") ? { validation: false } : {}),
