@@ -1,7 +1,9 @@
 /** Client-side helpers of the runtime's server tests: statuses, details, health, latency. */
+import { createRequire } from "node:module";
 import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import {
+  type ChannelCredentials,
   credentials,
   makeGenericClientConstructor,
   type ServiceError,
@@ -124,4 +126,61 @@ export async function httpStatus(address: string, path: string): Promise<number>
   const res = await fetch(`http://${address}${path}`);
   await res.arrayBuffer();
   return res.status;
+}
+
+/**
+ * Asks server reflection (v1) for the service list and for the file defining `symbol`;
+ * returns the service names and how many file descriptors came back.
+ */
+export async function reflect(
+  address: string,
+  symbol: string,
+): Promise<{ services: string[]; files: number }> {
+  const { loadSync } = await import("@grpc/proto-loader");
+  const { loadPackageDefinition } = await import("@grpc/grpc-js");
+  const protoPath = createRequire(import.meta.url).resolve(
+    "@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto",
+  );
+  const pkg = loadPackageDefinition(loadSync(protoPath)) as unknown as {
+    grpc: {
+      reflection: {
+        v1: { ServerReflection: new (a: string, c: ChannelCredentials) => ReflectionClient };
+      };
+    };
+  };
+  const client = new pkg.grpc.reflection.v1.ServerReflection(address, credentials.createInsecure());
+  try {
+    const ask = (request: object) =>
+      new Promise<ReflectionResponse>((resolve, reject) => {
+        const call = client.ServerReflectionInfo();
+        call.on("data", (r: ReflectionResponse) => {
+          resolve(r);
+          call.end();
+        });
+        call.on("error", reject);
+        call.write(request);
+      });
+    const list = await ask({ listServices: "" });
+    const file = await ask({ fileContainingSymbol: symbol });
+    return {
+      services: (list.listServicesResponse?.service ?? []).map((s) => s.name),
+      files: file.fileDescriptorResponse?.fileDescriptorProto.length ?? 0,
+    };
+  } finally {
+    client.close();
+  }
+}
+
+interface ReflectionResponse {
+  listServicesResponse?: { service: { name: string }[] };
+  fileDescriptorResponse?: { fileDescriptorProto: Buffer[] };
+}
+interface ReflectionClient {
+  ServerReflectionInfo(): {
+    on(event: "data", l: (r: ReflectionResponse) => void): void;
+    on(event: "error", l: (e: Error) => void): void;
+    write(r: object): void;
+    end(): void;
+  };
+  close(): void;
 }

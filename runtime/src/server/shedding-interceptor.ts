@@ -16,7 +16,10 @@ import type { RuntimeState } from "./runtime-events.js";
 export interface SheddingOptions {
   /** Calls in flight (all methods) beyond which every new call is shed. Default 1024. */
   readonly maxInFlight?: number;
-  /** Mean event-loop delay (ms, over the last window) that counts as overload. Default 100; 0 off. */
+  /**
+   * Mean event-loop delay (ms, over the last window) that counts as overload. Default 200 (a
+   * loaded shared machine shows 50-100 ms means without the service being the cause); 0 off.
+   */
   readonly maxEventLoopDelayMs?: number;
   /** Under a late event loop, calls are still admitted while fewer than this run. Default 8. */
   readonly minInFlight?: number;
@@ -33,7 +36,7 @@ export interface Shedder {
 /** The shedding interceptor; also counts `state.inFlight` and `state.shed`. */
 export function createShedder(options: SheddingOptions, state: RuntimeState): Shedder {
   const maxInFlight = options.maxInFlight ?? 1024;
-  const maxDelayMs = options.maxEventLoopDelayMs ?? 100;
+  const maxDelayMs = options.maxEventLoopDelayMs ?? 200;
   const minInFlight = options.minInFlight ?? 8;
   let late = false;
   let timer: NodeJS.Timeout | undefined;
