@@ -236,7 +236,10 @@ class LiveCall implements ServerCall {
         return self.deadlineAt;
       },
       metadata: grpcCall.metadata,
-      peer: grpcCall.getPeer(),
+      // Read on demand: it is a getsockname system call, and most handlers never ask.
+      get peer() {
+        return grpcCall.getPeer();
+      },
       get principal() {
         return self.principal;
       },
