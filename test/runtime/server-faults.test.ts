@@ -407,10 +407,12 @@ describe("server", () => {
     let stop = false;
     const slowCodes: status[] = [];
     const slow = Promise.all(
-      Array.from({ length: 30 }, async () => {
+      // 12 callers of 1 s queries: more than the group's 3 + 3, and more than the pool's 10
+      // connections, so without the bulkhead the fast group would wait for connections.
+      Array.from({ length: 12 }, async () => {
         while (!stop) {
           const r = await outcome(() =>
-            client.getProfileByHandle({ handle: "sleep_200" }, { timeoutMs: 5000 }),
+            client.getProfileByHandle({ handle: "sleep_1000" }, { timeoutMs: 5000 }),
           );
           slowCodes.push(r.code);
           // A rejected client backs off, as real clients do.
@@ -428,10 +430,10 @@ describe("server", () => {
       true,
     );
     expect(handle.snapshot().bulkheads.slow?.rejected).toBeGreaterThan(0);
-    // The acceptance bound is 2x (the benchmark measures it on a quiet machine). Here client
-    // and server share one process on a shared machine, so allow 50 ms of noise: without
-    // bulkheads the fast calls wait for connections behind the 200 ms sleeps (p99 > 400 ms).
-    expect(loaded).toBeLessThanOrEqual(Math.max(2 * unloaded, unloaded + 50));
+    // The acceptance bound is 2x. Here client and server share one process on a shared
+    // machine, so allow 100 ms of noise on a baseline of a few ms: without
+    // bulkheads the fast calls wait for connections behind the 1 s sleeps (p99 near 1 s).
+    expect(loaded).toBeLessThanOrEqual(Math.max(2 * unloaded, unloaded + 100));
     console.log(
       JSON.stringify({ unloadedP99: unloaded, loadedP99: loaded, slow: slowCodes.length }),
     );
