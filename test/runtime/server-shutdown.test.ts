@@ -71,7 +71,7 @@ async function startService(graceMs: number, delayMs: number) {
 
 test("SIGTERM under load: readiness flips first, in-flight calls finish, new calls refused, exit 0 within the grace period", async () => {
   const graceMs = 3000;
-  const { proc, grpc, http, exited, output } = await startService(graceMs, 300);
+  const { proc, grpc, http, exited, output } = await startService(graceMs, 600);
   const client = createUserServiceClient(grpc);
 
   // Load: writes from 10 callers, plus slow calls (600 ms in the database) in flight at SIGTERM.
@@ -124,11 +124,17 @@ test("SIGTERM under load: readiness flips first, in-flight calls finish, new cal
   // Readiness flipped before any call was refused.
   const refused = outcomes.filter((o) => o.code !== status.OK);
   expect(refused.length).toBeGreaterThan(0);
-  expect(refused.every((o) => o.code === status.UNAVAILABLE)).toBe(true);
+  expect(
+    refused
+      .filter((o) => o.code !== status.UNAVAILABLE)
+      .map((o) => `${status[o.code]}: ${o.error?.details}`),
+  ).toEqual([]);
   const firstRefused = Math.min(...refused.map((o) => o.doneAt));
   expect(notReadyAt).toBeLessThanOrEqual(firstRefused);
   // Calls were still answered between readiness flipping and the server closing.
-  expect(outcomes.some((o) => o.code === status.OK && o.sentAt >= notReadyAt!)).toBe(true);
+  expect(
+    outcomes.filter((o) => o.code === status.OK && o.sentAt >= notReadyAt!).length,
+  ).toBeGreaterThan(0);
   // No write answered OK is missing.
   const check = new pg.Client({ connectionString: db.url });
   await check.connect();
