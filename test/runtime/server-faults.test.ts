@@ -142,6 +142,26 @@ describe("server", () => {
     expect(reflection.files).toBeGreaterThan(0);
   });
 
+  test("server caps: a deadline longer than the cap is cut to it; an oversized message is refused", async () => {
+    const { client } = await serve({
+      settings: {
+        host: "127.0.0.1",
+        port: 0,
+        httpPort: 0,
+        maxTimeoutMs: 200,
+        maxMessageBytes: 2048,
+      },
+    });
+    const capped = await outcome(() =>
+      client.getProfileByHandle({ handle: "sleep_3000" }, { timeoutMs: 10_000 }),
+    );
+    expect(capped.code).toBe(status.DEADLINE_EXCEEDED);
+    expect(capped.ms).toBeLessThan(200 + 1500);
+    const uid = randomUUID();
+    const big = await outcome(() => createProfile(client, uid, { bio: "x".repeat(4096) }));
+    expect(big.code).toBe(status.RESOURCE_EXHAUSTED);
+  });
+
   test("the error map: each constraint kind gives its code, reason and field; no SQL reaches the client", async () => {
     const { client } = await serve();
     const first = randomUUID();
