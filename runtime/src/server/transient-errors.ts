@@ -59,10 +59,14 @@ export function isTransientError(error: unknown): boolean {
 
 /**
  * True when the primary dependency is unavailable right now: its breaker is open, no
- * connection could be had, or the call already ended UNAVAILABLE. This is when a fallback runs.
+ * connection could be had, the connection was lost mid-query, or the call already ended
+ * UNAVAILABLE. This is when a fallback runs.
  */
 export function isDependencyUnavailable(error: unknown): boolean {
   if (error instanceof BrokenCircuitError || error instanceof IsolatedCircuitError) return true;
   if (error instanceof DatabaseUnavailableError) return true;
-  return isRpcError(error) && error.code === status.UNAVAILABLE;
+  if (isRpcError(error)) return error.code === status.UNAVAILABLE;
+  // A connection lost mid-query (57P01, 08xxx, a reset socket); not a conflict (40001, 40P01).
+  const code = codeOf(error);
+  return isTransientError(error) && code !== "40001" && code !== "40P01";
 }
