@@ -4,6 +4,8 @@
  * `svcgen analyze --json` prints a projection of it ({@link toPublicModel}), which is public API.
  */
 
+import { renderTsType } from "./ts-type-renderer.js";
+
 /** The sqlc annotations svcgen understands. */
 export type QueryCommand =
   | "one"
@@ -79,18 +81,32 @@ export interface TsImport {
   readonly isDefault?: boolean;
 }
 
-/** The TypeScript side of a value: the type expression and what it needs imported. */
-export interface TsTypeRef {
-  /** A TS type expression, e.g. `number`, `Date`, `"a" | "b"`, `string[]`, `UserId`. */
-  readonly text: string;
-  readonly imports: readonly TsImport[];
+/**
+ * The TypeScript type of a value, as structured data. Code decides on the structure (the int8
+ * mode, whether a value is an enum); text is made in one place only, `renderTsType`.
+ */
+export type TsType =
+  | {
+      readonly kind: "primitive";
+      readonly name: "number" | "string" | "boolean" | "unknown";
+    }
+  /** An int8 value in the configured representation. */
+  | { readonly kind: "bigint"; readonly mode: "bigint" | "string" | "number" }
+  /** A timestamp (always `Date`) or a date (`Date` or `string`, from the config). */
+  | { readonly kind: "date"; readonly mode: "Date" | "string" }
+  /** bytea: `Uint8Array` for parameters, `Buffer` for results. */
+  | { readonly kind: "bytes"; readonly name: "Uint8Array" | "Buffer" }
+  /** json/jsonb: the runtime's `JsonValue`. */
+  | { readonly kind: "json" }
+  /** A Postgres enum: the union of its labels, or its named type in generated code. */
+  | { readonly kind: "enum"; readonly pgName: string; readonly labels: readonly string[] }
+  | { readonly kind: "array"; readonly element: TsType }
   /**
-   * True when a config override replaced the default mapping. The run-time codec is then the
-   * default one for the Postgres type, and the value is only re-typed (an override changes the
-   * static type, e.g. a branded string, not the wire decoding) unless `decode`/`encode` are set.
+   * A config override: the user's type text, kept as written, with its imports. The run-time
+   * codec is then the default one for the Postgres type, and the value is only re-typed (an
+   * override changes the static type, e.g. a branded string, not the wire decoding).
    */
-  readonly overridden: boolean;
-}
+  | { readonly kind: "override"; readonly text: string; readonly imports: readonly TsImport[] };
 
 /** One parameter of a query, in `$n` order. */
 export interface ParamModel {
@@ -101,7 +117,7 @@ export interface ParamModel {
   /** The 1-based `$n` position in the SQL sent to the server. */
   readonly position: number;
   readonly pgType: PgType;
-  readonly tsType: TsTypeRef;
+  readonly tsType: TsType;
   readonly nullable: boolean;
   /** Set for `sqlc.slice(x)`: the parameter is an array bound with `= ANY($n::T[])`. */
   readonly slice?: true;
@@ -114,7 +130,7 @@ export interface ColumnModel {
   /** camelCase key in the generated `Row` type, unique within the row. */
   readonly tsName: string;
   readonly pgType: PgType;
-  readonly tsType: TsTypeRef;
+  readonly tsType: TsType;
   readonly nullable: boolean;
   /** The table column it is a plain reference to, when it is one. */
   readonly source?: { readonly table: string; readonly column: string };
@@ -175,13 +191,13 @@ export function toPublicModel(model: Model): { readonly queries: readonly Public
       params: q.params.map((p) => ({
         name: p.name,
         pgType: p.pgType.name,
-        tsType: p.tsType.text,
+        tsType: renderTsType(p.tsType),
         nullable: p.nullable,
       })),
       columns: q.columns.map((c) => ({
         name: c.name,
         pgType: c.pgType.name,
-        tsType: c.tsType.text,
+        tsType: renderTsType(c.tsType),
         nullable: c.nullable,
       })),
     })),

@@ -2,6 +2,7 @@
  * A hand-built Model of fixtures/proto/users/sql (what the analyser produces for those
  * queries), so the proto stage is tested without the analyser.
  */
+import { tsTypeFor } from "../../cli/src/analyse/ts-types.js";
 import type { ColumnModel, Model, ParamModel, PgType, QueryModel } from "../../cli/src/model.js";
 
 const base = (typname: string, name: string, oid: number): PgType => ({
@@ -36,29 +37,14 @@ const T = {
     element: base("text", "text", 25),
   } as PgType,
 };
-const ts = (text: string) => ({ text, imports: [], overridden: false });
-const tsOf: Record<string, string> = {
-  int4: "number",
-  int8: "bigint",
-  text: "string",
-  bool: "boolean",
-  bytea: "Buffer",
-  numeric: "string",
-  jsonb: "JsonValue",
-  uuid: "string",
-  float8: "number",
-  timestamptz: "Date",
-  status: '"active" | "suspended"',
-  textArray: "string[]",
-};
+const opts = { int8: "bigint", date: "Date", overrides: [] } as const;
 function col(name: string, t: keyof typeof T, nullable = false): ColumnModel {
   const tsName = name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-  return { name, tsName, pgType: T[t], tsType: ts(tsOf[t] ?? "unknown"), nullable };
+  return { name, tsName, pgType: T[t], tsType: tsTypeFor(T[t], "result", opts), nullable };
 }
 function param(name: string, position: number, t: keyof typeof T, nullable = false): ParamModel {
   const tsName = name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-  const text = t === "bytea" ? "Uint8Array" : (tsOf[t] ?? "unknown");
-  return { name, tsName, position, pgType: T[t], tsType: ts(text), nullable };
+  return { name, tsName, position, pgType: T[t], tsType: tsTypeFor(T[t], "param", opts), nullable };
 }
 const userColumns: ColumnModel[] = [
   col("id", "int8"),

@@ -15,6 +15,7 @@ import type {
   ParamBinding,
   ServicePlan,
 } from "../proto/rpc-binder.js";
+import { renderTsType } from "../ts-type-renderer.js";
 import { queryFunctionName, queryStreamFunctionName } from "./query-module-emitter.js";
 
 /** The header of every file svcgen owns (one definition, in inputs.ts). */
@@ -431,8 +432,8 @@ function paramValue(
     case "claim": {
       const v = `ctx.principal?.claims[${JSON.stringify(p.source.name)}]`;
       return p.required
-        ? `${imports.value(rt, "requiredClaim")}(${v}, ${JSON.stringify(p.source.name)}) as ${p.param.tsType.text}`
-        : `(${v} ?? null) as ${p.param.tsType.text} | null`;
+        ? `${imports.value(rt, "requiredClaim")}(${v}, ${JSON.stringify(p.source.name)}) as ${renderTsType(p.param.tsType)}`
+        : `(${v} ?? null) as ${renderTsType(p.param.tsType)} | null`;
     }
     case "field": {
       const fieldName = p.source.field.name;

@@ -16,7 +16,8 @@ import {
 } from "@bufbuild/protobuf";
 import { stringTypes } from "../analyse/ts-types.js";
 import type { Diagnostic } from "../diagnostics.js";
-import type { ColumnModel, Model, ParamModel, PgType, QueryModel } from "../model.js";
+import type { ColumnModel, Model, ParamModel, PgType, QueryModel, TsType } from "../model.js";
+import { leafType } from "../ts-type-renderer.js";
 import {
   type Auth,
   type MethodRule,
@@ -234,15 +235,11 @@ function pairEnum(
 
 /**
  * The conversion of one element from Postgres (`t`) to proto (`out` true, a column) or back
- * (a parameter), or undefined when the types do not fit. `tsText` is the TS type of the SQL
- * side (for int8's configured representation).
+ * (a parameter), or undefined when the types do not fit. `ts` is the TS type of the SQL
+ * side's element (int8's and date's configured representation).
  */
-function fitElement(
-  t: PgType,
-  el: ProtoElement,
-  out: boolean,
-  tsText: string,
-): Conversion | undefined {
+function fitElement(t: PgType, el: ProtoElement, out: boolean, ts: TsType): Conversion | undefined {
+  const dateMode = ts.kind === "date" ? ts.mode : undefined;
   const b = baseType(t);
   const typ = b.typname;
   if (b.kind === "enum") {
@@ -262,7 +259,7 @@ function fitElement(
     if (typ === "int8") {
       if (!int64s.has(s)) return undefined;
       if (out) return { kind: "toBigInt" };
-      const mode = tsText === "string" ? "string" : tsText === "number" ? "number" : "bigint";
+      const mode = ts.kind === "bigint" ? ts.mode : "bigint";
       return { kind: "int8Param", mode };
     }
     if (typ === "float4" || typ === "float8") {
@@ -277,14 +274,14 @@ function fitElement(
       return { kind: out ? "jsonStringOut" : "jsonStringIn" };
     }
     // A date is a string in TS only in `date: string` mode; as a Date it binds to a Timestamp.
-    if (stringTypes.has(typ) || b.kind === "other" || (typ === "date" && tsText === "string")) {
+    if (stringTypes.has(typ) || b.kind === "other" || (typ === "date" && dateMode === "string")) {
       return s === ScalarType.STRING ? { kind: "identity" } : undefined;
     }
     return undefined;
   }
   if (el.kind === "message") {
     if (el.typeName === "google.protobuf.Timestamp") {
-      if (typ === "timestamptz" || typ === "timestamp" || (typ === "date" && tsText === "Date")) {
+      if (typ === "timestamptz" || typ === "timestamp" || (typ === "date" && dateMode === "Date")) {
         return { kind: out ? "timestampOut" : "timestampIn" };
       }
       return undefined;
@@ -307,7 +304,7 @@ function fieldHasPresence(f: DescField): boolean {
  */
 function fitValue(
   t: PgType,
-  tsText: string,
+  ts: TsType,
   f: DescField,
   out: boolean,
 ): { conversion: Conversion } | { error: string } {
@@ -317,12 +314,11 @@ function fitValue(
   if (el === undefined) return bad;
   if (b.kind === "array") {
     if (f.fieldKind !== "list") return bad;
-    const elTs = tsText.endsWith("[]") ? tsText.slice(0, -2) : tsText;
-    const c = fitElement(b.element, el, out, elTs);
+    const c = fitElement(b.element, el, out, leafType(ts));
     return c === undefined ? bad : { conversion: { kind: "list", element: c } };
   }
   if (f.fieldKind === "list") return bad;
-  const c = fitElement(t, el, out, tsText);
+  const c = fitElement(t, el, out, leafType(ts));
   if (c === undefined) {
     if (b.kind === "enum" && el.kind === "enum") {
       const r = pairEnum(b.labels, el.desc);
@@ -559,7 +555,7 @@ function bindParams(
       );
       continue;
     }
-    const f = fitValue(p.pgType, p.tsType.text, field, false);
+    const f = fitValue(p.pgType, p.tsType, field, false);
     if ("error" in f) {
       r(
         ProtoCodes.typeMismatch,
@@ -605,7 +601,7 @@ function bindColumns(
       );
       continue;
     }
-    const f = fitValue(column.pgType, column.tsType.text, field, true);
+    const f = fitValue(column.pgType, column.tsType, field, true);
     if ("error" in f) {
       r(
         ProtoCodes.typeMismatch,
