@@ -2,6 +2,7 @@
  * A hand-built Model of fixtures/proto/users/sql (what the analyser produces for those
  * queries), so the proto stage is tested without the analyser.
  */
+import { buildModel } from "../../cli/src/analyse/model-builder.js";
 import { tsTypeFor } from "../../cli/src/analyse/ts-types.js";
 import type { ColumnModel, Model, ParamModel, PgType, QueryModel } from "../../cli/src/model.js";
 
@@ -76,7 +77,7 @@ function q(
 }
 
 /** The analysed queries of fixtures/proto/users/sql/queries/users.sql. */
-export const usersModel: Model = {
+export const usersModel: Model = buildModel({
   queries: [
     q(
       "GetUser",
@@ -130,4 +131,4 @@ export const usersModel: Model = {
       [],
     ),
   ],
-};
+});

@@ -11,6 +11,7 @@ import { camelCase } from "../names.js";
 import type { ParsedQuery } from "../parse/query-file-parser.js";
 import { loadCatalog } from "./catalog.js";
 import { describeStatements } from "./describe.js";
+import { buildModel } from "./model-builder.js";
 import { NullabilityAnalyser, type OutCol } from "./nullability.js";
 import { paramContexts } from "./param-context.js";
 import { type TsTypeOptions, tsTypeFor } from "./ts-types.js";
@@ -228,7 +229,7 @@ export async function analyseQueries(
       doc: q.doc,
     });
   }
-  return { model: { queries: out }, diagnostics };
+  return { model: buildModel({ queries: out }), diagnostics };
 }
 
 function domainReaches(t: PgType, oid: number): boolean {

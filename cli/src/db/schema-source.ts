@@ -4,13 +4,12 @@
  * embedded server started for this run. The analyser only sees a connection string.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import { relative, sep } from "node:path";
 import { loadModule, parseSync } from "libpg-query";
 import pg from "pg";
 import type { ResolvedConfig } from "../config/config.js";
 import { byteToCharOffset, Codes, type Diagnostic, positionAt } from "../diagnostics.js";
 import type { SourceFile } from "../inputs.js";
+import { readSourceFiles } from "../read-inputs.js";
 import { startEmbeddedServer } from "./embedded-server.js";
 
 /** An open schema: a database holding the project's schema, until `close()`. */
@@ -301,22 +300,8 @@ async function openScratch(
 export async function readMigrations(
   config: ResolvedConfig,
 ): Promise<{ files: SourceFile[]; diagnostics: Diagnostic[] }> {
-  const files: SourceFile[] = [];
-  const diagnostics: Diagnostic[] = [];
-  for (const abs of config.schemaFiles) {
-    const path = relative(config.rootDir, abs).split(sep).join("/");
-    try {
-      files.push({ path, text: await readFile(abs, "utf8") });
-    } catch (err) {
-      diagnostics.push({
-        severity: "error",
-        code: Codes.io,
-        message: `cannot read migration: ${errorMessage(err)}`,
-        file: path,
-      });
-    }
-  }
-  return { files, diagnostics };
+  // The one reader of project sources (query files use it too).
+  return readSourceFiles(config.rootDir, config.schemaFiles, "migration");
 }
 
 // --- applying migrations ----------------------------------------------------------------------

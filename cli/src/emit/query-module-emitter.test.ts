@@ -10,6 +10,7 @@ import ts from "typescript";
 import { describe, expect, test } from "vitest";
 import * as runtimeGrpc from "../../../runtime/src/grpc/index.js";
 import * as runtime from "../../../runtime/src/index.js";
+import { buildModel } from "../analyse/model-builder.js";
 import type { GeneratedFile } from "../inputs.js";
 import type { Model } from "../model.js";
 import { createFileBuilder } from "./generated-file.js";
@@ -145,7 +146,7 @@ test("every value symbol in the runtime symbol table is exported by its runtime 
 });
 
 test("a model without queries emits nothing", () => {
-  expect(emitQueryModules({ queries: [] }, { out: "gen" })).toEqual([]);
+  expect(emitQueryModules(buildModel({ queries: [] }), { out: "gen" })).toEqual([]);
 });
 
 describe("file builder imports", () => {

@@ -4,7 +4,7 @@
  * Pure: Model in, files out, printed with the one TypeScript printer (`generated-file.ts`).
  */
 import { type GeneratedFile, generatedHeader } from "../inputs.js";
-import type { ColumnModel, Model, ParamModel, PgType, QueryModel } from "../model.js";
+import type { ColumnModel, Model, ParamModel, QueryModel } from "../model.js";
 import { camelCase, pascalCase, propertyKey, safeIdentifier } from "../names.js";
 import { enumLabelsUnion, isOverridden } from "../ts-type-renderer.js";
 import {
@@ -53,13 +53,6 @@ interface FieldView {
   readonly doc: string;
 }
 
-/** A named union type for one Postgres enum. */
-interface EnumType {
-  readonly name: string;
-  readonly pgName: string;
-  readonly labels: readonly string[];
-}
-
 /**
  * Turns the model's queries into TypeScript modules under `<out>/db/`. Query files keep their
  * folders relative to the deepest folder holding all query files (`queries/admin/roles.sql`
@@ -73,7 +66,7 @@ export function emitQueryModules(model: Model, options: QueryEmitOptions): Gener
   const modes: CodecModes = { int8: options.int8 ?? "bigint", date: options.date ?? "Date" };
   const prepareOff = options.preparedStatements === false;
 
-  const enums = collectEnums(model);
+  const enums = new Map(model.enums.map((e) => [e.pgName, e]));
   const byFile = new Map<string, QueryModel[]>();
   for (const q of model.queries) {
     const list = byFile.get(q.file) ?? [];
@@ -93,7 +86,7 @@ export function emitQueryModules(model: Model, options: QueryEmitOptions): Gener
           runtimeFrom,
           modes,
           prepareOff,
-          [...enums.byPgName.entries()].map(([k, e]) => [k, e.name]),
+          model.enums.map((e) => [e.pgName, e.name]),
         ]);
   for (const source of sources) {
     const rel = modulePaths.get(source)!;
@@ -111,7 +104,7 @@ export function emitQueryModules(model: Model, options: QueryEmitOptions): Gener
     const depth = rel.split("/").length - 1;
     const enumNaming: EnumNaming = {
       from: `${depth === 0 ? "./" : "../".repeat(depth)}enums.js`,
-      nameOf: (pgName) => enums.byPgName.get(pgName)?.name,
+      nameOf: (pgName) => enums.get(pgName)?.name,
     };
     const queries = byFile.get(source)!;
     // Every name the module declares is reserved first, so imports never shadow them.
@@ -137,9 +130,9 @@ export function emitQueryModules(model: Model, options: QueryEmitOptions): Gener
   }
 
   const indexExports = [...modulePaths.values()].map((rel) => `./${rel}.js`);
-  if (enums.byPgName.size > 0) {
+  if (model.enums.length > 0) {
     const f = createFileBuilder(`${dbDir}/enums.ts`, { runtimeFrom });
-    for (const e of [...enums.byPgName.values()].sort((a, b) => compare(a.name, b.name))) {
+    for (const e of [...model.enums].sort((a, b) => compare(a.name, b.name))) {
       f.print();
       f.print`/** The PostgreSQL enum \`${escapeComment(e.pgName)}\`. */`;
       f.print`export type ${e.name} = ${enumLabelsUnion(e.labels)};`;
@@ -426,46 +419,6 @@ function fieldView(f: ParamModel | ColumnModel, b: FileBuilder, ctx: EmitContext
     type: f.nullable ? `${type} | null` : type,
     doc: `\`${escapeComment(f.pgType.name)}\``,
   };
-}
-
-/** The enum a value's type is, through domains and arrays. */
-function enumOf(t: PgType): Extract<PgType, { kind: "enum" }> | undefined {
-  switch (t.kind) {
-    case "enum":
-      return t;
-    case "domain":
-      return enumOf(t.base);
-    case "array":
-      return enumOf(t.element);
-    default:
-      return undefined;
-  }
-}
-
-interface EnumTable {
-  readonly byPgName: Map<string, EnumType>;
-}
-
-/** Every enum used by a parameter or column, named in PascalCase; clashing names get `2`, `3`, .... */
-function collectEnums(model: Model): EnumTable {
-  const found = new Map<string, Extract<PgType, { kind: "enum" }>>();
-  for (const q of model.queries) {
-    for (const f of [...q.params, ...q.columns]) {
-      const e = enumOf(f.pgType);
-      if (e !== undefined && !found.has(e.name)) found.set(e.name, e);
-    }
-  }
-  const byPgName = new Map<string, EnumType>();
-  const usedNames = new Set<string>();
-  for (const pgName of [...found.keys()].sort(compare)) {
-    const e = found.get(pgName)!;
-    const base = pascalCase(pgName.replace(/"/g, "")) || "Enum";
-    let name = base;
-    for (let i = 2; usedNames.has(name); i++) name = `${base}${i}`;
-    usedNames.add(name);
-    byPgName.set(pgName, { name, pgName, labels: e.labels });
-  }
-  return { byPgName };
 }
 
 function compare(a: string, b: string): number {

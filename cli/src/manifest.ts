@@ -1,0 +1,54 @@
+/**
+ * The manifest next to the generated code, `<out>/svcgen-manifest.json`: the Model, serialised.
+ * It records what the committed code was generated from, so `svcgen check` compares a live
+ * database with it and `protoc-gen-svcgen` generates service code from it and buf's
+ * descriptors alone, without a database.
+ */
+import { buildModel } from "./analyse/model-builder.js";
+import type { Model } from "./model.js";
+
+/** The manifest's file name, in the output folder. */
+export const manifestName = "svcgen-manifest.json";
+
+/** Bumped when the serialised shape changes incompatibly. */
+export const manifestVersion = 2;
+
+/**
+ * The manifest text of `model`: deterministic (the Model's own order), one entry (query,
+ * enum, service, constraint) per line, so a change to one query is a one-line diff and a
+ * large project's manifest stays small.
+ */
+export function serialiseManifest(model: Model): string {
+  const list = (items: readonly unknown[]): string =>
+    items.length === 0
+      ? "[]"
+      : `[\n${items.map((i) => `    ${JSON.stringify(i)}`).join(",\n")}\n  ]`;
+  return [
+    "{",
+    `  "manifestVersion": ${manifestVersion},`,
+    `  "queries": ${list(model.queries)},`,
+    `  "enums": ${list(model.enums)},`,
+    `  "services": ${list(model.services)},`,
+    `  "constraints": ${list(model.constraints)}`,
+    "}",
+    "",
+  ].join("\n");
+}
+
+/** Reads a manifest back into a Model; throws with a reason when it is not one this svcgen wrote. */
+export function parseManifest(text: string): Model {
+  const data = JSON.parse(text) as Partial<Model> & { manifestVersion?: unknown };
+  if (data.manifestVersion !== manifestVersion) {
+    throw new Error(
+      `manifest version ${String(data.manifestVersion)}, expected ${manifestVersion} (written by another svcgen)`,
+    );
+  }
+  for (const key of ["queries", "services", "constraints"] as const) {
+    if (!Array.isArray(data[key])) throw new Error(`no ${key} list`);
+  }
+  return buildModel({
+    queries: data.queries ?? [],
+    services: data.services ?? [],
+    constraints: data.constraints ?? [],
+  });
+}
