@@ -22,7 +22,7 @@ export function serialiseManifest(model: Model): string {
   const list = (items: readonly unknown[]): string =>
     items.length === 0
       ? "[]"
-      : `[\n${items.map((i) => `    ${JSON.stringify(i)}`).join(",\n")}\n  ]`;
+      : `[\n${items.map((i) => `    ${JSON.stringify(i, withoutOids)}`).join(",\n")}\n  ]`;
   return [
     "{",
     `  "manifestVersion": ${manifestVersion},`,
@@ -35,9 +35,22 @@ export function serialiseManifest(model: Model): string {
   ].join("\n");
 }
 
+/**
+ * Type OIDs belong to the database that was analysed (an enum's differs between two builds of
+ * the same schema), so the manifest leaves them out and stays the same for the same inputs.
+ */
+function withoutOids(key: string, value: unknown): unknown {
+  return key === "oid" ? undefined : value;
+}
+
 /** Reads a manifest back into a Model; throws with a reason when it is not one this svcgen wrote. */
 export function parseManifest(text: string): Model {
-  const data = JSON.parse(text) as Partial<Model> & { manifestVersion?: unknown };
+  // A Postgres type read back gets OID 0: unknown here, and never needed after analysis.
+  const data = JSON.parse(text, (_key, value: unknown) =>
+    typeof value === "object" && value !== null && "typname" in value && !("oid" in value)
+      ? { ...value, oid: 0 }
+      : value,
+  ) as Partial<Model> & { manifestVersion?: unknown };
   if (data.manifestVersion !== manifestVersion) {
     throw new Error(
       `manifest version ${String(data.manifestVersion)}, expected ${manifestVersion} (written by another svcgen)`,

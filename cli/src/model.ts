@@ -31,7 +31,8 @@ export const supportedCommands: readonly QueryCommand[] = [
  * A PostgreSQL type as far as code generation needs it, resolved from the catalog.
  * `name` is `format_type(oid, NULL)` with the search path pinned (the `pgType` of the public
  * model); `typname` is `pg_type.typname` (`int4`, `_text`, `timestamptz`), which picks the
- * run-time codec.
+ * run-time codec. `oid` is the type's OID in the analysed database: used during analysis only,
+ * and absent from the manifest (OIDs of enums and domains differ between databases).
  */
 export type PgType =
   | { readonly kind: "base"; readonly oid: number; readonly name: string; readonly typname: string }
