@@ -80,7 +80,9 @@ export function createHandlerFile(
   f.print();
   f.print`/** Serves ${service.typeName}: register with \`add${s}(server, new ${cls}(pool))\`. */`;
   f.print`export class ${cls} implements ${gen(`${s}Handlers`, true)} {`;
-  f.print`  private readonly bound: ${gen(`${s}Bound`, true)};`;
+  // With no RPC bound nothing reads the field yet; `protected` keeps noUnusedLocals quiet.
+  const access = service.methods.some((m) => m.binding !== undefined) ? "private" : "protected";
+  f.print`  ${access} readonly bound: ${gen(`${s}Bound`, true)};`;
   f.print();
   f.print`  constructor(db: ${f.import({ name: "Pool", from: "pg", typeOnly: true })}, options: ${gen(`${s}BoundOptions`, true)} = {}) {`;
   f.print`    this.bound = ${gen(`create${s}Bound`, false)}(db, options);`;
