@@ -9,7 +9,7 @@
 import { type GeneratedFile, generatedHeader } from "../inputs.js";
 import type { TsType } from "../model.js";
 import { projectRelativeImport } from "../project-paths.js";
-import { renderTsType } from "../ts-type-renderer.js";
+import { renderTsType, type TsTypeHooks } from "../ts-type-renderer.js";
 import { type RuntimeSymbol, runtimeModule, runtimeSymbols } from "./runtime-symbols.js";
 
 /** One symbol to import. */
@@ -128,6 +128,9 @@ export function createFileBuilder(path: string, options: FileBuilderOptions = {}
   const byKey = new Map<string, ImportEntry>();
   const locals = new Map<string, string>();
   const body: string[] = [];
+  // Runtime symbols and type hooks are asked for many times per file: remember them.
+  const runtimeLocals = new Map<RuntimeSymbol, string>();
+  const hooksByEnums = new Map<EnumNaming | undefined, TsTypeHooks>();
 
   const freeLocal = (wanted: string, key: string): string => {
     let local = wanted;
@@ -143,6 +146,33 @@ export function createFileBuilder(path: string, options: FileBuilderOptions = {}
     if (Array.isArray(p)) return (p as readonly Printable[]).map(text).join("");
     return builder.import((p as ImportSymbol).request);
   };
+
+  const typeHooks = (enums: EnumNaming | undefined): TsTypeHooks => ({
+    json: () => builder.runtime("JsonValue"),
+    override: (o) => {
+      for (const imp of o.imports) {
+        const from =
+          imp.from === runtimeModule ? runtimeFrom : projectRelativeImport(imp.from, path);
+        builder.import({
+          name: imp.name,
+          from,
+          typeOnly: true,
+          as: imp.as,
+          isDefault: imp.isDefault,
+        });
+      }
+    },
+    ...(enums === undefined
+      ? {}
+      : {
+          enumName: (e) => {
+            const name = enums.nameOf(e.pgName);
+            return name === undefined
+              ? renderTsType(e)
+              : builder.import({ name, from: enums.from, typeOnly: true });
+          },
+        }),
+  });
 
   const builder: FileBuilder = {
     path,
@@ -169,8 +199,17 @@ export function createFileBuilder(path: string, options: FileBuilderOptions = {}
       return local;
     },
     runtime(symbol) {
-      const s = runtimeSymbols[symbol];
-      return builder.import({ name: symbol, from: runtimeFrom + s.subpath, typeOnly: s.typeOnly });
+      let local = runtimeLocals.get(symbol);
+      if (local === undefined) {
+        const s = runtimeSymbols[symbol];
+        local = builder.import({
+          name: symbol,
+          from: runtimeFrom + s.subpath,
+          typeOnly: s.typeOnly,
+        });
+        runtimeLocals.set(symbol, local);
+      }
+      return local;
     },
     symbol(name, from) {
       return { kind: "import", request: { name, from, typeOnly: false } };
@@ -179,32 +218,12 @@ export function createFileBuilder(path: string, options: FileBuilderOptions = {}
       return { kind: "import", request: { name, from, typeOnly: true } };
     },
     typeText(type, enums) {
-      return renderTsType(type, {
-        json: () => builder.runtime("JsonValue"),
-        override: (o) => {
-          for (const imp of o.imports) {
-            const from =
-              imp.from === runtimeModule ? runtimeFrom : projectRelativeImport(imp.from, path);
-            builder.import({
-              name: imp.name,
-              from,
-              typeOnly: true,
-              as: imp.as,
-              isDefault: imp.isDefault,
-            });
-          }
-        },
-        ...(enums === undefined
-          ? {}
-          : {
-              enumName: (e) => {
-                const name = enums.nameOf(e.pgName);
-                return name === undefined
-                  ? renderTsType(e)
-                  : builder.import({ name, from: enums.from, typeOnly: true });
-              },
-            }),
-      });
+      let hooks = hooksByEnums.get(enums);
+      if (hooks === undefined) {
+        hooks = typeHooks(enums);
+        hooksByEnums.set(enums, hooks);
+      }
+      return renderTsType(type, hooks);
     },
     print(...args: unknown[]) {
       const first = args[0];
