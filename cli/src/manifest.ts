@@ -19,20 +19,47 @@ export const manifestVersion = 2;
  * large project's manifest stays small.
  */
 export function serialiseManifest(model: Model): string {
-  const list = (items: readonly unknown[]): string =>
-    items.length === 0
-      ? "[]"
-      : `[\n${items.map((i) => `    ${JSON.stringify(i, withoutOids)}`).join(",\n")}\n  ]`;
+  const list = (items: readonly unknown[], line = entry): string =>
+    items.length === 0 ? "[]" : `[\n${items.map((i) => `    ${line(i)}`).join(",\n")}\n  ]`;
   return [
     "{",
     `  "manifestVersion": ${manifestVersion},`,
-    `  "queries": ${list(model.queries)},`,
+    `  "queries": ${list(model.queries, queryEntry)},`,
     `  "enums": ${list(model.enums)},`,
     `  "services": ${list(model.services)},`,
     `  "constraints": ${list(model.constraints)}`,
     "}",
     "",
   ].join("\n");
+}
+
+function entry(value: unknown): string {
+  return JSON.stringify(value, withoutOids);
+}
+
+/**
+ * Parameters and columns of a query serialised before, by identity: the analysis cache hands
+ * out the same arrays run after run, so `watch` re-serialises only what changed.
+ */
+const fragments = new WeakMap<object, string>();
+
+/** One query's line: `JSON.stringify` of it (keys in its own order), with cached fragments. */
+function queryEntry(value: unknown): string {
+  const q = value as Readonly<Record<string, unknown>>;
+  const parts: string[] = [];
+  for (const key of Object.keys(q)) {
+    const v = q[key];
+    if (v === undefined) continue;
+    let json: string;
+    if ((key === "params" || key === "columns") && typeof v === "object" && v !== null) {
+      json = fragments.get(v) ?? entry(v);
+      fragments.set(v, json);
+    } else {
+      json = entry(v);
+    }
+    parts.push(`${JSON.stringify(key)}:${json}`);
+  }
+  return `{${parts.join(",")}}`;
 }
 
 /**
