@@ -38,8 +38,11 @@ export interface SchemaSession {
     readonly results: ReadonlyMap<ParsedQuery, CachedAnalysis>;
     readonly diagnostics: readonly Diagnostic[];
   }>;
-  /** The schema's constraints (undefined when the schema could not be opened). */
-  constraints(): Promise<readonly ConstraintModel[] | undefined>;
+  /** The schema's constraints; when the schema cannot be opened, none and the diagnostics why. */
+  constraints(): Promise<{
+    readonly constraints: readonly ConstraintModel[];
+    readonly diagnostics: readonly Diagnostic[];
+  }>;
 }
 
 /** Options of the core. */
@@ -125,7 +128,12 @@ export async function analyse(
       doc: q.doc,
     });
   }
-  const constraints = hasErrors(diagnostics) ? [] : ((await session.constraints()) ?? []);
+  let constraints: readonly ConstraintModel[] = [];
+  if (!hasErrors(diagnostics)) {
+    const c = await session.constraints();
+    diagnostics.push(...c.diagnostics);
+    constraints = c.constraints;
+  }
 
   let services: Model["services"] = [];
   if (inputs.protos !== undefined && !hasErrors(diagnostics)) {

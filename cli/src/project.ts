@@ -169,14 +169,25 @@ export async function openSchemaSession(
       }
       return { results, diagnostics };
     },
-    async constraints(): Promise<readonly ConstraintModel[] | undefined> {
+    async constraints() {
       const hit = cache?.getConstraints(schema);
-      if (hit !== undefined || migrationsBroken) return hit;
+      if (hit !== undefined) return { constraints: hit, diagnostics: [] };
+      if (migrationsBroken) return { constraints: [], diagnostics: [] };
       const c = await connect();
-      if (c.client === undefined) return undefined;
-      const list = await readConstraints(c.client);
-      cache?.setConstraints(schema, list);
-      return list;
+      const diagnostics = once(c.diagnostics);
+      if (c.client === undefined) return { constraints: [], diagnostics };
+      try {
+        const list: readonly ConstraintModel[] = await readConstraints(c.client);
+        cache?.setConstraints(schema, list);
+        return { constraints: list, diagnostics };
+      } catch (e) {
+        diagnostics.push({
+          severity: "error",
+          code: Codes.database,
+          message: `reading the schema's constraints failed: ${(e as Error).message}`,
+        });
+        return { constraints: [], diagnostics };
+      }
     },
     analysed: () => analysedCount,
     cached: () => cachedCount,
