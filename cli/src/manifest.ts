@@ -70,6 +70,22 @@ function withoutOids(key: string, value: unknown): unknown {
   return key === "oid" ? undefined : value;
 }
 
+/** The number of queries in a manifest's text, without parsing it (one query per line). */
+export function countManifestQueries(text: string): number {
+  const start = text.indexOf('\n  "queries": [\n');
+  if (start < 0) return 0;
+  const end = text.indexOf("\n  ]", start);
+  let n = 0;
+  for (
+    let i = text.indexOf("\n    {", start);
+    i >= 0 && i < end;
+    i = text.indexOf("\n    {", i + 1)
+  ) {
+    n++;
+  }
+  return n;
+}
+
 /** Reads a manifest back into a Model; throws with a reason when it is not one this svcgen wrote. */
 export function parseManifest(text: string): Model {
   // A Postgres type read back gets OID 0: unknown here, and never needed after analysis.

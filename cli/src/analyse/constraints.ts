@@ -53,7 +53,11 @@ interface ConstraintRow {
 /** Every constraint of the user tables of the connected database, sorted. */
 export async function readConstraints(client: pg.ClientBase): Promise<ConstraintModel[]> {
   const out: ConstraintModel[] = [];
-  const rows = await client.query<ConstraintRow>(constraintSql);
+  // Both statements in one simple-query round trip; node-postgres answers with one result each.
+  const [rows, notNull] = (await client.query(`${constraintSql};\n${notNullSql}`)) as unknown as [
+    pg.QueryResult<ConstraintRow>,
+    pg.QueryResult<{ schema: string; table: string; column: string }>,
+  ];
   for (const r of rows.rows) {
     const kind = kinds[r.kind];
     if (kind === undefined) continue;
@@ -74,7 +78,6 @@ export async function readConstraints(client: pg.ClientBase): Promise<Constraint
         : {}),
     });
   }
-  const notNull = await client.query<{ schema: string; table: string; column: string }>(notNullSql);
   for (const r of notNull.rows) {
     out.push({
       name: `${r.table}_${r.column}_not_null`,

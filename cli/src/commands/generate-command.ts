@@ -9,7 +9,7 @@ import { buildModel } from "../analyse/model-builder.js";
 import type { ResolvedConfig } from "../config/config.js";
 import { type Diagnostic, hasErrors } from "../diagnostics.js";
 import type { GeneratedFile } from "../inputs.js";
-import { manifestName } from "../manifest.js";
+import { countManifestQueries, manifestName } from "../manifest.js";
 import type { Model } from "../model.js";
 import type { AnalyseProjectOptions } from "../project.js";
 import { projectPath } from "../project-paths.js";
@@ -35,13 +35,14 @@ export interface GenerateOptions extends AnalyseProjectOptions {
   readonly writeMemo?: Map<string, string>;
 }
 
-/** How many queries a manifest lists, read back on the up-to-date path. */
+/**
+ * How many queries a manifest lists, read back on the up-to-date path. The manifest has one
+ * query per line, so counting lines is enough; parsing the whole Model would cost more than
+ * the rest of that path.
+ */
 async function manifestQueries(config: ResolvedConfig): Promise<number> {
   try {
-    const m = JSON.parse(await readFile(join(config.out, manifestName), "utf8")) as {
-      queries?: unknown[];
-    };
-    return m.queries?.length ?? 0;
+    return countManifestQueries(await readFile(join(config.out, manifestName), "utf8"));
   } catch {
     return 0;
   }
