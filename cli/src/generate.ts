@@ -62,6 +62,11 @@ export interface Analysis {
   readonly diagnostics: readonly Diagnostic[];
   /** Every input file's text by project path, for source frames in diagnostics. */
   readonly sources: ReadonlyMap<string, string>;
+  /**
+   * Whether the queries analysed cleanly (whatever the proto stage found): the analysis is
+   * then worth keeping in the cache.
+   */
+  readonly queriesClean: boolean;
 }
 
 /** What {@link generate} returns. */
@@ -135,6 +140,7 @@ export async function analyse(
     constraints = c.constraints;
   }
 
+  const queriesClean = !hasErrors(diagnostics);
   let services: Model["services"] = [];
   if (inputs.protos !== undefined && !hasErrors(diagnostics)) {
     const { bindProtoServices } = await import("./proto/generate-proto.js");
@@ -142,7 +148,12 @@ export async function analyse(
     diagnostics.push(...bound.diagnostics);
     services = bound.services;
   }
-  return { model: buildModel({ queries, services, constraints }), diagnostics, sources };
+  return {
+    model: buildModel({ queries, services, constraints }),
+    diagnostics,
+    sources,
+    queriesClean,
+  };
 }
 
 /**

@@ -94,8 +94,8 @@ export async function runGenerate(
       ...(opts.emitMemo === undefined ? {} : { emitMemo: opts.emitMemo }),
     });
   } finally {
-    // The cache keeps what a successful run analysed.
-    await session.close(output === undefined || hasErrors(output.diagnostics));
+    // The cache keeps what analysed cleanly, even when the proto stage then failed.
+    await session.close(output === undefined || !output.queriesClean);
   }
   const counts = { analysed: session.analysed(), cached: session.cached() };
   const base = { diagnostics: output.diagnostics, sources: output.sources, model: output.model };
