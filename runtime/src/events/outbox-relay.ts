@@ -64,11 +64,42 @@ ORDER BY seq
 LIMIT $1
 FOR UPDATE SKIP LOCKED`;
 
-// The oldest undelivered row of each key, locked or not: a key whose oldest row is not in this
-// batch (another relay holds it, or it waits for a retry) must wait, or its order would break.
-const headsSql = `SELECT key, min(seq)::text AS seq FROM svcgen_outbox
-WHERE delivered_at IS NULL AND key = ANY($1::text[])
-GROUP BY key`;
+// Every undelivered row of the batch's keys up to the batch's last row, locked or not. A key's
+// rows in the batch may go out only while they match this list from its start: a row missing
+// before them (held by another relay, or waiting for a retry) would be overtaken.
+const pendingOfKeysSql = `SELECT key, seq FROM svcgen_outbox
+WHERE delivered_at IS NULL AND key = ANY($1::text[]) AND seq <= $2
+ORDER BY seq`;
+
+/**
+ * The rows that can be published now without breaking the order of their keys: for each key,
+ * the longest run of its rows in the batch that starts at its oldest undelivered row and has
+ * no gap. Rows without a key are always ready.
+ */
+function orderedPrefix(rows: OutboxRow[], pending: { key: string; seq: string }[]): OutboxRow[] {
+  const inBatch = new Map<string, string[]>();
+  for (const row of rows) {
+    if (row.key === "") continue;
+    const list = inBatch.get(row.key);
+    if (list === undefined) inBatch.set(row.key, [row.seq]);
+    else list.push(row.seq);
+  }
+  const position = new Map<string, number>();
+  const allowed = new Map<string, number>();
+  for (const p of pending) {
+    const i = position.get(p.key) ?? 0;
+    if (allowed.has(p.key)) continue;
+    if (inBatch.get(p.key)?.[i] === p.seq) position.set(p.key, i + 1);
+    else allowed.set(p.key, i);
+  }
+  const taken = new Map<string, number>();
+  return rows.filter((row) => {
+    if (row.key === "") return true;
+    const n = taken.get(row.key) ?? 0;
+    taken.set(row.key, n + 1);
+    return n < (allowed.get(row.key) ?? position.get(row.key) ?? 0);
+  });
+}
 
 /** Starts a relay; it runs until `stop()`. Several relays may run against one outbox. */
 export async function startRelay(options: RelayOptions): Promise<Relay> {
@@ -114,18 +145,17 @@ export async function startRelay(options: RelayOptions): Promise<Relay> {
   async function publishClaimed(client: PoolClient): Promise<number> {
     const rows = (await client.query<OutboxRow>(claimSql, [batchSize])).rows;
     if (rows.length === 0) return 0;
-    const firstOfKey = new Map<string, string>();
-    for (const row of rows)
-      if (row.key !== "" && !firstOfKey.has(row.key)) firstOfKey.set(row.key, row.seq);
-    const blocked = new Set<string>();
-    if (firstOfKey.size > 0) {
-      const heads = await client.query<{ key: string; seq: string }>(headsSql, [
-        [...firstOfKey.keys()],
-      ]);
-      for (const head of heads.rows)
-        if (head.seq !== firstOfKey.get(head.key)) blocked.add(head.key);
-    }
-    const ready = blocked.size === 0 ? rows : rows.filter((r) => !blocked.has(r.key));
+    const keys = [...new Set(rows.map((r) => r.key).filter((k) => k !== ""))];
+    const pending =
+      keys.length === 0
+        ? []
+        : (
+            await client.query<{ key: string; seq: string }>(pendingOfKeysSql, [
+              keys,
+              rows[rows.length - 1]!.seq,
+            ])
+          ).rows;
+    const ready = orderedPrefix(rows, pending);
     if (ready.length === 0) return 0;
     const seqs = ready.map((r) => r.seq);
     try {
