@@ -354,6 +354,63 @@ for (const c of cases) {
       await relay.stop();
     });
 
+    test("stop() finishes the in-flight batch and event, then releases every connection", async () => {
+      const t = transport();
+      let publishing: (() => void) | undefined;
+      const inPublish = new Promise<void>((resolve) => {
+        publishing = resolve;
+      });
+      // The real transport, reached a little later, so stop() lands while a batch is in flight.
+      const slow: EventTransport = {
+        kind: t.kind,
+        async publish(events) {
+          publishing?.();
+          await new Promise((r) => setTimeout(r, 300));
+          await t.publish(events);
+        },
+        subscribe: (o) => t.subscribe(o),
+        close: () => t.close(),
+      };
+      const ids = await produce("refund.issued", ["x", "y"], 5);
+      const relay = track(await startRelay({ pool, transport: slow, pollIntervalMs: 200 }));
+      await inPublish;
+      await relay.stop();
+      const left = await pool.query(
+        "SELECT 1 FROM svcgen_outbox WHERE topic = 'refund.issued' AND delivered_at IS NULL",
+      );
+      expect(left.rowCount).toBe(0);
+      expect(relay.delivered).toBe(ids.length);
+
+      const group = "g4";
+      let handling: (() => void) | undefined;
+      const inHandler = new Promise<void>((resolve) => {
+        handling = resolve;
+      });
+      const consumer = track(
+        await startConsumer({
+          pool,
+          transport: t,
+          group,
+          topics: ["refund.issued"],
+          handle: async (event, tx) => {
+            handling?.();
+            await new Promise((r) => setTimeout(r, 300));
+            await handler(group)(event, tx);
+          },
+        }),
+      );
+      await inHandler;
+      await consumer.stop();
+      // The event in the handler when stop() was called committed; nothing was left half done.
+      const done = await pool.query(
+        "SELECT 1 FROM svcgen_processed_events WHERE group_name = $1 AND status = 'done'",
+        [group],
+      );
+      expect(done.rowCount).toBeGreaterThanOrEqual(1);
+      expect(await receivedCount(group)).toBe(done.rowCount);
+      expect(pool.totalCount).toBe(pool.idleCount);
+    });
+
     test("a relay killed mid-batch loses nothing and nothing is processed twice", async () => {
       const topic = "payment.settled";
       const ids = await produce(topic, ["p", "q", "r", "s"], 10);
