@@ -16,6 +16,7 @@ import {
   type EventTransport,
   eventsMigrationSql,
   InvalidEventError,
+  pruneEvents,
   type Relay,
   type StoredEvent,
   startConsumer,
@@ -73,6 +74,22 @@ async function adminQuery(sql: string, params: unknown[]): Promise<number> {
   } finally {
     await admin.end();
   }
+}
+
+/**
+ * Drops a test database once no connection to it is left: `pool.end()` resolves before its
+ * sockets close, and DROP ... WITH (FORCE) would kill those backends meanwhile and raise
+ * errors on clients no one listens to any more.
+ */
+async function dropAfterConnectionsClose(db: TestDatabase): Promise<void> {
+  await waitFor("the pool's connections to close", async () => {
+    const n = await adminQuery(
+      "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+      [db.name],
+    );
+    return n === 0;
+  });
+  await db.drop();
 }
 
 interface Payload {
@@ -138,16 +155,7 @@ for (const c of cases) {
         await nc.close();
       }
       await pool?.end();
-      // pool.end() resolves before its sockets close; dropping the database WITH (FORCE)
-      // meanwhile would kill those backends and raise errors on clients no one listens to.
-      await waitFor("the pool's connections to close", async () => {
-        const r = await adminQuery(
-          "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-          [db.name],
-        );
-        return r === 0;
-      });
-      await db?.drop();
+      if (db !== undefined) await dropAfterConnectionsClose(db);
     });
 
     /** Writes one order and its event per item, each in its own transaction; keys run concurrently, a key's items in sequence. */
@@ -514,6 +522,38 @@ describe("writeEvent", () => {
     } finally {
       await client.end();
       await db.drop();
+    }
+  });
+
+  test("pruneEvents removes only what is delivered, passed by every cursor and older than the cutoff", async () => {
+    const db = await createTestDatabase("events_prune", eventsMigrationSql);
+    const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    try {
+      const old = "now() - interval '8 days'";
+      await pool.query(`
+        INSERT INTO svcgen_outbox (topic, payload, delivered_at) VALUES
+          ('a.old', '\\x01', ${old}), ('a.new', '\\x01', now()), ('a.pending', '\\x01', NULL);
+        UPDATE svcgen_outbox SET created_at = ${old};
+        INSERT INTO svcgen_event_log (id, topic, key, payload, content_type, headers, created_at, logged_at)
+          SELECT gen_random_uuid(), 'a.old', '', '\\x01', 'x', '{}', ${old}, ${old} FROM generate_series(1, 3);
+        INSERT INTO svcgen_event_cursors (group_name, position) VALUES ('g', 2), ('h', 3);
+        INSERT INTO svcgen_processed_events (group_name, event_id, topic, status, processed_at) VALUES
+          ('g', gen_random_uuid(), 'a', 'done', ${old}), ('g', gen_random_uuid(), 'a', 'dead', ${old}),
+          ('g', gen_random_uuid(), 'a', 'done', now());
+      `);
+      expect(await pruneEvents(pool)).toEqual({ outbox: 1, eventLog: 2, processed: 1 });
+      const outbox = await pool.query("SELECT topic FROM svcgen_outbox ORDER BY seq");
+      expect(outbox.rows).toEqual([{ topic: "a.new" }, { topic: "a.pending" }]);
+      const log = await pool.query("SELECT position FROM svcgen_event_log");
+      expect(log.rows).toEqual([{ position: "3" }]);
+      const statuses = await pool.query(
+        "SELECT status FROM svcgen_processed_events ORDER BY status",
+      );
+      expect(statuses.rows).toEqual([{ status: "dead" }, { status: "done" }]);
+      expect(await pruneEvents(pool)).toEqual({ outbox: 0, eventLog: 0, processed: 0 });
+    } finally {
+      await pool.end();
+      await dropAfterConnectionsClose(db);
     }
   });
 });

@@ -11,6 +11,7 @@ export {
   processEvent,
   startConsumer,
 } from "./event-consumer.js";
+export { type PruneOptions, type PruneResult, pruneEvents } from "./event-retention.js";
 export {
   type EventLogger,
   type EventTransport,

@@ -32,19 +32,36 @@ export async function createNotificationListener(
     wake?.();
   };
 
+  const errorHandlers = new Map<PoolClient, (err: Error) => void>();
+  // A released client goes back to the pool: it must not keep this listener's handlers.
+  function detach(c: PoolClient): void {
+    c.removeListener("notification", onNotification);
+    const onError = errorHandlers.get(c);
+    if (onError !== undefined) c.removeListener("error", onError);
+    errorHandlers.delete(c);
+  }
+
   async function connect(): Promise<void> {
     const c = await pool.connect();
-    c.on("notification", onNotification);
-    c.on("error", (err: Error) => {
+    const onError = (err: Error): void => {
       // The connection died: poll only until a new one listens; wake the loop to catch up.
       logger.warn("LISTEN connection lost; reconnecting", { channel, error: err.message });
-      c.removeListener("notification", onNotification);
+      detach(c);
       c.release(err);
       if (client === c) client = undefined;
       onNotification();
       void reconnect();
-    });
-    await c.query(`LISTEN ${channel}`);
+    };
+    errorHandlers.set(c, onError);
+    c.on("notification", onNotification);
+    c.on("error", onError);
+    try {
+      await c.query(`LISTEN ${channel}`);
+    } catch (err) {
+      detach(c);
+      c.release(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
     client = c;
   }
 
@@ -88,7 +105,7 @@ export async function createNotificationListener(
       const c = client;
       client = undefined;
       if (c === undefined) return;
-      c.removeListener("notification", onNotification);
+      detach(c);
       try {
         await c.query(`UNLISTEN ${channel}`);
         c.release();
