@@ -419,6 +419,53 @@ for (const c of cases) {
       expect(pool.totalCount).toBe(pool.idleCount);
     });
 
+    test("a transport that is down: the relay backs off, records the error, and delivers once it is back", async () => {
+      // Port 1 refuses connections: the same transport, pointed at a server that is not there.
+      const deadPool = new pg.Pool({ connectionString: "postgres://postgres@127.0.0.1:1/none" });
+      const down =
+        c.kind === "nats"
+          ? createNatsTransport({ servers: "nats://127.0.0.1:1", stream, subjectPrefix })
+          : createPostgresTransport({ pool: deadPool });
+      await produce("shipment.sent", ["s"], 3);
+      const failing = track(
+        await startRelay({ pool, transport: down, pollIntervalMs: 50, retryBaseMs: 100 }),
+      );
+      await waitFor("two failed attempts", async () => {
+        const r = await pool.query(
+          "SELECT 1 FROM svcgen_outbox WHERE topic = 'shipment.sent' AND attempts >= 2",
+        );
+        return r.rowCount === 3;
+      });
+      await failing.stop();
+      await down.close();
+      await deadPool.end();
+      const rows = await pool.query<{
+        late: boolean;
+        last_error: string;
+        delivered_at: Date | null;
+      }>(
+        `SELECT next_attempt_at > created_at AS late, last_error, delivered_at FROM svcgen_outbox
+         WHERE topic = 'shipment.sent'`,
+      );
+      for (const row of rows.rows) {
+        expect(row).toEqual({
+          late: true,
+          last_error: expect.stringMatching(/ECONNREFUSED|CONNECTION_REFUSED/),
+          delivered_at: null,
+        });
+      }
+      expect(failing.delivered).toBe(0);
+
+      const relay = track(await startRelay({ pool, transport: transport(), pollIntervalMs: 50 }));
+      await waitFor("the retried events", async () => {
+        const r = await pool.query(
+          "SELECT 1 FROM svcgen_outbox WHERE topic = 'shipment.sent' AND delivered_at IS NOT NULL",
+        );
+        return r.rowCount === 3;
+      });
+      await relay.stop();
+    });
+
     test("a relay killed mid-batch loses nothing and nothing is processed twice", async () => {
       const topic = "payment.settled";
       const ids = await produce(topic, ["p", "q", "r", "s"], 10);
