@@ -6,19 +6,12 @@
  * event not acknowledged (consumer down, handler crashed) is delivered again after `ackWaitMs`,
  * or sooner after a negative ack with backoff.
  */
-import {
-  AckPolicy,
-  type ConnectionOptions,
-  connect,
-  DeliverPolicy,
-  type JetStreamClient,
-  type JsMsg,
-  type NatsConnection,
-  nanos,
-  headers as natsHeaders,
-  RetentionPolicy,
-  StorageType,
-} from "nats";
+// Types only: the client library is loaded on first use, so `@svcgen/runtime/events` works
+// without the optional `nats` package for projects on the PostgreSQL transport.
+import type { ConnectionOptions, JetStreamClient, JsMsg, NatsConnection } from "nats";
+
+type NatsLibrary = typeof import("nats");
+
 import type {
   EventLogger,
   EventTransport,
@@ -65,6 +58,13 @@ const reserved = new Set(
   ),
 );
 
+/** An open connection with its JetStream client and the library it came from. */
+interface Session {
+  readonly lib: NatsLibrary;
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+}
+
 /** A JetStream name from a group or topic: characters other than letters, digits, `_` and `-` become `_`. */
 function natsName(s: string): string {
   return s.replace(/[^A-Za-z0-9_-]/g, "_");
@@ -79,12 +79,14 @@ export function createNatsTransport(options: NatsTransportOptions = {}): EventTr
   const retryBaseMs = options.retryBaseMs ?? 200;
   const publishTimeoutMs = options.publishTimeoutMs ?? 5000;
   const logger = options.logger ?? silentLogger;
-  let ready: Promise<{ nc: NatsConnection; js: JetStreamClient }> | undefined;
+  let ready: Promise<Session> | undefined;
 
-  async function open(): Promise<{ nc: NatsConnection; js: JetStreamClient }> {
+  async function open(): Promise<Session> {
+    const lib: NatsLibrary = await import("nats");
+    const { nanos } = lib;
     const nc =
       options.connection ??
-      (await connect({
+      (await lib.connect({
         ...options.connectOptions,
         servers: (options.servers as string | string[] | undefined) ?? "nats://127.0.0.1:4222",
       }));
@@ -95,15 +97,15 @@ export function createNatsTransport(options: NatsTransportOptions = {}): EventTr
       await jsm.streams.add({
         name: stream,
         subjects: [`${prefix}.>`],
-        storage: StorageType.File,
-        retention: RetentionPolicy.Limits,
+        storage: lib.StorageType.File,
+        retention: lib.RetentionPolicy.Limits,
         duplicate_window: nanos(options.duplicateWindowMs ?? 120_000),
       });
     }
-    return { nc, js: nc.jetstream() };
+    return { lib, nc, js: nc.jetstream() };
   }
 
-  function ensure(): Promise<{ nc: NatsConnection; js: JetStreamClient }> {
+  function ensure(): Promise<Session> {
     if (ready === undefined) {
       ready = open();
       // A failed connect is retried on the next use instead of being cached.
@@ -115,12 +117,12 @@ export function createNatsTransport(options: NatsTransportOptions = {}): EventTr
   }
 
   async function publish(events: readonly StoredEvent[]): Promise<void> {
-    const { js } = await ensure();
+    const { lib, js } = await ensure();
     // All publishes leave on one connection in outbox order, so the stream stores them in that
     // order; then every acknowledgement is awaited.
     await Promise.all(
       events.map((event) => {
-        const h = natsHeaders();
+        const h = lib.headers();
         for (const [name, value] of Object.entries(event.headers)) {
           if (!reserved.has(name.toLowerCase())) h.set(name, value);
         }
@@ -138,7 +140,8 @@ export function createNatsTransport(options: NatsTransportOptions = {}): EventTr
   }
 
   async function subscribe(sub: SubscribeOptions): Promise<TransportSubscription> {
-    const { nc, js } = await ensure();
+    const { lib, nc, js } = await ensure();
+    const { nanos } = lib;
     const jsm = await nc.jetstreamManager();
     let stopped = false;
     const loops: Promise<void>[] = [];
@@ -151,8 +154,8 @@ export function createNatsTransport(options: NatsTransportOptions = {}): EventTr
         await jsm.consumers.add(stream, {
           durable_name: durable,
           filter_subject: `${prefix}.${topic}`,
-          ack_policy: AckPolicy.Explicit,
-          deliver_policy: DeliverPolicy.All,
+          ack_policy: lib.AckPolicy.Explicit,
+          deliver_policy: lib.DeliverPolicy.All,
           ack_wait: nanos(ackWaitMs),
           max_deliver: -1,
         });
