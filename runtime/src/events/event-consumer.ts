@@ -125,7 +125,10 @@ export async function processEvent(
   return { kind: "failed", attempts, error: handlerError.error };
 }
 
-/** Starts a consumer group member; it runs until `stop()`. */
+/**
+ * Starts a consumer group member; it runs until `stop()`. Rejects when the transport cannot
+ * subscribe at start (database or NATS unreachable); later outages are logged and retried.
+ */
 export async function startConsumer(options: ConsumerOptions): Promise<Consumer> {
   const { pool, group, handle } = options;
   if (options.topics.length === 0) throw new Error(`Consumer ${group} has no topics`);

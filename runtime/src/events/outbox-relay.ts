@@ -101,7 +101,11 @@ function orderedPrefix(rows: OutboxRow[], pending: { key: string; seq: string }[
   });
 }
 
-/** Starts a relay; it runs until `stop()`. Several relays may run against one outbox. */
+/**
+ * Starts a relay; it runs until `stop()`. Several relays may run against one outbox. Resolves
+ * once its LISTEN is in place, so it rejects when the database cannot be reached at start;
+ * later outages are logged and retried.
+ */
 export async function startRelay(options: RelayOptions): Promise<Relay> {
   const { pool } = options;
   const ownTransport = options.transport === undefined;
