@@ -45,7 +45,8 @@ export interface Relay {
   stop(): Promise<void>;
 }
 
-interface OutboxRow {
+/** An outbox row as the relay claims it (bigint `seq` as text). */
+export interface OutboxRow {
   seq: string;
   id: string;
   topic: string;
@@ -74,9 +75,13 @@ ORDER BY seq`;
 /**
  * The rows that can be published now without breaking the order of their keys: for each key,
  * the longest run of its rows in the batch that starts at its oldest undelivered row and has
- * no gap. Rows without a key are always ready.
+ * no gap. Rows without a key are always ready. Exported for its unit test only (not part of
+ * the package index).
  */
-function orderedPrefix(rows: OutboxRow[], pending: { key: string; seq: string }[]): OutboxRow[] {
+export function orderedPrefix(
+  rows: OutboxRow[],
+  pending: { key: string; seq: string }[],
+): OutboxRow[] {
   const inBatch = new Map<string, string[]>();
   for (const row of rows) {
     if (row.key === "") continue;
