@@ -24,7 +24,7 @@ import {
   writeEvent,
 } from "../../runtime/src/events/index.js";
 import { withTransaction } from "../../runtime/src/index.js";
-import { createTestDatabase, serverUrl, type TestDatabase } from "../db.js";
+import { createTestDatabase, type TestDatabase } from "../db.js";
 
 const natsUrl = "nats://127.0.0.1:4222";
 
@@ -66,33 +66,6 @@ async function waitFor(
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
-}
-
-/** Runs one statement on the server's maintenance database and returns the row count. */
-async function adminQuery(sql: string, params: unknown[]): Promise<number> {
-  const admin = new pg.Client({ connectionString: serverUrl() });
-  await admin.connect();
-  try {
-    return (await admin.query(sql, params)).rowCount ?? 0;
-  } finally {
-    await admin.end();
-  }
-}
-
-/**
- * Drops a test database once no connection to it is left: `pool.end()` resolves before its
- * sockets close, and DROP ... WITH (FORCE) would kill those backends meanwhile and raise
- * errors on clients no one listens to any more.
- */
-async function dropAfterConnectionsClose(db: TestDatabase): Promise<void> {
-  await waitFor("the pool's connections to close", async () => {
-    const n = await adminQuery(
-      "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-      [db.name],
-    );
-    return n === 0;
-  });
-  await db.drop();
 }
 
 interface Payload {
@@ -158,7 +131,7 @@ for (const c of cases) {
         await nc.close();
       }
       await pool?.end();
-      if (db !== undefined) await dropAfterConnectionsClose(db);
+      await db?.drop();
     });
 
     /** Writes one order and its event per item, each in its own transaction; keys run concurrently, a key's items in sequence. */
@@ -603,7 +576,7 @@ describe("writeEvent", () => {
       expect(await pruneEvents(pool)).toEqual({ outbox: 0, eventLog: 0, processed: 0 });
     } finally {
       await pool.end();
-      await dropAfterConnectionsClose(db);
+      await db.drop();
     }
   });
 });
