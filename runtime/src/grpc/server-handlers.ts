@@ -26,7 +26,7 @@ import {
   status,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { createAuthInterceptor } from "../server/auth-interceptor.js";
+import { createAuthInterceptor } from "../auth/auth-interceptor.js";
 import { assembleChain, type ChainSlots, runChain } from "../server/chain.js";
 import { createDeadlineInterceptor } from "../server/deadline-interceptor.js";
 import { createErrorMapInterceptor, type ErrorMapTable, mapError } from "../server/error-map.js";
@@ -389,7 +389,7 @@ export function createServerHandlers<S extends DescService>(
     recover: createRecoverInterceptor((error, method, id) =>
       options.onUnexpectedError?.(error, method, id),
     ),
-    auth: createAuthInterceptor(options.authenticate),
+    auth: createAuthInterceptor({ authenticate: options.authenticate }),
     deadline: createDeadlineInterceptor(),
     validation: validator === false ? false : createValidationInterceptor(validator),
     errorMap: createErrorMapInterceptor(options.errorMap),

@@ -8,3 +8,4 @@ export * from "./grpc-metrics.js";
 export * from "./logger.js";
 export * from "./loki-transport.js";
 export * from "./service-metrics.js";
+export * from "./runtime-metrics.js";

@@ -16,6 +16,7 @@ import {
   type SpanProcessor,
   TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace-base";
+import { setActiveTracing } from "./active-tracing.js";
 
 /** The attribute naming the generated query of a SQL span. */
 export const queryNameAttribute = "db.query.name";
@@ -91,7 +92,15 @@ export function startTracing(options: TracingOptions): Tracing {
     ],
   });
   sdk.start();
-  return { shutdown: () => sdk.shutdown() };
+  const tracing: Tracing = {
+    shutdown: () => {
+      setActiveTracing(undefined);
+      return sdk.shutdown();
+    },
+  };
+  // `startServer`'s close() flushes it as its last step.
+  setActiveTracing(tracing);
+  return tracing;
 }
 
 /**
