@@ -11,8 +11,17 @@ import { status } from "@grpc/grpc-js";
 import { isRpcError } from "../grpc/rpc-error.js";
 import type { Principal } from "../grpc/server-handlers.js";
 import type { ServerInterceptor } from "../server/interceptor.js";
-import { bearerToken, type SecurityEvent, type SecurityEventListener } from "./authenticate-hook.js";
-import { AuthError, type AuthFailureReason, isAuthError, type TokenVerifier } from "./token-verifier.js";
+import {
+  bearerToken,
+  type SecurityEvent,
+  type SecurityEventListener,
+} from "./authenticate-hook.js";
+import {
+  AuthError,
+  type AuthFailureReason,
+  isAuthError,
+  type TokenVerifier,
+} from "./token-verifier.js";
 
 /** Resolves the caller from request metadata; undefined for an anonymous call. */
 export type Authenticate = (metadata: Metadata, method: string) => Promise<Principal | undefined>;

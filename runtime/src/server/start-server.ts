@@ -26,13 +26,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type pg from "pg";
-import {
-  createServerHandlers,
-  type FallbackHandler,
-  type MethodPolicy,
-  type ServiceHandlers,
-} from "../grpc/server-handlers.js";
-import { createServiceDefinition } from "../grpc/service-definition.js";
+import type { DestinationStream } from "pino";
 import type { Registry } from "prom-client";
 import { type Authenticate, createAuthInterceptor } from "../auth/auth-interceptor.js";
 import type { SecurityEvent } from "../auth/authenticate-hook.js";
@@ -40,10 +34,21 @@ import type { TokenVerifier } from "../auth/token-verifier.js";
 import { verifierFromEnv } from "../auth/verifier-from-env.js";
 import { configureRuntime, type RuntimeSettings } from "../db/query.js";
 import { isRpcError } from "../grpc/rpc-error.js";
+import {
+  createServerHandlers,
+  type FallbackHandler,
+  type MethodPolicy,
+  type ServiceHandlers,
+} from "../grpc/server-handlers.js";
+import { createServiceDefinition } from "../grpc/service-definition.js";
 import { activeTracing } from "../telemetry/active-tracing.js";
 import { createCallLogInterceptor } from "../telemetry/call-log.js";
 import { createMetricsInterceptor, registerGrpcServerMetrics } from "../telemetry/grpc-metrics.js";
-import { createServiceLogger, securityEventLogger, type ServiceLogger } from "../telemetry/logger.js";
+import {
+  createServiceLogger,
+  type ServiceLogger,
+  securityEventLogger,
+} from "../telemetry/logger.js";
 import { runtimeMetricSources } from "../telemetry/runtime-metrics.js";
 import {
   createMetricsHandler,
@@ -55,11 +60,11 @@ import {
 } from "../telemetry/service-metrics.js";
 import { type BulkheadOptions, createBulkheadInterceptor } from "./bulkhead-interceptor.js";
 import type { ChainSlots } from "./chain.js";
-import type { StatusOf } from "./interceptor.js";
 import { type BreakerOptions, createDatabase, type Database } from "./database.js";
 import { createDeadlineInterceptor } from "./deadline-interceptor.js";
 import { readServerEnvironment, type ServerEnvironment } from "./environment.js";
 import { createErrorMapInterceptor, type ErrorMapTable, mapError } from "./error-map.js";
+import type { StatusOf } from "./interceptor.js";
 import { createRecoverInterceptor } from "./recover-interceptor.js";
 import { addReflection } from "./reflection.js";
 import { createRetryInterceptor, type RetryOptions } from "./retry-interceptor.js";
@@ -155,6 +160,8 @@ export interface StartServerOptions {
    * and Loki when `LOKI_URL` is set), flushed by `close()`.
    */
   readonly logger?: Logger;
+  /** Where the default service logger writes JSON lines (besides Loki). Default stdout. */
+  readonly logDestination?: DestinationStream;
   /** First wait before fetching the verifier's keys again after a failure, ms. Default 1000 (doubling to 30 s). */
   readonly keyRetryMs?: number;
   /** How often the database health probe runs, ms. Default 500. */
@@ -231,11 +238,13 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
       ? createServiceLogger({
           service: options.name ?? (rawEnv.OTEL_SERVICE_NAME || names[0] || "svcgen-service"),
           env: rawEnv,
+          ...(options.logDestination === undefined ? {} : { destination: options.logDestination }),
         })
       : undefined;
   const logger: Logger = options.logger ?? (serviceLogger as ServiceLogger).log;
   const security = serviceLogger?.security ?? {
-    warn: (fields: object, message: string) => logger.warn({ channel: "security", ...fields }, message),
+    warn: (fields: object, message: string) =>
+      logger.warn({ channel: "security", ...fields }, message),
   };
   const state = new RuntimeState();
   const health = new HealthImplementation({ "": "NOT_SERVING" });
@@ -317,7 +326,10 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
   let countAuthFailure: ((event: SecurityEvent) => void) | undefined;
   let restoreQueryObserver: (() => void) | undefined;
   if (registry !== undefined) {
-    registerResilienceMetrics(registry, runtimeMetricSources(() => state.snapshot(), db.pool));
+    registerResilienceMetrics(
+      registry,
+      runtimeMetricSources(() => state.snapshot(), db.pool),
+    );
     countAuthFailure = registerAuthMetrics(registry);
     const observe = registerQueryMetrics(registry);
     const observer: RuntimeSettings["queryObserver"] = (name, seconds) => observe(name, seconds);
@@ -340,7 +352,10 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
       "no token verifier: every call is anonymous and only public methods succeed",
     );
   } else if (configured?.verifier !== undefined) {
-    logger.info({ auth: configured.kind, issuer: configured.description }, "token verifier configured");
+    logger.info(
+      { auth: configured.kind, issuer: configured.description },
+      "token verifier configured",
+    );
   }
   const slots: ChainSlots = {
     ...(features.callLog === false ? {} : { logging: createCallLogInterceptor(logger, statusOf) }),

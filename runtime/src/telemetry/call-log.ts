@@ -130,7 +130,9 @@ export function createGrpcServerLogInterceptor(log: PinoLogger): GrpcServerInter
  * An `onUnexpectedError` hook for `createServerHandlers`: logs the error once with its stack,
  * the method and a correlation id (the trace id when tracing, else a new UUID).
  */
-export function createUnexpectedErrorLogger(log: PinoLogger): (error: unknown, method: string) => void {
+export function createUnexpectedErrorLogger(
+  log: PinoLogger,
+): (error: unknown, method: string) => void {
   return (error, method) => {
     const ids = traceFields();
     log.error(
