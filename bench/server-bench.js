@@ -191,6 +191,7 @@ function startChild(config) {
     env: {
       ...process.env,
       ...config.env,
+      BENCH_CONFIG: config.id,
       DATABASE_URL: url,
       HOST: "127.0.0.1",
       PORT: "0",
@@ -211,6 +212,13 @@ function startChild(config) {
     };
     child.stdout.on("data", onData);
     child.once("exit", (code) => reject(new Error(`${name} exited with ${code}: ${out}`)));
+  });
+}
+
+function ask(child, message) {
+  return new Promise((resolve) => {
+    child.once("message", (m) => resolve(m));
+    child.send(message);
   });
 }
 
@@ -302,11 +310,14 @@ for (const c of configs) await load(servers[c.id].address, 1500); // warm-up
 for (let r = 0; r < rounds; r++) {
   for (const c of configs) {
     const name = c.id;
+    const profiling = process.env.BENCH_PROFILE !== undefined && c.id !== "plain";
+    if (profiling) await ask(servers[name].child, "prof-start");
     const before = (await cpuOf(servers[name].child)).cpu;
     const t0 = performance.now();
     const { latencies, errors } = await load(servers[name].address, seconds * 1000);
     const elapsed = performance.now() - t0;
     const after = (await cpuOf(servers[name].child)).cpu;
+    if (profiling) console.error((await ask(servers[name].child, "prof-stop")).profile);
     const t = totals[name];
     const cpuUs = after.user - before.user + after.system - before.system;
     t.calls += latencies.length;

@@ -53,8 +53,28 @@ void runMain(async () => {
   });
   // The bench reads this line for the address.
   process.stdout.write(`${JSON.stringify({ msg: "listening", grpc: handle.grpcAddress })}\n`);
-  process.on("message", (m) => {
+  // BENCH_PROFILE=<dir>: the bench brackets each measured window with prof-start/prof-stop,
+  // and this writes a CPU profile of just that window (start-up and idle time left out).
+  let session: import("node:inspector/promises").Session | undefined;
+  process.on("message", async (m) => {
     if (m === "cpu") process.send?.({ cpu: process.cpuUsage(), snapshot: handle.snapshot() });
+    if (m === "prof-start") {
+      const { Session } = await import("node:inspector/promises");
+      session = new Session();
+      session.connect();
+      await session.post("Profiler.enable");
+      await session.post("Profiler.start");
+      process.send?.({ profiling: true });
+    }
+    if (m === "prof-stop" && session !== undefined) {
+      const { profile } = await session.post("Profiler.stop");
+      const { writeFileSync } = await import("node:fs");
+      const file = `${process.env.BENCH_PROFILE}/${process.env.BENCH_CONFIG}-${Date.now()}.cpuprofile`;
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+      session = undefined;
+      process.send?.({ profile: file });
+    }
   });
   return handle;
 });

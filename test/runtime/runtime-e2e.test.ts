@@ -205,3 +205,44 @@ test("startServer from the environment: readiness waits for keys, calls are auth
   // Tokens never reach the logs.
   expect(JSON.stringify(lokiLines)).not.toContain("Bearer");
 });
+
+test("without an issuer or metrics: anonymous calls logged once at start, public methods only, no /metrics", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const own = await startServer({
+    services: [
+      defineService({
+        service: UserService,
+        policies: userServicePolicies,
+        handlers: (pool) => new UserServiceImpl(pool),
+      }),
+    ],
+    env: { DATABASE_URL: db.url, SVCGEN_METRICS: "false" },
+    settings: { host: "127.0.0.1", port: 0, httpPort: 0 },
+    logDestination: new Writable({
+      write(chunk: Buffer, _e, cb) {
+        for (const l of chunk.toString().split("\n")) if (l !== "") lines.push(JSON.parse(l));
+        cb();
+      },
+    }),
+    probeIntervalMs: 100,
+  });
+  const client = createUserServiceClient(own.grpcAddress);
+  try {
+    await waitFor(async () => (await httpStatus(own.httpAddress, "/readyz")) === 200, 10_000);
+    expect(await httpStatus(own.httpAddress, "/metrics")).toBe(404);
+    const byHandle = await client.getProfileByHandle({ handle: "e2e_user" }, { timeoutMs: 5000 });
+    expect(byHandle.handle).toBe("e2e_user");
+    const mine = await outcome(() =>
+      client.getProfile({ userId: byHandle.userId }, { timeoutMs: 5000 }),
+    );
+    expect(mine.code).toBe(status.UNAUTHENTICATED);
+  } finally {
+    client.close();
+    await own.close();
+  }
+  expect(lines.filter((l) => l.auth === "none")).toHaveLength(1);
+  expect(lines.filter((l) => l.msg === "call").map((l) => l.grpc_code)).toEqual([
+    "OK",
+    "Unauthenticated",
+  ]);
+});

@@ -2,9 +2,12 @@
  * The token verifier the environment configures: Firebase when `FIREBASE_PROJECT_ID` is set,
  * a JWKS issuer when `AUTH_JWKS_URL`, `AUTH_ISSUER` and `AUTH_AUDIENCE` are set, none (every
  * call anonymous) otherwise or with `SVCGEN_AUTH=false`. A half-configured issuer is an error
- * naming what is missing, never a silent fallback to anonymous.
+ * naming what is missing, never a silent fallback to anonymous. Verified tokens are cached
+ * (`cacheVerifications`: up to their expiry, at most 60 s), except with Firebase's revocation
+ * check (`FIREBASE_CHECK_REVOKED=true`), which must ask on every call.
  */
 import { AuthConfigError, type TokenVerifier } from "./token-verifier.js";
+import { cacheVerifications } from "./verification-cache.js";
 
 /** Which verifier {@link verifierFromEnv} chose, for the start-up log line. */
 export type VerifierKind = "firebase" | "jwks" | "none";
@@ -45,7 +48,10 @@ export async function verifierFromEnv(
   if (firebase !== "") {
     return {
       kind: "firebase",
-      verifier: (await import("./firebase-verifier.js")).createFirebaseVerifier({ env }),
+      verifier: await (async () => {
+        const v = (await import("./firebase-verifier.js")).createFirebaseVerifier({ env });
+        return get("FIREBASE_CHECK_REVOKED") === "true" ? v : cacheVerifications(v);
+      })(),
       description: `Firebase project ${firebase}`,
     };
   }
@@ -68,11 +74,13 @@ export async function verifierFromEnv(
       .filter((a) => a !== "");
     return {
       kind: "jwks",
-      verifier: (await import("./jwks-verifier.js")).createJwksVerifier({
-        jwksUrl: url.href,
-        issuer: get("AUTH_ISSUER"),
-        audience,
-      }),
+      verifier: cacheVerifications(
+        (await import("./jwks-verifier.js")).createJwksVerifier({
+          jwksUrl: url.href,
+          issuer: get("AUTH_ISSUER"),
+          audience,
+        }),
+      ),
       description: `issuer ${get("AUTH_ISSUER")}, keys ${url.href}`,
     };
   }

@@ -380,6 +380,8 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     ...options.interceptors,
   };
   const server = new Server({
+    // channelz bookkeeping runs on every call and nothing here reads it.
+    "grpc.enable_channelz": 0,
     "grpc.max_receive_message_length": env.maxMessageBytes,
     "grpc.max_send_message_length": env.maxMessageBytes,
   });
