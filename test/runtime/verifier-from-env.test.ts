@@ -21,12 +21,10 @@ const key = generateKeyPairSync("rsa", { modulusLength: 2048 });
 const issuer = "https://issuer.env.test";
 let keys: Server;
 let jwksUrl = "";
-let fetches = 0;
 
 beforeAll(async () => {
   const jwk = { ...(await exportJWK(key.publicKey)), kid: "k1", alg: "RS256", use: "sig" };
   keys = createServer((_req, res) => {
-    fetches++;
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] }));
   });
   await new Promise<void>((r) => keys.listen(0, "127.0.0.1", r));
