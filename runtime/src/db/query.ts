@@ -5,6 +5,7 @@
  * and each column is decoded by position with the codec chosen at generate time.
  */
 import { createHash } from "node:crypto";
+import { context, trace } from "@opentelemetry/api";
 import type { Client, Pool, PoolClient, QueryArrayConfig, QueryArrayResult } from "pg";
 import { sendCancelRequest } from "./cancel.js";
 import type { Decoder, Encoder } from "./codecs.js";
@@ -238,6 +239,13 @@ function send(
   const holder = globalThis as CurrentQueryHolder;
   holder[currentQueryKey] = queryName;
   try {
+    // In a trace that is not sampled, send the query outside it: the pg instrumentation
+    // (`requireParentSpan`) then skips it instead of building attributes and a span that
+    // nobody records. Without tracing there is no active span and this costs a lookup.
+    const span = trace.getActiveSpan();
+    if (span !== undefined && !span.isRecording()) {
+      return context.with(trace.deleteSpan(context.active()), () => client.query(config));
+    }
     return client.query(config);
   } finally {
     holder[currentQueryKey] = undefined;
