@@ -39,7 +39,11 @@ import type {
 } from "../server/interceptor.js";
 import { createRecoverInterceptor } from "../server/recover-interceptor.js";
 import { isDependencyUnavailable } from "../server/transient-errors.js";
-import { createValidationInterceptor, validateMessage } from "../server/validation-interceptor.js";
+import {
+  cachedRegexMatch,
+  createValidationInterceptor,
+  validateMessage,
+} from "../server/validation-interceptor.js";
 import { isRpcError, RpcError } from "./rpc-error.js";
 
 /** The authenticated caller, as the `authenticate` hook resolves it from call metadata. */
@@ -381,7 +385,7 @@ export function createServerHandlers<S extends DescService>(
   options: ServerHandlerOptions = {},
 ): UntypedServiceImplementation {
   if (options.validator === undefined && sharedValidator === undefined) {
-    sharedValidator = createValidator({ failFast: false });
+    sharedValidator = createValidator({ failFast: false, regexMatch: cachedRegexMatch() });
   }
   const validator = options.validator ?? sharedValidator ?? false;
   const given = options.interceptors ?? {};
