@@ -25,7 +25,8 @@ const leadingFlags = /^\(\?(?<flags>[ims-]+)\)/;
 /** Compiles one CEL (RE2) pattern the way @bufbuild/cel does: leading `(?flags)` applied. */
 function compilePattern(pattern: string): RegExp {
   for (const bad of notRe2) {
-    if (bad.test(pattern)) throw new Error(`Error evaluating pattern ${pattern}, invalid RE2 syntax`);
+    if (bad.test(pattern))
+      throw new Error(`Error evaluating pattern ${pattern}, invalid RE2 syntax`);
   }
   let flags = "";
   let body = pattern;
