@@ -66,7 +66,8 @@ function entityOf(table: string): string {
 }
 
 function article(noun: string): string {
-  return /^[aeiou]/i.test(noun) ? "An" : "A";
+  // "a user", "a unique", "an order", "an umbrella": by sound, roughly.
+  return /^([aeio]|u(?!s|ni|ti|ri))/i.test(noun) ? "An" : "A";
 }
 
 function list(fields: readonly string[]): string {
