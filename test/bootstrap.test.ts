@@ -1,0 +1,227 @@
+/**
+ * The path a new user takes, with the packages as npm would ship them: `npm pack` svcgen and
+ * @svcgen/runtime, install both tarballs into a fresh project outside this repository (one
+ * `npm install`, from the registry for everything else), then `svcgen init`, `svcgen generate`,
+ * `npm run build` and the `npm start` script against the run's PostgreSQL with the scaffolded migration
+ * applied, and call the service: health SERVING over gRPC, `/readyz` 200, the RPCs answer.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { credentials, Client as GrpcClient } from "@grpc/grpc-js";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { scaffoldDependencies } from "../cli/src/commands/init-command.js";
+import { version } from "../cli/src/version.js";
+import { createTestDatabase, serverUrl, type TestDatabase } from "./db.js";
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, "..");
+const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+
+let work: string;
+let app: string;
+let db: TestDatabase;
+let server: ChildProcess | undefined;
+let exited: Promise<number | null>;
+let stdout = "";
+let listening: { grpc: string; http: string };
+const log: string[] = [];
+
+/** Runs a command in the app folder; the output goes to the log shown on failure. */
+async function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<string> {
+  try {
+    const r = await run(cmd, args, {
+      cwd: app,
+      env: { ...process.env, ...env },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    log.push(`$ ${cmd} ${args.join(" ")}\n${r.stdout}${r.stderr}`);
+    return r.stdout;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    throw new Error(
+      `${cmd} ${args.join(" ")} failed: ${e.message}\n${e.stdout ?? ""}${e.stderr ?? ""}`,
+    );
+  }
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "svcgen-bootstrap-"));
+  app = join(work, "app");
+  await mkdir(app);
+  // The packages as published: built, then packed with their `files` lists.
+  await run(
+    process.execPath,
+    [join(root, "node_modules/typescript/bin/tsc"), "-b", "runtime", "cli"],
+    {
+      cwd: root,
+    },
+  );
+  await run(npm, ["pack", "--pack-destination", work, "--silent"], { cwd: root });
+  await run(npm, ["pack", "--pack-destination", work, "--silent"], { cwd: join(root, "runtime") });
+  const tarballs = (await readdir(work)).filter((f) => f.endsWith(".tgz")).sort();
+  expect(tarballs).toEqual([`svcgen-${version}.tgz`, `svcgen-runtime-${version}.tgz`]);
+
+  // A fresh project; one install: the two tarballs and, at the exact versions init will
+  // write, the peers and build tools (so init's package.json matches what is installed).
+  await writeFile(
+    join(app, "package.json"),
+    `${JSON.stringify({ name: "bootstrap-app", version: "1.0.0", private: true }, null, 2)}\n`,
+  );
+  const deps = scaffoldDependencies();
+  const others = Object.entries({ ...deps.dependencies, ...deps.devDependencies })
+    .filter(([name]) => name !== "svcgen" && name !== "@svcgen/runtime")
+    .map(([name, v]) => `${name}@${v}`);
+  await sh(npm, [
+    "install",
+    "--no-audit",
+    "--no-fund",
+    "--prefer-offline",
+    "--save-exact",
+    "--loglevel=error",
+    ...tarballs.map((t) => join(work, t)),
+    ...others,
+  ]);
+
+  const bin = join(app, "node_modules", ".bin", "svcgen");
+  await sh(bin, ["init"]);
+  db = await createTestDatabase(
+    "bootstrap",
+    await readFile(join(app, "migrations", "001_init.sql"), "utf8"),
+  );
+  await sh(bin, ["generate"], { DATABASE_URL: serverUrl() });
+  await sh(npm, ["run", "build", "--silent"]);
+
+  // The start script's command itself rather than through npm, so that the signal test below
+  // reaches the server process (npm forwards it, then ends by the signal, without a code).
+  const pkg = JSON.parse(await readFile(join(app, "package.json"), "utf8")) as {
+    scripts: Record<string, string>;
+  };
+  const [command, ...args] = (pkg.scripts.start ?? "").split(" ");
+  expect(command).toBe("node");
+  server = spawn(process.execPath, args, {
+    cwd: app,
+    env: {
+      ...process.env,
+      DATABASE_URL: db.url,
+      HOST: "127.0.0.1",
+      PORT: "0",
+      HTTP_PORT: "0",
+      SHUTDOWN_GRACE_MS: "2000",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  exited = new Promise((resolve) => server?.once("exit", (code) => resolve(code)));
+  server.stderr?.on("data", (d: Buffer) => log.push(d.toString()));
+  listening = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening" line:\n${stdout}`)), 30_000);
+    server?.stdout?.on("data", (d: Buffer) => {
+      stdout += d.toString();
+      for (const line of stdout.split("\n")) {
+        if (!line.includes('"listening"')) continue;
+        clearTimeout(timer);
+        resolve(JSON.parse(line) as { grpc: string; http: string });
+      }
+    });
+    void exited.then((code) => reject(new Error(`the server exited ${code}:\n${stdout}`)));
+  });
+}, 600_000);
+
+afterAll(async () => {
+  if (server?.exitCode === null) {
+    server.kill("SIGKILL");
+    await exited;
+  }
+  await db?.drop();
+  if (work !== undefined) await rm(work, { recursive: true, force: true });
+});
+
+describe("npm pack, install, init, generate, build, start", () => {
+  test("init wrote a package.json that matches what is installed", async () => {
+    const pkg = JSON.parse(await readFile(join(app, "package.json"), "utf8")) as {
+      type: string;
+      scripts: Record<string, string>;
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    expect(pkg.type).toBe("module");
+    expect(pkg.scripts.start).toBe("node dist/gen/server/all.js");
+    for (const [name, v] of Object.entries({ ...pkg.dependencies, ...pkg.devDependencies })) {
+      const installed = JSON.parse(
+        await readFile(join(app, "node_modules", name, "package.json"), "utf8"),
+      ) as { version: string };
+      // The tarballs are listed by path (as npm records them), everything else exactly.
+      if (v.startsWith("file:")) expect(installed.version, name).toBe(version);
+      else expect(installed.version, name).toBe(v);
+    }
+  });
+
+  test("the server logs one listening line with both addresses", () => {
+    expect(listening.grpc).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(listening.http).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  test("health is SERVING over gRPC and /readyz answers 200", async () => {
+    const client = new GrpcClient(listening.grpc, credentials.createInsecure());
+    try {
+      const reply = await new Promise<Buffer>((resolve, reject) => {
+        client.makeUnaryRequest(
+          "/grpc.health.v1.Health/Check",
+          (b: Buffer) => b,
+          (b: Buffer) => b,
+          Buffer.alloc(0),
+          { deadline: Date.now() + 5000 },
+          (err, value) =>
+            err !== null || value === undefined
+              ? reject(err ?? new Error("no reply"))
+              : resolve(value),
+        );
+      });
+      // HealthCheckResponse { status: SERVING (1) }.
+      expect([...reply]).toEqual([0x08, 0x01]);
+    } finally {
+      client.close();
+    }
+    const ready = await fetch(`http://${listening.http}/readyz`);
+    expect(ready.status).toBe(200);
+  });
+
+  test("the bound RPCs answer through the generated client", async () => {
+    const mod = (await import(
+      pathToFileURL(join(app, "dist", "gen", "grpc", "user-service.js")).href
+    )) as {
+      createUserServiceClient(address: string): {
+        createUser(r: {
+          email: string;
+          displayName?: string;
+        }): Promise<{ id: bigint; email: string }>;
+        getUser(r: { id: bigint }): Promise<{ id: bigint; email: string; displayName?: string }>;
+        close(): void;
+      };
+    };
+    const client = mod.createUserServiceClient(listening.grpc);
+    try {
+      const created = await client.createUser({ email: "ada@example.com", displayName: "Ada" });
+      expect(created.email).toBe("ada@example.com");
+      const got = await client.getUser({ id: created.id });
+      expect(got).toMatchObject({ id: created.id, email: "ada@example.com", displayName: "Ada" });
+      const duplicate = await client.createUser({ email: "ada@example.com" }).then(
+        () => undefined,
+        (e: { code: number; details: string }) => e,
+      );
+      // The generated error map: ALREADY_EXISTS, with the scaffold's own words.
+      expect(duplicate?.code).toBe(6);
+      expect(duplicate?.details).toBe("A user with this email already exists");
+    } finally {
+      client.close();
+    }
+  });
+
+  test("SIGTERM shuts the server down with exit code 0", async () => {
+    server?.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  }, 30_000);
+});
