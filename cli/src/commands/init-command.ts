@@ -258,7 +258,10 @@ function packageJson(
     try {
       parsed = JSON.parse(existing);
     } catch (err) {
-      return fail(`package.json is not valid JSON: ${(err as Error).message}`, "fix it, or remove it");
+      return fail(
+        `package.json is not valid JSON: ${(err as Error).message}`,
+        "fix it, or remove it",
+      );
     }
     if (!isObject(parsed)) return fail("package.json is not a JSON object", "fix it, or remove it");
     pkg = parsed;
@@ -273,7 +276,10 @@ function packageJson(
   const has = (name: string) =>
     (isObject(pkg.dependencies) && name in pkg.dependencies) ||
     (isObject(pkg.devDependencies) && name in pkg.devDependencies);
-  const merge = (key: "dependencies" | "devDependencies", add: Readonly<Record<string, string>>) => {
+  const merge = (
+    key: "dependencies" | "devDependencies",
+    add: Readonly<Record<string, string>>,
+  ) => {
     const current = isObject(pkg[key]) ? pkg[key] : {};
     const missing = Object.entries(add).filter(([n]) => !has(n));
     // Sorted, as npm writes them.
@@ -302,9 +308,7 @@ function packageJson(
 export async function runInit(dir: string): Promise<InitResult> {
   const root = resolve(dir);
   const diagnostics: Diagnostic[] = [];
-  const existingPackage = await readFile(join(root, "package.json"), "utf8").catch(
-    () => undefined,
-  );
+  const existingPackage = await readFile(join(root, "package.json"), "utf8").catch(() => undefined);
   const pkg = packageJson(root, existingPackage);
   if (pkg.diagnostic !== undefined) diagnostics.push(pkg.diagnostic);
   for (const f of scaffoldFiles) {
