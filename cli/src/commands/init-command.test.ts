@@ -139,16 +139,28 @@ describe("runInit", () => {
     }
   });
 
-  it("refuses a CommonJS package.json and writes nothing", async () => {
+  it("turns npm init's CommonJS package.json into an ES module one, with a warning", async () => {
     const dir = join(base, "commonjs");
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, "package.json"), '{"type":"commonjs"}');
+    await writeFile(join(dir, "package.json"), '{"name":"app","type":"commonjs"}');
+    const r = await runInit(dir);
+    expect(r.updated).toEqual(["package.json"]);
+    expect(r.diagnostics.map((d) => `${d.severity} ${d.file}: ${d.message}`)).toEqual([
+      'warning package.json: package.json said "type": "commonjs"; set to "module" because generated code is ES modules',
+    ]);
+    const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as { type: string };
+    expect(pkg.type).toBe("module");
+  });
+
+  it("refuses a package.json that is not JSON and writes nothing", async () => {
+    const dir = join(base, "broken-package");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "package.json"), "{ not json");
     const r = await runInit(dir);
     expect(r.created).toEqual([]);
-    expect(r.diagnostics.map((d) => `${d.file}: ${d.message}`)).toEqual([
-      'package.json: package.json says "type": "commonjs"; generated code is ES modules',
-    ]);
+    expect(r.diagnostics.map((d) => `${d.severity} ${d.file}`)).toEqual(["error package.json"]);
     await expect(readFile(join(dir, "svcgen.yaml"), "utf8")).rejects.toThrow();
+    expect(await readFile(join(dir, "package.json"), "utf8")).toBe("{ not json");
   });
 
   it("the runtime is released with svcgen: same version", async () => {

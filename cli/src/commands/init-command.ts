@@ -237,7 +237,7 @@ function isObject(v: unknown): v is Json {
  * package.json for the project: a new one, or the existing one with what is missing added
  * (`type: module`, the scripts, the dependencies). What the user has is kept: a script or a
  * dependency already there (say `svcgen` installed from a tarball) is not changed. An error
- * when the existing file is not a JSON object or says `type: commonjs` (generated code is ESM).
+ * when the existing file is not a JSON object; a warning when its `type` was not `module`.
  */
 function packageJson(
   dir: string,
@@ -266,12 +266,18 @@ function packageJson(
     if (!isObject(parsed)) return fail("package.json is not a JSON object", "fix it, or remove it");
     pkg = parsed;
   }
-  if (pkg.type !== undefined && pkg.type !== "module") {
-    return fail(
-      `package.json says "type": ${JSON.stringify(pkg.type)}; generated code is ES modules`,
-      'set "type": "module", or run svcgen init in a folder of its own',
-    );
-  }
+  // `npm init -y` writes "type": "commonjs"; generated code is ES modules, so it changes, and
+  // the user is told (their own .js files, if any, become ES modules too).
+  const warning: Diagnostic | undefined =
+    pkg.type !== undefined && pkg.type !== "module"
+      ? {
+          severity: "warning",
+          code: Codes.config,
+          message: `package.json said "type": ${JSON.stringify(pkg.type)}; set to "module" because generated code is ES modules`,
+          file: "package.json",
+          hint: "rename CommonJS files of your own to .cjs",
+        }
+      : undefined;
   const deps = scaffoldDependencies();
   const has = (name: string) =>
     (isObject(pkg.dependencies) && name in pkg.dependencies) ||
@@ -296,7 +302,10 @@ function packageJson(
     dependencies: merge("dependencies", deps.dependencies),
     devDependencies: merge("devDependencies", deps.devDependencies),
   };
-  return { content: `${JSON.stringify(out, null, 2)}\n` };
+  return {
+    content: `${JSON.stringify(out, null, 2)}\n`,
+    ...(warning === undefined ? {} : { diagnostic: warning }),
+  };
 }
 
 /**
@@ -310,7 +319,8 @@ export async function runInit(dir: string): Promise<InitResult> {
   const diagnostics: Diagnostic[] = [];
   const existingPackage = await readFile(join(root, "package.json"), "utf8").catch(() => undefined);
   const pkg = packageJson(root, existingPackage);
-  if (pkg.diagnostic !== undefined) diagnostics.push(pkg.diagnostic);
+  const pkgError = pkg.diagnostic?.severity === "error" ? pkg.diagnostic : undefined;
+  if (pkgError !== undefined) diagnostics.push(pkgError);
   for (const f of scaffoldFiles) {
     if (await exists(join(root, f.path))) {
       diagnostics.push({
@@ -343,6 +353,7 @@ export async function runInit(dir: string): Promise<InitResult> {
     }
   }
   if (diagnostics.length === 0 && pkg.content !== undefined) {
+    if (pkg.diagnostic !== undefined) diagnostics.push(pkg.diagnostic);
     try {
       await writeFile(join(root, "package.json"), pkg.content);
       (existingPackage === undefined ? created : updated).push("package.json");
