@@ -9,6 +9,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { credentials, Client as GrpcClient } from "@grpc/grpc-js";
@@ -26,7 +27,6 @@ let app: string;
 let db: TestDatabase;
 let server: ChildProcess | undefined;
 let exited: Promise<number | null>;
-let stdout = "";
 let listening: { grpc: string; http: string };
 const log: string[] = [];
 
@@ -46,6 +46,65 @@ async function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Pro
       `${cmd} ${args.join(" ")} failed: ${e.message}\n${e.stdout ?? ""}${e.stderr ?? ""}`,
     );
   }
+}
+
+interface Entry {
+  readonly process: ChildProcess;
+  readonly exited: Promise<number | null>;
+  readonly listening: { grpc: string; http: string };
+  /** Everything it wrote to stdout so far. */
+  output(): string;
+}
+
+/** Runs a compiled entry with node on free loopback ports; resolves at its "listening" line. */
+async function startEntry(args: string[], env: NodeJS.ProcessEnv): Promise<Entry> {
+  const child = spawn(process.execPath, args, {
+    cwd: app,
+    env: {
+      ...process.env,
+      DATABASE_URL: db.url,
+      HOST: "127.0.0.1",
+      PORT: "0",
+      HTTP_PORT: "0",
+      SHUTDOWN_GRACE_MS: "2000",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (c) => resolve(c)));
+  child.stderr?.on("data", (d: Buffer) => log.push(d.toString()));
+  child.stdout?.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const listening = await new Promise<{ grpc: string; http: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening" line:\n${out}`)), 30_000);
+    const look = (): void => {
+      const line = out.split("\n").find((l) => l.includes('"listening"'));
+      if (line === undefined) return;
+      clearTimeout(timer);
+      resolve(JSON.parse(line) as { grpc: string; http: string });
+    };
+    child.stdout?.on("data", look);
+    void exited.then((code) => reject(new Error(`${args.join(" ")} exited ${code}:\n${out}`)));
+  });
+  return { process: child, exited, listening, output: () => out };
+}
+
+/** The project's compiled client module (its own copy of grpc-js, from its node_modules). */
+async function userClientModule() {
+  return (await import(
+    pathToFileURL(join(app, "dist", "gen", "grpc", "user-service.js")).href
+  )) as {
+    createUserServiceClient(address: string): {
+      createUser(r: {
+        email: string;
+        displayName?: string;
+      }): Promise<{ id: bigint; email: string }>;
+      getUser(r: { id: bigint }): Promise<{ id: bigint; email: string; displayName?: string }>;
+      close(): void;
+    };
+  };
 }
 
 beforeAll(async () => {
@@ -102,32 +161,10 @@ beforeAll(async () => {
   };
   const [command, ...args] = (pkg.scripts.start ?? "").split(" ");
   expect(command).toBe("node");
-  server = spawn(process.execPath, args, {
-    cwd: app,
-    env: {
-      ...process.env,
-      DATABASE_URL: db.url,
-      HOST: "127.0.0.1",
-      PORT: "0",
-      HTTP_PORT: "0",
-      SHUTDOWN_GRACE_MS: "2000",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  exited = new Promise((resolve) => server?.once("exit", (code) => resolve(code)));
-  server.stderr?.on("data", (d: Buffer) => log.push(d.toString()));
-  listening = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" line:\n${stdout}`)), 30_000);
-    server?.stdout?.on("data", (d: Buffer) => {
-      stdout += d.toString();
-      for (const line of stdout.split("\n")) {
-        if (!line.includes('"listening"')) continue;
-        clearTimeout(timer);
-        resolve(JSON.parse(line) as { grpc: string; http: string });
-      }
-    });
-    void exited.then((code) => reject(new Error(`the server exited ${code}:\n${stdout}`)));
-  });
+  const started = await startEntry(args, {});
+  server = started.process;
+  exited = started.exited;
+  listening = started.listening;
 }, 600_000);
 
 afterAll(async () => {
@@ -190,19 +227,7 @@ describe("npm pack, install, init, generate, build, start", () => {
   });
 
   test("the bound RPCs answer through the generated client", async () => {
-    const mod = (await import(
-      pathToFileURL(join(app, "dist", "gen", "grpc", "user-service.js")).href
-    )) as {
-      createUserServiceClient(address: string): {
-        createUser(r: {
-          email: string;
-          displayName?: string;
-        }): Promise<{ id: bigint; email: string }>;
-        getUser(r: { id: bigint }): Promise<{ id: bigint; email: string; displayName?: string }>;
-        close(): void;
-      };
-    };
-    const client = mod.createUserServiceClient(listening.grpc);
+    const client = (await userClientModule()).createUserServiceClient(listening.grpc);
     try {
       const created = await client.createUser({ email: "ada@example.com", displayName: "Ada" });
       expect(created.email).toBe("ada@example.com");
@@ -219,6 +244,33 @@ describe("npm pack, install, init, generate, build, start", () => {
       client.close();
     }
   });
+
+  test("a service's own entry, run with node, is traced from its telemetry preload", async () => {
+    // Console span exporter: spans appear on stdout only if grpc-js and pg were loaded after
+    // the preload registered the loader hook.
+    const entry = await startEntry(["dist/gen/server/user-service.js"], {
+      OTEL_TRACES_EXPORTER: "console",
+      OTEL_SERVICE_NAME: "bootstrap-users",
+    });
+    try {
+      const client = (await userClientModule()).createUserServiceClient(entry.listening.grpc);
+      try {
+        const created = await client.createUser({ email: "grace@example.com" });
+        expect((await client.getUser({ id: created.id })).email).toBe("grace@example.com");
+      } finally {
+        client.close();
+      }
+      const deadline = Date.now() + 15_000;
+      const traced = (): boolean =>
+        entry.output().includes("@opentelemetry/instrumentation-grpc") &&
+        entry.output().includes("@opentelemetry/instrumentation-pg");
+      while (!traced() && Date.now() < deadline) await sleep(100);
+      expect(traced(), entry.output().slice(-2000)).toBe(true);
+    } finally {
+      entry.process.kill("SIGTERM");
+      expect(await entry.exited).toBe(0);
+    }
+  }, 60_000);
 
   test("SIGTERM shuts the server down with exit code 0", async () => {
     server?.kill("SIGTERM");
