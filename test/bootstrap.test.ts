@@ -203,8 +203,8 @@ describe("npm pack, install, init, generate, build, start", () => {
 
   test("health is SERVING over gRPC and /readyz answers 200", async () => {
     const client = new GrpcClient(listening.grpc, credentials.createInsecure());
-    try {
-      const reply = await new Promise<Buffer>((resolve, reject) => {
+    const check = () =>
+      new Promise<Buffer>((resolve, reject) => {
         client.makeUnaryRequest(
           "/grpc.health.v1.Health/Check",
           (b: Buffer) => b,
@@ -217,6 +217,13 @@ describe("npm pack, install, init, generate, build, start", () => {
               : resolve(value),
         );
       });
+    try {
+      // NOT_SERVING until the first database probe answers: ask again for a few seconds.
+      let reply = await check();
+      for (let i = 0; i < 50 && reply[1] !== 1; i++) {
+        await sleep(100);
+        reply = await check();
+      }
       // HealthCheckResponse { status: SERVING (1) }.
       expect([...reply]).toEqual([0x08, 0x01]);
     } finally {
