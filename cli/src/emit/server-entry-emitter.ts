@@ -35,6 +35,20 @@ export function serviceLoaderName(service: ServiceModel): string {
   return `load${service.name}`;
 }
 
+/** Words of `text` in lines of at most `width` characters (a longer word gets its own line). */
+function wrap(text: string, width = 92): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line === "" ? word : `${line} ${word}`;
+  }
+  if (line !== "") lines.push(line);
+  return lines;
+}
+
 function lowerFirst(name: string): string {
   return name.charAt(0).toLowerCase() + name.slice(1);
 }
@@ -60,12 +74,15 @@ function printStart(
   const lazy = f.lazyImports();
   const startServer = lazy.runtime("startServer");
   f.print();
-  f.jsDoc([
-    `Starts ${what} with the runtime's interceptor chain, health, reflection, the HTTP side`,
-    "port (`/healthz`, `/readyz`, `/metrics`) and graceful shutdown; resolves once both ports",
-    "listen. Settings not given in `options` come from the environment (`DATABASE_URL`, `HOST`,",
-    "`PORT`, `HTTP_PORT`, `SHUTDOWN_GRACE_MS`, ...); tests pass `{ settings: { port: 0, httpPort: 0 } }`.",
-  ]);
+  f.jsDoc(
+    wrap(
+      `Starts ${what} with the runtime's interceptor chain, health, reflection, the HTTP side ` +
+        "port (`/healthz`, `/readyz`, `/metrics`) and graceful shutdown; resolves once both " +
+        "ports listen. Settings not given in `options` come from the environment " +
+        "(`DATABASE_URL`, `HOST`, `PORT`, `HTTP_PORT`, `SHUTDOWN_GRACE_MS`, ...); tests set " +
+        "`port` and `httpPort` to 0 in `settings` for free ports.",
+    ),
+  );
   f.print`export async function start(`;
   f.print`  options: ${names.startOptions} = {},`;
   f.print`): Promise<${names.handle}> {`;
@@ -113,11 +130,13 @@ function emitServiceEntry(
   const policies = lazy.import(`${lowerFirst(service.name)}Policies`, grpcModule);
   const impl = lazy.import(cls, handlerModule);
   f.print();
-  f.jsDoc([
-    `${service.typeName} as the server registers it: its policies, and its handlers made by`,
-    `\`new ${cls}(pool)\` from ${handlerFilePath(service, options.handlersDir)}.`,
-    "Loaded with `import()`, so an entry's telemetry preload runs before grpc-js and pg load.",
-  ]);
+  f.jsDoc(
+    wrap(
+      `${service.typeName} as the server registers it: its policies, and its handlers made by ` +
+        `\`new ${cls}(pool)\` from ${handlerFilePath(service, options.handlersDir)}. Loaded with ` +
+        "`import()`, so an entry's telemetry preload runs before grpc-js and pg load.",
+    ),
+  );
   f.print`export async function ${loader}(): Promise<${registered}> {`;
   for (const line of lazy.render("  ")) f.print(line);
   f.print`  return ${define}({`;

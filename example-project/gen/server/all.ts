@@ -11,10 +11,12 @@ import { loadNotificationService } from "./notification-service.js";
 import { loadUserService } from "./user-service.js";
 
 /**
- * Starts every service of the project (AuthService, DataService, FileService, NotificationService, UserService) with the runtime's interceptor chain, health, reflection, the HTTP side
- * port (`/healthz`, `/readyz`, `/metrics`) and graceful shutdown; resolves once both ports
- * listen. Settings not given in `options` come from the environment (`DATABASE_URL`, `HOST`,
- * `PORT`, `HTTP_PORT`, `SHUTDOWN_GRACE_MS`, ...); tests pass `{ settings: { port: 0, httpPort: 0 } }`.
+ * Starts every service of the project (AuthService, DataService, FileService,
+ * NotificationService, UserService) with the runtime's interceptor chain, health, reflection,
+ * the HTTP side port (`/healthz`, `/readyz`, `/metrics`) and graceful shutdown; resolves once
+ * both ports listen. Settings not given in `options` come from the environment
+ * (`DATABASE_URL`, `HOST`, `PORT`, `HTTP_PORT`, `SHUTDOWN_GRACE_MS`, ...); tests set `port`
+ * and `httpPort` to 0 in `settings` for free ports.
  */
 export async function start(
   options: Omit<StartServerOptions, "services"> = {},

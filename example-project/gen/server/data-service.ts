@@ -7,9 +7,9 @@ import type { RegisteredService, ServerHandle, StartServerOptions } from "@svcge
 import { errorMap } from "../errors.js";
 
 /**
- * example.data.v1.DataService as the server registers it: its policies, and its handlers made by
- * `new DataServiceImpl(pool)` from src/data-service/handlers.ts.
- * Loaded with `import()`, so an entry's telemetry preload runs before grpc-js and pg load.
+ * example.data.v1.DataService as the server registers it: its policies, and its handlers made
+ * by `new DataServiceImpl(pool)` from src/data-service/handlers.ts. Loaded with `import()`, so
+ * an entry's telemetry preload runs before grpc-js and pg load.
  */
 export async function loadDataService(): Promise<RegisteredService> {
   const [
@@ -31,10 +31,11 @@ export async function loadDataService(): Promise<RegisteredService> {
 }
 
 /**
- * Starts example.data.v1.DataService with the runtime's interceptor chain, health, reflection, the HTTP side
- * port (`/healthz`, `/readyz`, `/metrics`) and graceful shutdown; resolves once both ports
- * listen. Settings not given in `options` come from the environment (`DATABASE_URL`, `HOST`,
- * `PORT`, `HTTP_PORT`, `SHUTDOWN_GRACE_MS`, ...); tests pass `{ settings: { port: 0, httpPort: 0 } }`.
+ * Starts example.data.v1.DataService with the runtime's interceptor chain, health, reflection,
+ * the HTTP side port (`/healthz`, `/readyz`, `/metrics`) and graceful shutdown; resolves once
+ * both ports listen. Settings not given in `options` come from the environment
+ * (`DATABASE_URL`, `HOST`, `PORT`, `HTTP_PORT`, `SHUTDOWN_GRACE_MS`, ...); tests set `port`
+ * and `httpPort` to 0 in `settings` for free ports.
  */
 export async function start(
   options: Omit<StartServerOptions, "services"> = {},
