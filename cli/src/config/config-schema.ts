@@ -37,6 +37,9 @@
  * proto:                  # optional; absent means the project has no protos, empty the defaults
  *   roots: [proto]        # buf module roots, a folder or a list; default [proto]; must exist
  *   handlers: src         # where handler skeletons are created; default src
+ * errors:
+ *   domain: my-project    # the ErrorInfo domain of gen/errors.ts; default the `name` of the
+ *                         #   package.json beside this file, else the folder's name
  * templates: templates    # optional; a folder whose files override the built-in text
  *                         #   templates by name (`svcgen templates eject` copies them there)
  * ```
@@ -135,6 +138,12 @@ export const configSchema = z.strictObject(
       .nullish(),
     cache: nonEmpty("a folder").optional(),
     templates: nonEmpty("a folder").optional(),
+    errors: z
+      .strictObject(
+        { domain: nonEmpty("an ErrorInfo domain (a project or service name)").optional() },
+        { error: "expected a mapping" },
+      )
+      .nullish(),
     proto: z
       .strictObject(
         {
@@ -167,4 +176,5 @@ export const knownKeys: Readonly<Record<string, readonly string[]>> = {
   "types[].import[]": Object.keys(importSchema.shape),
   options: ["int8", "date", "preparedStatements", "unannotated"],
   proto: ["roots", "handlers"],
+  errors: ["domain"],
 };
