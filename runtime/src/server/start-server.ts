@@ -32,6 +32,7 @@ import { type BreakerOptions, createDatabase, type Database } from "./database.j
 import { createDeadlineInterceptor } from "./deadline-interceptor.js";
 import { readServerEnvironment, type ServerEnvironment } from "./environment.js";
 import { createErrorMapInterceptor, type ErrorMapTable } from "./error-map.js";
+import { configureFaults, type FaultOptions } from "./fault-interceptor.js";
 import { createRecoverInterceptor } from "./recover-interceptor.js";
 import { addReflection } from "./reflection.js";
 import { createRetryInterceptor, type RetryOptions } from "./retry-interceptor.js";
@@ -79,6 +80,11 @@ export interface ServerFeatures {
   readonly shedding?: SheddingOptions | false;
   /** Request validation with protovalidate. Default true. */
   readonly validation?: boolean;
+  /**
+   * Fault injection (a spec string or rules; see fault-interceptor.ts). Default off, or
+   * `SVCGEN_FAULTS` from the environment; false turns it off whatever the environment says.
+   */
+  readonly faults?: FaultOptions | string | false;
 }
 
 /** Options of {@link startServer}; anything not given comes from the environment. */
@@ -162,6 +168,8 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
   const env = { ...readServerEnvironment(options.env ?? process.env), ...options.settings };
   const logger = options.logger ?? createJsonLogger();
   const features = options.features ?? {};
+  // Before anything is opened: a malformed spec stops the start with nothing to clean up.
+  const faults = configureFaults(features.faults, options.env ?? process.env, logger, () => server);
   const state = new RuntimeState();
   const health = new HealthImplementation({ "": "NOT_SERVING" });
   const names = options.services.map((s) => s.service.typeName);
@@ -210,6 +218,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
         ? false
         : createBulkheadInterceptor(features.bulkhead ?? {}, state),
     deadline: createDeadlineInterceptor({ maxTimeoutMs: env.maxTimeoutMs }),
+    faults,
     errorMap: createErrorMapInterceptor(options.errorMap),
     retry: features.retry === false ? false : createRetryInterceptor(features.retry ?? {}, state),
     ...options.interceptors,
