@@ -28,6 +28,7 @@
  * failed call did no work. Metrics and logs (outer) record injected statuses as real ones.
  */
 import type { Http2Session } from "node:http2";
+import { Socket } from "node:net";
 import { type Server, status } from "@grpc/grpc-js";
 import { RpcError } from "../grpc/rpc-error.js";
 import type { ServerCall, ServerInterceptor } from "./interceptor.js";
@@ -264,12 +265,28 @@ export function grpcConnectionDropper(server: () => Server | undefined): Connect
             ? `[${socket.remoteAddress}]:${socket.remotePort}`
             : `${socket.remoteAddress}:${socket.remotePort}`;
       if (remote === peer) {
-        session.destroy();
+        tearDown(session);
         return true;
       }
     }
     return false;
   };
+}
+
+/**
+ * Tears the connection down as a network failure would: a TCP reset of the raw socket, so the
+ * client sees every call on it end with UNAVAILABLE ("Connection dropped"). `session.destroy()`
+ * alone first closes each stream cleanly (RST_STREAM NO_ERROR), which clients report as
+ * INTERNAL, unlike a real drop; the raw socket is behind the session's socket proxy.
+ */
+function tearDown(session: Http2Session): void {
+  const key = Object.getOwnPropertySymbols(session).find((s) => s.description === "socket");
+  const raw = key === undefined ? undefined : (session as unknown as Record<symbol, unknown>)[key];
+  if (raw instanceof Socket) {
+    raw.resetAndDestroy();
+    return;
+  }
+  session.destroy();
 }
 
 /** Whether the environment looks like production: `NODE_ENV=production` or a Fly.io machine. */
