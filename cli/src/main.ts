@@ -353,6 +353,7 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option("--calls <n>", "stop after this many calls")
     .option("--rps <n>", "at most this many calls started per second")
     .option("--timeout <ms>", "deadline of each call", "10000")
+    .option("--warmup <seconds>", "run this long first without counting the calls")
     .option("--target <host:port>", "the service", "127.0.0.1:50051")
     .option("--token <jwt>", "send authorization: Bearer <jwt>")
     .option("-H, --header <name: value>", "send this metadata (repeatable)", collect, [])

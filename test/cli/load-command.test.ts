@@ -132,7 +132,7 @@ async function load(...args: string[]): Promise<LoadReport> {
 }
 
 describe("svcgen load", () => {
-  test("a known number of calls: exact counts and statuses", async () => {
+  test("a known number of calls after a warm-up: exact counts and statuses", async () => {
     const values = join(dir, "handles.jsonl");
     await writeFile(
       values,
@@ -150,7 +150,10 @@ describe("svcgen load", () => {
       "8",
       "--per-channel",
       "4",
+      "--warmup",
+      "0.3",
     );
+    // Warm-up calls are not counted.
     expect(r.method).toBe("/example.user.v1.UserService/GetProfileByHandle");
     expect(r.calls).toBe(200);
     expect(r.channels).toBe(2);

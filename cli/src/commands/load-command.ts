@@ -60,6 +60,8 @@ export interface LoadOptions {
   readonly durationMs?: number;
   /** Start at most this many calls per second (a steady schedule); default: as fast as possible. */
   readonly rps?: number;
+  /** Calls run this long first without being counted (JIT and connection warm-up), ms. */
+  readonly warmupMs?: number;
   /** Per-call deadline, ms. Default 10000. */
   readonly timeoutMs?: number;
   /** Metadata sent with every call (`authorization`, ...). */
@@ -372,12 +374,16 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const statuses = new Map<number, number>();
   const errors = new Map<string, { code: string; message: string; count: number }>();
   let next = 0;
-  const started = performance.now();
-  const cpu0 = process.cpuUsage();
-  const endAt = started + durationMs;
+  // During the warm-up the same callers run but nothing is recorded; then the clock restarts.
+  let warming = (options.warmupMs ?? 0) > 0;
+  let started = performance.now();
+  let cpu0 = process.cpuUsage();
+  let endAt = warming ? started + (options.warmupMs ?? 0) : started + durationMs;
+  let limit = warming ? Number.POSITIVE_INFINITY : total;
   const interval = options.rps === undefined ? 0 : 1000 / options.rps;
 
   const record = (seq: number, code: number, ms: number, error?: ServiceError): void => {
+    if (warming) return;
     if (count === latencies.length) {
       const grown = new Float64Array(latencies.length * 2);
       grown.set(latencies);
@@ -437,7 +443,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     const client = clients[Math.floor(w / perChannel)] as Client;
     for (;;) {
       const seq = next;
-      if (seq >= total) return;
+      if (seq >= limit) return;
       if (interval > 0) {
         const at = started + seq * interval;
         if (at >= endAt) return;
@@ -452,6 +458,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     }
   };
   try {
+    if (warming) {
+      await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+      warming = false;
+      next = 0;
+      limit = total;
+      started = performance.now();
+      cpu0 = process.cpuUsage();
+      endAt = started + durationMs;
+    }
     await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
   } finally {
     for (const c of clients) c.close();
@@ -522,6 +537,7 @@ export interface LoadCommandOptions {
   readonly calls?: string;
   readonly rps?: string;
   readonly timeout: string;
+  readonly warmup?: string;
   readonly target: string;
   readonly token?: string;
   readonly header: readonly string[];
@@ -557,6 +573,7 @@ export function parseLoadOptions(
   const duration = positive("--duration", opts.duration, false);
   const calls = positive("--calls", opts.calls, true);
   const rps = positive("--rps", opts.rps, false);
+  const warmup = positive("--warmup", opts.warmup, false);
   return {
     target: opts.target,
     concurrency: positive("--concurrency", opts.concurrency, true) ?? 10,
@@ -566,6 +583,7 @@ export function parseLoadOptions(
     ...(duration === undefined ? {} : { durationMs: duration * 1000 }),
     ...(calls === undefined ? {} : { calls }),
     ...(rps === undefined ? {} : { rps }),
+    ...(warmup === undefined ? {} : { warmupMs: warmup * 1000 }),
   };
 }
 
