@@ -344,7 +344,39 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       io.out("next: npm install, npx svcgen generate, npm run build, npm start\n");
     });
 
+  program
+    .command("load <method>")
+    .description("gRPC load on a running service: throughput, statuses, latency percentiles")
+    .option("-d, --data <json>", "request as JSON; {{seq}}, {{uuid}}, {{name}} from --values", "{}")
+    .option("--values <file>", "rows for {{name}} placeholders: a JSON array or JSON lines")
+    .option("--concurrency <n>", "calls in flight at once", "10")
+    .option("--per-channel <n>", "in-flight calls per channel (connection)", "10")
+    .option("--duration <seconds>", "how long to run (default 10 unless --calls is given)")
+    .option("--calls <n>", "stop after this many calls")
+    .option("--rps <n>", "at most this many calls started per second")
+    .option("--timeout <ms>", "deadline of each call", "10000")
+    .option("--warmup <seconds>", "run this long first without counting the calls")
+    .option("--target <host:port>", "the service", "127.0.0.1:50051")
+    .option("--token <jwt>", "send authorization: Bearer <jwt>")
+    .option("-H, --header <name: value>", "send this metadata (repeatable)", collect, [])
+    .option("--json", "print the report as JSON")
+    .action(async (name: string, opts: import("./commands/load-command.js").LoadCommandOptions) => {
+      const config = await configFor(io, program.opts<{ config?: string }>().config);
+      const { LoadUsageError, runLoadCommand } = await import("./commands/load-command.js");
+      try {
+        io.out((await runLoadCommand(config, name, opts, io.cwd)).text);
+      } catch (e) {
+        if (!(e instanceof LoadUsageError)) throw e;
+        io.err(`error: ${e.message}\n${e.hint === undefined ? "" : `  hint: ${e.hint}\n`}`);
+        throw new Exit(ExitCode.usage);
+      }
+    });
+
   return program;
+}
+
+function collect(value: string, previous: readonly string[]): string[] {
+  return [...previous, value];
 }
 
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */

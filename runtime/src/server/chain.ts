@@ -11,6 +11,9 @@
  *  7. bulkhead    per RPC group: a saturated group cannot starve another
  *  8. deadline    the client's deadline or the method's timeout, capped; starts after the
  *                 bulkhead so time spent queued counts against the caller's own deadline only
+ *  8b. faults     (slot, off by default) injected latency, errors and dropped connections:
+ *                 after auth and the deadline, so latency counts against the deadline and a
+ *                 refused call stays refused (see fault-interceptor.ts)
  *  9. validation  protovalidate rules on the request
  * 10. error map   database and dependency errors become statuses (SQLSTATE + per constraint),
  *                 innermost so that every outer concern sees the final gRPC code
@@ -33,6 +36,7 @@ export const chainOrder = [
   "shedding",
   "bulkhead",
   "deadline",
+  "faults",
   "validation",
   "errorMap",
   "fallback",

@@ -15,6 +15,7 @@ export * from "./database.js";
 export * from "./deadline-interceptor.js";
 export * from "./environment.js";
 export * from "./error-map.js";
+export * from "./fault-interceptor.js";
 export * from "./interceptor.js";
 export * from "./recover-interceptor.js";
 export * from "./reflection.js";

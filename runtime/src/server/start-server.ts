@@ -64,6 +64,7 @@ import { type BreakerOptions, createDatabase, type Database } from "./database.j
 import { createDeadlineInterceptor } from "./deadline-interceptor.js";
 import { readServerEnvironment, type ServerEnvironment } from "./environment.js";
 import { createErrorMapInterceptor, type ErrorMapTable, mapError } from "./error-map.js";
+import { configureFaults, type FaultOptions } from "./fault-interceptor.js";
 import type { StatusOf } from "./interceptor.js";
 import { createRecoverInterceptor } from "./recover-interceptor.js";
 import { addReflection } from "./reflection.js";
@@ -119,6 +120,11 @@ export interface ServerFeatures {
   readonly metrics?: boolean;
   /** One log line per call (method, code, duration, request id, principal). Default true. */
   readonly callLog?: boolean;
+  /**
+   * Fault injection (a spec string or rules; see fault-interceptor.ts). Default off, or
+   * `SVCGEN_FAULTS` from the environment; false turns it off whatever the environment says.
+   */
+  readonly faults?: FaultOptions | string | false;
 }
 
 /** Options of {@link startServer}; anything not given comes from the environment. */
@@ -246,6 +252,8 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     warn: (fields: object, message: string) =>
       logger.warn({ channel: "security", ...fields }, message),
   };
+  // Before anything is opened: a malformed spec stops the start with nothing to clean up.
+  const faults = configureFaults(features.faults, options.env ?? process.env, logger, () => server);
   const state = new RuntimeState();
   const health = new HealthImplementation({ "": "NOT_SERVING" });
   let draining = false;
@@ -375,6 +383,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
         ? false
         : createBulkheadInterceptor(features.bulkhead ?? {}, state),
     deadline: createDeadlineInterceptor({ maxTimeoutMs: env.maxTimeoutMs }),
+    faults,
     errorMap: createErrorMapInterceptor(options.errorMap),
     retry: features.retry === false ? false : createRetryInterceptor(features.retry ?? {}, state),
     ...options.interceptors,
