@@ -5,10 +5,10 @@ import type { Catalog } from "./catalog.js";
 import {
   firstArgFunctions,
   infiniteDateFields,
-  nonNullArgsFunctions,
   neverNullFunctions,
   neverNullWindowFunctions,
   nonEmptyAggregates,
+  nonNullArgsFunctions,
   nullOnAllNullAggregates,
   totalFunctions,
 } from "./function-facts.js";
@@ -22,7 +22,6 @@ const numberTypes: ReadonlySet<string> = new Set([
   "numeric",
   "float4",
   "float8",
-  "money",
 ]);
 
 /** String types: `lower`/`upper` of one is the text overload, never NULL. */

@@ -139,11 +139,7 @@ const cases: [string, string, string][] = [
     "-N",
   ],
   ["system columns in RETURNING", "UPDATE a SET x = 1 RETURNING xmax = 0 AS inserted", "-"],
-  [
-    "NATURAL JOIN does not join on system columns",
-    "SELECT * FROM a NATURAL JOIN b",
-    "--N-",
-  ],
+  ["NATURAL JOIN does not join on system columns", "SELECT * FROM a NATURAL JOIN b", "--N-"],
   [
     "array and string functions over non-null arguments",
     "SELECT array_to_string(arr, ','), array_to_string(arr, ',', '*'), array_to_string(arr, ',', null), string_to_array(s, ','), array_append(arr, 1), array_prepend(1, arr), array_cat(arr, arr), array_remove(arr, 1), array_replace(arr, 1, 2), array_positions(arr, 1), array_append(arr, parent), to_hex(id), overlay(s placing 'x' from 2), regexp_split_to_array(s, ','), array_to_json(arr) FROM e",
