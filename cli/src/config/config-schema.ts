@@ -37,6 +37,7 @@
  * proto:                  # optional; absent means the project has no protos, empty the defaults
  *   roots: [proto]        # buf module roots, a folder or a list; default [proto]; must exist
  *   handlers: src         # where handler skeletons are created; default src
+ *                         # `proto: folder` or `proto: [a, b]` is short for `proto: { roots: ... }`
  * templates: templates    # optional; a folder whose files override the built-in text
  *                         #   templates by name (`svcgen templates eject` copies them there)
  * ```
@@ -135,13 +136,22 @@ export const configSchema = z.strictObject(
       .nullish(),
     cache: nonEmpty("a folder").optional(),
     templates: nonEmpty("a folder").optional(),
+    // One flat union (not pathList inside it), so the reporter can name the one branch that
+    // fits what was written: an unknown key of the mapping, an empty folder name.
     proto: z
-      .strictObject(
-        {
-          roots: pathList("folder").optional(),
-          handlers: nonEmpty("a folder").optional(),
-        },
-        { error: "expected a mapping" },
+      .union(
+        [
+          nonEmpty("a folder"),
+          z.array(nonEmpty("a folder")).min(1, "expected a folder"),
+          z.strictObject(
+            {
+              roots: pathList("folder").optional(),
+              handlers: nonEmpty("a folder").optional(),
+            },
+            { error: "expected a mapping" },
+          ),
+        ],
+        { error: "expected a folder, a list of folders, or a mapping with roots and handlers" },
       )
       .nullish(),
   },
