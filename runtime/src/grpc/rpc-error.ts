@@ -11,6 +11,7 @@ import {
   type BadRequest_FieldViolation,
   BadRequest_FieldViolationSchema,
   BadRequestSchema,
+  ErrorInfoSchema,
   StatusSchema,
 } from "./gen/google/rpc/status_pb.js";
 
@@ -27,6 +28,24 @@ export interface FieldViolation {
   readonly reason?: string;
 }
 
+/** A `google.rpc.ErrorInfo`: a stable, machine-readable reason for the error. */
+export interface ErrorDetailInfo {
+  /** UPPER_SNAKE_CASE reason, stable across releases (`USERS_EMAIL_KEY`). */
+  readonly reason: string;
+  /** The logical grouping of reasons, usually the service's name (`user.example.v1`). */
+  readonly domain: string;
+  /** Extra safe key/value detail (a correlation id, say). */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** Options of an {@link RpcError}. */
+export interface RpcErrorOptions {
+  readonly violations?: readonly FieldViolation[];
+  /** Sent as a `google.rpc.ErrorInfo` detail. */
+  readonly errorInfo?: ErrorDetailInfo;
+  readonly cause?: unknown;
+}
+
 /** An error that ends a call with `code` and a message safe to show the client. */
 export class RpcError extends Error {
   override readonly name = "RpcError";
@@ -34,15 +53,14 @@ export class RpcError extends Error {
   readonly code: status;
   /** Field violations sent as a `google.rpc.BadRequest` detail; empty for none. */
   readonly violations: readonly FieldViolation[];
+  /** The `google.rpc.ErrorInfo` detail; undefined for none. */
+  readonly errorInfo: ErrorDetailInfo | undefined;
 
-  constructor(
-    code: status,
-    message: string,
-    options?: { readonly violations?: readonly FieldViolation[]; readonly cause?: unknown },
-  ) {
+  constructor(code: status, message: string, options?: RpcErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.violations = options?.violations ?? [];
+    this.errorInfo = options?.errorInfo;
   }
 
   /** The trailers carrying this error's `google.rpc.Status` (always set, details optional). */
@@ -65,6 +83,18 @@ export class RpcError extends Error {
               }),
             ),
           ];
+    if (this.errorInfo !== undefined) {
+      details.push(
+        anyPack(
+          ErrorInfoSchema,
+          create(ErrorInfoSchema, {
+            reason: this.errorInfo.reason,
+            domain: this.errorInfo.domain,
+            metadata: { ...this.errorInfo.metadata },
+          }),
+        ),
+      );
+    }
     const st = create(StatusSchema, { code: this.code, message: this.message, details });
     md.set(statusDetailsKey, Buffer.from(toBinary(StatusSchema, st)));
     return md;

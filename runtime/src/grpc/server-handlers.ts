@@ -5,17 +5,16 @@
  * statuses.
  */
 
+import { randomUUID } from "node:crypto";
 import {
   create,
   type DescMessage,
-  type DescMethod,
   type DescService,
   type Message,
   type MessageInitShape,
   type MessageShape,
 } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { pathToString } from "@bufbuild/protobuf/reflect";
 import { createValidator, type Validator } from "@bufbuild/protovalidate";
 import {
   type Metadata,
@@ -27,7 +26,20 @@ import {
   status,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { databaseErrorToRpc } from "./db-errors.js";
+import { createAuthInterceptor } from "../server/auth-interceptor.js";
+import { assembleChain, type ChainSlots, runChain } from "../server/chain.js";
+import { createDeadlineInterceptor } from "../server/deadline-interceptor.js";
+import { createErrorMapInterceptor, type ErrorMapTable, mapError } from "../server/error-map.js";
+import type {
+  MessageListener,
+  MethodInfo,
+  MethodKind,
+  ServerCall,
+  ServerInterceptor,
+} from "../server/interceptor.js";
+import { createRecoverInterceptor } from "../server/recover-interceptor.js";
+import { isDependencyUnavailable } from "../server/transient-errors.js";
+import { createValidationInterceptor, validateMessage } from "../server/validation-interceptor.js";
 import { isRpcError, RpcError } from "./rpc-error.js";
 
 /** The authenticated caller, as the `authenticate` hook resolves it from call metadata. */
@@ -52,8 +64,13 @@ export interface MethodPolicy {
   readonly auth: AuthRule;
   /** Server-side timeout in ms; 0 for none (the client's deadline still applies). */
   readonly timeoutMs: number;
-  /** Safe to retry; informational for retry layers. */
+  /** Safe to retry: the retry step retries the whole call on a transient failure. */
   readonly idempotent: boolean;
+  /**
+   * The bulkhead group (a proto option on the method or its service); default: the service's
+   * full name, so each service has its own concurrency limit.
+   */
+  readonly group?: string;
 }
 
 /** What every handler receives besides the request. */
@@ -119,6 +136,18 @@ export type ServiceHandlers<S> = {
   readonly [K in keyof MethodsOf<S>]: HandlerFor<MethodsOf<S>[K]>;
 };
 
+/**
+ * A method's fallback for graceful degradation: called with the request, the call's context
+ * and the error when the primary dependency is unavailable (its breaker is open, no
+ * connection could be had, or the call failed UNAVAILABLE); its answer is the response (serve
+ * from a cache or a replica). It may throw to fail the call after all.
+ */
+export type FallbackHandler = (
+  request: unknown,
+  ctx: CallContext,
+  error: unknown,
+) => Promise<MessageInitShape<DescMessage>>;
+
 /** Options of {@link createServerHandlers}. */
 export interface ServerHandlerOptions {
   /**
@@ -129,111 +158,138 @@ export interface ServerHandlerOptions {
   readonly authenticate?: (metadata: Metadata, method: string) => Promise<Principal | undefined>;
   /** The protovalidate validator, or false to skip validation. Default: a shared one. */
   readonly validator?: Validator | false;
-  /** Called with every error that is not an RpcError (it becomes INTERNAL); for logging. */
-  readonly onUnexpectedError?: (error: unknown, method: string) => void;
+  /**
+   * Called with every error that is not an RpcError (it becomes INTERNAL with a correlation
+   * id, the third argument, which the client also receives); for logging.
+   */
+  readonly onUnexpectedError?: (error: unknown, method: string, correlationId: string) => void;
+  /**
+   * Interceptors by chain position (see `chain.ts` for the order). A position given here
+   * replaces the default (`false` removes it); defaults: recover, auth (from `authenticate`),
+   * deadline (method timeout, 30 s cap), validation (from `validator`), error map (from
+   * `errorMap`). Telemetry, logging, metrics, shedding, bulkhead and retry are empty unless given.
+   */
+  readonly interceptors?: ChainSlots;
+  /** The per-constraint error map applied by the default error-map step. */
+  readonly errorMap?: ErrorMapTable;
+  /** Fallbacks by method local name (`getProfile`); see {@link FallbackHandler}. */
+  readonly fallbacks?: Readonly<Record<string, FallbackHandler>>;
+  /**
+   * Aborting it aborts every call in flight (their queries are cancelled on the server): the
+   * last step of a graceful shutdown, when the grace period is over.
+   */
+  readonly shutdownSignal?: AbortSignal;
 }
 
 let sharedValidator: Validator | undefined;
 
-/** A per-call context plus what the adapter needs to finish it. */
-interface LiveContext {
+/** The grpc-js call surface the adapter reads, common to the four kinds. */
+interface GrpcCall {
+  readonly metadata: Metadata;
+  getDeadline(): number | Date;
+  getPeer(): string;
+  on(event: "cancelled", listener: () => void): unknown;
+}
+
+const shuttingDown = () => new RpcError(status.UNAVAILABLE, "The server is shutting down");
+
+/** One live call: the ServerCall interceptors see, plus what the adapter needs to finish it. */
+class LiveCall implements ServerCall {
   readonly ctx: CallContext;
-  readonly policy: MethodPolicy;
-  /** Marks the call finished: later `cancelled` events are not cancellations (grpc-js 1.10+). */
-  done(): void;
-}
+  readonly startedAt = Date.now();
+  /** The response of a unary call, set by the handler or a fallback. */
+  response: MessageInitShape<DescMessage> | undefined;
+  private readonly controller = new AbortController();
+  private finished = false;
+  private timer: NodeJS.Timeout | undefined;
+  private deadlineAt: number;
+  private principal: Principal | undefined;
+  private id: string | undefined;
+  private listeners: MessageListener[] | undefined;
+  private readonly onShutdown: (() => void) | undefined;
 
-function openContext(
-  method: DescMethod,
-  policy: MethodPolicy,
-  call: {
-    readonly metadata: Metadata;
-    getDeadline(): number | Date;
-    getPeer(): string;
-    on(event: "cancelled", listener: () => void): unknown;
-  },
-): LiveContext & { setPrincipal(p: Principal | undefined): void } {
-  const controller = new AbortController();
-  let finished = false;
-  const raw = call.getDeadline();
-  const clientDeadline = raw instanceof Date ? raw.getTime() : raw;
-  const serverDeadline = policy.timeoutMs > 0 ? Date.now() + policy.timeoutMs : Infinity;
-  const deadline = Math.min(clientDeadline, serverDeadline);
-  let timer: NodeJS.Timeout | undefined;
-  if (Number.isFinite(deadline)) {
-    timer = setTimeout(
-      () => controller.abort(new RpcError(status.DEADLINE_EXCEEDED, "Deadline exceeded")),
-      Math.max(0, deadline - Date.now()),
+  constructor(
+    readonly info: MethodInfo,
+    private readonly grpcCall: GrpcCall,
+    readonly request: unknown,
+    private readonly shutdownSignal: AbortSignal | undefined,
+  ) {
+    const raw = grpcCall.getDeadline();
+    this.deadlineAt = raw instanceof Date ? raw.getTime() : raw;
+    if (Number.isFinite(this.deadlineAt)) this.arm();
+    grpcCall.on("cancelled", () => {
+      // grpc-js 1.10+ also emits `cancelled` after a call completes normally.
+      if (!this.finished)
+        this.controller.abort(new RpcError(status.CANCELLED, "Cancelled by the client"));
+    });
+    if (shutdownSignal !== undefined) {
+      const onShutdown = (): void => this.controller.abort(shuttingDown());
+      this.onShutdown = onShutdown;
+      if (shutdownSignal.aborted) onShutdown();
+      else shutdownSignal.addEventListener("abort", onShutdown, { once: true });
+    }
+    const self = this;
+    this.ctx = {
+      method: info.path,
+      signal: this.controller.signal,
+      get deadline() {
+        return self.deadlineAt;
+      },
+      metadata: grpcCall.metadata,
+      // Read on demand: it is a getsockname system call, and most handlers never ask.
+      get peer() {
+        return grpcCall.getPeer();
+      },
+      get principal() {
+        return self.principal;
+      },
+    };
+  }
+
+  get requestId(): string {
+    if (this.id === undefined) {
+      const given = this.grpcCall.metadata.get("x-request-id")[0];
+      this.id = typeof given === "string" && given !== "" ? given : randomUUID();
+    }
+    return this.id;
+  }
+
+  setPrincipal(principal: Principal | undefined): void {
+    this.principal = principal;
+  }
+
+  tightenDeadline(deadline: number): void {
+    if (deadline >= this.deadlineAt) return;
+    this.deadlineAt = deadline;
+    this.arm();
+  }
+
+  onMessage(listener: MessageListener): void {
+    if (this.listeners === undefined) this.listeners = [];
+    this.listeners.push(listener);
+  }
+
+  /** Tells message listeners about a message. */
+  message(kind: "received" | "sent"): void {
+    if (this.listeners === undefined) return;
+    for (const l of this.listeners) l[kind]?.();
+  }
+
+  /** Marks the call finished: later `cancelled` events are not cancellations. */
+  done(): void {
+    this.finished = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.onShutdown !== undefined)
+      this.shutdownSignal?.removeEventListener("abort", this.onShutdown);
+  }
+
+  private arm(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(
+      () => this.controller.abort(new RpcError(status.DEADLINE_EXCEEDED, "Deadline exceeded")),
+      Math.max(0, this.deadlineAt - Date.now()),
     );
-    timer.unref();
   }
-  call.on("cancelled", () => {
-    if (!finished) controller.abort(new RpcError(status.CANCELLED, "Cancelled by the client"));
-  });
-  let principal: Principal | undefined;
-  const ctx: CallContext = {
-    method: `/${method.parent.typeName}/${method.name}`,
-    signal: controller.signal,
-    deadline,
-    metadata: call.metadata,
-    peer: call.getPeer(),
-    get principal() {
-      return principal;
-    },
-  };
-  return {
-    ctx,
-    policy,
-    done() {
-      finished = true;
-      if (timer !== undefined) clearTimeout(timer);
-    },
-    setPrincipal(p) {
-      principal = p;
-    },
-  };
-}
-
-/** Enforces the auth rule; resolves the principal first. */
-async function authorize(
-  live: ReturnType<typeof openContext>,
-  options: ServerHandlerOptions,
-): Promise<void> {
-  const principal =
-    options.authenticate === undefined
-      ? undefined
-      : await options.authenticate(live.ctx.metadata, live.ctx.method);
-  live.setPrincipal(principal);
-  const rule = live.policy.auth;
-  if (rule.kind === "public") return;
-  if (principal === undefined) {
-    throw new RpcError(status.UNAUTHENTICATED, "This method needs a valid token");
-  }
-  if (rule.kind === "roles" && !rule.roles.some((r) => principal.roles.includes(r))) {
-    throw new RpcError(status.PERMISSION_DENIED, "The caller lacks a role this method needs");
-  }
-}
-
-/** Validates one request; INVALID_ARGUMENT listing every violated field. */
-function validate<I extends DescMessage>(
-  validator: Validator | false,
-  schema: I,
-  message: MessageShape<I>,
-): void {
-  if (validator === false) return;
-  const result = validator.validate(schema, message);
-  if (result.kind === "valid") return;
-  if (result.kind === "invalid") {
-    const violations = result.violations.map((v) => ({
-      field: pathToString(v.field),
-      description: v.message,
-      reason: v.ruleId,
-    }));
-    const summary = violations.map((v) => `${v.field}: ${v.description}`).join("; ");
-    throw new RpcError(status.INVALID_ARGUMENT, `Invalid request: ${summary}`, { violations });
-  }
-  // A rule that does not compile is the service's bug, not the caller's.
-  throw result.error;
 }
 
 /** The grpc-js error object of `error`; unexpected errors become INTERNAL without their text. */
@@ -244,10 +300,12 @@ function toServiceError(
 ): Error & { code: status; details: string; metadata: Metadata } {
   const rpc = isRpcError(error)
     ? error
-    : (databaseErrorToRpc(error) ??
+    : (mapError(error, options.errorMap) ??
       (() => {
-        options.onUnexpectedError?.(error, method);
-        return new RpcError(status.INTERNAL, "Internal error");
+        // Only reached when the recover step was removed from the chain.
+        const correlationId = randomUUID();
+        options.onUnexpectedError?.(error, method, correlationId);
+        return new RpcError(status.INTERNAL, `Internal error (correlation id ${correlationId})`);
       })());
   return Object.assign(new Error(rpc.message), {
     code: rpc.code,
@@ -261,10 +319,12 @@ async function* readRequests<I extends DescMessage>(
   stream: AsyncIterable<unknown>,
   schema: I,
   validator: Validator | false,
+  live: LiveCall,
 ): AsyncGenerator<MessageShape<I>> {
   for await (const raw of stream) {
     const message = raw as MessageShape<I>;
-    validate(validator, schema, message);
+    live.message("received");
+    if (validator !== false) validateMessage(validator, schema, message);
     yield message;
   }
 }
@@ -274,10 +334,12 @@ async function writeAll(
   call: ServerWritableStream<Message, Message> | ServerDuplexStream<Message, Message>,
   schema: DescMessage,
   messages: AsyncIterable<MessageInitShape<DescMessage>>,
-  signal: AbortSignal,
+  live: LiveCall,
 ): Promise<void> {
+  const signal = live.ctx.signal;
   for await (const init of messages) {
     if (signal.aborted) break;
+    live.message("sent");
     if (!call.write(create(schema, init))) {
       // Backpressure: pull nothing more from the source until the client reads.
       await new Promise<void>((resolve) => {
@@ -294,10 +356,23 @@ async function writeAll(
   if (signal.aborted) throw signal.reason;
 }
 
+/** The fallback step of one method: serves `fallback` when the primary is unavailable. */
+function fallbackInterceptor(fallback: FallbackHandler): ServerInterceptor {
+  return async (call, next) => {
+    try {
+      await next();
+    } catch (error) {
+      if (!isDependencyUnavailable(error) || call.ctx.signal.aborted) throw error;
+      (call as LiveCall).response = await fallback(call.request, call.ctx, error);
+    }
+  };
+}
+
 /**
  * The grpc-js implementation of `service` (for `server.addService(definition, ...)`) from
- * typed `handlers`. `policies` holds each method's auth rule and timeout by local name; a
- * method without one is `authenticated` with no timeout.
+ * typed `handlers`, every call running through the interceptor chain (`chain.ts`).
+ * `policies` holds each method's auth rule, timeout, idempotency and group by local name; a
+ * method without one is `authenticated`, not idempotent, with no timeout.
  */
 export function createServerHandlers<S extends DescService>(
   service: S,
@@ -309,6 +384,17 @@ export function createServerHandlers<S extends DescService>(
     sharedValidator = createValidator({ failFast: false });
   }
   const validator = options.validator ?? sharedValidator ?? false;
+  const given = options.interceptors ?? {};
+  const slots: ChainSlots = {
+    recover: createRecoverInterceptor((error, method, id) =>
+      options.onUnexpectedError?.(error, method, id),
+    ),
+    auth: createAuthInterceptor(options.authenticate),
+    deadline: createDeadlineInterceptor(),
+    validation: validator === false ? false : createValidationInterceptor(validator),
+    errorMap: createErrorMapInterceptor(options.errorMap),
+    ...given,
+  };
   const impl: UntypedServiceImplementation = {};
   const table = handlers as unknown as Readonly<Record<string, (...args: never[]) => unknown>>;
   for (const method of service.methods) {
@@ -322,6 +408,19 @@ export function createServerHandlers<S extends DescService>(
       idempotent: false,
     };
     const path = `/${method.parent.typeName}/${method.name}`;
+    const info: MethodInfo = {
+      service: method.parent.typeName,
+      method: method.name,
+      path,
+      kind: method.methodKind as MethodKind,
+      policy,
+      descriptor: method,
+    };
+    const fallback = options.fallbacks?.[method.localName];
+    const chain = assembleChain(
+      fallback === undefined ? slots : { ...slots, fallback: fallbackInterceptor(fallback) },
+    );
+    const fail = (e: unknown) => toServiceError(e, path, options);
     switch (method.methodKind) {
       case "unary": {
         const fn = handler as unknown as UnaryHandler<DescMessage, DescMessage>;
@@ -329,20 +428,26 @@ export function createServerHandlers<S extends DescService>(
           call: ServerUnaryCall<Message, Message>,
           callback: sendUnaryData<Message>,
         ) => {
-          const live = openContext(method, policy, call);
-          (async () => {
-            await authorize(live, options);
-            validate(validator, method.input, call.request);
-            const out = await raceAbort(fn(call.request, live.ctx), live.ctx.signal);
-            return create(method.output, out);
-          })().then(
-            (res) => {
+          const live = new LiveCall(info, call, call.request, options.shutdownSignal);
+          live.message("received");
+          runChain(chain, live, async () => {
+            live.response = await fn(call.request, live.ctx);
+          }).then(
+            () => {
               live.done();
+              let res: Message;
+              try {
+                res = create(method.output, live.response);
+              } catch (e) {
+                callback(fail(e));
+                return;
+              }
+              live.message("sent");
               callback(null, res);
             },
             (e: unknown) => {
               live.done();
-              callback(toServiceError(e, path, options));
+              callback(fail(e));
             },
           );
         };
@@ -351,19 +456,18 @@ export function createServerHandlers<S extends DescService>(
       case "server_streaming": {
         const fn = handler as unknown as ServerStreamingHandler<DescMessage, DescMessage>;
         impl[method.localName] = (call: ServerWritableStream<Message, Message>) => {
-          const live = openContext(method, policy, call);
-          (async () => {
-            await authorize(live, options);
-            validate(validator, method.input, call.request);
-            await writeAll(call, method.output, fn(call.request, live.ctx), live.ctx.signal);
-          })().then(
+          const live = new LiveCall(info, call, call.request, options.shutdownSignal);
+          live.message("received");
+          runChain(chain, live, () =>
+            writeAll(call, method.output, fn(call.request, live.ctx), live),
+          ).then(
             () => {
               live.done();
               call.end();
             },
             (e: unknown) => {
               live.done();
-              call.emit("error", toServiceError(e, path, options));
+              call.emit("error", fail(e));
             },
           );
         };
@@ -375,25 +479,32 @@ export function createServerHandlers<S extends DescService>(
           call: ServerReadableStream<Message, Message>,
           callback: sendUnaryData<Message>,
         ) => {
-          const live = openContext(method, policy, call);
-          (async () => {
-            await authorize(live, options);
+          const live = new LiveCall(info, call, undefined, options.shutdownSignal);
+          runChain(chain, live, async () => {
             // Reading must not destroy the call: for a duplex that would also kill the response side.
             const requests = readRequests(
               call.iterator({ destroyOnReturn: false }),
               method.input,
               validator,
+              live,
             );
-            const out = await raceAbort(fn(requests, live.ctx), live.ctx.signal);
-            return create(method.output, out);
-          })().then(
-            (res) => {
+            live.response = await fn(requests, live.ctx);
+          }).then(
+            () => {
               live.done();
+              let res: Message;
+              try {
+                res = create(method.output, live.response);
+              } catch (e) {
+                callback(fail(e));
+                return;
+              }
+              live.message("sent");
               callback(null, res);
             },
             (e: unknown) => {
               live.done();
-              callback(toServiceError(e, path, options));
+              callback(fail(e));
             },
           );
         };
@@ -402,24 +513,24 @@ export function createServerHandlers<S extends DescService>(
       case "bidi_streaming": {
         const fn = handler as unknown as BidiStreamingHandler<DescMessage, DescMessage>;
         impl[method.localName] = (call: ServerDuplexStream<Message, Message>) => {
-          const live = openContext(method, policy, call);
-          (async () => {
-            await authorize(live, options);
+          const live = new LiveCall(info, call, undefined, options.shutdownSignal);
+          runChain(chain, live, async () => {
             // Reading must not destroy the call: for a duplex that would also kill the response side.
             const requests = readRequests(
               call.iterator({ destroyOnReturn: false }),
               method.input,
               validator,
+              live,
             );
-            await writeAll(call, method.output, fn(requests, live.ctx), live.ctx.signal);
-          })().then(
+            await writeAll(call, method.output, fn(requests, live.ctx), live);
+          }).then(
             () => {
               live.done();
               call.end();
             },
             (e: unknown) => {
               live.done();
-              call.emit("error", toServiceError(e, path, options));
+              call.emit("error", fail(e));
             },
           );
         };
@@ -428,23 +539,4 @@ export function createServerHandlers<S extends DescService>(
     }
   }
   return impl;
-}
-
-/** Settles with `promise`, or rejects with the abort reason as soon as `signal` aborts. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
 }

@@ -5,6 +5,7 @@
  * (`chain.ts`). An interceptor wraps the rest of the call: it may act before, after, or instead of
  * `next()`, and sees the call's outcome as a settled promise.
  */
+import type { DescMethod } from "@bufbuild/protobuf";
 import type { status } from "@grpc/grpc-js";
 import type { CallContext, MethodPolicy, Principal } from "../grpc/server-handlers.js";
 
@@ -21,6 +22,8 @@ export interface MethodInfo {
   readonly path: string;
   readonly kind: MethodKind;
   readonly policy: MethodPolicy;
+  /** The protobuf-es descriptor of the method (input and output schemas, options). */
+  readonly descriptor: DescMethod;
 }
 
 /** Listeners for the messages of one call (for message counters). */
@@ -38,6 +41,8 @@ export interface ServerCall {
   readonly startedAt: number;
   /** A request id: the caller's `x-request-id` when it sent one, else generated. */
   readonly requestId: string;
+  /** The request message of a unary or server-streaming call; undefined for client streams. */
+  readonly request: unknown;
   /** Sets the authenticated caller (the auth interceptor does this). */
   setPrincipal(principal: Principal | undefined): void;
   /** Narrows the call's deadline (never extends it); aborts the signal when it passes. */

@@ -1,0 +1,28 @@
+/**
+ * Recovery: the chain's net for errors nothing mapped. The client gets INTERNAL with a
+ * correlation id and nothing else (no message, no stack, no SQL); the same id goes to the
+ * log, so an operator can find the cause from what a user reports.
+ */
+import { randomUUID } from "node:crypto";
+import { status } from "@grpc/grpc-js";
+import { isRpcError, RpcError } from "../grpc/rpc-error.js";
+import type { ServerInterceptor } from "./interceptor.js";
+
+/** Receives each unexpected error with the method path and the correlation id sent to the client. */
+export type UnexpectedErrorSink = (error: unknown, method: string, correlationId: string) => void;
+
+/** The recover interceptor; `report` is called once per unexpected error. */
+export function createRecoverInterceptor(report: UnexpectedErrorSink): ServerInterceptor {
+  return async (call, next) => {
+    try {
+      await next();
+    } catch (error) {
+      if (isRpcError(error)) throw error;
+      const correlationId = randomUUID();
+      report(error, call.info.path, correlationId);
+      throw new RpcError(status.INTERNAL, `Internal error (correlation id ${correlationId})`, {
+        errorInfo: { reason: "INTERNAL", domain: "svcgen", metadata: { correlationId } },
+      });
+    }
+  };
+}
