@@ -25,7 +25,18 @@ export const supportedCommands: readonly QueryCommand[] = [
   "exec",
   "execrows",
   "execresult",
+  "copyfrom",
+  "batchexec",
+  "batchone",
+  "batchmany",
 ];
+
+/** Commands whose generated function returns rows (per call, or per batch item). */
+export function commandReturnsRows(command: QueryCommand): boolean {
+  return (
+    command === "one" || command === "many" || command === "batchone" || command === "batchmany"
+  );
+}
 
 /**
  * A PostgreSQL type as far as code generation needs it, resolved from the catalog.
@@ -154,6 +165,20 @@ export interface QueryModel {
   readonly columns: readonly ColumnModel[];
   /** Doc comment lines written above the annotation, if any. */
   readonly doc: readonly string[];
+  /** For `:copyfrom`: the COPY statement that loads the rows the INSERT describes. */
+  readonly copyFrom?: CopyFromModel;
+}
+
+/**
+ * How a `:copyfrom` query's `INSERT INTO t (a, b) VALUES ($1, $2)` becomes
+ * `COPY t (a, b) FROM STDIN`: the statement, and for each of its columns the `$n` whose
+ * parameter supplies it (the row type is the query's parameters).
+ */
+export interface CopyFromModel {
+  /** `COPY "schema"."table" ("a", "b") FROM STDIN`, every name quoted as the server resolved it. */
+  readonly sql: string;
+  /** The `position` of the parameter for each COPY column, in column order. */
+  readonly params: readonly number[];
 }
 
 /** A Postgres enum used by a query, with the name of its TypeScript type in `<out>/db/enums.ts`. */

@@ -264,7 +264,7 @@ export function parseQueryFile(
         annotation.start + Math.max(0, col),
         Codes.badAnnotation,
         `unknown command ":${cmd}" for query ${name}`,
-        "use one of :one, :many, :exec, :execrows, :execresult",
+        "use one of :one, :many, :exec, :execrows, :execresult, :copyfrom, :batchexec, :batchone, :batchmany",
       );
       continue;
     }
