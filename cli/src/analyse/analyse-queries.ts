@@ -109,7 +109,9 @@ export async function analyseQueries(
         file: q.file,
         line: pos.line,
         column: pos.column,
-        hint: "use :exec or :execrows, or add a RETURNING clause",
+        hint: q.command.startsWith("batch")
+          ? "use :batchexec, or add a RETURNING clause"
+          : "use :exec or :execrows, or add a RETURNING clause",
       });
       continue;
     }
