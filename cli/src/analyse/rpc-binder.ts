@@ -16,6 +16,7 @@ import {
   hasOption,
   ScalarType,
 } from "@bufbuild/protobuf";
+import { closestMatch } from "../config/suggest.js";
 import type { Diagnostic } from "../diagnostics.js";
 import type {
   ColumnBinding,
@@ -333,7 +334,16 @@ export function bindServices(input: BindInput): {
       };
       const query = byName.get(rule.query);
       if (query === undefined) {
-        const near = input.queries.find((q) => norm(q.name) === norm(rule.query));
+        // The same name but for case and underscores first, else the nearest by edit distance
+        // (as misspelt config keys get it).
+        const near =
+          input.queries.find((q) => norm(q.name) === norm(rule.query)) ??
+          byName.get(
+            closestMatch(
+              rule.query,
+              input.queries.map((q) => q.name),
+            ) ?? "",
+          );
         report(
           ProtoCodes.unknownQuery,
           `query ${rule.query} does not exist`,
