@@ -269,6 +269,11 @@ export type Conversion =
       /** The Postgres enum's labels (the TS type of an `enumIn` value). */
       readonly labels: readonly string[];
     }
+  /**
+   * A proto `string` holding a Postgres enum's label, to a parameter: checked against the
+   * labels (INVALID_ARGUMENT otherwise). The other way a label is already a string (identity).
+   */
+  | { readonly kind: "labelIn"; readonly labels: readonly string[] }
   | { readonly kind: "list"; readonly element: Conversion };
 
 /** Where a query parameter's value comes from. */

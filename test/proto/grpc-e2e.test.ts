@@ -175,6 +175,30 @@ describe("bound unary methods", () => {
     expect(fields.find((f) => f.field === "email")?.reason).toBe("string.email");
   });
 
+  test("a Postgres enum binds to a proto string: its label out, a checked label in", async () => {
+    const created = await client.createUser({
+      email: "label@example.com",
+      name: "Label",
+      balance: "0",
+      status: UserStatus.SUSPENDED,
+    });
+    const suspended = await client.usersByStatus({ status: "suspended" });
+    expect(suspended.users.find((u) => u.id === created.id)).toMatchObject({
+      id: created.id,
+      status: "suspended",
+    });
+    expect(suspended.users.every((u) => u.status === "suspended")).toBe(true);
+    let error: ServiceError | undefined;
+    try {
+      await client.usersByStatus({ status: "SUSPENDED" });
+    } catch (e) {
+      error = e as ServiceError;
+    }
+    expect(error?.code).toBe(status.INVALID_ARGUMENT);
+    expect(error?.details).toBe('Invalid status: "SUSPENDED" is not one of "active", "suspended"');
+    expect(violations(error?.metadata as Metadata).map((f) => f.field)).toEqual(["status"]);
+  });
+
   test("an unbound method throws UNIMPLEMENTED from the skeleton", async () => {
     async function* tags() {
       yield { name: "a" };

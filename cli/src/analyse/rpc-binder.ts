@@ -203,6 +203,10 @@ function fitElement(t: PgType, el: ProtoElement, out: boolean, ts: TsType): Conv
   const b = baseType(t);
   const typ = b.typname;
   if (b.kind === "enum") {
+    // A proto string carries the label itself: as it is out, checked against the labels in.
+    if (el.kind === "scalar" && el.scalar === ScalarType.STRING) {
+      return out ? { kind: "identity" } : { kind: "labelIn", labels: b.labels };
+    }
     if (el.kind !== "enum") return undefined;
     const r = pairEnum(b.labels, el.desc);
     if ("error" in r) return undefined;

@@ -297,6 +297,18 @@ function convert(c: Conversion, expr: string, name: string, ctx: BoundContext): 
         ? `${f.runtime("labelToEnum")}(${entry.ident}, ${expr}, ${JSON.stringify(name)})`
         : `${f.runtime("enumToLabel")}(${entry.ident}, ${expr}, ${JSON.stringify(name)})`;
     }
+    case "labelIn": {
+      const key = `labelIn:${c.labels.join(",")}`;
+      let entry = ctx.enumConsts.get(key);
+      if (entry === undefined) {
+        const ident = `enumLabelSet${ctx.enumConsts.size}`;
+        f.declare(ident);
+        const decl = `const ${ident}: ReadonlySet<${enumLabelsUnion(c.labels)}> = new Set([${c.labels.map((l) => JSON.stringify(l)).join(", ")}]);`;
+        entry = { ident, decl };
+        ctx.enumConsts.set(key, entry);
+      }
+      return `${f.runtime("checkLabel")}(${entry.ident}, ${expr}, ${JSON.stringify(name)})`;
+    }
     case "list": {
       const inner = convert(c.element, "v", name, ctx);
       return inner === "v" ? expr : `${expr}.map((v) => ${inner})`;

@@ -61,6 +61,7 @@ export const runtimeSymbols = {
   createServerHandlers: { typeOnly: false, subpath: "/grpc" },
   createServiceClient: { typeOnly: false, subpath: "/grpc" },
   createServiceDefinition: { typeOnly: false, subpath: "/grpc" },
+  checkLabel: { typeOnly: false, subpath: "/grpc" },
   enumToLabel: { typeOnly: false, subpath: "/grpc" },
   labelToEnum: { typeOnly: false, subpath: "/grpc" },
   notFound: { typeOnly: false, subpath: "/grpc" },
