@@ -314,6 +314,15 @@ export type ResultBinding =
       readonly kind: "execrows";
       readonly field?: FieldRef;
       readonly conversion: Conversion;
+    }
+  /**
+   * A client-streaming RPC bound to a `:copyfrom` query: every request message is one row,
+   * copied as they arrive; the response holds the stored count in `field`, or nothing.
+   */
+  | {
+      readonly kind: "copyfrom";
+      readonly field?: FieldRef;
+      readonly conversion: Conversion;
     };
 
 /** A checked binding of one RPC to one query. */

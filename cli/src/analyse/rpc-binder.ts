@@ -387,11 +387,16 @@ function bindMethod(
     before.errors++;
     report(c, m, h, f);
   };
-  if (kind === "client_streaming" || kind === "bidi_streaming") {
+  const copy = query.command === "copyfrom";
+  if (kind === "bidi_streaming" || (kind === "client_streaming") !== copy) {
     r(
       ProtoCodes.badBinding,
-      `a ${kind.replace("_", "-")} RPC cannot be bound to a query`,
-      "Remove the query option and implement the method in handlers.ts",
+      copy
+        ? `query ${query.name} is :copyfrom, so the RPC must be client-streaming (one request message per row)`
+        : `a ${kind.replace("_", "-")} RPC cannot be bound to a :${query.command} query`,
+      copy
+        ? "Declare the RPC as rpc X(stream Row) returns (Count)"
+        : "Bind it to a :copyfrom query, or remove the query option and implement the method in handlers.ts",
     );
     return undefined;
   }
@@ -449,6 +454,7 @@ function bindMethod(
       }
       result = { kind: "exec" };
       break;
+    case "copyfrom":
     case "execrows": {
       const ints = method.output.fields.filter(
         (f) => f.fieldKind === "scalar" && (int32s.has(f.scalar) || int64s.has(f.scalar)),
@@ -459,10 +465,14 @@ function bindMethod(
             ? ints[0]
             : undefined
           : ints.find((f) => f.name === rule.countField);
-      if (kind !== "unary" || (field === undefined && method.output.fields.length > 0)) {
+      const streamed = query.command === "copyfrom";
+      if (
+        kind !== (streamed ? "client_streaming" : "unary") ||
+        (field === undefined && method.output.fields.length > 0)
+      ) {
         r(
           ProtoCodes.badBinding,
-          `query ${query.name} is :execrows; the RPC must be unary with one integer field for the count`,
+          `query ${query.name} is :${query.command}; the RPC must be ${streamed ? "client-streaming" : "unary"} with one integer field for the count`,
           "Set count_field in (svcgen.v1.method), or return google.protobuf.Empty",
         );
         break;
@@ -471,10 +481,11 @@ function bindMethod(
         field !== undefined && field.fieldKind === "scalar" && int64s.has(field.scalar)
           ? { kind: "toBigInt" }
           : { kind: "toNumber" };
+      const resultKind = query.command === "copyfrom" ? "copyfrom" : "execrows";
       result =
         field === undefined
-          ? { kind: "execrows", conversion }
-          : { kind: "execrows", field: fieldRef(field), conversion };
+          ? { kind: resultKind, conversion }
+          : { kind: resultKind, field: fieldRef(field), conversion };
       break;
     }
     default:

@@ -415,6 +415,29 @@ function emitBound(m: MethodModel, b: MethodBinding, q: QueryModel, ctx: BoundCo
     ];
   }
   const fn = f.import({ name: queryFunctionName(q.name), from: queryModule, typeOnly: false });
+  if (b.result.kind === "copyfrom") {
+    // Each request message is one row, converted and copied as it arrives (backpressure
+    // reaches the client through the request stream).
+    const row = paramsObject(b.params, q, ctx, "        ");
+    const copy = `${fn}(db, rows(), { signal: ctx.signal })`;
+    const out = [
+      `    async ${m.localName}(${sig.params}): ${sig.returns} {`,
+      "      async function* rows() {",
+      `        for await (const request of ${reqUsed ? "request" : "_request"}s) {`,
+      `          yield ${row.split("\n").join("\n  ")};`,
+      "        }",
+      "      }",
+    ];
+    if (b.result.field === undefined) out.push(`      await ${copy};`, "      return {};");
+    else {
+      out.push(
+        `      const count = await ${copy};`,
+        `      return { ${b.result.field.localName}: ${convert(b.result.conversion, "count", "count", ctx)} };`,
+      );
+    }
+    out.push("    },");
+    return out;
+  }
   const call = `${fn}(db, ${paramsObject(b.params, q, ctx, i6)}, { signal: ctx.signal })`;
   const out = [`    async ${m.localName}(${sig.params}): ${sig.returns} {`];
   switch (b.result.kind) {
