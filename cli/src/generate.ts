@@ -138,6 +138,7 @@ export async function analyse(
       params: r.params,
       columns: r.columns,
       doc: q.doc,
+      ...(r.copyFrom === undefined ? {} : { copyFrom: r.copyFrom }),
     });
   }
   let constraints: readonly ConstraintModel[] = [];

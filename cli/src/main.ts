@@ -45,6 +45,25 @@ function printDiagnostics(
   io.err(renderDiagnostics(list, "human", sources).err);
 }
 
+/**
+ * `sources` plus the text of every other file a diagnostic points into (the .proto files of
+ * the proto stage, the config), read from the project folder, so every diagnostic with a
+ * place gets its source frame. A file that cannot be read keeps the one-line form.
+ */
+async function withSourceTexts(
+  list: readonly Diagnostic[],
+  sources: ReadonlyMap<string, string>,
+  rootDir: string,
+): Promise<ReadonlyMap<string, string>> {
+  const all = new Map(sources);
+  for (const d of list) {
+    if (d.file === undefined || d.line === undefined || all.has(d.file)) continue;
+    const text = await readFile(resolve(rootDir, d.file), "utf8").catch(() => undefined);
+    if (text !== undefined) all.set(d.file, text);
+  }
+  return all;
+}
+
 async function configFor(io: Io, configOpt: string | undefined): Promise<ResolvedConfig> {
   const path = configOpt !== undefined ? resolve(io.cwd, configOpt) : await findConfig(io.cwd);
   if (path === undefined) {
@@ -98,7 +117,11 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         cache: opts.cache,
         onProgress: (m) => io.err(`${m}\n`),
       });
-      printDiagnostics(io, r.diagnostics, r.sources);
+      printDiagnostics(
+        io,
+        r.diagnostics,
+        await withSourceTexts(r.diagnostics, r.sources, config.rootDir),
+      );
       if (r.report === undefined) {
         setExit(ExitCode.inputError);
         return;
@@ -133,7 +156,11 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
       const config = await configFor(io, program.opts<{ config?: string }>().config);
       const { analyseProject } = await import("./project.js");
       const r = await analyseProject(config, { cache: opts.cache });
-      printDiagnostics(io, r.diagnostics, r.sources);
+      printDiagnostics(
+        io,
+        r.diagnostics,
+        await withSourceTexts(r.diagnostics, r.sources, config.rootDir),
+      );
       if (hasErrors(r.diagnostics)) {
         setExit(ExitCode.inputError);
         return;
@@ -214,7 +241,11 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
             if (format === "human") io.err(`${m}\n`);
           },
         });
-        const rendered = renderDiagnostics(r.diagnostics, format as CheckFormat, r.sources);
+        const rendered = renderDiagnostics(
+          r.diagnostics,
+          format as CheckFormat,
+          await withSourceTexts(r.diagnostics, r.sources, config.rootDir),
+        );
         io.out(rendered.out);
         io.err(rendered.err);
         if (r.status === "failed") {

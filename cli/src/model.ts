@@ -25,7 +25,18 @@ export const supportedCommands: readonly QueryCommand[] = [
   "exec",
   "execrows",
   "execresult",
+  "copyfrom",
+  "batchexec",
+  "batchone",
+  "batchmany",
 ];
+
+/** Commands whose generated function returns rows (per call, or per batch item). */
+export function commandReturnsRows(command: QueryCommand): boolean {
+  return (
+    command === "one" || command === "many" || command === "batchone" || command === "batchmany"
+  );
+}
 
 /**
  * A PostgreSQL type as far as code generation needs it, resolved from the catalog.
@@ -160,6 +171,20 @@ export interface QueryModel {
   readonly columns: readonly ColumnModel[];
   /** Doc comment lines written above the annotation, if any. */
   readonly doc: readonly string[];
+  /** For `:copyfrom`: the COPY statement that loads the rows the INSERT describes. */
+  readonly copyFrom?: CopyFromModel;
+}
+
+/**
+ * How a `:copyfrom` query's `INSERT INTO t (a, b) VALUES ($1, $2)` becomes
+ * `COPY t (a, b) FROM STDIN`: the statement, and for each of its columns the `$n` whose
+ * parameter supplies it (the row type is the query's parameters).
+ */
+export interface CopyFromModel {
+  /** `COPY "schema"."table" ("a", "b") FROM STDIN`, every name quoted as the server resolved it. */
+  readonly sql: string;
+  /** The `position` of the parameter for each COPY column, in column order. */
+  readonly params: readonly number[];
 }
 
 /** A Postgres enum used by a query, with the name of its TypeScript type in `<out>/db/enums.ts`. */
@@ -250,6 +275,11 @@ export type Conversion =
       /** The Postgres enum's labels (the TS type of an `enumIn` value). */
       readonly labels: readonly string[];
     }
+  /**
+   * A proto `string` holding a Postgres enum's label, to a parameter: checked against the
+   * labels (INVALID_ARGUMENT otherwise). The other way a label is already a string (identity).
+   */
+  | { readonly kind: "labelIn"; readonly labels: readonly string[] }
   | { readonly kind: "list"; readonly element: Conversion };
 
 /** Where a query parameter's value comes from. */
@@ -288,6 +318,15 @@ export type ResultBinding =
   | { readonly kind: "exec" }
   | {
       readonly kind: "execrows";
+      readonly field?: FieldRef;
+      readonly conversion: Conversion;
+    }
+  /**
+   * A client-streaming RPC bound to a `:copyfrom` query: every request message is one row,
+   * copied as they arrive; the response holds the stored count in `field`, or nothing.
+   */
+  | {
+      readonly kind: "copyfrom";
       readonly field?: FieldRef;
       readonly conversion: Conversion;
     };

@@ -159,7 +159,11 @@ export async function openSchemaSession(
           const m = byName.get(q.name);
           if (m === undefined) continue;
           analysedCount++;
-          const value = { params: m.params, columns: m.columns };
+          const value: CachedAnalysis = {
+            params: m.params,
+            columns: m.columns,
+            ...(m.copyFrom === undefined ? {} : { copyFrom: m.copyFrom }),
+          };
           results.set(q, value);
           if (!degraded) cache?.set(queryKey(schema, q.command, q.sql), value);
         }

@@ -3,6 +3,15 @@
  * layer; generated code may use only the symbols listed in the generator's runtime symbol
  * table (cli/src/emit/runtime-symbols.ts), which the golden type-checks keep in sync.
  */
+
+export {
+  type BatchOptions,
+  type BatchResult,
+  BatchRolledBackError,
+  runBatchExec,
+  runBatchMany,
+  runBatchOne,
+} from "./db/batch.js";
 export {
   type DecodedArray,
   type Decoder,
@@ -27,6 +36,7 @@ export {
   encodeValue,
   type JsonValue,
 } from "./db/codecs.js";
+export { type CopyOptions, CopyRowError, type CopySpec, runCopyFrom } from "./db/copy-from.js";
 export { isAbortError, QueryAbortedError, sqlState, TooManyRowsError } from "./db/errors.js";
 export {
   configureRuntime,

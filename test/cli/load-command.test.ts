@@ -54,7 +54,7 @@ beforeAll(async () => {
     logger: { info() {}, warn() {}, error() {} },
     features: { faults: "GetProfileByHandle=latency:20ms" },
     interceptors: {
-      auth: createAuthInterceptor(verifier),
+      auth: createAuthInterceptor({ verifier }),
       telemetry: async (call, next) => {
         const t0 = performance.now();
         try {

@@ -81,14 +81,28 @@ describe("parsing sqlc's syntax", () => {
     ]);
   });
 
-  it("rejects a gap in the written $n beside named parameters, as sqlc does", () => {
-    const r = parse("-- name: Gap :one\nSELECT 1 FROM t WHERE a = $2 AND b = @b;");
+  it("fills a gap in the written $n with named parameters, as sqlc does with a database", () => {
+    const filled = parse(
+      "-- name: Fill :exec\nINSERT INTO t (a, v, b, c) SELECT $1, @version::text, $3, $4 WHERE @version <> '';",
+    );
+    expect(filled.diagnostics).toEqual([]);
+    expect(filled.queries[0]?.sql).toBe(
+      "INSERT INTO t (a, v, b, c) SELECT $1, $2::text, $3, $4 WHERE $2 <> ''",
+    );
+    expect(filled.queries[0]?.params.map((p) => [p.position, p.name])).toEqual([
+      [1, undefined],
+      [2, "version"],
+      [3, undefined],
+      [4, undefined],
+    ]);
+    // A gap the named parameters cannot fill stays an error.
+    const r = parse("-- name: Gap :one\nSELECT 1 FROM t WHERE a = $3 AND b = @b;");
     expect(r.queries).toEqual([]);
     expect(r.diagnostics).toMatchObject([
       {
         severity: "error",
         code: "SVC006",
-        message: "parameter $1 is not used, but $2 is",
+        message: "parameter $2 is not used, but $3 is",
         line: 2,
         column: 27,
       },

@@ -175,6 +175,58 @@ describe("bound unary methods", () => {
     expect(fields.find((f) => f.field === "email")?.reason).toBe("string.email");
   });
 
+  test("a Postgres enum binds to a proto string: its label out, a checked label in", async () => {
+    const created = await client.createUser({
+      email: "label@example.com",
+      name: "Label",
+      balance: "0",
+      status: UserStatus.SUSPENDED,
+    });
+    const suspended = await client.usersByStatus({ status: "suspended" });
+    expect(suspended.users.find((u) => u.id === created.id)).toMatchObject({
+      id: created.id,
+      status: "suspended",
+    });
+    expect(suspended.users.every((u) => u.status === "suspended")).toBe(true);
+    let error: ServiceError | undefined;
+    try {
+      await client.usersByStatus({ status: "SUSPENDED" });
+    } catch (e) {
+      error = e as ServiceError;
+    }
+    expect(error?.code).toBe(status.INVALID_ARGUMENT);
+    expect(error?.details).toBe('Invalid status: "SUSPENDED" is not one of "active", "suspended"');
+    expect(violations(error?.metadata as Metadata).map((f) => f.field)).toEqual(["status"]);
+  });
+
+  test("client-streaming into :copyfrom: every message a row, the count back, all or nothing", async () => {
+    const owner = await client.createUser({
+      email: "tags@example.com",
+      name: "Tagger",
+      balance: "0",
+      status: UserStatus.ACTIVE,
+    });
+    async function* tagRows(n: number, badAt?: number) {
+      for (let i = 0; i < n; i++) {
+        yield { userId: i === badAt ? 999_999_999n : owner.id, tag: `tag ${i}` };
+      }
+    }
+    const stored = async () =>
+      Number(
+        (
+          await pool.query<{ n: string }>(
+            "SELECT count(*) AS n FROM user_tags WHERE user_id = $1",
+            [owner.id.toString()],
+          )
+        ).rows[0]?.n,
+      );
+    expect(await client.importTags(tagRows(10_000))).toMatchObject({ imported: 10_000n });
+    expect(await stored()).toBe(10_000);
+    // A row the database rejects (a foreign key) fails the call and keeps none of its rows.
+    expect(await codeOf(client.importTags(tagRows(1_000, 500)))).toBe(status.FAILED_PRECONDITION);
+    expect(await stored()).toBe(10_000);
+  });
+
   test("an unbound method throws UNIMPLEMENTED from the skeleton", async () => {
     async function* tags() {
       yield { name: "a" };

@@ -66,6 +66,26 @@ describe("diagnostics", () => {
     expect(d?.hint).toContain("Did you mean GetUser");
   });
 
+  test(":copyfrom binds only to a client-streaming RPC, and only :copyfrom does", async () => {
+    const unary = editedUsers("rpc ImportTags(stream UserTag)", "rpc ImportTags(UserTag)");
+    const a = await generateProto(protoConfig(unary), usersModel, {
+      readHandlerFile: () => undefined,
+    });
+    expect(a.diagnostics.map((d) => [d.code, d.message])).toEqual([
+      [
+        "SVC304",
+        "UserService.ImportTags: query CopyUserTags is :copyfrom, so the RPC must be client-streaming (one request message per row)",
+      ],
+    ]);
+    const streamed = editedUsers('{query: "CopyUserTags"}', '{query: "UsersByStatus"}');
+    const b = await generateProto(protoConfig(streamed), usersModel, {
+      readHandlerFile: () => undefined,
+    });
+    expect(b.diagnostics.map((d) => [d.code, d.message])).toEqual([
+      ["SVC304", "UserService.ImportTags: a client-streaming RPC cannot be bound to a :many query"],
+    ]);
+  });
+
   test("a type mismatch names the proto field, the column and both types", async () => {
     const dir = editedUsers("message User {\n  int64 id = 1;", "message User {\n  int32 id = 1;");
     const out = await generateProto(protoConfig(dir), usersModel, {

@@ -99,7 +99,7 @@ describe("test issuer", () => {
           },
         }),
       ],
-      interceptors: { auth: createAuthInterceptor(verifier) },
+      interceptors: { auth: createAuthInterceptor({ verifier }) },
     });
     const uid = randomUUID();
     const created = await client.createProfile(

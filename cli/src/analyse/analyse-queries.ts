@@ -6,11 +6,21 @@
  */
 import type pg from "pg";
 import { Codes, type Diagnostic, LineIndex } from "../diagnostics.js";
-import type { ColumnModel, Model, ParamModel, PgType, QueryModel } from "../model.js";
+import {
+  type ColumnModel,
+  type CopyFromModel,
+  commandReturnsRows,
+  type Model,
+  type ParamModel,
+  type PgType,
+  type QueryModel,
+} from "../model.js";
 import { camelCase } from "../names.js";
 import { as, kindOf, type PgNode } from "../parse/pg-ast.js";
 import type { ParsedQuery } from "../parse/query-file-parser.js";
+import { ByteOffsets } from "../parse/sql-text.js";
 import { loadCatalog } from "./catalog.js";
+import { copyStatement } from "./copy-statement.js";
 import { describeStatements } from "./describe.js";
 import { buildModel } from "./model-builder.js";
 import { NullabilityAnalyser, type OutCol } from "./nullability.js";
@@ -90,11 +100,7 @@ export async function analyseQueries(
     }
     // A SELECT of no columns (`SELECT FROM t`) still returns rows, each an empty object, as
     // sqlc generates it; a statement that returns no rows at all does not fit :one/:many.
-    if (
-      (q.command === "one" || q.command === "many") &&
-      d.fields.length === 0 &&
-      !returnsRows(q.ast)
-    ) {
+    if (commandReturnsRows(q.command) && d.fields.length === 0 && !returnsRows(q.ast)) {
       const pos = positionIn(q.file, q.toFileOffset(0));
       diagnostics.push({
         severity: "error",
@@ -103,7 +109,9 @@ export async function analyseQueries(
         file: q.file,
         line: pos.line,
         column: pos.column,
-        hint: "use :exec or :execrows, or add a RETURNING clause",
+        hint: q.command.startsWith("batch")
+          ? "use :batchexec, or add a RETURNING clause"
+          : "use :exec or :execrows, or add a RETURNING clause",
       });
       continue;
     }
@@ -237,6 +245,27 @@ export async function analyseQueries(
       }
     }
 
+    let copyFrom: CopyFromModel | undefined;
+    if (q.command === "copyfrom") {
+      const copy = copyStatement(q.ast, catalog);
+      if (!copy.ok) {
+        // Syntax tree locations are UTF-8 byte offsets into the SQL.
+        const at = new ByteOffsets(q.sql).toChar(copy.offset);
+        const pos = positionIn(q.file, q.toFileOffset(at));
+        diagnostics.push({
+          severity: "error",
+          code: Codes.commandMismatch,
+          message: `${q.name}: ${copy.message}`,
+          file: q.file,
+          line: pos.line,
+          column: pos.column,
+          hint: "write :copyfrom queries as INSERT INTO t (a, b) VALUES ($1, $2), or use :batchexec",
+        });
+        continue;
+      }
+      copyFrom = { sql: copy.sql, params: copy.params };
+    }
+
     out.push({
       name: q.name,
       file: q.file,
@@ -246,6 +275,7 @@ export async function analyseQueries(
       params,
       columns,
       doc: q.doc,
+      ...(copyFrom === undefined ? {} : { copyFrom }),
     });
   }
   return { model: buildModel({ queries: out }), diagnostics };

@@ -14,7 +14,7 @@ import type { ConstraintModel, QueryModel } from "../model.js";
 export const analysisVersion = "svcgen-analysis-3";
 
 /** The part of a cached query that depends only on its key (not on its name or place). */
-export type CachedAnalysis = Pick<QueryModel, "params" | "columns">;
+export type CachedAnalysis = Pick<QueryModel, "params" | "columns" | "copyFrom">;
 
 interface CacheFile {
   readonly version: string;

@@ -4,13 +4,31 @@ import { baseName, type Node, nodeAs, stringValues } from "../parse/pg-nodes.js"
 import type { Catalog } from "./catalog.js";
 import {
   firstArgFunctions,
+  infiniteDateFields,
   neverNullFunctions,
   neverNullWindowFunctions,
   nonEmptyAggregates,
+  nonNullArgsFunctions,
   nullOnAllNullAggregates,
   totalFunctions,
 } from "./function-facts.js";
 import type { ExprCtx } from "./nullability-scope.js";
+
+/** Number types: `to_char` of one is never NULL (an empty format gives ''). */
+const numberTypes: ReadonlySet<string> = new Set([
+  "int2",
+  "int4",
+  "int8",
+  "numeric",
+  "float4",
+  "float8",
+]);
+
+/** String types: `lower`/`upper` of one is the text overload, never NULL. */
+const textTypes: ReadonlySet<string> = new Set(["text", "varchar", "bpchar", "name", "unknown"]);
+
+/** Time-of-day types: never infinite, so every `extract` field of one is a value. */
+const timeTypes: ReadonlySet<string> = new Set(["time", "timetz"]);
 
 /** `frameOptions` of a window without a frame clause (RANGE UNBOUNDED PRECEDING to CURRENT ROW). */
 const DEFAULT_FRAME = 1058;
@@ -25,13 +43,16 @@ export function isAggregateCall(catalog: Catalog, node: Node | undefined): boole
 /**
  * Whether a function call can return NULL: window functions by their frame, aggregates by
  * whether their group can be empty, known functions by the rules of function-facts.ts, and
- * every other function nullable. `argNullable` says whether an argument can be NULL.
+ * every other function nullable. `argNullable` says whether an argument can be NULL;
+ * `argType` gives an argument's type name (`pg_type.typname`, a domain's base type) when
+ * known, for the functions whose overloads differ (`to_char`, `lower`, `extract`).
  */
 export function callNullable(
   fc: FuncCall,
   ctx: ExprCtx,
   catalog: Catalog,
   argNullable: (arg: Node) => boolean,
+  argType: (arg: Node) => string | undefined = () => undefined,
 ): boolean {
   const qualified = stringValues(fc.funcname);
   const fname = baseName(fc.funcname);
@@ -76,6 +97,24 @@ export function callNullable(
     return anyArgNullable();
   }
   if (totalFunctions.has(fname) && facts !== undefined && facts.strict) {
+    return anyArgNullable();
+  }
+  if (nonNullArgsFunctions.has(fname) && qualified.length <= 2) return anyArgNullable();
+  if (facts === undefined || !facts.strict || qualified.length > 2) return true;
+  const first = args[0];
+  const second = args[1];
+  if (fname === "to_char") {
+    return first === undefined || !numberTypes.has(argType(first) ?? "") || anyArgNullable();
+  }
+  if (fname === "lower" || fname === "upper") {
+    return args.length !== 1 || first === undefined || !textTypes.has(argType(first) ?? "")
+      ? true
+      : anyArgNullable();
+  }
+  if (fname === "extract" || fname === "date_part") {
+    const field = nodeAs(first, "A_Const")?.sval?.sval?.toLowerCase();
+    const sourceTime = second !== undefined && timeTypes.has(argType(second) ?? "");
+    if (field === undefined || !(infiniteDateFields.has(field) || sourceTime)) return true;
     return anyArgNullable();
   }
   return true;

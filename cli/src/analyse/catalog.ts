@@ -25,6 +25,11 @@ export interface CatalogRelation {
   readonly columns: readonly CatalogColumn[];
   /** The view's defining query (`pg_get_viewdef`), for views and materialized views. */
   readonly definition: string | undefined;
+  /**
+   * Whether its rows carry the system columns (`ctid`, `xmin`, `tableoid`, ...) that are
+   * never NULL: tables, partitioned tables and materialized views, not views or foreign tables.
+   */
+  readonly systemColumns: boolean;
 }
 
 /** What the analyser needs to know of all functions of one name. */
@@ -195,6 +200,7 @@ export async function loadCatalog(client: pg.Client): Promise<Catalog> {
     name: r.name,
     kind: r.relkind === "v" ? "view" : r.relkind === "m" ? "matview" : "table",
     definition: r.definition ?? undefined,
+    systemColumns: r.relkind === "r" || r.relkind === "p" || r.relkind === "m",
     columns: (r.columns ?? []).map((c) => {
       const t = resolveType(c.type);
       return {

@@ -6,7 +6,10 @@
  *
  * A function that is not listed is nullable: many strict functions return NULL for non-null
  * input (`regexp_match`, `array_position`, `array_length` of an empty array, `->>`), so
- * "strict" alone never proves a value.
+ * "strict" alone never proves a value. Some overloads of a name return NULL where others do
+ * not (`to_char` of an infinite timestamp, `lower` of an empty range, `extract(dow ...)` of
+ * an infinite date): those names get a rule that looks at the argument, and
+ * function-witness.test.ts runs every claim, and every such exception, on a real server.
  */
 
 /** How a function's result can be NULL. */
@@ -22,7 +25,29 @@ export type NullRule =
   /** An aggregate that is non-null over any non-empty input, NULL inputs included. */
   | "non-empty"
   /** A set-returning function whose rows are never NULL for non-null arguments. */
-  | "set-non-null";
+  | "set-non-null"
+  /**
+   * Non-null when every argument is non-null, for a function not declared STRICT (some
+   * overload handles NULL itself, e.g. `array_to_string`'s NULL replacement): proven by
+   * running it, not by the catalog.
+   */
+  | "non-null-args"
+  /**
+   * `extract`/`date_part`: non-null for non-null arguments when the field is a constant
+   * that is infinite on an infinite date or timestamp (`year`, `epoch`, ...); any other field
+   * (`dow`, `day`, `month`, ...) is NULL there.
+   */
+  | "date-field"
+  /**
+   * `to_char`: non-null for non-null arguments when the value is a number; a date/time value
+   * gives NULL for an empty format or an infinite value.
+   */
+  | "number-format"
+  /**
+   * `lower`/`upper`: non-null for a non-null text argument; the range overloads return NULL
+   * for an empty range or an infinite bound.
+   */
+  | "text-arg";
 
 /** One built-in function the analysis relies on. */
 export interface FunctionFact {
@@ -46,8 +71,6 @@ export interface FunctionFact {
 /** Every built-in function the nullability analysis knows, grouped by rule. */
 export const functionFacts: readonly FunctionFact[] = [
   // Strict scalar functions that return a value for any non-null arguments.
-  { name: "lower", args: "any", strict: true, nulls: "total" },
-  { name: "upper", args: "any", strict: true, nulls: "total" },
   { name: "initcap", args: "any", strict: true, nulls: "total" },
   { name: "length", args: "any", strict: true, nulls: "total" },
   { name: "char_length", args: "any", strict: true, nulls: "total" },
@@ -84,8 +107,6 @@ export const functionFacts: readonly FunctionFact[] = [
   { name: "to_timestamp", args: "any", strict: true, nulls: "total" },
   { name: "to_number", args: "any", strict: true, nulls: "total" },
   { name: "date_trunc", args: "any", strict: true, nulls: "total" },
-  { name: "date_part", args: "any", strict: true, nulls: "total" },
-  { name: "extract", args: "any", strict: true, nulls: "total" },
   { name: "age", args: "any", strict: true, nulls: "total" },
   { name: "make_date", args: "any", strict: true, nulls: "total" },
   { name: "make_time", args: "any", strict: true, nulls: "total" },
@@ -145,6 +166,26 @@ export const functionFacts: readonly FunctionFact[] = [
   { name: "plainto_tsquery", args: "any", strict: true, nulls: "total" },
   { name: "websearch_to_tsquery", args: "any", strict: true, nulls: "total" },
   { name: "ts_rank", args: "any", strict: true, nulls: "total" },
+  { name: "to_hex", args: "any", strict: true, nulls: "total" },
+  { name: "overlay", args: "any", strict: true, nulls: "total" },
+  { name: "regexp_split_to_array", args: "any", strict: true, nulls: "total" },
+  { name: "array_to_json", args: "any", strict: true, nulls: "total" },
+  // Non-strict functions that still return a value for non-null arguments (empty arrays and
+  // strings included).
+  { name: "array_to_string", args: "any", strict: false, nulls: "non-null-args" },
+  { name: "string_to_array", args: "any", strict: false, nulls: "non-null-args" },
+  { name: "array_append", args: "any", strict: false, nulls: "non-null-args" },
+  { name: "array_prepend", args: "any", strict: false, nulls: "non-null-args" },
+  { name: "array_cat", args: "any", strict: false, nulls: "non-null-args" },
+  { name: "array_remove", args: "any", strict: false, nulls: "non-null-args" },
+  { name: "array_replace", args: "any", strict: false, nulls: "non-null-args" },
+  { name: "array_positions", args: "any", strict: false, nulls: "non-null-args" },
+  // Total for some overloads or arguments only (see NullRule).
+  { name: "extract", args: "any", strict: true, nulls: "date-field" },
+  { name: "date_part", args: "any", strict: true, nulls: "date-field" },
+  { name: "to_char", args: "any", strict: true, nulls: "number-format" },
+  { name: "lower", args: "any", strict: true, nulls: "text-arg" },
+  { name: "upper", args: "any", strict: true, nulls: "text-arg" },
   // Never NULL, whatever the arguments (variadic builders, session facts, clocks).
   { name: "concat", args: "any", strict: false, nulls: "never-null" },
   { name: "jsonb_build_object", args: "any", strict: false, nulls: "never-null" },
@@ -246,6 +287,23 @@ export const nullOnAllNullAggregates = namesWhere((f) => f.nulls === "null-on-al
 
 /** Aggregates that are non-null over any non-empty input (NULL inputs included). */
 export const nonEmptyAggregates = namesWhere((f) => f.nulls === "non-empty");
+
+/** Non-strict functions returning non-null when every argument is non-null. */
+export const nonNullArgsFunctions = namesWhere((f) => f.nulls === "non-null-args");
+
+/**
+ * Fields of `extract`/`date_part` that are ±Infinity, not NULL, on an infinite date or
+ * timestamp (every other field is NULL there).
+ */
+export const infiniteDateFields: ReadonlySet<string> = new Set([
+  "year",
+  "isoyear",
+  "decade",
+  "century",
+  "millennium",
+  "julian",
+  "epoch",
+]);
 
 /** Set-returning functions whose rows are never null. */
 export const nonNullSetFunctions = namesWhere((f) => f.nulls === "set-non-null");

@@ -15,6 +15,10 @@ export interface Col {
   readonly ext: ReadonlySet<number>;
   /** The table column it is, when it is one. */
   readonly source: ColumnSource | undefined;
+  /** Its type, when known from the catalog (a table column, or a plain reference to one). */
+  readonly typeOid?: number;
+  /** A system column (`ctid`, `xmin`, ...): referable by name, never part of `*`. */
+  readonly system?: true;
 }
 
 /** The base-table column a result column is a plain reference to. */
@@ -46,6 +50,8 @@ export interface OutCol {
   readonly source: ColumnSource | undefined;
   /** Set on the columns of a `sqlc.embed(t)` target: `t`. */
   readonly embed?: string;
+  /** Its type, when it is a plain reference to a column of known type. */
+  readonly typeOid?: number;
 }
 
 /** Context of expression evaluation in a select list. */
@@ -78,7 +84,13 @@ export function isNullable(c: Col): boolean {
 
 /** A subquery's or CTE's result column as a column of a FROM item. */
 export function outToCol(o: OutCol): Col {
-  return { name: o.name, baseNullable: o.nullable, ext: emptySet, source: o.source };
+  return {
+    name: o.name,
+    baseNullable: o.nullable,
+    ext: emptySet,
+    source: o.source,
+    ...(o.typeOid === undefined ? {} : { typeOid: o.typeOid }),
+  };
 }
 
 /** Result columns renamed by an alias list (`AS t(a, b)`); unnamed positions keep their name. */

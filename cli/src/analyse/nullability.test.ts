@@ -16,6 +16,8 @@ CREATE TABLE c (id int PRIMARY KEY, b_id int NOT NULL, x int NOT NULL);
 CREATE DOMAIN nn_text AS text NOT NULL;
 CREATE TABLE d (id int PRIMARY KEY, t nn_text, u text);
 CREATE VIEW ab AS SELECT a.id, b.x FROM a LEFT JOIN b ON b.a_id = a.id;
+CREATE TABLE e (id int PRIMARY KEY, at timestamptz NOT NULL, d date NOT NULL, t time NOT NULL,
+  n numeric NOT NULL, r int4range NOT NULL, s varchar NOT NULL, arr int[] NOT NULL, parent int);
 `;
 
 const cases: [string, string, string][] = [
@@ -104,7 +106,7 @@ const cases: [string, string, string][] = [
   [
     "strict total functions vs. functions that can return NULL",
     "SELECT lower(x::text), length(y::text), to_char(x, 'FM9'), array_position(ARRAY[x], 1), x::text || 'a' FROM a",
-    "-NNN-",
+    "-N-N-",
   ],
   ["concat never returns NULL", "SELECT concat(y, 'a') FROM a", "-"],
   [
@@ -124,6 +126,53 @@ const cases: [string, string, string][] = [
   [
     "recursive CTE",
     "WITH RECURSIVE r AS (SELECT id, 0 AS n FROM a UNION ALL SELECT b.id, r.n + 1 FROM b JOIN r ON b.a_id = r.id) SELECT id, n FROM r",
+    "--",
+  ],
+  [
+    "system columns are never null, and not part of *",
+    "SELECT ctid, xmin, xmax, tableoid, cmin, cmax, a.*, * FROM a",
+    "--------N--N",
+  ],
+  [
+    "system columns of an outer join's nullable side",
+    "SELECT a.xmax, b.xmax FROM a LEFT JOIN b ON b.a_id = a.id",
+    "-N",
+  ],
+  ["system columns in RETURNING", "UPDATE a SET x = 1 RETURNING xmax = 0 AS inserted", "-"],
+  ["NATURAL JOIN does not join on system columns", "SELECT * FROM a NATURAL JOIN b", "--N-"],
+  [
+    "array and string functions over non-null arguments",
+    "SELECT array_to_string(arr, ','), array_to_string(arr, ',', '*'), array_to_string(arr, ',', null), string_to_array(s, ','), array_append(arr, 1), array_prepend(1, arr), array_cat(arr, arr), array_remove(arr, 1), array_replace(arr, 1, 2), array_positions(arr, 1), array_append(arr, parent), to_hex(id), overlay(s placing 'x' from 2), regexp_split_to_array(s, ','), array_to_json(arr) FROM e",
+    "--N-------N----",
+  ],
+  [
+    "to_char is a value for numbers only (NULL for an infinite or empty-format timestamp)",
+    "SELECT to_char(n, '999'), to_char(id, ''), to_char(id::float8, '9'), to_char(at, 'YYYY'), to_char(d::timestamp, 'YYYY'), to_char(parent, '9') FROM e",
+    "---NNN",
+  ],
+  [
+    "extract of a field that is infinite, not NULL, on infinite dates",
+    "SELECT extract(year FROM at), extract(epoch FROM d), date_part('century', at), extract(dow FROM at), extract(day FROM d), date_part('month', at), extract(hour FROM t), date_trunc('day', at) FROM e",
+    "---NNN--",
+  ],
+  [
+    "lower/upper of text, not of a range",
+    "SELECT lower(s), upper(s::text), lower('A'), lower(r), upper(r) FROM e",
+    "---NN",
+  ],
+  [
+    "recursive CTE: expressions over columns that are non-null in every branch",
+    "WITH RECURSIVE t AS (SELECT id, ARRAY[id] AS path, s AS label, 1 AS depth FROM e WHERE parent IS NULL UNION ALL SELECT e.id, array_append(t.path, e.id), t.label || '/' || e.s, t.depth + 1 FROM e JOIN t ON e.parent = t.id) SELECT id, path, array_to_string(path, '.'), label, upper(label), depth * 2, cardinality(path) FROM t",
+    "-------",
+  ],
+  [
+    "recursive CTE: a branch that can be NULL makes the column nullable",
+    "WITH RECURSIVE t(id, p) AS (SELECT id, parent FROM e UNION SELECT e.id, t.p FROM e JOIN t ON e.parent = t.id) SELECT id, p, p + 1 FROM t",
+    "-NN",
+  ],
+  [
+    "recursive CTE with several non-recursive branches",
+    "WITH RECURSIVE t AS (SELECT id, 0 AS n FROM e UNION ALL SELECT id, 1 FROM a UNION ALL SELECT t.id, t.n + 1 FROM t JOIN b ON b.a_id = t.id) SELECT id, n FROM t",
     "--",
   ],
 ];

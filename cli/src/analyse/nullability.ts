@@ -56,6 +56,9 @@ export type { ColumnSource, OutCol } from "./nullability-scope.js";
 /** The statements that modify a table and may return rows. */
 type ModifyKind = "InsertStmt" | "UpdateStmt" | "DeleteStmt" | "MergeStmt";
 
+/** The system columns of a table's rows: never NULL. */
+const systemColumns: readonly string[] = ["tableoid", "ctid", "xmin", "xmax", "cmin", "cmax"];
+
 /** CTEs visible at a point of the statement, by name. */
 type Ctes = ReadonlyMap<string, readonly OutCol[]>;
 
@@ -268,7 +271,12 @@ class StatementWalker {
       }
       const nullable = this.#expr(val, ctx);
       const col = cr !== undefined ? resolveColumn(stringValues(fields), ctx.scope) : undefined;
-      out.push({ name: rt?.name ?? figureColname(val), nullable, source: col?.source });
+      out.push({
+        name: rt?.name ?? figureColname(val),
+        nullable,
+        source: col?.source,
+        ...(col?.typeOid === undefined ? {} : { typeOid: col.typeOid }),
+      });
     }
     return out;
   }
@@ -278,9 +286,11 @@ class StatementWalker {
     if (qualifier.length > 0) {
       const alias = qualifier[qualifier.length - 1];
       const found = scope.items.find((i) => i.alias === alias);
-      return found === undefined ? [] : [...found.cols];
+      return found === undefined ? [] : found.cols.filter((c) => c.system !== true);
     }
-    return scope.items.flatMap((i) => i.cols.filter((c) => !i.hiddenInStar.has(c.name)));
+    return scope.items.flatMap((i) =>
+      i.cols.filter((c) => !i.hiddenInStar.has(c.name) && c.system !== true),
+    );
   }
 
   /** INSERT/UPDATE/DELETE/MERGE ... RETURNING: the target's columns (plus UPDATE FROM / DELETE USING). */
@@ -352,6 +362,7 @@ class StatementWalker {
         baseNullable: !c.notNull,
         ext: emptySet,
         source: { table: rel.name, column: c.name },
+        typeOid: c.typeOid,
       }));
     } else {
       const viewCols = this.#view(rel.oid, rel.definition);
@@ -362,7 +373,17 @@ class StatementWalker {
         source: viewCols[i]?.source,
       }));
     }
-    return [item(aliasName, renameCols(cols, colnames))];
+    const named = renameCols(cols, colnames);
+    if (!rel.systemColumns) return [item(aliasName, named)];
+    // Every stored row has its system columns; `*`, NATURAL and join aliases leave them out.
+    const system: Col[] = systemColumns.map((name) => ({
+      name,
+      baseNullable: false,
+      ext: emptySet,
+      source: undefined,
+      system: true,
+    }));
+    return [item(aliasName, [...named, ...system])];
   }
 
   /** A view's columns, from its definition, analysed once. */
@@ -433,7 +454,9 @@ class StatementWalker {
     const using = stringValues(j.usingClause);
     const mergedNames =
       j.isNatural === true
-        ? l.flatMap((i) => i.cols.map((c) => c.name)).filter((n) => r.some((i) => hasCol(i, n)))
+        ? l
+            .flatMap((i) => i.cols.filter((c) => c.system !== true).map((c) => c.name))
+            .filter((n) => r.some((i) => hasCol(i, n)))
         : using;
     const beforeL = l;
     const beforeR = r;
@@ -559,11 +582,53 @@ class StatementWalker {
       }
       case "FuncCall": {
         const fc = nodeAs(node, "FuncCall");
-        return fc === undefined || callNullable(fc, ctx, this.#catalog, (a) => this.#expr(a, ctx));
+        return (
+          fc === undefined ||
+          callNullable(
+            fc,
+            ctx,
+            this.#catalog,
+            (a) => this.#expr(a, ctx),
+            (a) => this.#exprType(a, ctx),
+          )
+        );
       }
       default:
         // A_Indirection (subscripts, field selection), XmlExpr, ...: unknown, so nullable.
         return true;
+    }
+  }
+
+  /**
+   * An expression's type name (`pg_type.typname`; a domain's base type) where the syntax
+   * alone shows it: a column of known type, a cast, a literal, a text concatenation.
+   */
+  #exprType(node: Node | undefined, ctx: ExprCtx): string | undefined {
+    switch (nodeKind(node)) {
+      case "ColumnRef": {
+        const col = resolveColumn(stringValues(nodeAs(node, "ColumnRef")?.fields), ctx.scope);
+        if (col?.typeOid === undefined) return undefined;
+        let t = this.#catalog.type(col.typeOid);
+        while (t.kind === "domain") t = t.base;
+        return t.kind === "base" ? t.typname : undefined;
+      }
+      case "TypeCast": {
+        const tn = nodeAs(node, "TypeCast")?.typeName;
+        if (tn === undefined || (tn.arrayBounds ?? []).length > 0) return undefined;
+        const names = stringValues(tn.names);
+        return names[names.length - 1];
+      }
+      case "CollateClause":
+        return this.#exprType(nodeAs(node, "CollateClause")?.arg, ctx);
+      case "A_Const": {
+        const c = nodeAs(node, "A_Const");
+        if (c?.ival !== undefined) return "int4";
+        if (c?.fval !== undefined) return "numeric";
+        if (c?.sval !== undefined) return "unknown";
+        return undefined;
+      }
+      default:
+        return undefined;
     }
   }
 

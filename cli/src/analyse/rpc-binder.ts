@@ -16,6 +16,7 @@ import {
   hasOption,
   ScalarType,
 } from "@bufbuild/protobuf";
+import { closestMatch } from "../config/suggest.js";
 import type { Diagnostic } from "../diagnostics.js";
 import type {
   ColumnBinding,
@@ -204,6 +205,10 @@ function fitElement(t: PgType, el: ProtoElement, out: boolean, ts: TsType): Conv
   const b = baseType(t);
   const typ = b.typname;
   if (b.kind === "enum") {
+    // A proto string carries the label itself: as it is out, checked against the labels in.
+    if (el.kind === "scalar" && el.scalar === ScalarType.STRING) {
+      return out ? { kind: "identity" } : { kind: "labelIn", labels: b.labels };
+    }
     if (el.kind !== "enum") return undefined;
     const r = pairEnum(b.labels, el.desc);
     if ("error" in r) return undefined;
@@ -335,7 +340,16 @@ export function bindServices(input: BindInput): {
       };
       const query = byName.get(rule.query);
       if (query === undefined) {
-        const near = input.queries.find((q) => norm(q.name) === norm(rule.query));
+        // The same name but for case and underscores first, else the nearest by edit distance
+        // (as misspelt config keys get it).
+        const near =
+          input.queries.find((q) => norm(q.name) === norm(rule.query)) ??
+          byName.get(
+            closestMatch(
+              rule.query,
+              input.queries.map((q) => q.name),
+            ) ?? "",
+          );
         report(
           ProtoCodes.unknownQuery,
           `query ${rule.query} does not exist`,
@@ -375,11 +389,16 @@ function bindMethod(
     before.errors++;
     report(c, m, h, f);
   };
-  if (kind === "client_streaming" || kind === "bidi_streaming") {
+  const copy = query.command === "copyfrom";
+  if (kind === "bidi_streaming" || (kind === "client_streaming") !== copy) {
     r(
       ProtoCodes.badBinding,
-      `a ${kind.replace("_", "-")} RPC cannot be bound to a query`,
-      "Remove the query option and implement the method in handlers.ts",
+      copy
+        ? `query ${query.name} is :copyfrom, so the RPC must be client-streaming (one request message per row)`
+        : `a ${kind.replace("_", "-")} RPC cannot be bound to a :${query.command} query`,
+      copy
+        ? "Declare the RPC as rpc X(stream Row) returns (Count)"
+        : "Bind it to a :copyfrom query, or remove the query option and implement the method in handlers.ts",
     );
     return undefined;
   }
@@ -437,6 +456,7 @@ function bindMethod(
       }
       result = { kind: "exec" };
       break;
+    case "copyfrom":
     case "execrows": {
       const ints = method.output.fields.filter(
         (f) => f.fieldKind === "scalar" && (int32s.has(f.scalar) || int64s.has(f.scalar)),
@@ -447,10 +467,14 @@ function bindMethod(
             ? ints[0]
             : undefined
           : ints.find((f) => f.name === rule.countField);
-      if (kind !== "unary" || (field === undefined && method.output.fields.length > 0)) {
+      const streamed = query.command === "copyfrom";
+      if (
+        kind !== (streamed ? "client_streaming" : "unary") ||
+        (field === undefined && method.output.fields.length > 0)
+      ) {
         r(
           ProtoCodes.badBinding,
-          `query ${query.name} is :execrows; the RPC must be unary with one integer field for the count`,
+          `query ${query.name} is :${query.command}; the RPC must be ${streamed ? "client-streaming" : "unary"} with one integer field for the count`,
           "Set count_field in (svcgen.v1.method), or return google.protobuf.Empty",
         );
         break;
@@ -459,10 +483,11 @@ function bindMethod(
         field !== undefined && field.fieldKind === "scalar" && int64s.has(field.scalar)
           ? { kind: "toBigInt" }
           : { kind: "toNumber" };
+      const resultKind = query.command === "copyfrom" ? "copyfrom" : "execrows";
       result =
         field === undefined
-          ? { kind: "execrows", conversion }
-          : { kind: "execrows", field: fieldRef(field), conversion };
+          ? { kind: resultKind, conversion }
+          : { kind: resultKind, field: fieldRef(field), conversion };
       break;
     }
     default:

@@ -37,6 +37,7 @@
  * proto:                  # optional; absent means the project has no protos, empty the defaults
  *   roots: [proto]        # buf module roots, a folder or a list; default [proto]; must exist
  *   handlers: src         # where handler skeletons are created; default src
+ *                         # `proto: folder` or `proto: [a, b]` is short for `proto: { roots: ... }`
  * errors:
  *   domain: my-project    # the ErrorInfo domain of gen/errors.ts; default the `name` of the
  *                         #   package.json beside this file, else the folder's name
@@ -144,13 +145,22 @@ export const configSchema = z.strictObject(
         { error: "expected a mapping" },
       )
       .nullish(),
+    // One flat union (not pathList inside it), so the reporter can name the one branch that
+    // fits what was written: an unknown key of the mapping, an empty folder name.
     proto: z
-      .strictObject(
-        {
-          roots: pathList("folder").optional(),
-          handlers: nonEmpty("a folder").optional(),
-        },
-        { error: "expected a mapping" },
+      .union(
+        [
+          nonEmpty("a folder"),
+          z.array(nonEmpty("a folder")).min(1, "expected a folder"),
+          z.strictObject(
+            {
+              roots: pathList("folder").optional(),
+              handlers: nonEmpty("a folder").optional(),
+            },
+            { error: "expected a mapping" },
+          ),
+        ],
+        { error: "expected a folder, a list of folders, or a mapping with roots and handlers" },
       )
       .nullish(),
   },

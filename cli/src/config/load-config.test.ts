@@ -445,6 +445,71 @@ describe("loadConfig", () => {
     expect(config?.proto).toEqual({ roots: [join(dir, "proto")], handlersDir: join(dir, "src") });
   });
 
+  it("reads `proto: folder` and `proto: [folders]` as the roots", async () => {
+    const one = await load(
+      "schema: migrations\nqueries: queries\nproto: protos\n",
+      {},
+      {
+        "protos/a.proto": "",
+      },
+    );
+    expect(one.diagnostics).toEqual([]);
+    expect(one.config?.proto).toEqual({
+      roots: [join(one.dir, "protos")],
+      handlersDir: join(one.dir, "src"),
+    });
+    const two = await load(
+      "schema: migrations\nqueries: queries\nproto: [a, b/c]\n",
+      {},
+      {
+        "a/x.proto": "",
+        "b/c/y.proto": "",
+      },
+    );
+    expect(two.diagnostics).toEqual([]);
+    expect(two.config?.proto?.roots).toEqual([join(two.dir, "a"), join(two.dir, "b", "c")]);
+  });
+
+  it("reports a wrong `proto:` shorthand at the folder written", async () => {
+    const missing = await load("schema: migrations\nqueries: queries\nproto: protoz\n");
+    expect(brief(missing.diagnostics).map((d) => `${d.line}:${d.column} ${d.message}`)).toEqual([
+      "3:8 proto: folder protoz does not exist",
+    ]);
+    const inList = await load(
+      "schema: migrations\nqueries: queries\nproto:\n  - a\n  - nope\n",
+      {},
+      {
+        "a/x.proto": "",
+      },
+    );
+    expect(brief(inList.diagnostics).map((d) => `${d.line}:${d.column} ${d.message}`)).toEqual([
+      "5:5 proto[1]: folder nope does not exist",
+    ]);
+    const wrong = await load("schema: migrations\nqueries: queries\nproto: 3\n");
+    expect(brief(wrong.diagnostics).map((d) => `${d.line}:${d.column} ${d.message}`)).toEqual([
+      "3:8 proto: expected a folder, a list of folders, or a mapping with roots and handlers",
+    ]);
+    const empty = await load("schema: migrations\nqueries: queries\nproto: ''\n");
+    expect(brief(empty.diagnostics).map((d) => `${d.line}:${d.column} ${d.message}`)).toEqual([
+      "3:8 proto: expected a folder",
+    ]);
+    const key = await load(
+      "schema: migrations\nqueries: queries\nproto:\n  root: protos\n",
+      {},
+      {
+        "proto/a.proto": "",
+      },
+    );
+    expect(brief(key.diagnostics)).toEqual([
+      {
+        line: 4,
+        column: 3,
+        message: "proto.root: unknown key `root`",
+        hint: "did you mean `roots`?",
+      },
+    ]);
+  });
+
   it("warns about a folder without .sql files and still loads", async () => {
     const { config, diagnostics } = await load(
       "schema: migrations\nqueries: empty\n",

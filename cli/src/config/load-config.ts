@@ -137,12 +137,15 @@ class ConfigLoader {
     );
     const database = this.resolveDatabase(isRecord(obj.database) ? obj.database : {});
     const types = this.resolveOverrides(Array.isArray(obj.types) ? obj.types : []);
-    // `proto:` with nothing under it means "protos, with the defaults".
+    // `proto:` with nothing under it means "protos, with the defaults"; `proto: folder` (or a
+    // list) is short for `proto: { roots: folder }`.
     const proto = isRecord(obj.proto)
-      ? await this.resolveProto(obj.proto)
+      ? await this.resolveProto(obj.proto, false)
       : obj.proto === null
-        ? await this.resolveProto({})
-        : undefined;
+        ? await this.resolveProto({}, false)
+        : typeof obj.proto === "string" || Array.isArray(obj.proto)
+          ? await this.resolveProto({ roots: obj.proto }, true)
+          : undefined;
     const templates =
       typeof obj.templates === "string" && obj.templates !== ""
         ? await this.resolveTemplates(obj.templates)
@@ -379,17 +382,20 @@ class ConfigLoader {
     return { dir, overrides };
   }
 
-  private async resolveProto(raw: Record<string, unknown>): Promise<ProtoConfig | undefined> {
+  /** `proto:` resolved; `shorthand` when the roots were written as `proto:`'s own value. */
+  private async resolveProto(
+    raw: Record<string, unknown>,
+    shorthand: boolean,
+  ): Promise<ProtoConfig | undefined> {
     const parsed = anyPathList.safeParse(raw.roots);
     if (raw.roots !== undefined && !parsed.success) return undefined;
     const list = parsed.success ? [parsed.data].flat() : ["proto"];
     const absRoots: string[] = [];
+    const rootsKey: PathKey[] = shorthand ? ["proto"] : ["proto", "roots"];
     for (const [i, entry] of list.entries()) {
       const abs = resolve(this.rootDir, entry);
       if ((await pathKind(abs)) !== "dir") {
-        const path: PathKey[] = Array.isArray(raw.roots)
-          ? ["proto", "roots", i]
-          : ["proto", "roots"];
+        const path: PathKey[] = Array.isArray(raw.roots) ? [...rootsKey, i] : rootsKey;
         this.report.errorAt(
           raw.roots === undefined
             ? this.report.nodeAt(["proto"]).node

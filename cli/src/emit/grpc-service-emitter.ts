@@ -301,6 +301,18 @@ function convert(c: Conversion, expr: string, name: string, ctx: BoundContext): 
         ? `${f.runtime("labelToEnum")}(${entry.ident}, ${expr}, ${JSON.stringify(name)})`
         : `${f.runtime("enumToLabel")}(${entry.ident}, ${expr}, ${JSON.stringify(name)})`;
     }
+    case "labelIn": {
+      const key = `labelIn:${c.labels.join(",")}`;
+      let entry = ctx.enumConsts.get(key);
+      if (entry === undefined) {
+        const ident = `enumLabelSet${ctx.enumConsts.size}`;
+        f.declare(ident);
+        const decl = `const ${ident}: ReadonlySet<${enumLabelsUnion(c.labels)}> = new Set([${c.labels.map((l) => JSON.stringify(l)).join(", ")}]);`;
+        entry = { ident, decl };
+        ctx.enumConsts.set(key, entry);
+      }
+      return `${f.runtime("checkLabel")}(${entry.ident}, ${expr}, ${JSON.stringify(name)})`;
+    }
     case "list": {
       const inner = convert(c.element, "v", name, ctx);
       return inner === "v" ? expr : `${expr}.map((v) => ${inner})`;
@@ -407,6 +419,29 @@ function emitBound(m: MethodModel, b: MethodBinding, q: QueryModel, ctx: BoundCo
     ];
   }
   const fn = f.import({ name: queryFunctionName(q.name), from: queryModule, typeOnly: false });
+  if (b.result.kind === "copyfrom") {
+    // Each request message is one row, converted and copied as it arrives (backpressure
+    // reaches the client through the request stream).
+    const row = paramsObject(b.params, q, ctx, "        ");
+    const copy = `${fn}(db, rows(), { signal: ctx.signal })`;
+    const out = [
+      `    async ${m.localName}(${sig.params}): ${sig.returns} {`,
+      "      async function* rows() {",
+      `        for await (const request of ${reqUsed ? "request" : "_request"}s) {`,
+      `          yield ${row.split("\n").join("\n  ")};`,
+      "        }",
+      "      }",
+    ];
+    if (b.result.field === undefined) out.push(`      await ${copy};`, "      return {};");
+    else {
+      out.push(
+        `      const count = await ${copy};`,
+        `      return { ${b.result.field.localName}: ${convert(b.result.conversion, "count", "count", ctx)} };`,
+      );
+    }
+    out.push("    },");
+    return out;
+  }
   const call = `${fn}(db, ${paramsObject(b.params, q, ctx, i6)}, { signal: ctx.signal })`;
   const out = [`    async ${m.localName}(${sig.params}): ${sig.returns} {`];
   switch (b.result.kind) {

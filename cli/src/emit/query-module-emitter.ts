@@ -4,7 +4,15 @@
  * Pure: Model in, files out, printed with the one TypeScript printer (`generated-file.ts`).
  */
 import { type GeneratedFile, generatedHeader } from "../inputs.js";
-import type { ColumnModel, Model, ParamModel, QueryModel } from "../model.js";
+import {
+  type ColumnModel,
+  type CopyFromModel,
+  commandReturnsRows,
+  type Model,
+  type ParamModel,
+  type QueryCommand,
+  type QueryModel,
+} from "../model.js";
 import { camelCase, pascalCase, propertyKey, safeIdentifier } from "../names.js";
 import { enumLabelsUnion, isOverridden } from "../ts-type-renderer.js";
 import {
@@ -235,12 +243,10 @@ interface EmitContext {
   readonly prepareOff: boolean;
 }
 
-const hasRows = (q: QueryModel): boolean => q.command === "one" || q.command === "many";
-
 /** Prints one query: SQL constant, Params and Row types, the query definition and functions. */
 function printQuery(q: QueryModel, n: QueryNames, f: FileBuilder, ctx: EmitContext): void {
   const hasParams = q.params.length > 0;
-  const rows = hasRows(q);
+  const rows = commandReturnsRows(q.command);
   const name = escapeComment(q.name);
   f.print();
   f.print`export const ${n.sqlConst} = ${JSON.stringify(q.sql)};`;
@@ -264,6 +270,10 @@ function printQuery(q: QueryModel, n: QueryNames, f: FileBuilder, ctx: EmitConte
     }
     f.print("}");
   }
+  if (q.command === "copyfrom" && q.copyFrom !== undefined) {
+    printCopyFrom(q, q.copyFrom, n, f);
+    return;
+  }
   const noFields = "Record<string, never>";
   const typeArgs = `${hasParams ? n.paramsInterface : noFields}, ${rows ? n.rowInterface : noFields}`;
   f.print();
@@ -284,6 +294,10 @@ function printQuery(q: QueryModel, n: QueryNames, f: FileBuilder, ctx: EmitConte
   printList(f, "columns", columnCodecs);
   if (ctx.prepareOff) f.print("  prepare: false,");
   f.print("});");
+  if (isBatch(q.command)) {
+    printBatch(q, n, f, hasParams ? n.paramsInterface : noFields);
+    return;
+  }
   const { runFn, returnType } = commandShape(q, n, f);
   const callArgs = `db, ${n.queryConst}, ${hasParams ? "params" : "undefined"}, opts`;
   f.print();
@@ -310,6 +324,77 @@ function printQuery(q: QueryModel, n: QueryNames, f: FileBuilder, ctx: EmitConte
     f.print`  return ${f.runtime("runStream")}(${callArgs});`;
     f.print("}");
   }
+}
+
+function isBatch(command: QueryCommand): boolean {
+  return command === "batchexec" || command === "batchone" || command === "batchmany";
+}
+
+/**
+ * A `:copyfrom` query: its parameters are the row type, and the function loads any number of
+ * rows (an array or an async iterable) with the derived `COPY ... FROM STDIN`.
+ */
+function printCopyFrom(q: QueryModel, copy: CopyFromModel, n: QueryNames, f: FileBuilder): void {
+  const byPosition = new Map(q.params.map((p) => [p.position, p]));
+  const rowType = q.params.length > 0 ? n.paramsInterface : "Record<string, never>";
+  f.print();
+  f.print`const ${n.queryConst}: ${f.runtime("CopySpec")}<${rowType}> = {`;
+  f.print`  name: ${JSON.stringify(q.name)},`;
+  f.print`  sql: ${JSON.stringify(copy.sql)},`;
+  const columns = copy.params.map((position) => {
+    const p = byPosition.get(position)!;
+    return `    [${JSON.stringify(p.tsName)}, ${renderCodec(selectEncoder(p.pgType), f)}],`;
+  });
+  printList(f, "columns", columns);
+  f.print("};");
+  f.print();
+  f.jsDoc([
+    ...docLines(q),
+    "",
+    `Loads every row of \`rows\` with \`${copy.sql}\`,`,
+    "at the pace the server takes them, and returns how many were stored. On any failure (a",
+    "row the database rejects, a source that throws, an abort) nothing is stored.",
+  ]);
+  f.print`export async function ${n.fnName}(`;
+  f.print`  db: ${f.runtime("Queryable")},`;
+  f.print`  rows: Iterable<${rowType}> | AsyncIterable<${rowType}>,`;
+  f.print`  opts?: ${f.runtime("CopyOptions")},`;
+  f.print("): Promise<number> {");
+  f.print`  return ${f.runtime("runCopyFrom")}(db, ${n.queryConst}, rows, opts);`;
+  f.print("}");
+}
+
+/**
+ * A `:batchexec`/`:batchone`/`:batchmany` query: the function runs the statement once per
+ * item, pipelined on one connection, and returns one result per item.
+ */
+function printBatch(q: QueryModel, n: QueryNames, f: FileBuilder, paramsType: string): void {
+  const value =
+    q.command === "batchone"
+      ? `${n.rowInterface} | null`
+      : q.command === "batchmany"
+        ? `${n.rowInterface}[]`
+        : "undefined";
+  const runFn =
+    q.command === "batchone"
+      ? f.runtime("runBatchOne")
+      : q.command === "batchmany"
+        ? f.runtime("runBatchMany")
+        : f.runtime("runBatchExec");
+  f.print();
+  f.jsDoc([
+    ...docLines(q),
+    "",
+    "Runs once per item, pipelined on one connection; each result is that item's value or its",
+    "own error. With `transaction: true`, all or nothing.",
+  ]);
+  f.print`export async function ${n.fnName}(`;
+  f.print`  db: ${f.runtime("Queryable")},`;
+  f.print`  items: readonly ${paramsType}[],`;
+  f.print`  opts?: ${f.runtime("BatchOptions")},`;
+  f.print`): Promise<${f.runtime("BatchResult")}<${value}>[]> {`;
+  f.print`  return ${runFn}(db, ${n.queryConst}, items, opts);`;
+  f.print("}");
 }
 
 /** Prints `  key: [],` or the entries one per line. */
@@ -352,8 +437,8 @@ function commandShape(
     case "batchexec":
     case "batchone":
     case "batchmany":
-      // The analyser diagnoses the batch and copy commands as unsupported before emission;
-      // should one slip through, it runs as a plain statement.
+      // Copy and batch queries have their own printers; a :copyfrom without its derived COPY
+      // never gets past analysis.
       return { runFn: b.runtime("runExec"), returnType: "void" };
   }
 }

@@ -264,7 +264,7 @@ export function parseQueryFile(
         annotation.start + Math.max(0, col),
         Codes.badAnnotation,
         `unknown command ":${cmd}" for query ${name}`,
-        "use one of :one, :many, :exec, :execrows, :execresult",
+        "use one of :one, :many, :exec, :execrows, :execresult, :copyfrom, :batchexec, :batchone, :batchmany",
       );
       continue;
     }
@@ -460,18 +460,10 @@ function collectParams(
   }
   if (!ok) return undefined;
   // sqlc keeps the `$n` written and gives each named parameter the lowest number no `$n`
-  // uses, in order of first appearance (its preprocess.number and named.ParamSet). It also
-  // requires the written numbers to be 1..k without a gap (validatePlaceholders), so the
-  // named ones always come after: `$1 ... @a ... $2 ... @b` is $1, $3 (a), $2, $4 (b).
-  const missing = firstGap(positional);
-  if (namedOrder.length > 0 && missing !== undefined) {
-    report(
-      firstPositional ?? 0,
-      `parameter $${missing} is not used, but $${Math.max(...positional)} is`,
-      "number the $n parameters 1, 2, ... without a gap; named parameters are numbered after them",
-    );
-    return undefined;
-  }
+  // uses, in order of first appearance (its preprocess.number and named.ParamSet):
+  // `$1 ... @a ... $2 ... @b` is $1, $3 (a), $2, $4 (b), and `$1, @v, $3` gives @v $2. With a
+  // database to analyse against (as svcgen always has) sqlc accepts such a filled gap; only
+  // its offline analyser rejects any gap in the written numbers (validatePlaceholders).
   const taken = new Set(positional);
   let next = 1;
   const byName = new Map<string, number>();
@@ -479,6 +471,15 @@ function collectParams(
     while (taken.has(next)) next++;
     taken.add(next);
     byName.set(p.name ?? "", next);
+  }
+  const missing = firstGap([...taken]);
+  if (namedOrder.length > 0 && missing !== undefined) {
+    report(
+      firstPositional ?? 0,
+      `parameter $${missing} is not used, but $${Math.max(...taken)} is`,
+      "number the $n parameters without a gap the named parameters do not fill",
+    );
+    return undefined;
   }
   const positionOf = (name: string): number => byName.get(name) ?? 0;
   const numbered = namedOrder.map((p) => ({ ...p, position: positionOf(p.name ?? "") }));

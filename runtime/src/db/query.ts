@@ -132,12 +132,14 @@ interface ClientInternals {
   readonly queryQueue?: Array<{ readonly values?: unknown; callback?: (err: Error) => void }>;
 }
 
-function isPool(db: Queryable): db is Pool {
+/** Internal: whether `db` is a pool (checked out per call) rather than one client. */
+export function isPool(db: Queryable): db is Pool {
   // A Pool has pool counters; Client and PoolClient do not.
   return typeof (db as Partial<Pool>).totalCount === "number";
 }
 
-function encodeParams<Params, Row>(
+/** Internal: a query's parameters as node-postgres values, in `$n` order. */
+export function encodeParams<Params, Row>(
   query: Query<Params, Row>,
   params: Params | undefined,
 ): unknown[] {
@@ -253,12 +255,12 @@ function send(
 }
 
 /**
- * A connection error: no SQLSTATE (the socket failed), class 08 (connection exception) or
+ * Internal: a connection error: no SQLSTATE (the socket failed), class 08 (connection exception) or
  * 57P01-57P03 (the server is shutting down or restarting). The client is not fit to go back
  * to the pool: its connection is dead or about to be, and an idle client that dies makes a
  * pool without an `error` listener crash the process.
  */
-function isBroken(err: unknown): boolean {
+export function isBroken(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   if (!(typeof code === "string" && /^[0-9A-Z]{5}$/.test(code))) return true;
   return code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03";
@@ -327,11 +329,11 @@ async function runOn(
 }
 
 /**
- * Checks a client out of the pool, giving up when the signal fires while waiting for one
+ * Internal: checks a client out of the pool, giving up when the signal fires while waiting for one
  * (an exhausted pool can keep a caller waiting long); a client that arrives after that goes
  * straight back.
  */
-function checkOut(pool: Pool, signal: AbortSignal, queryName: string): Promise<PoolClient> {
+export function checkOut(pool: Pool, signal: AbortSignal, queryName: string): Promise<PoolClient> {
   return new Promise((resolve, reject) => {
     let done = false;
     const onAbort = (): void => {
@@ -360,7 +362,8 @@ function checkOut(pool: Pool, signal: AbortSignal, queryName: string): Promise<P
   });
 }
 
-function decodeRow<Params, Row>(
+/** Internal: one result row (raw text values) decoded into the row object. */
+export function decodeRow<Params, Row>(
   query: Query<Params, Row>,
   template: Record<string, null>,
   values: readonly unknown[],
@@ -387,7 +390,8 @@ function decodeRow<Params, Row>(
   return row as Row;
 }
 
-function templateOf<Params, Row>(query: Query<Params, Row>): Record<string, null> {
+/** Internal: the row template of a query (every key, null). */
+export function templateOf<Params, Row>(query: Query<Params, Row>): Record<string, null> {
   let template = rowTemplates.get(query);
   if (template === undefined) {
     // A query object not made by defineQuery (a spread copy, say): build its template now.

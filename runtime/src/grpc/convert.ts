@@ -67,6 +67,22 @@ export function enumToLabel<L extends string>(
   return label;
 }
 
+/**
+ * Checks a proto string request field that carries a Postgres enum label: the label itself,
+ * typed as the enum, or INVALID_ARGUMENT naming the field and the labels it accepts.
+ */
+export function checkLabel<L extends string>(
+  labels: ReadonlySet<L>,
+  value: string,
+  field: string,
+): L {
+  if (labels.has(value as L)) return value as L;
+  throw invalidField(
+    field,
+    `${JSON.stringify(value)} is not one of ${[...labels].map((l) => JSON.stringify(l)).join(", ")}`,
+  );
+}
+
 /** Maps a Postgres enum label to its proto enum number: INTERNAL for a label the proto lacks. */
 export function labelToEnum(
   numbers: ReadonlyMap<string, number>,
