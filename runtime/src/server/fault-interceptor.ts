@@ -248,15 +248,15 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
 
 /**
  * A {@link ConnectionDropper} for a grpc-js server: destroys the HTTP/2 session whose remote
- * address is the call's peer. grpc-js keeps its sessions in a private `sessions` map (1.10 to
- * 1.14, the pinned version); when that shape is not there, nothing is dropped and the call
- * ends with UNAVAILABLE instead (the fault test catches such an upgrade).
+ * address is the call's peer. grpc-js keeps its sessions privately: per listening HTTP/2 server
+ * in `http2Servers` (a Set each, always), and in a `sessions` map only while channelz is on
+ * (1.10 to 1.14, the pinned version; the runtime turns channelz off). When neither shape is
+ * there, nothing is dropped and the call ends with UNAVAILABLE instead (the fault test catches
+ * such an upgrade).
  */
 export function grpcConnectionDropper(server: () => Server | undefined): ConnectionDropper {
   return (peer) => {
-    const sessions = (server() as unknown as { sessions?: unknown } | undefined)?.sessions;
-    if (!(sessions instanceof Map)) return false;
-    for (const session of sessions.keys() as IterableIterator<Http2Session>) {
+    for (const session of serverSessions(server())) {
       const socket = session.socket;
       const remote =
         socket?.remoteAddress === undefined
@@ -271,6 +271,25 @@ export function grpcConnectionDropper(server: () => Server | undefined): Connect
     }
     return false;
   };
+}
+
+/** The HTTP/2 sessions a grpc-js server holds, from its private fields (see above). */
+function serverSessions(server: Server | undefined): Http2Session[] {
+  const internals = server as unknown as { sessions?: unknown; http2Servers?: unknown } | undefined;
+  const found = new Set<Http2Session>();
+  if (internals?.http2Servers instanceof Map) {
+    for (const entry of internals.http2Servers.values() as IterableIterator<{
+      sessions?: unknown;
+    }>) {
+      if (entry.sessions instanceof Set) {
+        for (const s of entry.sessions as Set<Http2Session>) found.add(s);
+      }
+    }
+  }
+  if (internals?.sessions instanceof Map) {
+    for (const s of internals.sessions.keys() as IterableIterator<Http2Session>) found.add(s);
+  }
+  return [...found];
 }
 
 /**
