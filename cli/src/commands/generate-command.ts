@@ -10,6 +10,7 @@ import { type Diagnostic, hasErrors } from "../diagnostics.js";
 import type { GeneratedFile } from "../inputs.js";
 import { type Model, type PublicQuery, toPublicModel } from "../model.js";
 import type { AnalyseProjectOptions } from "../project.js";
+import type { ServiceSource } from "../templates/deploy-view.js";
 import { version as svcgenVersion } from "../version.js";
 import { inputsHash, recordRun, upToDate } from "./up-to-date.js";
 import { projectPath, type WriteReport, writeGeneratedFiles } from "./write-files.js";
@@ -119,6 +120,7 @@ export async function runGenerate(
   // Proto messages, gRPC service code and handler skeletons, when the project has protos.
   let handlerFiles: GeneratedFile[] = [];
   let handlerPaths: string[] = [];
+  let services: readonly ServiceSource[] = [];
   if (config.proto !== undefined) {
     const { generateProto } = await import("../proto/generate-proto.js");
     const proto = await generateProto(config, analysis.model);
@@ -127,6 +129,16 @@ export async function runGenerate(
     files.push(...proto.files);
     handlerFiles = proto.handlerFiles;
     handlerPaths = proto.handlerPaths;
+    services = proto.services;
+  }
+  // Deployment files (`deploy:`), about the services the proto stage found.
+  if (config.deploy !== undefined) {
+    const { emitDeployArtifacts } = await import("../templates/deploy-artifacts.js");
+    const { deployServices } = await import("../templates/deploy-view.js");
+    const deploy = await emitDeployArtifacts(config, deployServices(services));
+    diagnostics.push(...deploy.diagnostics);
+    if (hasErrors(deploy.diagnostics)) return { ...analysis, diagnostics, report: undefined };
+    files.push(...deploy.files);
   }
   const report = await writeGeneratedFiles(
     config.rootDir,

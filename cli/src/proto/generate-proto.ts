@@ -51,6 +51,8 @@ export interface ProtoOutput {
   readonly handlerFiles: HandlerFile[];
   /** Every handler file the services have (written or not), project-relative. */
   readonly handlerPaths: string[];
+  /** The project's services, in build order (what the deployment files are about). */
+  readonly services: readonly DescService[];
   readonly diagnostics: Diagnostic[];
 }
 
@@ -130,10 +132,16 @@ export async function generateProto(
   opts: GenerateProtoOptions = {},
 ): Promise<ProtoOutput> {
   if (config.proto === undefined)
-    return { files: [], handlerFiles: [], handlerPaths: [], diagnostics: [] };
+    return { files: [], handlerFiles: [], handlerPaths: [], services: [], diagnostics: [] };
   const built = await buildProto(config.proto.roots, config.rootDir);
   if (built.build === undefined)
-    return { files: [], handlerFiles: [], handlerPaths: [], diagnostics: built.diagnostics };
+    return {
+      files: [],
+      handlerFiles: [],
+      handlerPaths: [],
+      services: [],
+      diagnostics: built.diagnostics,
+    };
   const rel = (abs: string): string => path.relative(config.rootDir, abs).split(path.sep).join("/");
   const code = generateProtoCode({
     files: built.build.files,
@@ -171,5 +179,6 @@ export async function generateProto(
     if (merged.content !== undefined)
       handlerFiles.push({ path: file, content: merged.content, created: false });
   }
-  return { files: code.files, handlerFiles, handlerPaths, diagnostics };
+  const services = code.plans.map((p) => p.service);
+  return { files: code.files, handlerFiles, handlerPaths, services, diagnostics };
 }
