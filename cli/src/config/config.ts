@@ -76,7 +76,13 @@ export interface TemplatesConfig {
 }
 
 /** A deployment file kind of `deploy.files`. */
-export type DeployFileKind = "dockerfile" | "fly" | "compose" | "alerts" | "dashboards" | "workflow";
+export type DeployFileKind =
+  | "dockerfile"
+  | "fly"
+  | "compose"
+  | "alerts"
+  | "dashboards"
+  | "workflow";
 
 /** A Fly.io app name given for one service in `deploy.apps`, with where it was written. */
 export interface DeployAppName {

@@ -9,8 +9,8 @@ import type { Diagnostic } from "../diagnostics.js";
 import type { GeneratedFile } from "../inputs.js";
 import {
   alertsView,
-  dashboardView,
   type DeployService,
+  dashboardView,
   deployView,
   flyView,
 } from "./deploy-view.js";
