@@ -29,7 +29,6 @@ if (args[0] === "--version" || args[0] === "-v") {
   const result = await runSvcgenPlugin(request, {
     cwd: process.cwd(),
     env: process.env,
-    onProgress: (m) => process.stderr.write(`${pluginName}: ${m}\n`),
   });
   for (const w of result.warnings) process.stderr.write(`${w}\n`);
   const bytes = toBinary(CodeGeneratorResponseSchema, result.response);

@@ -13,7 +13,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { toPublicModel } from "../../cli/src/model.js";
 import { loadParser, parseQueryFile } from "../../cli/src/parse/query-file-parser.js";
-import { decodeUtf8 } from "../../cli/src/project.js";
+import { decodeUtf8 } from "../../cli/src/utf8.js";
 import { createTestDatabase, serverUrl } from "../db.js";
 import { runCli } from "./cli-project.js";
 

@@ -1,9 +1,10 @@
 /**
  * protoc-gen-svcgen under the real `buf generate` (node_modules' buf, offline) with the
- * buf.gen.yaml of fixtures/plugin, on a temp copy of the users fixture: the files it writes
- * are byte for byte the files `generateProto` (the proto stage of `svcgen generate`) produces
- * for the same project. The plugin analyses the queries itself through svcgen.yaml against
- * the run's PostgreSQL server.
+ * buf.gen.yaml of fixtures/plugin, on a temp copy of the users fixture: after `svcgen
+ * generate` (a separate process, on the run's PostgreSQL server) wrote the manifest, the
+ * plugin runs with `DATABASE_URL` pointing at a closed port and writes byte for byte the
+ * `gen/proto` and `gen/grpc` files `svcgen generate` wrote. It reads the manifest (the
+ * serialised Model) and buf's descriptors; it never opens a database.
  */
 import { spawnSync } from "node:child_process";
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
@@ -12,13 +13,12 @@ import * as path from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { CodeGeneratorRequestSchema } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { loadConfig } from "../../cli/src/config/load-config.js";
+import { freePort } from "../../cli/src/db/embedded-server.js";
 import {
   createSvcgenPlugin,
   parsePluginOptions,
   runSvcgenPlugin,
 } from "../../cli/src/plugin/svcgen-plugin.js";
-import { analyseProject } from "../../cli/src/project.js";
 import { bufCommand, buildProto } from "../../cli/src/proto/buf-build.js";
 import { generateProto } from "../../cli/src/proto/generate-proto.js";
 import { serverUrl } from "../db.js";
@@ -29,8 +29,8 @@ const pluginFixture = path.join(repoRoot, "fixtures/plugin");
 const temps: string[] = [];
 
 /**
- * A temp project: the users fixture's protos and schema, fixtures/plugin's svcgen.yaml,
- * buf.yaml, buf.gen.yaml and queries, and the includes written by the plugin's shim.
+ * A temp project: the users fixture's protos, schema and queries, fixtures/plugin's
+ * svcgen.yaml, buf.yaml and buf.gen.yaml, and the includes written by the plugin's shim.
  */
 async function makeProject(): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), "svcgen-plugin-"));
@@ -38,7 +38,7 @@ async function makeProject(): Promise<string> {
   await cp(path.join(usersProject, "proto"), path.join(dir, "proto"), { recursive: true });
   await mkdir(path.join(dir, "sql"));
   await cp(path.join(usersProject, "sql/schema.sql"), path.join(dir, "sql/schema.sql"));
-  await cp(path.join(pluginFixture, "sql/queries"), path.join(dir, "sql/queries"), {
+  await cp(path.join(usersProject, "sql/queries"), path.join(dir, "sql/queries"), {
     recursive: true,
   });
   for (const f of ["svcgen.yaml", "buf.yaml", "buf.gen.yaml"]) {
@@ -58,8 +58,23 @@ async function makeProject(): Promise<string> {
   return dir;
 }
 
-/** Runs `buf generate` in `dir` with the plugin on PATH and the run's database. */
-function bufGenerate(dir: string): { status: number | null; stderr: string } {
+/** A `DATABASE_URL` nothing listens on: any attempt to connect fails. */
+async function closedDatabaseUrl(): Promise<string> {
+  return `postgres://postgres@127.0.0.1:${await freePort()}/postgres`;
+}
+
+/** Runs `svcgen generate` in `dir` as its own process, on the run's database. */
+function svcgenGenerate(dir: string): { status: number | null; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(repoRoot, "bin/svcgen.js"), "generate"], {
+    cwd: dir,
+    encoding: "utf8",
+    env: { ...process.env, DATABASE_URL: serverUrl() },
+  });
+  return { status: r.status, stderr: r.stderr };
+}
+
+/** Runs `buf generate` in `dir` with the plugin on PATH and `databaseUrl` in the environment. */
+function bufGenerate(dir: string, databaseUrl: string): { status: number | null; stderr: string } {
   const buf = bufCommand();
   const r = spawnSync(buf.file, [...buf.args, "generate"], {
     cwd: dir,
@@ -67,7 +82,7 @@ function bufGenerate(dir: string): { status: number | null; stderr: string } {
     env: {
       ...process.env,
       PATH: `${path.join(dir, ".bin")}${path.delimiter}${process.env.PATH ?? ""}`,
-      DATABASE_URL: serverUrl(),
+      DATABASE_URL: databaseUrl,
       BUF_CACHE_DIR: path.join(tmpdir(), "svcgen-buf-cache"),
     },
   });
@@ -98,49 +113,64 @@ afterAll(async () => {
   for (const d of temps) await rm(d, { recursive: true, force: true });
 });
 
-describe("buf generate with protoc-gen-svcgen", () => {
+describe("buf generate with protoc-gen-svcgen, no database reachable", () => {
   let dir: string;
+  let expected: Map<string, string>;
   let bufRun: { status: number | null; stderr: string };
 
   beforeAll(async () => {
     dir = await makeProject();
-    // Cold cache: the plugin analyses the queries itself.
-    bufRun = bufGenerate(dir);
+    const gen = svcgenGenerate(dir);
+    expect(gen.stderr).not.toMatch(/error/);
+    expect(gen.status).toBe(0);
+    const all = await readTree(dir, path.join(dir, "gen"));
+    expected = new Map([...all].filter(([p]) => /^gen\/(proto|grpc)\//.test(p)));
+    // Only the manifest and the query modules stay: the plugin writes the rest again.
+    await rm(path.join(dir, "gen/proto"), { recursive: true });
+    await rm(path.join(dir, "gen/grpc"), { recursive: true });
+    await rm(path.join(dir, ".svcgen-cache"), { recursive: true, force: true });
+    bufRun = bufGenerate(dir, await closedDatabaseUrl());
   });
 
   test("succeeds", () => {
-    // Only the analysis's progress lines ("protoc-gen-svcgen: applying sql/schema.sql").
-    expect(bufRun.stderr).not.toMatch(/error|warning|Failure/);
+    expect(bufRun.stderr).toBe("");
     expect(bufRun.status).toBe(0);
   });
 
   test("writes exactly the gen/proto and gen/grpc files of svcgen generate, byte for byte", async () => {
     const written = await readTree(dir, path.join(dir, "gen"));
-    const loaded = await loadConfig(path.join(dir, "svcgen.yaml"), { DATABASE_URL: serverUrl() });
-    if (loaded.config === undefined) throw new Error(JSON.stringify(loaded.diagnostics));
-    const analysis = await analyseProject(loaded.config);
-    expect(analysis.diagnostics).toEqual([]);
-    const proto = await generateProto(loaded.config, analysis.model);
-    expect(proto.diagnostics).toEqual([]);
-    const expected = new Map(proto.files.map((f) => [f.path, f.content]));
-    expect([...written.keys()].sort()).toEqual([
+    const plugin = new Map([...written].filter(([p]) => /^gen\/(proto|grpc)\//.test(p)));
+    expect([...plugin.keys()].sort()).toEqual([
       "gen/grpc/user-service.ts",
       "gen/proto/acme/users/v1/users_pb.ts",
       "gen/proto/buf/validate/validate_pb.ts",
       "gen/proto/svcgen/v1/options_pb.ts",
     ]);
-    expect([...expected.keys()].sort()).toEqual([...written.keys()].sort());
-    for (const [p, content] of expected) expect(written.get(p), p).toBe(content);
+    expect([...expected.keys()].sort()).toEqual([...plugin.keys()].sort());
+    for (const [p, content] of expected) expect(plugin.get(p), p).toBe(content);
   });
 
-  test("writes no handler skeletons", async () => {
-    expect((await readTree(dir, path.join(dir, "src"))).size).toBe(0);
+  test("writes no handler skeletons beyond svcgen generate's", async () => {
+    expect([...(await readTree(dir, path.join(dir, "src"))).keys()]).toEqual([
+      "src/user-service/handlers.ts",
+    ]);
+  });
+
+  test("without a manifest it fails with one clear error, still touching no database", async () => {
+    await rm(path.join(dir, "gen/svcgen-manifest.json"));
+    const r = bufGenerate(dir, await closedDatabaseUrl());
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(
+      "error SVC300: no manifest at gen/svcgen-manifest.json: the plugin binds RPCs to the queries svcgen generate recorded there",
+    );
   });
 });
 
 describe("protoc-gen-svcgen errors", () => {
   test("an unknown query fails buf generate with the located diagnostic", async () => {
     const dir = await makeProject();
+    expect(svcgenGenerate(dir).status).toBe(0);
+    await rm(path.join(dir, "gen/grpc"), { recursive: true });
     const file = path.join(dir, "proto/acme/users/v1/users.proto");
     const text = await readFile(file, "utf8");
     const wrong = text.replace('{query: "DeleteUser"}', '{query: "DeleteUsr"}');
@@ -149,7 +179,7 @@ describe("protoc-gen-svcgen errors", () => {
     const lines = wrong.split("\n");
     const line = lines.findIndex((l) => l.includes('"DeleteUsr"')) + 1;
     const column = (lines[line - 1] ?? "").indexOf("option") + 1;
-    const r = bufGenerate(dir);
+    const r = bufGenerate(dir, await closedDatabaseUrl());
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain(`proto/acme/users/v1/users.proto:${line}:${column}: error SVC301: `);
     expect(r.stderr).toContain("DeleteUsr");
@@ -185,7 +215,7 @@ describe("protoc-gen-svcgen errors", () => {
 });
 
 describe("createSvcgenPlugin", () => {
-  test("equals generateProto's files for the golden users model, minus the out prefix", async () => {
+  test("equals generateProto's files for the analysed users fixture, minus the out prefix", async () => {
     const built = await buildProto([path.join(usersProject, "proto")], usersProject);
     if (built.build === undefined) throw new Error(JSON.stringify(built.diagnostics));
     const plugin = createSvcgenPlugin({ model: usersModel, sourcePaths: built.build.sourcePaths });

@@ -27,6 +27,7 @@ import {
 } from "@svcgen/runtime/telemetry";
 import { exportJWK, SignJWT } from "jose";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { UserService } from "../../fixtures/golden/grpc/users/gen/proto/acme/users/v1/users_pb.js";
 import type { ServerCall, ServerInterceptor } from "../../runtime/src/server/interceptor.js";
 
 const issuer = "https://issuer.example.test";
@@ -111,10 +112,13 @@ function makeCall(
       path: ctx.method,
       kind: "unary",
       policy: { auth, timeoutMs: 0, idempotent: true },
+      // Any real method descriptor: these interceptors read only the names and the policy.
+      descriptor: UserService.method.getUser,
     },
     ctx,
     startedAt: Date.now(),
     requestId: `req-${method}`,
+    request: undefined,
     setPrincipal(p) {
       principal = p;
     },

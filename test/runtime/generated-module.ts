@@ -6,11 +6,11 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildModel, type ModelParts } from "../../cli/src/analyse/model-builder.js";
 import {
   emitQueryModules,
   type QueryEmitOptions,
 } from "../../cli/src/emit/query-module-emitter.js";
-import type { Model } from "../../cli/src/model.js";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -32,11 +32,15 @@ export interface GeneratedModules {
  * module instance the test imports, so `configureRuntime` in a test reaches generated code.
  */
 export async function generateAndImport(
-  model: Model,
+  model: ModelParts,
   options: Omit<QueryEmitOptions, "out" | "runtimeModule"> = {},
 ): Promise<GeneratedModules> {
   const out = `test/runtime/gen/rt_${randomBytes(4).toString("hex")}`;
-  const files = emitQueryModules(model, { ...options, out, runtimeModule: "@svcgen/runtime" });
+  const files = emitQueryModules(buildModel(model), {
+    ...options,
+    out,
+    runtimeModule: "@svcgen/runtime",
+  });
   for (const f of files) {
     const abs = join(repoRoot, f.path);
     const runtimeSrc = relative(dirname(abs), join(repoRoot, "runtime/src/index.js"));

@@ -1,14 +1,17 @@
 /**
- * Builders of hand-made Models for emitter and runtime tests: Postgres types with their
- * default TypeScript mapping (SPEC's type table), as the analyser would produce them.
+ * Builders of Models for emitter and runtime tests: Postgres types with the analyser's own
+ * TypeScript mapping (`tsTypeFor`, SPEC's type table), so a test model types values exactly
+ * as the analyser does.
  */
+
+import { tsTypeFor } from "../../cli/src/analyse/ts-types.js";
 import type {
   ColumnModel,
   ParamModel,
   PgType,
   QueryCommand,
   QueryModel,
-  TsTypeRef,
+  TsType,
 } from "../../cli/src/model.js";
 
 let nextOid = 100_000;
@@ -45,49 +48,13 @@ export interface Modes {
   readonly date?: "Date" | "string";
 }
 
-function tsText(t: PgType, modes: Modes, side: "param" | "result"): string {
-  switch (t.kind) {
-    case "enum":
-      return t.labels.map((l) => JSON.stringify(l)).join(" | ");
-    case "domain":
-      return tsText(t.base, modes, side);
-    case "array": {
-      const el = tsText(t.element, modes, side);
-      return /[ |]/.test(el) ? `(${el})[]` : `${el}[]`;
-    }
-    case "other":
-      return "string";
-    case "base":
-      switch (t.typname) {
-        case "int2":
-        case "int4":
-        case "float4":
-        case "float8":
-        case "oid":
-          return "number";
-        case "int8":
-          return modes.int8 ?? "bigint";
-        case "bool":
-          return "boolean";
-        case "timestamptz":
-        case "timestamp":
-          return "Date";
-        case "date":
-          return modes.date ?? "Date";
-        case "bytea":
-          return side === "param" ? "Uint8Array" : "Buffer";
-        case "json":
-        case "jsonb":
-          return "JsonValue";
-        default:
-          return "string";
-      }
-  }
-}
-
-/** The default TS type of a Postgres type, per SPEC's table. */
-export function tsTypeOf(t: PgType, side: "param" | "result", modes: Modes = {}): TsTypeRef {
-  return { text: tsText(t, modes, side), imports: [], overridden: false };
+/** The default TS type of a Postgres type: the analyser's own mapping (SPEC's table). */
+export function tsTypeOf(t: PgType, side: "param" | "result", modes: Modes = {}): TsType {
+  return tsTypeFor(t, side, {
+    int8: modes.int8 ?? "bigint",
+    date: modes.date ?? "Date",
+    overrides: [],
+  });
 }
 
 function camel(name: string): string {
@@ -99,7 +66,7 @@ export function param(
   name: string,
   position: number,
   pgType: PgType,
-  opts: { nullable?: boolean; modes?: Modes; tsType?: TsTypeRef } = {},
+  opts: { nullable?: boolean; modes?: Modes; tsType?: TsType } = {},
 ): ParamModel {
   return {
     name,
@@ -115,7 +82,7 @@ export function param(
 export function column(
   name: string,
   pgType: PgType,
-  opts: { nullable?: boolean; modes?: Modes; tsType?: TsTypeRef } = {},
+  opts: { nullable?: boolean; modes?: Modes; tsType?: TsType } = {},
 ): ColumnModel {
   return {
     name,

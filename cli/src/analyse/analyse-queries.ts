@@ -12,6 +12,7 @@ import { as, kindOf, type PgNode } from "../parse/pg-ast.js";
 import type { ParsedQuery } from "../parse/query-file-parser.js";
 import { loadCatalog } from "./catalog.js";
 import { describeStatements } from "./describe.js";
+import { buildModel } from "./model-builder.js";
 import { NullabilityAnalyser, type OutCol } from "./nullability.js";
 import { paramContexts } from "./param-context.js";
 import { type TsTypeOptions, tsTypeFor } from "./ts-types.js";
@@ -246,7 +247,7 @@ export async function analyseQueries(
       doc: q.doc,
     });
   }
-  return { model: { queries: out }, diagnostics };
+  return { model: buildModel({ queries: out }), diagnostics };
 }
 
 function domainReaches(t: PgType, oid: number): boolean {

@@ -8,10 +8,10 @@ import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { SourceFile } from "../inputs.js";
-import type { QueryModel } from "../model.js";
+import type { ConstraintModel, QueryModel } from "../model.js";
 
 /** Bump when analysis output changes for the same inputs, to invalidate old caches. */
-export const analysisVersion = "svcgen-analysis-1";
+export const analysisVersion = "svcgen-analysis-2";
 
 /** The part of a cached query that depends only on its key (not on its name or place). */
 export type CachedAnalysis = Pick<QueryModel, "params" | "columns">;
@@ -19,6 +19,8 @@ export type CachedAnalysis = Pick<QueryModel, "params" | "columns">;
 interface CacheFile {
   readonly version: string;
   readonly entries: Record<string, CachedAnalysis>;
+  /** The schema's constraints by schema hash (they depend on the migrations only). */
+  readonly constraints?: Record<string, readonly ConstraintModel[]>;
 }
 
 /** Hash of the schema inputs: migration paths and contents, in order. */
@@ -42,10 +44,17 @@ export class AnalysisCache {
   readonly #dir: string;
   #entries: Map<string, CachedAnalysis>;
   readonly #used = new Set<string>();
+  readonly #constraints: Map<string, readonly ConstraintModel[]>;
+  readonly #usedConstraints = new Set<string>();
 
-  private constructor(dir: string, entries: Map<string, CachedAnalysis>) {
+  private constructor(
+    dir: string,
+    entries: Map<string, CachedAnalysis>,
+    constraints: Map<string, readonly ConstraintModel[]> = new Map(),
+  ) {
     this.#dir = dir;
     this.#entries = entries;
+    this.#constraints = constraints;
   }
 
   /** Loads the cache in `dir`; a missing, unreadable or outdated file gives an empty cache. */
@@ -53,7 +62,11 @@ export class AnalysisCache {
     try {
       const data = JSON.parse(await readFile(join(dir, "analysis.json"), "utf8")) as CacheFile;
       if (data.version === analysisVersion && typeof data.entries === "object") {
-        return new AnalysisCache(dir, new Map(Object.entries(data.entries)));
+        return new AnalysisCache(
+          dir,
+          new Map(Object.entries(data.entries)),
+          new Map(Object.entries(data.constraints ?? {})),
+        );
       }
     } catch {
       // no cache yet, or a damaged one: start empty
@@ -74,6 +87,19 @@ export class AnalysisCache {
     this.#used.add(key);
   }
 
+  /** The cached constraints of the schema with hash `schema`. */
+  getConstraints(schema: string): readonly ConstraintModel[] | undefined {
+    const c = this.#constraints.get(schema);
+    if (c !== undefined) this.#usedConstraints.add(schema);
+    return c;
+  }
+
+  /** Stores the constraints of the schema with hash `schema`. */
+  setConstraints(schema: string, constraints: readonly ConstraintModel[]): void {
+    this.#constraints.set(schema, constraints);
+    this.#usedConstraints.add(schema);
+  }
+
   /**
    * Writes the cache atomically, keeping only the entries used in this run so it does not
    * grow without bound.
@@ -84,10 +110,18 @@ export class AnalysisCache {
       const v = this.#entries.get(k);
       if (v !== undefined) entries[k] = v;
     }
+    const constraints: Record<string, readonly ConstraintModel[]> = {};
+    for (const k of [...this.#usedConstraints].sort()) {
+      const v = this.#constraints.get(k);
+      if (v !== undefined) constraints[k] = v;
+    }
     await mkdir(this.#dir, { recursive: true });
     const file = join(this.#dir, "analysis.json");
     const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify({ version: analysisVersion, entries } satisfies CacheFile));
+    await writeFile(
+      tmp,
+      JSON.stringify({ version: analysisVersion, entries, constraints } satisfies CacheFile),
+    );
     await rename(tmp, file);
   }
 }

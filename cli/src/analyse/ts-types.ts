@@ -3,9 +3,7 @@
  * int8/date modes and the config's overrides by type and by `table.column`.
  */
 import type { DateMode, Int8Mode, TypeOverride } from "../config/config.js";
-import { type PgType, runtimeModule, type TsImport, type TsTypeRef } from "../model.js";
-
-export { runtimeModule };
+import type { PgType, TsType } from "../model.js";
 
 /** Options of the mapping. */
 export interface TsTypeOptions {
@@ -40,10 +38,9 @@ export const stringTypes: ReadonlySet<string> = new Set([
   "tsquery",
 ]);
 
-const plain = (text: string, imports: readonly TsImport[] = []): TsTypeRef => ({
-  text,
-  imports,
-  overridden: false,
+const primitive = (name: Extract<TsType, { kind: "primitive" }>["name"]): TsType => ({
+  kind: "primitive",
+  name,
 });
 
 /**
@@ -57,7 +54,7 @@ export function tsTypeFor(
   role: "param" | "result",
   options: TsTypeOptions,
   column?: { readonly table: string; readonly column: string },
-): TsTypeRef {
+): TsType {
   if (column !== undefined) {
     const o = options.overrides.find(
       (x) =>
@@ -76,35 +73,27 @@ export function tsTypeFor(
 
   switch (type.kind) {
     case "enum":
-      return plain(type.labels.map((l) => JSON.stringify(l)).join(" | ") || "string");
+      return { kind: "enum", pgName: type.name, labels: type.labels };
     case "domain":
       return tsTypeFor(type.base, role, options);
-    case "array": {
-      const el = tsTypeFor(type.element, role, options);
-      const needsParens = /[|&]/.test(el.text);
-      return {
-        text: needsParens ? `(${el.text})[]` : `${el.text}[]`,
-        imports: el.imports,
-        overridden: el.overridden,
-      };
-    }
+    case "array":
+      return { kind: "array", element: tsTypeFor(type.element, role, options) };
     case "other":
-      return plain("unknown");
+      return primitive("unknown");
     case "base":
       return baseType(type.typname, role, options);
   }
 }
 
-function baseType(typname: string, role: "param" | "result", options: TsTypeOptions): TsTypeRef {
-  if (numberTypes.has(typname)) return plain("number");
-  if (typname === "int8") return plain(options.int8);
-  if (stringTypes.has(typname)) return plain("string");
-  if (typname === "bool") return plain("boolean");
-  if (typname === "timestamptz" || typname === "timestamp") return plain("Date");
-  if (typname === "date") return plain(options.date === "string" ? "string" : "Date");
-  if (typname === "bytea") return plain(role === "param" ? "Uint8Array" : "Buffer");
-  if (typname === "json" || typname === "jsonb") {
-    return plain("JsonValue", [{ name: "JsonValue", from: runtimeModule }]);
-  }
-  return plain("unknown");
+function baseType(typname: string, role: "param" | "result", options: TsTypeOptions): TsType {
+  if (numberTypes.has(typname)) return primitive("number");
+  if (typname === "int8") return { kind: "bigint", mode: options.int8 };
+  if (stringTypes.has(typname)) return primitive("string");
+  if (typname === "bool") return primitive("boolean");
+  if (typname === "timestamptz" || typname === "timestamp") return { kind: "date", mode: "Date" };
+  if (typname === "date") return { kind: "date", mode: options.date };
+  if (typname === "bytea")
+    return { kind: "bytes", name: role === "param" ? "Uint8Array" : "Buffer" };
+  if (typname === "json" || typname === "jsonb") return { kind: "json" };
+  return primitive("unknown");
 }

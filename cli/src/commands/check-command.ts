@@ -14,12 +14,14 @@ import { DriftCodes } from "../check/drift-codes.js";
 import { compareQueries } from "../check/model-drift.js";
 import { compareSchemas, readSchemaSnapshot, type SchemaSnapshot } from "../check/schema-drift.js";
 import type { ResolvedConfig } from "../config/config.js";
-import { openSchema, readMigrations, redactUrl, type SchemaSession } from "../db/schema-source.js";
+import { openSchema, redactUrl, type SchemaSession } from "../db/schema-source.js";
 import { Codes, type Diagnostic } from "../diagnostics.js";
+import { manifestName, parseManifest } from "../manifest.js";
 import { type PublicQuery, toPublicModel } from "../model.js";
 import { analyseProject } from "../project.js";
-import { manifestName, runGenerate } from "./generate-command.js";
-import { projectPath } from "./write-files.js";
+import { projectPath } from "../project-paths.js";
+import { readSourceFiles } from "../read-inputs.js";
+import { runGenerate } from "./generate-command.js";
 
 /** Options of {@link runCheck}. */
 export interface CheckOptions {
@@ -87,7 +89,7 @@ export async function runCheck(
   const manifest = await readManifest(config);
   if (manifest.kind === "error") return done([manifest.diagnostic]);
 
-  const migrations = await readMigrations(config);
+  const migrations = await readSourceFiles(config.rootDir, config.schemaFiles, "migration");
   let scratch: SchemaSession | undefined;
   try {
     const diagnostics: Diagnostic[] = [...migrations.diagnostics];
@@ -159,9 +161,7 @@ async function readManifest(config: ResolvedConfig): Promise<Manifest> {
     };
   }
   try {
-    const data = JSON.parse(text) as { queries?: unknown };
-    if (!Array.isArray(data.queries)) throw new Error("no queries list");
-    return { kind: "ok", queries: data.queries as PublicQuery[] };
+    return { kind: "ok", queries: toPublicModel(parseManifest(text)).queries };
   } catch (e) {
     return {
       kind: "error",

@@ -5,18 +5,20 @@
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { buildModel } from "../analyse/model-builder.js";
 import type { ResolvedConfig } from "../config/config.js";
 import { type Diagnostic, hasErrors } from "../diagnostics.js";
 import type { GeneratedFile } from "../inputs.js";
-import { type Model, type PublicQuery, toPublicModel } from "../model.js";
+import { countManifestQueries, manifestName } from "../manifest.js";
+import type { Model } from "../model.js";
 import type { AnalyseProjectOptions } from "../project.js";
-import type { ServiceSource } from "../templates/deploy-view.js";
+import { projectPath } from "../project-paths.js";
 import { version as svcgenVersion } from "../version.js";
 import { inputsHash, recordRun, upToDate } from "./up-to-date.js";
-import { projectPath, type WriteReport, writeGeneratedFiles } from "./write-files.js";
+import { type WriteReport, writeGeneratedFiles } from "./write-files.js";
 
-/** The manifest `svcgen check` compares a live database with, next to the generated code. */
-export const manifestName = "svcgen-manifest.json";
+/** The manifest's file name (one definition, in manifest.ts). */
+export { manifestName };
 
 /** Options of {@link runGenerate}. */
 export interface GenerateOptions extends AnalyseProjectOptions {
@@ -33,13 +35,14 @@ export interface GenerateOptions extends AnalyseProjectOptions {
   readonly writeMemo?: Map<string, string>;
 }
 
-/** How many queries a manifest lists, read back on the up-to-date path. */
+/**
+ * How many queries a manifest lists, read back on the up-to-date path. The manifest has one
+ * query per line, so counting lines is enough; parsing the whole Model would cost more than
+ * the rest of that path.
+ */
 async function manifestQueries(config: ResolvedConfig): Promise<number> {
   try {
-    const m = JSON.parse(await readFile(join(config.out, manifestName), "utf8")) as {
-      queries?: PublicQuery[];
-    };
-    return m.queries?.length ?? 0;
+    return countManifestQueries(await readFile(join(config.out, manifestName), "utf8"));
   } catch {
     return 0;
   }
@@ -54,32 +57,6 @@ export interface GenerateResult {
   readonly model: Model;
   readonly analysed: number;
   readonly cached: number;
-}
-
-/**
- * Everything `generate` writes for a Model, relative to the project folder, sorted by path.
- * Deterministic: the same Model and config give the same bytes.
- */
-export async function emitProject(
-  config: ResolvedConfig,
-  model: Model,
-  memo?: GenerateOptions["emitMemo"],
-): Promise<GeneratedFile[]> {
-  // Loaded on demand, like the analyser: templates are compiled only when emitting.
-  const { emitQueryModules } = await import("../emit/query-module-emitter.js");
-  const out = projectPath(config.rootDir, config.out);
-  const files = emitQueryModules(model, {
-    out,
-    int8: config.int8,
-    date: config.date,
-    preparedStatements: config.preparedStatements,
-    memo,
-  });
-  files.push({
-    path: `${out}/${manifestName}`,
-    content: `${JSON.stringify(toPublicModel(model), null, 2)}\n`,
-  });
-  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 /** Runs generate (or generate --check) for a loaded config. */
@@ -97,47 +74,49 @@ export async function runGenerate(
       diagnostics: [],
       sources: new Map(),
       report: { written: [], deleted: [], unchanged: recorded.length },
-      model: { queries: [] },
+      model: buildModel({ queries: [] }),
       analysed: 0,
       cached: n,
     };
   }
   // Loaded on demand: the up-to-date path above needs neither the parser nor pg.
-  const { analyseProject } = await import("../project.js");
-  const analysis = await analyseProject(config, opts);
-  if (hasErrors(analysis.diagnostics)) {
-    return { ...analysis, report: undefined };
+  const [{ readInputs }, { openSchemaSession }, { generate }] = await Promise.all([
+    import("../read-inputs.js"),
+    import("../project.js"),
+    import("../generate.js"),
+  ]);
+  const inputs = await readInputs(config);
+  const session = await openSchemaSession(config, inputs.migrations, inputs.diagnostics, opts);
+  let output: Awaited<ReturnType<typeof generate>> | undefined;
+  try {
+    output = await generate(inputs, session, {
+      ...(opts.parseMemo === undefined ? {} : { parseMemo: opts.parseMemo }),
+      ...(opts.emitMemo === undefined ? {} : { emitMemo: opts.emitMemo }),
+    });
+  } finally {
+    // The cache keeps what analysed cleanly, even when the proto stage then failed.
+    await session.close(output === undefined || !output.queriesClean);
   }
-  const files = await emitProject(config, analysis.model, opts.emitMemo);
+  const counts = { analysed: session.analysed(), cached: session.cached() };
+  const base = { diagnostics: output.diagnostics, sources: output.sources, model: output.model };
+  if (hasErrors(output.diagnostics)) return { ...base, ...counts, report: undefined };
   const out = projectPath(config.rootDir, config.out);
-  const diagnostics = [...analysis.diagnostics];
+  const diagnostics = [...output.diagnostics];
+  const files = [...output.files];
   // Text artifacts through Handlebars templates, built-in or the project's overrides.
   const { emitTextArtifacts } = await import("../templates/text-artifacts.js");
-  const text = await emitTextArtifacts(config, analysis.model, manifestName);
+  const text = await emitTextArtifacts(config, output.model, manifestName);
   diagnostics.push(...text.diagnostics);
-  if (hasErrors(text.diagnostics)) return { ...analysis, diagnostics, report: undefined };
+  if (hasErrors(text.diagnostics)) return { ...base, ...counts, diagnostics, report: undefined };
   files.push(...text.files);
-  // Proto messages, gRPC service code and handler skeletons, when the project has protos.
-  let handlerFiles: GeneratedFile[] = [];
-  let handlerPaths: string[] = [];
-  let services: readonly ServiceSource[] = [];
-  if (config.proto !== undefined) {
-    const { generateProto } = await import("../proto/generate-proto.js");
-    const proto = await generateProto(config, analysis.model);
-    diagnostics.push(...proto.diagnostics);
-    if (hasErrors(proto.diagnostics)) return { ...analysis, diagnostics, report: undefined };
-    files.push(...proto.files);
-    handlerFiles = proto.handlerFiles;
-    handlerPaths = proto.handlerPaths;
-    services = proto.services;
-  }
-  // Deployment files (`deploy:`), about the services the proto stage found.
+  // Deployment files (`deploy:`), about the Model's services.
   if (config.deploy !== undefined) {
     const { emitDeployArtifacts } = await import("../templates/deploy-artifacts.js");
     const { deployServices } = await import("../templates/deploy-view.js");
-    const deploy = await emitDeployArtifacts(config, deployServices(services));
+    const deploy = await emitDeployArtifacts(config, deployServices(output.model));
     diagnostics.push(...deploy.diagnostics);
-    if (hasErrors(deploy.diagnostics)) return { ...analysis, diagnostics, report: undefined };
+    if (hasErrors(deploy.diagnostics))
+      return { ...base, ...counts, diagnostics, report: undefined };
     files.push(...deploy.files);
   }
   const report = await writeGeneratedFiles(
@@ -149,14 +128,19 @@ export async function runGenerate(
   );
   // Handler skeletons are the user's once created: written only when new or gaining a stub,
   // never deleted, and not part of the up-to-date record (the user edits them).
-  const handlers = await writeGeneratedFiles(config.rootDir, handlerFiles, [], opts.check === true);
+  const handlers = await writeGeneratedFiles(
+    config.rootDir,
+    [...output.handlerFiles],
+    [],
+    opts.check === true,
+  );
   const merged: WriteReport = {
     written: [...report.written, ...handlers.written].sort(),
     deleted: report.deleted,
     unchanged: report.unchanged,
   };
-  if (useRecord && opts.check !== true && !hasErrors(diagnostics)) {
-    await recordRun(config, hash, files, handlerPaths);
+  if (useRecord && opts.check !== true) {
+    await recordRun(config, hash, files, [...output.handlerPaths]);
   }
-  return { ...analysis, diagnostics, report: merged };
+  return { ...base, ...counts, diagnostics, report: merged };
 }

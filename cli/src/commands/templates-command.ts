@@ -7,7 +7,7 @@ import { copyFile, mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { ResolvedConfig } from "../config/config.js";
 import { closestMatch } from "../config/suggest.js";
-import { projectPath } from "../paths.js";
+import { projectPath } from "../project-paths.js";
 import {
   builtinTemplateNames,
   builtinTemplates,

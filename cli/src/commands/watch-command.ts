@@ -14,7 +14,7 @@ import { loadConfig } from "../config/load-config.js";
 import { type Diagnostic, formatDiagnostic, hasErrors, sortDiagnostics } from "../diagnostics.js";
 import type { GeneratedFile } from "../inputs.js";
 import type { ParsedQueryFile } from "../parse/query-file-parser.js";
-import { projectPath } from "../paths.js";
+import { projectPath } from "../project-paths.js";
 import { SchemaHost } from "../watch/schema-host.js";
 import {
   type ChangeKind,

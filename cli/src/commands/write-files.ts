@@ -4,7 +4,7 @@
  * that are no longer produced. `--check` mode reports instead of writing.
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { dirname, join, relative, sep } from "node:path";
+import { dirname, join } from "node:path";
 import { type GeneratedFile, generatedHeader } from "../inputs.js";
 
 /**
@@ -89,7 +89,5 @@ export async function writeGeneratedFiles(
   return { written: written.sort(), deleted: deleted.sort(), unchanged };
 }
 
-/** A path relative to the project folder with forward slashes. */
-export function projectPath(rootDir: string, abs: string): string {
-  return relative(rootDir, abs).split(sep).join("/");
-}
+/** A path relative to the project folder with forward slashes (one definition, in project-paths.ts). */
+export { projectPath } from "../project-paths.js";

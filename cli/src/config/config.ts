@@ -2,7 +2,7 @@
  * The resolved configuration: what `svcgen.yaml` says after validation, defaults applied and
  * environment variables substituted. Loading and validation live in `load-config.ts`.
  */
-import type { TsTypeRef } from "../model.js";
+import type { TsType } from "../model.js";
 
 /** How an int8 (bigint, bigserial) value is represented in TypeScript. Default `bigint`. */
 export type Int8Mode = "bigint" | "string" | "number";
@@ -28,8 +28,8 @@ export type OverrideMatch =
  */
 export interface TypeOverride {
   readonly match: OverrideMatch;
-  readonly paramType: TsTypeRef;
-  readonly resultType: TsTypeRef;
+  readonly paramType: Extract<TsType, { kind: "override" }>;
+  readonly resultType: Extract<TsType, { kind: "override" }>;
 }
 
 /** Database settings. */

@@ -113,20 +113,20 @@ describe("loadConfig", () => {
         {
           match: { kind: "pgType", pgType: "numeric" },
           paramType: {
+            kind: "override",
             text: "Decimal",
             imports: [{ name: "Decimal", from: "decimal.js" }],
-            overridden: true,
           },
           resultType: {
+            kind: "override",
             text: "Decimal",
             imports: [{ name: "Decimal", from: "decimal.js" }],
-            overridden: true,
           },
         },
         {
           match: { kind: "column", schema: "billing", table: "invoices", column: "total" },
-          paramType: { text: "string | Money", imports: [money], overridden: true },
-          resultType: { text: "Money", imports: [money], overridden: true },
+          paramType: { kind: "override", text: "string | Money", imports: [money] },
+          resultType: { kind: "override", text: "Money", imports: [money] },
         },
       ],
       int8: "string",

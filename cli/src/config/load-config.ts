@@ -9,7 +9,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { dirname, join, relative, resolve, sep } from "node:path";
 import { type Node, parseDocument } from "yaml";
 import { Codes, type Diagnostic, positionAt } from "../diagnostics.js";
-import type { TsImport, TsTypeRef } from "../model.js";
+import type { TsImport, TsType } from "../model.js";
 import { builtinTemplateNames } from "../templates/template-registry.js";
 import type {
   DateMode,
@@ -450,11 +450,14 @@ function toTsImport(i: RawImport): TsImport {
  * its local name, so a parameter-only type does not make result code import it too; an import
  * that neither mentions is kept on both, since the user asked for it.
  */
-function typeRef(text: string, imports: readonly TsImport[]): TsTypeRef {
+function typeRef(
+  text: string,
+  imports: readonly TsImport[],
+): Extract<TsType, { kind: "override" }> {
   const mentioned = imports.filter((i) =>
     new RegExp(`(^|[^A-Za-z0-9_$])${escapeRegExp(i.as ?? i.name)}($|[^A-Za-z0-9_$])`).test(text),
   );
-  return { text, imports: mentioned.length > 0 ? mentioned : [...imports], overridden: true };
+  return { kind: "override", text, imports: mentioned.length > 0 ? mentioned : [...imports] };
 }
 
 function escapeRegExp(s: string): string {

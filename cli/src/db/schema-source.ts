@@ -7,11 +7,10 @@
  * pg-connection.ts and applying migrations in migration-runner.ts.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import type { ResolvedConfig } from "../config/config.js";
-import { Codes, type Diagnostic } from "../diagnostics.js";
+import type { Diagnostic } from "../diagnostics.js";
 import type { SourceFile } from "../inputs.js";
-import { projectPath } from "../paths.js";
+import { readSourceFiles } from "../read-inputs.js";
 import { startEmbeddedServer } from "./embedded-server.js";
 import { applyMigrations } from "./migration-runner.js";
 import {
@@ -283,22 +282,8 @@ async function openScratch(
 export async function readMigrations(
   config: ResolvedConfig,
 ): Promise<{ files: SourceFile[]; diagnostics: Diagnostic[] }> {
-  const files: SourceFile[] = [];
-  const diagnostics: Diagnostic[] = [];
-  for (const abs of config.schemaFiles) {
-    const path = projectPath(config.rootDir, abs);
-    try {
-      files.push({ path, text: await readFile(abs, "utf8") });
-    } catch (err) {
-      diagnostics.push({
-        severity: "error",
-        code: Codes.io,
-        message: `cannot read migration: ${describeError(err).message}`,
-        file: path,
-      });
-    }
-  }
-  return { files, diagnostics };
+  // The one reader of project sources (query files use it too).
+  return readSourceFiles(config.rootDir, config.schemaFiles, "migration");
 }
 
 function failure(d: Diagnostic): OpenSchemaResult {

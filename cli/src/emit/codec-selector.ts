@@ -3,7 +3,8 @@
  * The choice is written into the generated module as a call tree of runtime symbols
  * (`decodeArray(decodeNumber)`), never looked up by OID at run time.
  */
-import type { PgType, TsTypeRef } from "../model.js";
+import type { PgType, TsType } from "../model.js";
+import { leafType } from "../ts-type-renderer.js";
 import type { RuntimeSymbol } from "./runtime-symbols.js";
 
 /** A codec expression: a runtime symbol, applied to an element codec for arrays. */
@@ -24,27 +25,17 @@ export interface CodecModes {
 const symbol = (s: RuntimeSymbol): CodecExpr => ({ kind: "symbol", symbol: s });
 
 /**
- * The int8/date mode a value uses. The analyser writes the configured mode into the default
- * TS type (`bigint`, `string`, `number`; `Date`, `string`), so the type text decides and the
+ * The int8/date mode a value uses. The analyser puts the configured mode into the default TS
+ * type (`{ kind: "bigint", mode }`, `{ kind: "date", mode }`), so the type decides and the
  * codec always matches the promised type. An overridden type only re-types the value, so the
  * configured mode decides.
  */
-function modesFor(tsType: TsTypeRef, configured: CodecModes): CodecModes {
-  if (tsType.overridden) return configured;
-  const text = tsType.text;
-  const int8: Int8Mode = /\bbigint\b/.test(text)
-    ? "bigint"
-    : /\bnumber\b/.test(text)
-      ? "number"
-      : /\bstring\b/.test(text)
-        ? "string"
-        : configured.int8;
-  const date: DateMode = /\bDate\b/.test(text)
-    ? "Date"
-    : /\bstring\b/.test(text)
-      ? "string"
-      : configured.date;
-  return { int8, date };
+function modesFor(tsType: TsType, configured: CodecModes): CodecModes {
+  const leaf = leafType(tsType);
+  return {
+    int8: leaf.kind === "bigint" ? leaf.mode : configured.int8,
+    date: leaf.kind === "date" ? leaf.mode : configured.date,
+  };
 }
 
 /** Follows domains down to the type whose representation they share. */
@@ -122,11 +113,7 @@ function encoderFor(t: PgType): CodecExpr {
 }
 
 /** The decoder of a result column. */
-export function selectDecoder(
-  pgType: PgType,
-  tsType: TsTypeRef,
-  configured: CodecModes,
-): CodecExpr {
+export function selectDecoder(pgType: PgType, tsType: TsType, configured: CodecModes): CodecExpr {
   return decoderFor(pgType, modesFor(tsType, configured));
 }
 

@@ -1,9 +1,15 @@
 /**
- * A generated file under construction: it tracks the file's imports (symbol and module,
- * de-duplicated, type-only imports merged into `import type`, sorted) and the names the file
- * declares itself, so templates never write import lines and output is deterministic.
+ * The printer of every TypeScript file svcgen writes, in the spirit of protoplugin's
+ * `GeneratedFile`: code is printed line by line (plain or tagged-template `print`), symbols
+ * are imported as they are used and get clash-safe local names (a message named `Server` next
+ * to grpc-js's `Server` becomes `Server_1`), type-only uses merge into `import type`, and the
+ * import block is sorted and wrapped. No emitter writes an import line or a JSDoc block by
+ * hand, so output is deterministic and always well-formed.
  */
-import type { GeneratedFile } from "../inputs.js";
+import { type GeneratedFile, generatedHeader } from "../inputs.js";
+import type { TsType } from "../model.js";
+import { projectRelativeImport } from "../project-paths.js";
+import { renderTsType, type TsTypeHooks } from "../ts-type-renderer.js";
 import { type RuntimeSymbol, runtimeModule, runtimeSymbols } from "./runtime-symbols.js";
 
 /** One symbol to import. */
@@ -20,12 +26,29 @@ export interface ImportRequest {
   readonly isDefault?: boolean | undefined;
 }
 
+/** A symbol to import where it is printed: `f.print\`const x: ${f.symbol(...)} = ...\``. */
+export interface ImportSymbol {
+  readonly kind: "import";
+  readonly request: ImportRequest;
+}
+
+/** What `print` accepts: text, numbers, symbols (imported on use), and lists of these. */
+export type Printable = string | number | ImportSymbol | readonly Printable[];
+
 interface ImportEntry {
   readonly name: string;
   readonly from: string;
   readonly local: string;
   readonly isDefault: boolean;
   typeOnly: boolean;
+}
+
+/** Options of {@link createFileBuilder}. */
+export interface FileBuilderOptions {
+  /** Specifier of the runtime package (subpaths such as `/grpc` are appended). Default `@svcgen/runtime`. */
+  readonly runtimeFrom?: string;
+  /** Lines before the import block. Default: the generated-file header only. */
+  readonly preamble?: readonly string[];
 }
 
 /** Builder of one generated file; see {@link createFileBuilder}. */
@@ -44,22 +67,70 @@ export interface FileBuilder {
    * when the request fixes the local name (`as`), which must then be used as written.
    */
   import(request: ImportRequest): string;
-  /** Imports a runtime symbol from the file's runtime module; returns its local name. */
+  /** Imports a runtime symbol from its subpath of the runtime package; returns its local name. */
   runtime(symbol: RuntimeSymbol): string;
-  /** The import block: one statement per module and kind, sorted; empty string when none. */
+  /** A symbol for `print`, imported (as a value) when printed. */
+  symbol(name: string, from: string): ImportSymbol;
+  /** A symbol for `print`, imported with `type` when printed (unless also used as a value). */
+  typeSymbol(name: string, from: string): ImportSymbol;
+  /**
+   * The text of a TypeScript type, registering what it needs: override imports (relative
+   * ones rewritten for this file), the runtime's `JsonValue`, and, with `enumsFrom`, the
+   * named enum types of that module in place of label unions.
+   */
+  typeText(type: TsType, enums?: EnumNaming): string;
+  /**
+   * Prints one line: the parts joined, symbols imported and replaced by their local names.
+   * Used as a tag (`f.print\`a ${b}\``) it prints the template, which may span lines. No
+   * arguments: an empty line.
+   */
+  print(...parts: Printable[]): void;
+  print(template: TemplateStringsArray, ...values: Printable[]): void;
+  /** Prints a JSDoc block (lines escaped; multi-line entries split), indented by `indent`. */
+  jsDoc(lines: readonly string[], indent?: string): void;
+  /** The import block: one statement per module and kind, sorted, wrapped; empty when none. */
   renderImports(): string;
-  /** The finished file with the given content. */
-  finish(content: string): GeneratedFile;
+  /** The finished file: preamble, imports, and what was printed. */
+  finish(): GeneratedFile;
 }
 
-/**
- * Creates a builder for the file at `path`. `runtimeFrom` is the specifier runtime symbols
- * are imported from (default `@svcgen/runtime`).
- */
-export function createFileBuilder(path: string, runtimeFrom: string = runtimeModule): FileBuilder {
+/** How a file names enum types: the module holding them and each enum's name there. */
+export interface EnumNaming {
+  /** Module specifier of the enums module, relative to the file. */
+  readonly from: string;
+  /** The exported type name of a Postgres enum (by its `pgName`), when it has one. */
+  readonly nameOf: (pgName: string) => string | undefined;
+}
+
+/** The header every file svcgen owns starts with (re-exported from the one definition). */
+export { generatedHeader };
+
+/** Makes text safe inside a block comment: `*\/` would end it early. */
+export function escapeComment(text: string): string {
+  return text.replace(/\*\//g, "*\\/");
+}
+
+/** The lines of a JSDoc block (escaped, multi-line entries split), each prefixed by `indent`. */
+export function jsDocLines(lines: readonly string[], indent = ""): string[] {
+  const body = lines
+    .flatMap((l) => l.split("\n"))
+    .map((l) => (l === "" ? `${indent} *` : `${indent} * ${escapeComment(l)}`.trimEnd()));
+  return [`${indent}/**`, ...body, `${indent} */`];
+}
+
+const maxImportLine = 100;
+
+/** Creates the builder of the generated file at `path`. */
+export function createFileBuilder(path: string, options: FileBuilderOptions = {}): FileBuilder {
+  const runtimeFrom = options.runtimeFrom ?? runtimeModule;
+  const preamble = options.preamble ?? [generatedHeader];
   const declared = new Set<string>();
   const byKey = new Map<string, ImportEntry>();
   const locals = new Map<string, string>();
+  const body: string[] = [];
+  // Runtime symbols and type hooks are asked for many times per file: remember them.
+  const runtimeLocals = new Map<RuntimeSymbol, string>();
+  const hooksByEnums = new Map<EnumNaming | undefined, TsTypeHooks>();
 
   const freeLocal = (wanted: string, key: string): string => {
     let local = wanted;
@@ -68,6 +139,40 @@ export function createFileBuilder(path: string, runtimeFrom: string = runtimeMod
     }
     return local;
   };
+
+  const text = (p: Printable): string => {
+    if (typeof p === "string") return p;
+    if (typeof p === "number") return String(p);
+    if (Array.isArray(p)) return (p as readonly Printable[]).map(text).join("");
+    return builder.import((p as ImportSymbol).request);
+  };
+
+  const typeHooks = (enums: EnumNaming | undefined): TsTypeHooks => ({
+    json: () => builder.runtime("JsonValue"),
+    override: (o) => {
+      for (const imp of o.imports) {
+        const from =
+          imp.from === runtimeModule ? runtimeFrom : projectRelativeImport(imp.from, path);
+        builder.import({
+          name: imp.name,
+          from,
+          typeOnly: true,
+          as: imp.as,
+          isDefault: imp.isDefault,
+        });
+      }
+    },
+    ...(enums === undefined
+      ? {}
+      : {
+          enumName: (e) => {
+            const name = enums.nameOf(e.pgName);
+            return name === undefined
+              ? renderTsType(e)
+              : builder.import({ name, from: enums.from, typeOnly: true });
+          },
+        }),
+  });
 
   const builder: FileBuilder = {
     path,
@@ -83,23 +188,58 @@ export function createFileBuilder(path: string, runtimeFrom: string = runtimeMod
         return existing.local;
       }
       const local = request.as ?? freeLocal(request.name, key);
-      const entry: ImportEntry = {
+      byKey.set(key, {
         name: request.name,
         from: request.from,
         local,
         isDefault,
         typeOnly: request.typeOnly,
-      };
-      byKey.set(key, entry);
+      });
       locals.set(local, key);
       return local;
     },
     runtime(symbol) {
-      return builder.import({
-        name: symbol,
-        from: runtimeFrom,
-        typeOnly: runtimeSymbols[symbol].typeOnly,
-      });
+      let local = runtimeLocals.get(symbol);
+      if (local === undefined) {
+        const s = runtimeSymbols[symbol];
+        local = builder.import({
+          name: symbol,
+          from: runtimeFrom + s.subpath,
+          typeOnly: s.typeOnly,
+        });
+        runtimeLocals.set(symbol, local);
+      }
+      return local;
+    },
+    symbol(name, from) {
+      return { kind: "import", request: { name, from, typeOnly: false } };
+    },
+    typeSymbol(name, from) {
+      return { kind: "import", request: { name, from, typeOnly: true } };
+    },
+    typeText(type, enums) {
+      let hooks = hooksByEnums.get(enums);
+      if (hooks === undefined) {
+        hooks = typeHooks(enums);
+        hooksByEnums.set(enums, hooks);
+      }
+      return renderTsType(type, hooks);
+    },
+    print(...args: unknown[]) {
+      const first = args[0];
+      if (Array.isArray(first) && "raw" in first) {
+        const strings = first as unknown as TemplateStringsArray;
+        let out = strings[0] ?? "";
+        for (let i = 1; i < strings.length; i++) {
+          out += text(args[i] as Printable) + (strings[i] ?? "");
+        }
+        body.push(out);
+        return;
+      }
+      body.push((args as Printable[]).map(text).join(""));
+    },
+    jsDoc(lines, indent = "") {
+      body.push(...jsDocLines(lines, indent));
     },
     renderImports() {
       const modules = new Map<string, ImportEntry[]>();
@@ -134,15 +274,18 @@ export function createFileBuilder(path: string, runtimeFrom: string = runtimeMod
         const oneLine = `${head}{ ${specifiers.join(", ")} }${tail}`;
         // Long lists go one name per line, the way a formatter would lay them out.
         lines.push(
-          oneLine.length <= 100
+          oneLine.length <= maxImportLine
             ? oneLine
             : `${head}{\n${specifiers.map((s) => `  ${s},\n`).join("")}}${tail}`,
         );
       }
       return lines.join("\n");
     },
-    finish(content) {
-      return { path, content };
+    finish() {
+      const imports = builder.renderImports();
+      const parts = [...preamble];
+      if (imports !== "") parts.push("", imports);
+      return { path, content: `${[...parts, ...body].join("\n")}\n` };
     },
   };
   return builder;

@@ -5,75 +5,92 @@
  * for new RPCs are spliced in before the class's closing brace (found with ts-morph); every
  * other character of the file stays as the user wrote it.
  */
-import type { DescMethod } from "@bufbuild/protobuf";
 import { Project, ScriptTarget, SyntaxKind } from "ts-morph";
 import type { Diagnostic } from "../diagnostics.js";
+import type { MethodModel, ServiceModel } from "../model.js";
 import { ProtoCodes } from "../proto/proto-codes.js";
-import type { ServicePlan } from "../proto/rpc-binder.js";
-import { generatedHeader, runtimeGrpcModule, serviceStem } from "./grpc-service-emitter.js";
+import { createFileBuilder, type FileBuilder } from "./generated-file.js";
+import { generatedHeader } from "./grpc-service-emitter.js";
 
 /** The class name of a service's handler skeleton. */
-export function handlerClassName(plan: ServicePlan): string {
-  return `${plan.service.name}Impl`;
+export function handlerClassName(service: ServiceModel): string {
+  return `${service.name}Impl`;
 }
 
 /** Path of a service's handler file, relative to the project, under `handlersDir`. */
-export function handlerFilePath(plan: ServicePlan, handlersDir: string): string {
-  return `${handlersDir}/${serviceStem(plan.service)}/handlers.ts`;
+export function handlerFilePath(service: ServiceModel, handlersDir: string): string {
+  return `${handlersDir}/${service.stem}/handlers.ts`;
+}
+
+/** Local names of the runtime symbols a method's text uses. */
+interface MethodNames {
+  readonly callContext: string;
+  readonly unimplemented: () => string;
 }
 
 /** One method of the class: a delegation to the bound implementation or an UNIMPLEMENTED stub. */
-function methodText(plan: ServicePlan, m: DescMethod): string {
-  const iface = `${plan.service.name}Handlers`;
-  const first =
-    m.methodKind === "unary" || m.methodKind === "server_streaming" ? "request" : "requests";
-  const bound = plan.bindings.has(m.localName);
+function methodText(service: ServiceModel, m: MethodModel, names: MethodNames): string {
+  const iface = `${service.name}Handlers`;
+  const first = m.kind === "unary" || m.kind === "server_streaming" ? "request" : "requests";
+  const bound = m.binding !== undefined;
   const p = bound ? first : `_${first}`;
   const c = bound ? "ctx" : "_ctx";
   const head = [
     `  ${m.localName}(`,
     `    ${p}: Parameters<${iface}[${JSON.stringify(m.localName)}]>[0],`,
-    `    ${c}: CallContext,`,
+    `    ${c}: ${names.callContext},`,
     `  ): ReturnType<${iface}[${JSON.stringify(m.localName)}]> {`,
   ];
   const body = bound
     ? [`    return this.bound.${m.localName}(${first}, ctx);`]
-    : [`    throw unimplemented(${JSON.stringify(`${m.parent.typeName}/${m.name}`)});`];
+    : [`    throw ${names.unimplemented()}(${JSON.stringify(`${service.typeName}/${m.name}`)});`];
   return [...head, ...body, "  }"].join("\n");
 }
 
-/** The content of a new handler file; `genGrpcFromHandler` is the module of the service code. */
-export function createHandlerFile(plan: ServicePlan, genGrpcFromHandler: string): string {
-  const s = plan.service.name;
-  const cls = handlerClassName(plan);
-  const anyUnbound = plan.service.methods.some((m) => !plan.bindings.has(m.localName));
-  const methods = plan.service.methods.map((m) => methodText(plan, m));
-  const rtImports = ["type CallContext", ...(anyUnbound ? ["unimplemented"] : [])];
-  return [
-    `// Handlers of ${plan.service.typeName}. Created once by svcgen; this file is yours to edit.`,
-    "// svcgen adds a stub here when the proto gains an RPC and never changes anything else.",
-    "",
-    `import { ${rtImports.join(", ")} } from "${runtimeGrpcModule}";`,
-    `import type { Pool } from "pg";`,
-    "import {",
-    `  create${s}Bound,`,
-    `  type ${s}Bound,`,
-    `  type ${s}BoundOptions,`,
-    `  type ${s}Handlers,`,
-    `} from "${genGrpcFromHandler}";`,
-    "",
-    `/** Serves ${plan.service.typeName}: register with \`add${s}(server, new ${cls}(pool))\`. */`,
-    `export class ${cls} implements ${s}Handlers {`,
-    `  private readonly bound: ${s}Bound;`,
-    "",
-    `  constructor(db: Pool, options: ${s}BoundOptions = {}) {`,
-    `    this.bound = create${s}Bound(db, options);`,
-    "  }",
-    "",
-    methods.join("\n\n"),
-    "}",
-    "",
-  ].join("\n");
+/** Runtime names for method text printed into `f`, imported on use. */
+function runtimeNames(f: FileBuilder): MethodNames {
+  return {
+    callContext: f.runtime("CallContext"),
+    unimplemented: () => f.runtime("unimplemented"),
+  };
+}
+
+/**
+ * The content of a new handler file at `path`; `genGrpcFromHandler` is the module of the
+ * service code.
+ */
+export function createHandlerFile(
+  service: ServiceModel,
+  genGrpcFromHandler: string,
+  path = `${service.stem}/handlers.ts`,
+): string {
+  const s = service.name;
+  const cls = handlerClassName(service);
+  const f = createFileBuilder(path, {
+    preamble: [
+      `// Handlers of ${service.typeName}. Created once by svcgen; this file is yours to edit.`,
+      "// svcgen adds a stub here when the proto gains an RPC and never changes anything else.",
+    ],
+  });
+  f.declare(cls);
+  const gen = (name: string, typeOnly: boolean): string =>
+    f.import({ name, from: genGrpcFromHandler, typeOnly });
+  const names = runtimeNames(f);
+  const methods = service.methods.map((m) => methodText(service, m, names));
+  f.print();
+  f.print`/** Serves ${service.typeName}: register with \`add${s}(server, new ${cls}(pool))\`. */`;
+  f.print`export class ${cls} implements ${gen(`${s}Handlers`, true)} {`;
+  // With no RPC bound nothing reads the field yet; `protected` keeps noUnusedLocals quiet.
+  const access = service.methods.some((m) => m.binding !== undefined) ? "private" : "protected";
+  f.print`  ${access} readonly bound: ${gen(`${s}Bound`, true)};`;
+  f.print();
+  f.print`  constructor(db: ${f.import({ name: "Pool", from: "pg", typeOnly: true })}, options: ${gen(`${s}BoundOptions`, true)} = {}) {`;
+  f.print`    this.bound = ${gen(`create${s}Bound`, false)}(db, options);`;
+  f.print("  }");
+  f.print();
+  f.print(methods.join("\n\n"));
+  f.print("}");
+  return f.finish().content;
 }
 
 /** The result of merging a proto's RPCs into an existing handler file. */
@@ -89,15 +106,19 @@ export interface HandlerMerge {
  * warns about handler methods whose RPC no longer exists. `file` names the file in
  * diagnostics.
  */
-export function mergeHandlerFile(plan: ServicePlan, existing: string, file: string): HandlerMerge {
+export function mergeHandlerFile(
+  service: ServiceModel,
+  existing: string,
+  file: string,
+): HandlerMerge {
   const project = new Project({
     useInMemoryFileSystem: true,
     compilerOptions: { target: ScriptTarget.ES2022 },
   });
   const sf = project.createSourceFile("handlers.ts", existing);
-  const iface = `${plan.service.name}Handlers`;
+  const iface = `${service.name}Handlers`;
   const cls =
-    sf.getClass(handlerClassName(plan)) ??
+    sf.getClass(handlerClassName(service)) ??
     sf.getClasses().find((c) => c.getImplements().some((i) => i.getText().includes(iface)));
   const diagnostics: Diagnostic[] = [];
   if (cls === undefined) {
@@ -119,7 +140,7 @@ export function mergeHandlerFile(plan: ServicePlan, existing: string, file: stri
       return [];
     }),
   );
-  const rpcNames = new Set(plan.service.methods.map((m) => m.localName));
+  const rpcNames = new Set(service.methods.map((m) => m.localName));
   for (const m of cls.getMethods()) {
     if (rpcNames.has(m.getName())) continue;
     const looksLikeHandler = m
@@ -130,37 +151,39 @@ export function mergeHandlerFile(plan: ServicePlan, existing: string, file: stri
     diagnostics.push({
       severity: "warning",
       code: ProtoCodes.removedRpc,
-      message: `${m.getName()} handles an RPC that ${plan.service.typeName} no longer has; it was left as is`,
+      message: `${m.getName()} handles an RPC that ${service.typeName} no longer has; it was left as is`,
       file,
       line: pos.line,
       column: pos.column,
       hint: "Delete the method when you no longer need it",
     });
   }
-  const missing = plan.service.methods.filter((m) => !present.has(m.localName));
+  const missing = service.methods.filter((m) => !present.has(m.localName));
   if (missing.length === 0) return { content: undefined, diagnostics };
+
+  // Stubs need `unimplemented` and `CallContext`: the names the file imports, else imported
+  // by one import statement from the printer, added before the first import.
+  const imported = new Set(
+    sf.getImportDeclarations().flatMap((d) => d.getNamedImports().map((n) => n.getName())),
+  );
+  const f = createFileBuilder(file, { preamble: [] });
+  const names: MethodNames = {
+    callContext: imported.has("CallContext") ? "CallContext" : f.runtime("CallContext"),
+    unimplemented: () =>
+      imported.has("unimplemented") ? "unimplemented" : f.runtime("unimplemented"),
+  };
 
   // Splice before the closing brace so nothing the user wrote moves or changes.
   const close = cls.getEnd() - 1;
   const before = existing.slice(0, close);
   const lead = before.endsWith("\n") ? "" : "\n";
-  const stubs = missing.map((m) => `\n${methodText(plan, m)}\n`).join("");
+  const stubs = missing.map((m) => `\n${methodText(service, m, names)}\n`).join("");
   let content = `${before}${lead}${stubs}${existing.slice(close)}`;
-
-  // Stubs need `unimplemented` and `CallContext`; add an import only for what is missing.
-  const need = [];
-  const imported = new Set(
-    sf.getImportDeclarations().flatMap((d) => d.getNamedImports().map((n) => n.getName())),
-  );
-  if (!imported.has("CallContext")) need.push("type CallContext");
-  if (!imported.has("unimplemented") && missing.some((m) => !plan.bindings.has(m.localName))) {
-    need.push("unimplemented");
-  }
-  if (need.length > 0) {
-    const line = `import { ${need.join(", ")} } from "${runtimeGrpcModule}";\n`;
+  const importBlock = f.renderImports();
+  if (importBlock !== "") {
     const firstImport = sf.getImportDeclarations()[0];
     const at = firstImport === undefined ? 0 : firstImport.getStart();
-    content = content.slice(0, at) + line + content.slice(at);
+    content = `${content.slice(0, at)}${importBlock}\n${content.slice(at)}`;
   }
   return { content, diagnostics };
 }

@@ -2,22 +2,28 @@
  * Emits `gen/grpc/<service>.ts`: the grpc-js service definition built from the protobuf-es
  * descriptor, a typed handler interface, method policies from svcgen's options, a
  * registration helper, a typed client factory, and the bound implementations of RPCs bound
- * to queries (which call the generated query functions of `gen/db/`).
+ * to queries (which call the generated query functions of `gen/db/`). Reads only the Model
+ * (its services and queries) and prints with the one TypeScript printer.
  */
-import type { DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
-import { type GeneratedFile, generatedHeader } from "../inputs.js";
-import type { ColumnModel } from "../model.js";
-import { camelCase } from "../names.js";
+import { generatedHeader } from "../inputs.js";
 import type {
   ColumnBinding,
+  ColumnModel,
   Conversion,
+  MessageRef,
   MethodBinding,
+  MethodModel,
+  Model,
+  ModuleRef,
   ParamBinding,
-  ServicePlan,
-} from "../proto/rpc-binder.js";
+  QueryModel,
+  ServiceModel,
+} from "../model.js";
+import { camelCase } from "../names.js";
+import { enumLabelsUnion } from "../ts-type-renderer.js";
+import { createFileBuilder, type FileBuilder, jsDocLines } from "./generated-file.js";
 import { queryFunctionName, queryStreamFunctionName } from "./query-module-emitter.js";
 
-/** The header of every file svcgen owns (one definition, in inputs.ts). */
 export { generatedHeader };
 
 /** The runtime module generated gRPC code imports. */
@@ -30,90 +36,14 @@ function rowAccess(column: ColumnModel): string {
     : `row.${camelCase(column.embed)}.${column.tsName}`;
 }
 
-/** kebab-case of a PascalCase name: `UserService` -> `user-service`. */
-export function kebabCase(name: string): string {
-  return name
-    .replace(/([a-z0-9])([A-Z])/g, "$1-$2")
-    .replace(/([A-Z])([A-Z][a-z])/g, "$1-$2")
-    .toLowerCase();
-}
-
 /** lowerCamelCase of a PascalCase name. */
 function lowerFirst(name: string): string {
   return name.charAt(0).toLowerCase() + name.slice(1);
 }
 
-/** The file name stem of a service's generated and handler files. */
-export function serviceStem(service: DescService): string {
-  return kebabCase(service.name);
-}
-
-/** Collects imports so generated files never write import lines by hand; sorted output. */
-export class ImportTracker {
-  readonly #values = new Map<string, Set<string>>();
-  readonly #types = new Map<string, Set<string>>();
-
-  /** Imports `name` from `from` as a value (also usable as a type). */
-  value(from: string, name: string): string {
-    const set = this.#values.get(from) ?? new Set<string>();
-    set.add(name);
-    this.#values.set(from, set);
-    return name;
-  }
-
-  /** Imports `name` from `from` for use in types only. */
-  type(from: string, name: string): string {
-    const set = this.#types.get(from) ?? new Set<string>();
-    set.add(name);
-    this.#types.set(from, set);
-    return name;
-  }
-
-  /** The import block: one statement per module, packages before relative paths. */
-  print(): string {
-    const modules = [...new Set([...this.#values.keys(), ...this.#types.keys()])].sort((a, b) => {
-      const ra = a.startsWith(".") ? 1 : 0;
-      const rb = b.startsWith(".") ? 1 : 0;
-      return ra - rb || (a < b ? -1 : a > b ? 1 : 0);
-    });
-    const lines: string[] = [];
-    for (const m of modules) {
-      const values = this.#values.get(m) ?? new Set<string>();
-      const types = [...(this.#types.get(m) ?? [])].filter((t) => !values.has(t));
-      const names = [
-        ...[...values].map((v) => ({ n: v, t: false })),
-        ...types.map((t) => ({ n: t, t: true })),
-      ].sort((a, b) => (a.n < b.n ? -1 : a.n > b.n ? 1 : 0));
-      if (values.size === 0) {
-        lines.push(`import type { ${names.map((x) => x.n).join(", ")} } from "${m}";`);
-      } else {
-        lines.push(
-          `import { ${names.map((x) => (x.t ? `type ${x.n}` : x.n)).join(", ")} } from "${m}";`,
-        );
-      }
-    }
-    return lines.join("\n");
-  }
-}
-
-/** Where the generated message module of a proto file (DescFile name, no `.proto`) is, relative to `gen/grpc/`. */
-function messageModule(protoFile: string): string {
-  return `../proto/${protoFile}_pb.js`;
-}
-
-/** The protobuf-es local name of a message (nested names joined with `_`). */
-function messageName(m: DescMessage): string {
-  return m.typeName
-    .slice(m.file.proto.package === "" ? 0 : m.file.proto.package.length + 1)
-    .replace(/\./g, "_");
-}
-
-/** The module and local name of a message's generated type. */
-function messageRef(m: DescMessage): { from: string; name: string } {
-  const from = m.file.name.startsWith("google/protobuf/")
-    ? "@bufbuild/protobuf/wkt"
-    : messageModule(m.file.name);
-  return { from, name: messageName(m) };
+/** The specifier of a generated module as imported from `<out>/grpc/`. */
+export function moduleSpecifier(m: ModuleRef): string {
+  return m.kind === "package" ? m.specifier : `../${m.path}`;
 }
 
 /** Options of {@link emitGrpcService}. */
@@ -128,153 +58,154 @@ export function defaultQueryModule(queryFile: string): string {
   return `../db/${base}.js`;
 }
 
+/** The message's TS type, imported for types only. */
+function messageType(f: FileBuilder, m: MessageRef): string {
+  return f.import({ name: m.tsName, from: moduleSpecifier(m.module), typeOnly: true });
+}
+
 /** The handler signature of one method (parameters and return type), with types imported. */
-export function methodSignature(
-  imports: ImportTracker,
-  method: DescMethod,
-  ctxType: string,
+function methodSignature(
+  f: FileBuilder,
+  method: MethodModel,
+  names: { readonly request: string; readonly ctx: string },
 ): { params: string; returns: string } {
-  const input = messageRef(method.input);
-  const output = messageRef(method.output);
-  const inputType = imports.type(input.from, input.name);
-  const outputSchema = imports.type(output.from, `${output.name}Schema`);
-  const init = `${imports.type("@bufbuild/protobuf", "MessageInitShape")}<typeof ${outputSchema}>`;
-  switch (method.methodKind) {
-    case "unary":
-      return { params: `request: ${inputType}, ctx: ${ctxType}`, returns: `Promise<${init}>` };
-    case "server_streaming":
-      return {
-        params: `request: ${inputType}, ctx: ${ctxType}`,
-        returns: `AsyncIterable<${init}>`,
-      };
-    case "client_streaming":
-      return {
-        params: `requests: AsyncIterable<${inputType}>, ctx: ${ctxType}`,
-        returns: `Promise<${init}>`,
-      };
-    case "bidi_streaming":
-      return {
-        params: `requests: AsyncIterable<${inputType}>, ctx: ${ctxType}`,
-        returns: `AsyncIterable<${init}>`,
-      };
-  }
+  const inputType = messageType(f, method.input);
+  const outputSchema = f.import({
+    name: method.output.schema,
+    from: moduleSpecifier(method.output.module),
+    typeOnly: true,
+  });
+  const init = `${f.import({ name: "MessageInitShape", from: "@bufbuild/protobuf", typeOnly: true })}<typeof ${outputSchema}>`;
+  const ctx = `${names.ctx}: ${f.runtime("CallContext")}`;
+  const streamingIn = method.kind === "client_streaming" || method.kind === "bidi_streaming";
+  const streamingOut = method.kind === "server_streaming" || method.kind === "bidi_streaming";
+  return {
+    params: streamingIn
+      ? `${names.request}s: AsyncIterable<${inputType}>, ${ctx}`
+      : `${names.request}: ${inputType}, ${ctx}`,
+    returns: streamingOut ? `AsyncIterable<${init}>` : `Promise<${init}>`,
+  };
 }
 
-/** A JSDoc block from lines, indented. */
-function jsdoc(lines: readonly string[], indent = ""): string {
-  const body = lines
-    .flatMap((l) => l.split("\n"))
-    .map((l) => (l === "" ? `${indent} *` : `${indent} * ${l.replace(/\*\//g, "*\\/")}`));
-  return [`${indent}/**`, ...body, `${indent} */`].join("\n");
+function kindLabel(m: MethodModel): string {
+  return m.kind.replace("_", "-");
 }
 
-function kindLabel(m: DescMethod): string {
-  return m.methodKind.replace("_", "-");
-}
-
-/** Emits `gen/grpc/<service>.ts` for one service plan; `outDir` is e.g. `gen/grpc`. */
+/** Emits `gen/grpc/<service>.ts` for one service of the Model; `outDir` is e.g. `gen/grpc`. */
 export function emitGrpcService(
-  plan: ServicePlan,
+  service: ServiceModel,
+  model: Model,
   outDir: string,
   options: GrpcEmitOptions,
-): GeneratedFile {
-  const { service } = plan;
-  const imports = new ImportTracker();
-  const rt = runtimeGrpcModule;
-  const svcConst = imports.value(messageModule(service.file.name), service.name);
-  const base = lowerFirst(service.name);
-  const ctxType = imports.type(rt, "CallContext");
+): { path: string; content: string } {
+  const f = createFileBuilder(`${outDir}/${service.stem}.ts`, {
+    preamble: [generatedHeader, `// source: ${service.protoFile} (${service.typeName})`],
+  });
+  const s = service.name;
+  const base = lowerFirst(s);
+  const queries = new Map(model.queries.map((q) => [q.name, q]));
+  const bound = service.methods.filter((m) => m.binding !== undefined);
+  for (const name of [
+    `${base}Definition`,
+    `${s}Handlers`,
+    `${base}Policies`,
+    `add${s}`,
+    `${s}Client`,
+    `create${s}Client`,
+    `${s}Bound`,
+    `${s}BoundOptions`,
+    `create${s}Bound`,
+  ]) {
+    f.declare(name);
+  }
+  const svcConst = f.import({ name: s, from: moduleSpecifier(service.module), typeOnly: false });
   const body: string[] = [];
+  const doc = (lines: readonly string[], indent = ""): void => {
+    body.push(...jsDocLines(lines, indent));
+  };
 
+  doc([`The @grpc/grpc-js service definition of ${service.typeName}, encoding with protobuf-es.`]);
   body.push(
-    jsdoc([
-      `The @grpc/grpc-js service definition of ${service.typeName}, encoding with protobuf-es.`,
-    ]),
-    `export const ${base}Definition: ${imports.type("@grpc/grpc-js", "ServiceDefinition")} = ${imports.value(rt, "createServiceDefinition")}(${svcConst});`,
+    `export const ${base}Definition: ${f.import({ name: "ServiceDefinition", from: "@grpc/grpc-js", typeOnly: true })} = ${f.runtime("createServiceDefinition")}(${svcConst});`,
     "",
   );
 
   // The handler interface, one method per RPC in declaration order.
-  const members: string[] = [];
+  doc([`Implement this to serve ${service.typeName}; see \`add${s}\`.`]);
+  body.push(`export interface ${s}Handlers {`);
   for (const m of service.methods) {
-    const sig = methodSignature(imports, m, ctxType);
-    const binding = plan.bindings.get(m.localName);
-    const doc = [
-      `${m.name}: ${kindLabel(m)}${binding === undefined ? "" : `, bound to query ${binding.query.name} (${binding.query.file}:${binding.query.line})`}.`,
-    ];
-    members.push(jsdoc(doc, "  "), `  ${m.localName}(${sig.params}): ${sig.returns};`);
+    const sig = methodSignature(f, m, { request: "request", ctx: "ctx" });
+    const q = m.binding === undefined ? undefined : queries.get(m.binding.query);
+    doc(
+      [
+        `${m.name}: ${kindLabel(m)}${q === undefined ? "" : `, bound to query ${q.name} (${q.file}:${q.line})`}.`,
+      ],
+      "  ",
+    );
+    body.push(`  ${m.localName}(${sig.params}): ${sig.returns};`);
   }
-  body.push(
-    jsdoc([`Implement this to serve ${service.typeName}; see \`add${service.name}\`.`]),
-    `export interface ${service.name}Handlers {`,
-    ...members,
-    "}",
-    "",
-  );
+  body.push("}", "");
 
   // Policies from svcgen's options.
-  const policyType = imports.type(rt, "MethodPolicy");
-  const policyLines = service.methods.map((m) => {
-    const p = plan.policies.get(m.localName);
-    const auth =
-      p === undefined || p.auth.kind === "authenticated"
-        ? `{ kind: "authenticated" }`
-        : p.auth.kind === "public"
-          ? `{ kind: "public" }`
-          : `{ kind: "roles", roles: [${p.auth.roles.map((r) => JSON.stringify(r)).join(", ")}] }`;
-    return `  ${m.localName}: { auth: ${auth}, timeoutMs: ${p?.timeoutMs ?? 0}, idempotent: ${p?.idempotent ?? false} },`;
-  });
+  doc(["Auth rule, timeout and idempotency of each method, from the svcgen options in the proto."]);
   body.push(
-    jsdoc([
-      "Auth rule, timeout and idempotency of each method, from the svcgen options in the proto.",
-    ]),
-    `export const ${base}Policies: Readonly<Record<string, ${policyType}>> = {`,
-    ...policyLines,
-    "};",
-    "",
+    `export const ${base}Policies: Readonly<Record<string, ${f.runtime("MethodPolicy")}>> = {`,
   );
+  for (const m of service.methods) {
+    const p = m.policy;
+    const auth =
+      p.auth.kind === "roles"
+        ? `{ kind: "roles", roles: [${p.auth.roles.map((r) => JSON.stringify(r)).join(", ")}] }`
+        : `{ kind: ${JSON.stringify(p.auth.kind)} }`;
+    body.push(
+      `  ${m.localName}: { auth: ${auth}, timeoutMs: ${p.timeoutMs}, idempotent: ${p.idempotent} },`,
+    );
+  }
+  body.push("};", "");
 
   // Registration and client.
+  doc([`Adds ${service.typeName} to \`server\`, served by \`handlers\`.`]);
   body.push(
-    jsdoc([`Adds ${service.typeName} to \`server\`, served by \`handlers\`.`]),
-    `export function add${service.name}(`,
-    `  server: ${imports.type("@grpc/grpc-js", "Server")},`,
-    `  handlers: ${service.name}Handlers,`,
-    `  options?: ${imports.type(rt, "ServerHandlerOptions")},`,
+    `export function add${s}(`,
+    `  server: ${f.import({ name: "Server", from: "@grpc/grpc-js", typeOnly: true })},`,
+    `  handlers: ${s}Handlers,`,
+    `  options?: ${f.runtime("ServerHandlerOptions")},`,
     "): void {",
-    `  server.addService(`,
+    "  server.addService(",
     `    ${base}Definition,`,
-    `    ${imports.value(rt, "createServerHandlers")}(${svcConst}, handlers, ${base}Policies, options),`,
+    `    ${f.runtime("createServerHandlers")}(${svcConst}, handlers, ${base}Policies, options),`,
     "  );",
     "}",
     "",
-    jsdoc([`A typed client of ${service.typeName}.`]),
-    `export type ${service.name}Client = ${imports.type(rt, "ServiceClient")}<typeof ${svcConst}>;`,
-    "",
-    jsdoc([
-      `Connects a typed client of ${service.typeName} to \`address\` (\`host:port\`).`,
-      "Unary calls return promises, server streams async iterables; each call takes a deadline or",
-      "timeoutMs, metadata and an AbortSignal. Default credentials: insecure (loopback, tests).",
-    ]),
-    `export function create${service.name}Client(address: string, options?: ${imports.type(rt, "ClientOptions")}): ${service.name}Client {`,
-    `  return ${imports.value(rt, "createServiceClient")}(${svcConst}, address, options);`,
+  );
+  doc([`A typed client of ${service.typeName}.`]);
+  body.push(`export type ${s}Client = ${f.runtime("ServiceClient")}<typeof ${svcConst}>;`, "");
+  doc([
+    `Connects a typed client of ${service.typeName} to \`address\` (\`host:port\`).`,
+    "Unary calls return promises, server streams async iterables; each call takes a deadline or",
+    "timeoutMs, metadata and an AbortSignal. Default credentials: insecure (loopback, tests).",
+  ]);
+  body.push(
+    `export function create${s}Client(address: string, options?: ${f.runtime("ClientOptions")}): ${s}Client {`,
+    `  return ${f.runtime("createServiceClient")}(${svcConst}, address, options);`,
     "}",
   );
 
   // Bound implementations.
-  const bound = service.methods.filter((m) => plan.bindings.has(m.localName));
   const boundNames = bound.map((m) => JSON.stringify(m.localName));
+  body.push("");
+  doc([
+    `The methods of ${s} bound to queries, implemented by svcgen; handlers.ts delegates to them.`,
+  ]);
   body.push(
-    "",
-    jsdoc([
-      `The methods of ${service.name} bound to queries, implemented by svcgen; handlers.ts delegates to them.`,
-    ]),
     boundNames.length === 0
-      ? `export type ${service.name}Bound = Record<string, never>;`
-      : `export type ${service.name}Bound = Pick<${service.name}Handlers, ${boundNames.join(" | ")}>;`,
+      ? `export type ${s}Bound = Record<string, never>;`
+      : `export type ${s}Bound = Pick<${s}Handlers, ${boundNames.join(" | ")}>;`,
     "",
-    jsdoc(["Options of the bound implementations."]),
-    `export interface ${service.name}BoundOptions {`,
+  );
+  doc(["Options of the bound implementations."]);
+  body.push(
+    `export interface ${s}BoundOptions {`,
     "  /** Rows per cursor FETCH of server-streaming methods. Default 100. */",
     "  readonly streamBatchSize?: number;",
     "  /** Called after each cursor FETCH with the method name and the rows fetched. */",
@@ -282,55 +213,52 @@ export function emitGrpcService(
     "}",
     "",
   );
-  const enumConsts = new Map<string, string>();
+  const ctx: BoundContext = { f, options, enumConsts: new Map(), service };
+  const poolType = f.import({ name: "Pool", from: "pg", typeOnly: true });
   const impls: string[] = [];
-  const poolType = imports.type("pg", "Pool");
   for (const m of bound) {
-    const b = plan.bindings.get(m.localName);
-    if (b === undefined) continue;
-    impls.push(...emitBound(b, imports, options, enumConsts));
+    const b = m.binding;
+    const q = b === undefined ? undefined : queries.get(b.query);
+    if (b === undefined || q === undefined) continue;
+    impls.push(...emitBound(m, b, q, ctx));
   }
+  doc([
+    `Creates the bound implementations of ${s} over a node-postgres pool.`,
+    "`:one` without a row is NOT_FOUND; server streams read through a cursor with backpressure.",
+  ]);
   body.push(
-    jsdoc([
-      `Creates the bound implementations of ${service.name} over a node-postgres pool.`,
-      "`:one` without a row is NOT_FOUND; server streams read through a cursor with backpressure.",
-    ]),
-    `export function create${service.name}Bound(${bound.length === 0 ? "_db" : "db"}: ${poolType}, ${bound.some((m) => m.methodKind === "server_streaming") ? "options" : "_options"}: ${service.name}BoundOptions = {}): ${service.name}Bound {`,
+    `export function create${s}Bound(${bound.length === 0 ? "_db" : "db"}: ${poolType}, ${bound.some((m) => m.kind === "server_streaming") ? "options" : "_options"}: ${s}BoundOptions = {}): ${s}Bound {`,
     "  return {",
     ...impls,
     "  };",
     "}",
   );
 
-  const consts = [...enumConsts.values()];
-  const src = service.file.proto.name;
-  const content = [
-    generatedHeader,
-    `// source: ${src} (${service.typeName})`,
-    "",
-    imports.print(),
-    "",
-    ...(consts.length > 0 ? [...consts, ""] : []),
-    ...body,
-    "",
-  ].join("\n");
-  return { path: `${outDir}/${serviceStem(service)}.ts`, content };
+  f.print();
+  const consts = [...ctx.enumConsts.values()].map((c) => c.decl);
+  if (consts.length > 0) f.print(consts.join("\n"), "\n");
+  for (const line of body) f.print(line);
+  return f.finish();
+}
+
+interface BoundContext {
+  readonly f: FileBuilder;
+  readonly options: GrpcEmitOptions;
+  /** Enum maps by conversion, declared once per file. */
+  readonly enumConsts: Map<string, { readonly ident: string; readonly decl: string }>;
+  readonly service: ServiceModel;
 }
 
 /** The expression converting `expr` by `c`; `name` names the value in runtime errors. */
-function convert(
-  c: Conversion,
-  expr: string,
-  name: string,
-  imports: ImportTracker,
-  enumConsts: Map<string, string>,
-): string {
-  const rt = runtimeGrpcModule;
+function convert(c: Conversion, expr: string, name: string, ctx: BoundContext): string {
+  const { f } = ctx;
+  const wkt = (symbol: string): string =>
+    f.import({ name: symbol, from: "@bufbuild/protobuf/wkt", typeOnly: false });
   switch (c.kind) {
     case "identity":
       return expr;
     case "toBigInt":
-      return `${imports.value(rt, "toBigInt")}(${expr})`;
+      return `${f.runtime("toBigInt")}(${expr})`;
     case "toNumber":
       return `Number(${expr})`;
     case "int8Param":
@@ -340,61 +268,55 @@ function convert(
           ? `String(${expr})`
           : `Number(${expr})`;
     case "timestampOut":
-      return `${imports.value("@bufbuild/protobuf/wkt", "timestampFromDate")}(${expr})`;
+      return `${wkt("timestampFromDate")}(${expr})`;
     case "timestampIn":
-      return `${imports.value("@bufbuild/protobuf/wkt", "timestampDate")}(${expr})`;
+      return `${wkt("timestampDate")}(${expr})`;
     case "structOut":
-      return `${imports.value(rt, "toJsonObject")}(${expr}, ${JSON.stringify(name)})`;
+      return `${f.runtime("toJsonObject")}(${expr}, ${JSON.stringify(name)})`;
     case "structIn":
       return expr;
     case "jsonStringOut":
-      return `${imports.value(rt, "toJsonString")}(${expr})`;
+      return `${f.runtime("toJsonString")}(${expr})`;
     case "jsonStringIn":
-      return `${imports.value(rt, "parseJsonField")}(${expr}, ${JSON.stringify(name)})`;
+      return `${f.runtime("parseJsonField")}(${expr}, ${JSON.stringify(name)})`;
     case "enumOut":
     case "enumIn": {
       const key = `${c.kind}:${c.pairs.map(([n, l]) => `${n}=${l}`).join(",")}`;
-      let constName = enumConsts.get(key);
-      const id = `enum${c.kind === "enumOut" ? "Numbers" : "Labels"}${enumConsts.size}`;
-      if (constName === undefined) {
+      let entry = ctx.enumConsts.get(key);
+      if (entry === undefined) {
+        const ident = `enum${c.kind === "enumOut" ? "Numbers" : "Labels"}${ctx.enumConsts.size}`;
+        f.declare(ident);
         const decl =
           c.kind === "enumOut"
-            ? `const ${id} = new Map<string, number>([${c.pairs.map(([n, l]) => `[${JSON.stringify(l)}, ${n}]`).join(", ")}]);`
-            : `const ${id} = new Map<number, ${c.labelsType}>([${c.pairs.map(([n, l]) => `[${n}, ${JSON.stringify(l)}]`).join(", ")}]);`;
-        enumConsts.set(key, decl);
-        constName = decl;
+            ? `const ${ident} = new Map<string, number>([${c.pairs.map(([n, l]) => `[${JSON.stringify(l)}, ${n}]`).join(", ")}]);`
+            : `const ${ident} = new Map<number, ${enumLabelsUnion(c.labels)}>([${c.pairs.map(([n, l]) => `[${n}, ${JSON.stringify(l)}]`).join(", ")}]);`;
+        entry = { ident, decl };
+        ctx.enumConsts.set(key, entry);
       }
-      const ident = /^const (\w+)/.exec(constName)?.[1] ?? id;
       return c.kind === "enumOut"
-        ? `${imports.value(rt, "labelToEnum")}(${ident}, ${expr}, ${JSON.stringify(name)})`
-        : `${imports.value(rt, "enumToLabel")}(${ident}, ${expr}, ${JSON.stringify(name)})`;
+        ? `${f.runtime("labelToEnum")}(${entry.ident}, ${expr}, ${JSON.stringify(name)})`
+        : `${f.runtime("enumToLabel")}(${entry.ident}, ${expr}, ${JSON.stringify(name)})`;
     }
     case "list": {
-      const inner = convert(c.element, "v", name, imports, enumConsts);
+      const inner = convert(c.element, "v", name, ctx);
       return inner === "v" ? expr : `${expr}.map((v) => ${inner})`;
     }
   }
 }
 
-/** The object literal of a response message from a row expression. */
+/** The object literal of a response message from a row. */
 function rowToMessage(
   columns: readonly ColumnBinding[],
-  rowExpr: (c: ColumnBinding) => string,
-  imports: ImportTracker,
-  enumConsts: Map<string, string>,
+  q: QueryModel,
+  ctx: BoundContext,
   indent: string,
 ): string {
   if (columns.length === 0) return "{}";
   const lines = columns.map((c) => {
-    const v = rowExpr(c);
-    const conv = convert(
-      c.conversion,
-      c.column.nullable ? "v" : v,
-      c.column.name,
-      imports,
-      enumConsts,
-    );
-    const value = c.column.nullable
+    const column = q.columns[c.column]!;
+    const v = rowAccess(column);
+    const conv = convert(c.conversion, column.nullable ? "v" : v, column.name, ctx);
+    const value = column.nullable
       ? conv === "v"
         ? `${v} ?? undefined`
         : `((v) => (v === null ? undefined : ${conv}))(${v})`
@@ -407,80 +329,68 @@ function rowToMessage(
 /** The params object literal passed to the query function. */
 function paramsObject(
   params: readonly ParamBinding[],
-  imports: ImportTracker,
-  enumConsts: Map<string, string>,
+  q: QueryModel,
+  ctx: BoundContext,
   indent: string,
 ): string {
   if (params.length === 0) return "{}";
   const lines = params.map(
-    (p) => `${indent}  ${p.param.tsName}: ${paramValue(p, imports, enumConsts)},`,
+    (p) => `${indent}  ${q.params[p.param]!.tsName}: ${paramValue(p, q, ctx)},`,
   );
   return ["{", ...lines, `${indent}}`].join("\n");
 }
 
 /** The expression of one parameter's value. */
-function paramValue(
-  p: ParamBinding,
-  imports: ImportTracker,
-  enumConsts: Map<string, string>,
-): string {
-  const rt = runtimeGrpcModule;
+function paramValue(p: ParamBinding, q: QueryModel, ctx: BoundContext): string {
+  const { f } = ctx;
+  const param = q.params[p.param]!;
   switch (p.source.kind) {
     case "principal":
-      return `${imports.value(rt, "required")}(ctx.principal?.${p.source.key}, ${JSON.stringify(`principal.${p.source.key}`)})`;
+      return `${f.runtime("required")}(ctx.principal?.${p.source.key}, ${JSON.stringify(`principal.${p.source.key}`)})`;
     case "claim": {
       const v = `ctx.principal?.claims[${JSON.stringify(p.source.name)}]`;
+      const type = f.typeText(param.tsType);
       return p.required
-        ? `${imports.value(rt, "requiredClaim")}(${v}, ${JSON.stringify(p.source.name)}) as ${p.param.tsType.text}`
-        : `(${v} ?? null) as ${p.param.tsType.text} | null`;
+        ? `${f.runtime("requiredClaim")}(${v}, ${JSON.stringify(p.source.name)}) as ${type}`
+        : `(${v} ?? null) as ${type} | null`;
     }
     case "field": {
       const fieldName = p.source.field.name;
       const raw = `request.${p.source.field.localName}`;
       if (p.required) {
-        const req = `${imports.value(rt, "required")}(${raw}, ${JSON.stringify(fieldName)})`;
-        return convert(p.conversion, req, fieldName, imports, enumConsts);
+        const req = `${f.runtime("required")}(${raw}, ${JSON.stringify(fieldName)})`;
+        return convert(p.conversion, req, fieldName, ctx);
       }
-      const hasPresence =
-        p.source.field.proto.proto3Optional === true || p.source.field.fieldKind === "message";
-      if (hasPresence && p.param.nullable) {
-        const conv = convert(p.conversion, "v", fieldName, imports, enumConsts);
+      if (p.source.field.presence && param.nullable) {
+        const conv = convert(p.conversion, "v", fieldName, ctx);
         return conv === "v"
           ? `${raw} ?? null`
           : `((v) => (v === undefined ? null : ${conv}))(${raw})`;
       }
-      return convert(p.conversion, raw, fieldName, imports, enumConsts);
+      return convert(p.conversion, raw, fieldName, ctx);
     }
   }
 }
 
 /** The bound implementation of one method, as object-literal members. */
-function emitBound(
-  b: MethodBinding,
-  imports: ImportTracker,
-  options: GrpcEmitOptions,
-  enumConsts: Map<string, string>,
-): string[] {
-  const m = b.method;
-  const q = b.query;
-  const fn = queryFunctionName(q.name);
+function emitBound(m: MethodModel, b: MethodBinding, q: QueryModel, ctx: BoundContext): string[] {
+  const { f, options } = ctx;
   const i6 = "      ";
-  const out: string[] = [];
-  const sig = methodSignature(imports, m, imports.type(runtimeGrpcModule, "CallContext"));
-  const usesCtx = true;
   const reqUsed = b.params.some((p) => p.source.kind === "field");
-  const params = sig.params
-    .replace(/^request/, reqUsed ? "request" : "_request")
-    .replace(/ctx:/, usesCtx ? "ctx:" : "_ctx:");
+  const sig = methodSignature(f, m, { request: reqUsed ? "request" : "_request", ctx: "ctx" });
+  const queryModule = options.queryModule(q.file);
   if (b.result.kind === "stream") {
     // The query module's cursor-backed stream: same parameter encoding and row decoding as
     // every other call (int8 as bigint, timestamps as Date, ...), fetched as the client reads.
-    const streamFn = imports.value(options.queryModule(q.file), queryStreamFunctionName(q.name));
-    const args =
-      b.params.length === 0 ? "" : `${paramsObject(b.params, imports, enumConsts, i6)}, `;
-    const msg = rowToMessage(b.result.columns, (c) => rowAccess(c.column), imports, enumConsts, i6);
-    out.push(
-      `    async *${m.localName}(${params}): ${sig.returns} {`,
+    const streamFn = f.import({
+      name: queryStreamFunctionName(q.name),
+      from: queryModule,
+      typeOnly: false,
+    });
+    const args = b.params.length === 0 ? "" : `${paramsObject(b.params, q, ctx, i6)}, `;
+    const msg = rowToMessage(b.result.columns, q, ctx, i6);
+    return [
+      `    async *${m.localName}(${sig.params}): ${sig.returns} {`,
       `      const rows = ${streamFn}(db, ${args}{`,
       "        signal: ctx.signal,",
       "        ...(options.streamBatchSize === undefined ? {} : { batchSize: options.streamBatchSize }),",
@@ -490,24 +400,24 @@ function emitBound(
       `        yield ${msg.split("\n").join("\n  ")};`,
       "      }",
       "    },",
-    );
-    return out;
+    ];
   }
-  const call = `${imports.value(options.queryModule(q.file), fn)}(db, ${paramsObject(b.params, imports, enumConsts, i6)}, { signal: ctx.signal })`;
-  out.push(`    async ${m.localName}(${params}): ${sig.returns} {`);
+  const fn = f.import({ name: queryFunctionName(q.name), from: queryModule, typeOnly: false });
+  const call = `${fn}(db, ${paramsObject(b.params, q, ctx, i6)}, { signal: ctx.signal })`;
+  const out = [`    async ${m.localName}(${sig.params}): ${sig.returns} {`];
   switch (b.result.kind) {
     case "one":
       out.push(
         `      const row = await ${call};`,
-        `      if (row === null) throw ${imports.value(runtimeGrpcModule, "notFound")}(${JSON.stringify(`${m.parent.name}.${m.name}: no ${messageName(m.output)} for this request`)});`,
-        `      return ${rowToMessage(b.result.columns, (c) => rowAccess(c.column), imports, enumConsts, i6)};`,
+        `      if (row === null) throw ${f.runtime("notFound")}(${JSON.stringify(`${ctx.service.name}.${m.name}: no ${m.output.tsName} for this request`)});`,
+        `      return ${rowToMessage(b.result.columns, q, ctx, i6)};`,
       );
       break;
     case "manyField":
       out.push(
         `      const rows = await ${call};`,
         "      return {",
-        `        ${b.result.field.localName}: rows.map((row) => (${rowToMessage(b.result.columns, (c) => rowAccess(c.column), imports, enumConsts, "        ")})),`,
+        `        ${b.result.field.localName}: rows.map((row) => (${rowToMessage(b.result.columns, q, ctx, "        ")})),`,
         "      };",
       );
       break;
@@ -519,7 +429,7 @@ function emitBound(
       else {
         out.push(
           `      const count = await ${call};`,
-          `      return { ${b.result.field.localName}: ${convert(b.result.conversion, "count", "count", imports, enumConsts)} };`,
+          `      return { ${b.result.field.localName}: ${convert(b.result.conversion, "count", "count", ctx)} };`,
         );
       }
       break;

@@ -1,13 +1,12 @@
 /**
  * Emits the typed query modules: one TypeScript module per query file (`gen/db/<file>.ts`),
  * a shared `enums.ts` with a named union type per enum, and `index.ts` re-exporting all.
- * Pure: Model in, files out. Decisions live in the view-models built here; the templates
- * under `templates/db/` only lay out text.
+ * Pure: Model in, files out, printed with the one TypeScript printer (`generated-file.ts`).
  */
-import { posix } from "node:path";
 import { type GeneratedFile, generatedHeader } from "../inputs.js";
-import type { ColumnModel, Model, ParamModel, PgType, QueryModel, TsTypeRef } from "../model.js";
+import type { ColumnModel, Model, ParamModel, QueryModel } from "../model.js";
 import { camelCase, pascalCase, propertyKey, safeIdentifier } from "../names.js";
+import { enumLabelsUnion, isOverridden } from "../ts-type-renderer.js";
 import {
   type CodecExpr,
   type CodecModes,
@@ -16,9 +15,13 @@ import {
   selectDecoder,
   selectEncoder,
 } from "./codec-selector.js";
-import { createFileBuilder, type FileBuilder } from "./generated-file.js";
+import {
+  createFileBuilder,
+  type EnumNaming,
+  escapeComment,
+  type FileBuilder,
+} from "./generated-file.js";
 import { runtimeModule as defaultRuntimeModule } from "./runtime-symbols.js";
-import { defaultTemplatesDir, loadTemplate } from "./template-loader.js";
 
 /** Options of {@link emitQueryModules}. */
 export interface QueryEmitOptions {
@@ -35,8 +38,6 @@ export interface QueryEmitOptions {
    * statements, whatever the runtime's setting. Default true (the runtime setting decides).
    */
   readonly preparedStatements?: boolean | undefined;
-  /** Folder of the templates (with a `db/` sub-folder). Default: svcgen's own `templates/`. */
-  readonly templatesDir?: string | undefined;
   /**
    * Modules emitted by earlier calls, reused when everything a module depends on is the same
    * (`watch` keeps one across runs, so an edit re-emits only its own file). Filled by the call.
@@ -52,70 +53,6 @@ interface FieldView {
   readonly doc: string;
 }
 
-interface CodecView {
-  readonly key: string;
-  readonly codec: string;
-  /** For a `sqlc.embed` column: the row key of its group. */
-  readonly group?: string | null;
-}
-
-interface QueryView {
-  readonly docLines: readonly string[];
-  readonly sqlConst: string;
-  readonly sqlLiteral: string;
-  readonly paramsInterface: string | null;
-  readonly paramFields: readonly FieldView[];
-  readonly rowInterface: string | null;
-  readonly rowFields: readonly FieldView[];
-  readonly name: string;
-  readonly nameLiteral: string;
-  readonly queryConst: string;
-  readonly defineQuery: string;
-  readonly typeArgs: string;
-  readonly paramCodecs: readonly CodecView[];
-  readonly columnCodecs: readonly CodecView[];
-  readonly prepareOff: boolean;
-  readonly fnName: string;
-  readonly fnParams: readonly string[];
-  readonly returnType: string;
-  readonly runFn: string;
-  readonly callArgs: string;
-  /** For `:many`: the streaming variant (cursor, pull-based); null otherwise. */
-  readonly stream: StreamView | null;
-}
-
-interface StreamView {
-  readonly fnName: string;
-  readonly fnParams: readonly string[];
-  readonly rowInterface: string;
-  readonly runFn: string;
-}
-
-interface ModuleView {
-  readonly header: string;
-  readonly source: string;
-  readonly imports: string;
-  readonly queries: readonly QueryView[];
-}
-
-interface EnumView {
-  readonly name: string;
-  readonly pgName: string;
-  readonly union: string;
-}
-
-interface IndexView {
-  readonly header: string;
-  readonly exports: readonly string[];
-}
-
-/** A named union type for one Postgres enum. */
-interface EnumType {
-  readonly name: string;
-  readonly pgName: string;
-  readonly labels: readonly string[];
-}
-
 /**
  * Turns the model's queries into TypeScript modules under `<out>/db/`. Query files keep their
  * folders relative to the deepest folder holding all query files (`queries/admin/roles.sql`
@@ -126,11 +63,10 @@ interface EnumType {
 export function emitQueryModules(model: Model, options: QueryEmitOptions): GeneratedFile[] {
   const dbDir = `${normaliseOut(options.out)}db`;
   const runtimeFrom = options.runtimeModule ?? defaultRuntimeModule;
-  const templatesDir = options.templatesDir ?? defaultTemplatesDir();
   const modes: CodecModes = { int8: options.int8 ?? "bigint", date: options.date ?? "Date" };
   const prepareOff = options.preparedStatements === false;
 
-  const enums = collectEnums(model);
+  const enums = new Map(model.enums.map((e) => [e.pgName, e]));
   const byFile = new Map<string, QueryModel[]>();
   for (const q of model.queries) {
     const list = byFile.get(q.file) ?? [];
@@ -140,7 +76,6 @@ export function emitQueryModules(model: Model, options: QueryEmitOptions): Gener
   const sources = [...byFile.keys()].sort(compare);
   const modulePaths = assignModulePaths(sources);
 
-  const renderModule = loadTemplate<ModuleView>(templatesDir, "db/query-module.hbs");
   const files: GeneratedFile[] = [];
   // What every module depends on besides its own queries and path.
   const shared =
@@ -149,10 +84,9 @@ export function emitQueryModules(model: Model, options: QueryEmitOptions): Gener
       : JSON.stringify([
           dbDir,
           runtimeFrom,
-          templatesDir,
           modes,
           prepareOff,
-          [...enums.byPgName.entries()].map(([k, e]) => [k, e.name]),
+          model.enums.map((e) => [e.pgName, e.name]),
         ]);
   for (const source of sources) {
     const rel = modulePaths.get(source)!;
@@ -163,9 +97,15 @@ export function emitQueryModules(model: Model, options: QueryEmitOptions): Gener
       files.push(remembered.file);
       continue;
     }
-    const builder = createFileBuilder(`${dbDir}/${rel}.ts`, runtimeFrom);
+    const builder = createFileBuilder(`${dbDir}/${rel}.ts`, {
+      runtimeFrom,
+      preamble: [generatedHeader, `// source: ${source}`],
+    });
     const depth = rel.split("/").length - 1;
-    const enumsFrom = `${depth === 0 ? "./" : "../".repeat(depth)}enums.js`;
+    const enumNaming: EnumNaming = {
+      from: `${depth === 0 ? "./" : "../".repeat(depth)}enums.js`,
+      nameOf: (pgName) => enums.get(pgName)?.name,
+    };
     const queries = byFile.get(source)!;
     // Every name the module declares is reserved first, so imports never shadow them.
     const names = queries.map((q) => queryNames(q));
@@ -181,41 +121,30 @@ export function emitQueryModules(model: Model, options: QueryEmitOptions): Gener
         builder.declare(name);
       }
     }
-    const views = queries.map((q, i) =>
-      queryView(q, names[i]!, builder, { enums, enumsFrom, modes, prepareOff, runtimeFrom }),
-    );
-    const content = renderModule({
-      header: generatedHeader,
-      source,
-      imports: builder.renderImports(),
-      queries: views,
+    queries.forEach((q, i) => {
+      printQuery(q, names[i]!, builder, { enums: enumNaming, modes, prepareOff });
     });
-    const file = builder.finish(content);
+    const file = builder.finish();
     options.memo?.set(source, { key: memoKey, file });
     files.push(file);
   }
 
   const indexExports = [...modulePaths.values()].map((rel) => `./${rel}.js`);
-  if (enums.byPgName.size > 0) {
-    const renderEnums = loadTemplate<{ header: string; enums: readonly EnumView[] }>(
-      templatesDir,
-      "db/enums.hbs",
-    );
-    const enumViews = [...enums.byPgName.values()]
-      .sort((a, b) => compare(a.name, b.name))
-      .map((e) => ({ name: e.name, pgName: e.pgName, union: enumUnion(e.labels) }));
-    files.push({
-      path: `${dbDir}/enums.ts`,
-      content: renderEnums({ header: generatedHeader, enums: enumViews }),
-    });
+  if (model.enums.length > 0) {
+    const f = createFileBuilder(`${dbDir}/enums.ts`, { runtimeFrom });
+    for (const e of [...model.enums].sort((a, b) => compare(a.name, b.name))) {
+      f.print();
+      f.print`/** The PostgreSQL enum \`${escapeComment(e.pgName)}\`. */`;
+      f.print`export type ${e.name} = ${enumLabelsUnion(e.labels)};`;
+    }
+    files.push(f.finish());
     indexExports.push("./enums.js");
   }
   if (files.length > 0) {
-    const renderIndex = loadTemplate<IndexView>(templatesDir, "db/index.hbs");
-    files.push({
-      path: `${dbDir}/index.ts`,
-      content: renderIndex({ header: generatedHeader, exports: indexExports.sort(compare) }),
-    });
+    const f = createFileBuilder(`${dbDir}/index.ts`, { runtimeFrom });
+    f.print();
+    for (const e of indexExports.sort(compare)) f.print`export * from ${JSON.stringify(e)};`;
+    files.push(f.finish());
   }
   return files.sort((a, b) => compare(a.path, b.path));
 }
@@ -301,60 +230,97 @@ function queryNames(q: QueryModel): QueryNames {
 }
 
 interface EmitContext {
-  readonly enums: EnumTable;
-  readonly enumsFrom: string;
+  readonly enums: EnumNaming;
   readonly modes: CodecModes;
   readonly prepareOff: boolean;
-  readonly runtimeFrom: string;
 }
 
 const hasRows = (q: QueryModel): boolean => q.command === "one" || q.command === "many";
 
-function queryView(q: QueryModel, n: QueryNames, b: FileBuilder, ctx: EmitContext): QueryView {
-  const paramFields = q.params.map((p) => fieldView(p, b, ctx));
-  const rowFields = hasRows(q) ? rowFieldViews(q.columns, b, ctx) : [];
+/** Prints one query: SQL constant, Params and Row types, the query definition and functions. */
+function printQuery(q: QueryModel, n: QueryNames, f: FileBuilder, ctx: EmitContext): void {
   const hasParams = q.params.length > 0;
+  const rows = hasRows(q);
+  const name = escapeComment(q.name);
+  f.print();
+  f.print`export const ${n.sqlConst} = ${JSON.stringify(q.sql)};`;
+  if (hasParams) {
+    f.print();
+    f.print`/** Parameters of ${name}, keyed as in the query; \`null\` sends SQL NULL. */`;
+    f.print`export interface ${n.paramsInterface} {`;
+    for (const field of q.params.map((p) => fieldView(p, f, ctx))) {
+      f.print`  /** ${field.doc} */`;
+      f.print`  readonly ${field.key}: ${field.type};`;
+    }
+    f.print("}");
+  }
+  if (rows) {
+    f.print();
+    f.print`/** One row of ${name}. */`;
+    f.print`export interface ${n.rowInterface} {`;
+    for (const field of rowFieldViews(q.columns, f, ctx)) {
+      f.print`  /** ${field.doc} */`;
+      f.print`  ${field.key}: ${field.type};`;
+    }
+    f.print("}");
+  }
   const noFields = "Record<string, never>";
-  const queryable = b.runtime("Queryable");
-  const queryOptions = b.runtime("QueryOptions");
-  const fnParams = [`db: ${queryable}`];
-  if (hasParams) fnParams.push(`params: ${n.paramsInterface}`);
-  fnParams.push(`opts?: ${queryOptions}`);
-  const { runFn, returnType } = commandShape(q, n, b);
-  return {
-    docLines: docLines(q),
-    sqlConst: n.sqlConst,
-    sqlLiteral: JSON.stringify(q.sql),
-    paramsInterface: hasParams ? n.paramsInterface : null,
-    paramFields,
-    rowInterface: hasRows(q) ? n.rowInterface : null,
-    rowFields,
-    name: q.name.replace(/\*\//g, "*\\/"),
-    nameLiteral: JSON.stringify(q.name),
-    queryConst: n.queryConst,
-    defineQuery: b.runtime("defineQuery"),
-    typeArgs: `${hasParams ? n.paramsInterface : noFields}, ${hasRows(q) ? n.rowInterface : noFields}`,
-    paramCodecs: [...q.params]
-      .sort((a, c) => a.position - c.position)
-      .map((p) => ({
-        key: JSON.stringify(p.tsName),
-        codec: renderCodec(selectEncoder(p.pgType), b),
-      })),
-    columnCodecs: hasRows(q)
-      ? q.columns.map((c) => ({
-          key: JSON.stringify(c.tsName),
-          codec: renderCodec(selectDecoder(c.pgType, c.tsType, ctx.modes), b),
-          group: c.embed === undefined ? null : JSON.stringify(camelCase(c.embed)),
-        }))
-      : [],
-    prepareOff: ctx.prepareOff,
-    fnName: n.fnName,
-    fnParams,
-    returnType,
-    runFn,
-    callArgs: `db, ${n.queryConst}, ${hasParams ? "params" : "undefined"}, opts`,
-    stream: q.command === "many" && isCursorable(q.sql) ? streamView(n, hasParams, b) : null,
-  };
+  const typeArgs = `${hasParams ? n.paramsInterface : noFields}, ${rows ? n.rowInterface : noFields}`;
+  f.print();
+  f.print`const ${n.queryConst} = ${f.runtime("defineQuery")}<${typeArgs}>({`;
+  f.print`  name: ${JSON.stringify(q.name)},`;
+  f.print`  sql: ${n.sqlConst},`;
+  const paramCodecs = [...q.params]
+    .sort((a, c) => a.position - c.position)
+    .map((p) => `    [${JSON.stringify(p.tsName)}, ${renderCodec(selectEncoder(p.pgType), f)}],`);
+  printList(f, "params", paramCodecs);
+  const columnCodecs = rows
+    ? q.columns.map((c) => {
+        const codec = renderCodec(selectDecoder(c.pgType, c.tsType, ctx.modes), f);
+        const group = c.embed === undefined ? "" : `, ${JSON.stringify(camelCase(c.embed))}`;
+        return `    [${JSON.stringify(c.tsName)}, ${codec}${group}],`;
+      })
+    : [];
+  printList(f, "columns", columnCodecs);
+  if (ctx.prepareOff) f.print("  prepare: false,");
+  f.print("});");
+  const { runFn, returnType } = commandShape(q, n, f);
+  const callArgs = `db, ${n.queryConst}, ${hasParams ? "params" : "undefined"}, opts`;
+  f.print();
+  f.jsDoc(docLines(q));
+  f.print`export async function ${n.fnName}(`;
+  f.print`  db: ${f.runtime("Queryable")},`;
+  if (hasParams) f.print`  params: ${n.paramsInterface},`;
+  f.print`  opts?: ${f.runtime("QueryOptions")},`;
+  f.print`): Promise<${returnType}> {`;
+  f.print`  return ${runFn}(${callArgs});`;
+  f.print("}");
+  if (q.command === "many" && isCursorable(q.sql)) {
+    f.print();
+    f.jsDoc([
+      `${q.name} row by row through a server-side cursor, \`batchSize\` rows per FETCH (default 100),`,
+      "fetched only as the consumer pulls: for large results and streaming RPCs. Leaving the loop",
+      "early rolls back the cursor's transaction and returns the connection to the pool.",
+    ]);
+    f.print`export function ${n.streamFnName}(`;
+    f.print`  db: ${f.runtime("Pool")},`;
+    if (hasParams) f.print`  params: ${n.paramsInterface},`;
+    f.print`  opts?: ${f.runtime("StreamOptions")},`;
+    f.print`): AsyncGenerator<${n.rowInterface}, void, undefined> {`;
+    f.print`  return ${f.runtime("runStream")}(${callArgs});`;
+    f.print("}");
+  }
+}
+
+/** Prints `  key: [],` or the entries one per line. */
+function printList(f: FileBuilder, key: string, entries: readonly string[]): void {
+  if (entries.length === 0) {
+    f.print`  ${key}: [],`;
+    return;
+  }
+  f.print`  ${key}: [`;
+  for (const e of entries) f.print(e);
+  f.print("  ],");
 }
 
 /**
@@ -365,18 +331,6 @@ function queryView(q: QueryModel, n: QueryNames, b: FileBuilder, ctx: EmitContex
 function isCursorable(sql: string): boolean {
   const head = sql.replace(/^(?:\s+|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/|\()*/, "");
   return /^(?:select|values|table|with)\b/i.test(head);
-}
-
-function streamView(n: QueryNames, hasParams: boolean, b: FileBuilder): StreamView {
-  const fnParams = [`db: ${b.runtime("Pool")}`];
-  if (hasParams) fnParams.push(`params: ${n.paramsInterface}`);
-  fnParams.push(`opts?: ${b.runtime("StreamOptions")}`);
-  return {
-    fnName: n.streamFnName,
-    fnParams,
-    rowInterface: n.rowInterface,
-    runFn: b.runtime("runStream"),
-  };
 }
 
 function commandShape(
@@ -404,17 +358,16 @@ function commandShape(
   }
 }
 
-/** The JSDoc of a query function: the user's doc lines, name and location, and the SQL. */
+/** The JSDoc lines of a query function: the user's doc lines, name and location, and the SQL. */
 function docLines(q: QueryModel): string[] {
-  const escapeDoc = (s: string): string => s.replace(/\*\//g, "*\\/");
-  const lines = q.doc.map(escapeDoc);
+  const lines = [...q.doc];
   if (lines.length > 0) lines.push("");
-  lines.push(`${q.name} (:${q.command}) from ${escapeDoc(q.file)}:${q.line}`);
+  lines.push(`${q.name} (:${q.command}) from ${q.file}:${q.line}`);
   lines.push("");
   lines.push("```sql");
-  for (const l of q.sql.split(/\r?\n/)) lines.push(escapeDoc(l));
+  lines.push(...q.sql.split(/\r?\n/));
   lines.push("```");
-  return lines.map((l) => (l === "" ? " *" : ` * ${l}`.trimEnd()));
+  return lines;
 }
 
 function renderCodec(expr: CodecExpr, b: FileBuilder): string {
@@ -449,113 +402,23 @@ function rowFieldViews(
     out.push({
       key: propertyKey(camelCase(c.embed)),
       type: `{ ${members.join("; ")} }`,
-      doc: `the columns of \`${c.embed.replace(/\*\//g, "*\\/")}\` (sqlc.embed)`,
+      doc: `the columns of \`${escapeComment(c.embed)}\` (sqlc.embed)`,
     });
   }
   return out;
 }
 
 function fieldView(f: ParamModel | ColumnModel, b: FileBuilder, ctx: EmitContext): FieldView {
-  let type = tsTypeText(f.pgType, f.tsType, b, ctx);
+  let type = b.typeText(f.tsType, ctx.enums);
   // Parameters accept readonly arrays too: the runtime only reads them.
-  if ("position" in f && !f.tsType.overridden && isArray(f.pgType) && type.endsWith("[]")) {
+  if ("position" in f && f.tsType.kind === "array" && !isOverridden(f.tsType)) {
     type = `readonly ${type}`;
   }
   return {
     key: propertyKey(f.tsName),
     type: f.nullable ? `${type} | null` : type,
-    doc: `\`${f.pgType.name.replace(/\*\//g, "*\\/")}\``,
+    doc: `\`${escapeComment(f.pgType.name)}\``,
   };
-}
-
-/**
- * The TS type text of a value, with its imports registered: override imports as given, the
- * runtime's `JsonValue` when the text uses it, and the shared enum type in place of the
- * enum's union of labels.
- */
-function tsTypeText(pgType: PgType, tsType: TsTypeRef, b: FileBuilder, ctx: EmitContext): string {
-  let text = tsType.text;
-  const imported = new Set<string>();
-  for (const imp of tsType.imports) {
-    const from =
-      imp.from === defaultRuntimeModule ? ctx.runtimeFrom : projectRelativeImport(imp.from, b.path);
-    b.import({ name: imp.name, from, typeOnly: true, as: imp.as, isDefault: imp.isDefault });
-    imported.add(imp.as ?? imp.name);
-  }
-  if (!imported.has("JsonValue") && /\bJsonValue\b/.test(text)) b.runtime("JsonValue");
-  if (!tsType.overridden) {
-    const e = enumOf(pgType);
-    const named = e === undefined ? undefined : ctx.enums.byPgName.get(e.name);
-    if (named !== undefined) {
-      const union = enumUnion(named.labels);
-      if (text.includes(union)) {
-        const local = b.import({ name: named.name, from: ctx.enumsFrom, typeOnly: true });
-        text = text.split(`(${union})`).join(local).split(union).join(local);
-      }
-    }
-  }
-  return text;
-}
-
-/**
- * An override's module specifier as the generated file must write it. A relative one
- * (`./src/ids.js`) is relative to the project folder, where the config is; it is rewritten
- * relative to the generated file, which may sit in a sub-folder of `<out>/db/`. Package names
- * are kept as they are.
- */
-export function projectRelativeImport(from: string, filePath: string): string {
-  if (!from.startsWith("./") && !from.startsWith("../")) return from;
-  const rel = posix.relative(posix.dirname(filePath), posix.normalize(from));
-  return rel.startsWith(".") ? rel : `./${rel}`;
-}
-
-function enumUnion(labels: readonly string[]): string {
-  // An enum without labels holds no value the analyser can name; it maps to string there too.
-  return labels.length === 0 ? "string" : labels.map((l) => JSON.stringify(l)).join(" | ");
-}
-
-function isArray(t: PgType): boolean {
-  return t.kind === "array" || (t.kind === "domain" && isArray(t.base));
-}
-
-/** The enum a value's type is, through domains and arrays. */
-function enumOf(t: PgType): Extract<PgType, { kind: "enum" }> | undefined {
-  switch (t.kind) {
-    case "enum":
-      return t;
-    case "domain":
-      return enumOf(t.base);
-    case "array":
-      return enumOf(t.element);
-    default:
-      return undefined;
-  }
-}
-
-interface EnumTable {
-  readonly byPgName: Map<string, EnumType>;
-}
-
-/** Every enum used by a parameter or column, named in PascalCase; clashing names get `2`, `3`, .... */
-function collectEnums(model: Model): EnumTable {
-  const found = new Map<string, Extract<PgType, { kind: "enum" }>>();
-  for (const q of model.queries) {
-    for (const f of [...q.params, ...q.columns]) {
-      const e = enumOf(f.pgType);
-      if (e !== undefined && !found.has(e.name)) found.set(e.name, e);
-    }
-  }
-  const byPgName = new Map<string, EnumType>();
-  const usedNames = new Set<string>();
-  for (const pgName of [...found.keys()].sort(compare)) {
-    const e = found.get(pgName)!;
-    const base = pascalCase(pgName.replace(/"/g, "")) || "Enum";
-    let name = base;
-    for (let i = 2; usedNames.has(name); i++) name = `${base}${i}`;
-    usedNames.add(name);
-    byPgName.set(pgName, { name, pgName, labels: e.labels });
-  }
-  return { byPgName };
 }
 
 function compare(a: string, b: string): number {

@@ -1,8 +1,10 @@
 /**
- * The one table of `@svcgen/runtime` symbols that generated query modules may import. The
- * emitter imports runtime symbols only through this table; the golden tests type-check every
- * generated file against the runtime and check that each value symbol is exported, so a
- * change on either side that breaks generated code fails a test.
+ * The one table of `@svcgen/runtime` symbols that generated code may import, for every subpath
+ * of the package (`@svcgen/runtime` for query modules, `@svcgen/runtime/grpc` for services and
+ * handlers). Emitters import runtime symbols only through this table (`FileBuilder.runtime`);
+ * the golden tests type-check every generated file against the runtime and check that each
+ * value symbol is exported from its subpath, so a change on either side that breaks generated
+ * code fails a test.
  */
 
 import { runtimeModule } from "../model.js";
@@ -10,40 +12,58 @@ import { runtimeModule } from "../model.js";
 /** Module specifier generated code imports the runtime by, unless the emitter is told otherwise. */
 export { runtimeModule };
 
-/** Each symbol and whether it is a type (imported with `import type`). */
+/** Each symbol, whether it is a type (imported with `import type`), and its package subpath. */
 export const runtimeSymbols = {
-  Queryable: { typeOnly: true },
-  QueryOptions: { typeOnly: true },
-  ExecResult: { typeOnly: true },
-  JsonValue: { typeOnly: true },
-  Pool: { typeOnly: true },
-  StreamOptions: { typeOnly: true },
-  defineQuery: { typeOnly: false },
-  runOne: { typeOnly: false },
-  runMany: { typeOnly: false },
-  runExec: { typeOnly: false },
-  runExecRows: { typeOnly: false },
-  runExecResult: { typeOnly: false },
-  runStream: { typeOnly: false },
-  decodeArray: { typeOnly: false },
-  decodeBigInt: { typeOnly: false },
-  decodeBool: { typeOnly: false },
-  decodeBytea: { typeOnly: false },
-  decodeDate: { typeOnly: false },
-  decodeJson: { typeOnly: false },
-  decodeNumber: { typeOnly: false },
-  decodeText: { typeOnly: false },
-  decodeTimestamp: { typeOnly: false },
-  decodeTimestamptz: { typeOnly: false },
-  encodeArray: { typeOnly: false },
-  encodeBytea: { typeOnly: false },
-  encodeDate: { typeOnly: false },
-  encodeJson: { typeOnly: false },
-  encodeJsonArray: { typeOnly: false },
-  encodeTimestamp: { typeOnly: false },
-  encodeTimestamptz: { typeOnly: false },
-  encodeValue: { typeOnly: false },
-} as const satisfies Record<string, { readonly typeOnly: boolean }>;
+  Queryable: { typeOnly: true, subpath: "" },
+  QueryOptions: { typeOnly: true, subpath: "" },
+  ExecResult: { typeOnly: true, subpath: "" },
+  JsonValue: { typeOnly: true, subpath: "" },
+  Pool: { typeOnly: true, subpath: "" },
+  StreamOptions: { typeOnly: true, subpath: "" },
+  defineQuery: { typeOnly: false, subpath: "" },
+  runOne: { typeOnly: false, subpath: "" },
+  runMany: { typeOnly: false, subpath: "" },
+  runExec: { typeOnly: false, subpath: "" },
+  runExecRows: { typeOnly: false, subpath: "" },
+  runExecResult: { typeOnly: false, subpath: "" },
+  runStream: { typeOnly: false, subpath: "" },
+  decodeArray: { typeOnly: false, subpath: "" },
+  decodeBigInt: { typeOnly: false, subpath: "" },
+  decodeBool: { typeOnly: false, subpath: "" },
+  decodeBytea: { typeOnly: false, subpath: "" },
+  decodeDate: { typeOnly: false, subpath: "" },
+  decodeJson: { typeOnly: false, subpath: "" },
+  decodeNumber: { typeOnly: false, subpath: "" },
+  decodeText: { typeOnly: false, subpath: "" },
+  decodeTimestamp: { typeOnly: false, subpath: "" },
+  decodeTimestamptz: { typeOnly: false, subpath: "" },
+  encodeArray: { typeOnly: false, subpath: "" },
+  encodeBytea: { typeOnly: false, subpath: "" },
+  encodeDate: { typeOnly: false, subpath: "" },
+  encodeJson: { typeOnly: false, subpath: "" },
+  encodeJsonArray: { typeOnly: false, subpath: "" },
+  encodeTimestamp: { typeOnly: false, subpath: "" },
+  encodeTimestamptz: { typeOnly: false, subpath: "" },
+  encodeValue: { typeOnly: false, subpath: "" },
+  CallContext: { typeOnly: true, subpath: "/grpc" },
+  ClientOptions: { typeOnly: true, subpath: "/grpc" },
+  MethodPolicy: { typeOnly: true, subpath: "/grpc" },
+  ServerHandlerOptions: { typeOnly: true, subpath: "/grpc" },
+  ServiceClient: { typeOnly: true, subpath: "/grpc" },
+  createServerHandlers: { typeOnly: false, subpath: "/grpc" },
+  createServiceClient: { typeOnly: false, subpath: "/grpc" },
+  createServiceDefinition: { typeOnly: false, subpath: "/grpc" },
+  enumToLabel: { typeOnly: false, subpath: "/grpc" },
+  labelToEnum: { typeOnly: false, subpath: "/grpc" },
+  notFound: { typeOnly: false, subpath: "/grpc" },
+  parseJsonField: { typeOnly: false, subpath: "/grpc" },
+  required: { typeOnly: false, subpath: "/grpc" },
+  requiredClaim: { typeOnly: false, subpath: "/grpc" },
+  toBigInt: { typeOnly: false, subpath: "/grpc" },
+  toJsonObject: { typeOnly: false, subpath: "/grpc" },
+  toJsonString: { typeOnly: false, subpath: "/grpc" },
+  unimplemented: { typeOnly: false, subpath: "/grpc" },
+} as const satisfies Record<string, { readonly typeOnly: boolean; readonly subpath: "" | "/grpc" }>;
 
 /** The name of a runtime symbol generated code may use. */
 export type RuntimeSymbol = keyof typeof runtimeSymbols;

@@ -8,15 +8,12 @@
  * project's `out` folder (`gen`) the files land exactly where `svcgen generate` writes them,
  * with identical content.
  *
- * **Where the Model comes from.** Binding RPCs to queries needs the analysed Model. The
- * manifest `svcgen generate` writes (`<out>/svcgen-manifest.json`) is the public model only
- * (`pgType` as a string, `tsType` text, nullability): it lacks what the binder and the service
- * emitter use (the `PgType` kind, enum labels, domain bases, `typname`, each column's unique
- * `tsName`, slice parameters), so it is not enough. The plugin therefore loads the project's
- * `svcgen.yaml` (plugin option `config=path/to/svcgen.yaml`, relative to the folder buf runs
- * in; default: `svcgen.yaml` there) and runs the project analysis ({@link analyseProject})
- * with the analysis cache on: after a `svcgen generate` it touches no database; otherwise it
- * analyses like `svcgen generate` does (`DATABASE_URL` or an embedded server).
+ * **Where the Model comes from.** Binding RPCs to queries needs the analysed queries. The
+ * manifest `svcgen generate` writes (`<out>/svcgen-manifest.json`) is the serialised Model, so
+ * the plugin reads it (from the `out` folder of the project's `svcgen.yaml`: plugin option
+ * `config=path/to/svcgen.yaml`, relative to the folder buf runs in; default `svcgen.yaml`
+ * there) and binds buf's descriptors to its queries. It never opens a database, whatever
+ * `DATABASE_URL` says: `run(request)` is a pure function of the request and the manifest.
  *
  * **What it does not write.** Handler skeletons (`src/<service>/handlers.ts`) are created and
  * extended only by `svcgen generate`: they are user-owned files that must be read before being
@@ -43,7 +40,9 @@ import type { Plugin } from "@bufbuild/protoplugin";
 import type { ResolvedConfig } from "../config/config.js";
 import { findConfig, loadConfig } from "../config/load-config.js";
 import { type Diagnostic, formatDiagnostic, hasErrors, sortDiagnostics } from "../diagnostics.js";
+import { manifestName, parseManifest } from "../manifest.js";
 import type { Model } from "../model.js";
+import { projectPath } from "../project-paths.js";
 import { listProtoFiles, loadValidateDescriptor, svcgenProtoDir } from "../proto/buf-build.js";
 import { printFileDescriptor } from "../proto/descriptor-printer.js";
 import { generateProtoCode } from "../proto/generate-proto.js";
@@ -94,7 +93,7 @@ export function parsePluginOptions(parameter: string): {
 
 /** What the plugin needs besides buf's request: the analysed project. */
 export interface PluginProject {
-  /** The analysed queries, as `svcgen generate` binds RPCs to them. */
+  /** The Model of the manifest: its queries are what RPCs bind to, as in `svcgen generate`. */
   readonly model: Model;
   /**
    * Project-relative source file of each of the project's proto paths (for diagnostics);
@@ -135,7 +134,7 @@ export function createSvcgenPlugin(project: PluginProject): Plugin {
         files: request.protoFile,
         userFiles: [...request.fileToGenerate].sort(),
         sourcePaths: project.sourcePaths,
-        model: project.model,
+        queries: project.model.queries,
         outDir: "",
       });
       const diagnostics = sortDiagnostics(code.diagnostics);
@@ -166,10 +165,8 @@ function errorText(diagnostics: readonly Diagnostic[], format: (d: Diagnostic) =
 export interface PluginRunContext {
   /** The working folder (buf's): relative `config=` paths resolve against it. */
   readonly cwd: string;
-  /** Environment for `${VAR}` in svcgen.yaml (`DATABASE_URL`). */
+  /** Environment for `${VAR}` in svcgen.yaml (only substituted; nothing is connected to). */
   readonly env: NodeJS.ProcessEnv;
-  /** Progress lines of the analysis (starting a server); default: dropped. */
-  readonly onProgress?: (message: string) => void;
 }
 
 /** What {@link runSvcgenPlugin} returns. */
@@ -233,10 +230,11 @@ function warningsOf(
 }
 
 /**
- * Runs the plugin for one request: parses the options, loads `svcgen.yaml`, analyses the
- * project (cache on), then runs {@link createSvcgenPlugin}. Never throws for a user error:
- * a bad option, a config error, an analysis or binding error is a response with `error` set
- * (buf prints it and fails), listing every diagnostic with its file, line and column.
+ * Runs the plugin for one request: parses the options, loads `svcgen.yaml`, reads the
+ * manifest `svcgen generate` wrote, then runs {@link createSvcgenPlugin}. Never throws for a
+ * user error: a bad option, a config error, a missing manifest or a binding error is a
+ * response with `error` set (buf prints it and fails), listing every diagnostic with its
+ * file, line and column. Touches no database.
  */
 export async function runSvcgenPlugin(
   request: CodeGeneratorRequest,
@@ -265,14 +263,10 @@ export async function runSvcgenPlugin(
   const loaded = await loadConfig(configPath, ctx.env);
   if (loaded.config === undefined) return failure(loaded.diagnostics, undefined, new Map());
   const config = loaded.config;
-  // Loaded on demand, like `svcgen generate` does: the analyser pulls in pg and the parser.
-  const { analyseProject } = await import("../project.js");
-  const analysis = await analyseProject(config, {
-    cache: true,
-    onProgress: ctx.onProgress ?? (() => {}),
-  });
-  const before = [...loaded.diagnostics, ...analysis.diagnostics];
-  if (hasErrors(before)) return failure(before, config, analysis.sources);
+  const manifest = await readManifest(config);
+  if ("diagnostic" in manifest) {
+    return failure([...loaded.diagnostics, manifest.diagnostic], config, new Map());
+  }
 
   const sourcePaths = new Map<string, string>();
   for (const root of config.proto?.roots ?? []) {
@@ -282,26 +276,55 @@ export async function runSvcgenPlugin(
     } catch {
       continue; // a missing root: buf has already resolved every file it sent
     }
-    for (const rel of files) {
-      sourcePaths.set(
-        rel,
-        path.relative(config.rootDir, path.join(root, rel)).split(path.sep).join("/"),
-      );
-    }
+    for (const rel of files)
+      sourcePaths.set(rel, projectPath(config.rootDir, path.join(root, rel)));
   }
   let bindDiagnostics: readonly Diagnostic[] = [];
   const plugin = createSvcgenPlugin({
-    model: analysis.model,
+    model: manifest.model,
     sourcePaths,
     onDiagnostics: (d) => {
       bindDiagnostics = d;
     },
   });
   const response = plugin.run(request);
-  const all = sortDiagnostics([...before, ...bindDiagnostics]);
-  if (hasErrors(all)) return failure(all, config, analysis.sources);
-  const text = await formatAll(all, config, analysis.sources);
+  const all = sortDiagnostics([...loaded.diagnostics, ...bindDiagnostics]);
+  if (hasErrors(all)) return failure(all, config, new Map());
+  const text = await formatAll(all, config, new Map());
   return { response, diagnostics: all, warnings: warningsOf(all, text) };
+}
+
+/** The Model of `<out>/svcgen-manifest.json`, or the diagnostic saying why there is none. */
+async function readManifest(
+  config: ResolvedConfig,
+): Promise<{ model: Model } | { diagnostic: Diagnostic }> {
+  const rel = `${projectPath(config.rootDir, config.out)}/${manifestName}`;
+  let text: string;
+  try {
+    text = await readFile(path.join(config.out, manifestName), "utf8");
+  } catch {
+    return {
+      diagnostic: {
+        severity: "error",
+        code: ProtoCodes.compile,
+        message: `no manifest at ${rel}: the plugin binds RPCs to the queries svcgen generate recorded there`,
+        hint: "run svcgen generate first (and commit the generated folder)",
+      },
+    };
+  }
+  try {
+    return { model: parseManifest(text) };
+  } catch (e) {
+    return {
+      diagnostic: {
+        severity: "error",
+        code: ProtoCodes.compile,
+        message: `the manifest ${rel} is not valid: ${(e as Error).message}`,
+        file: rel,
+        hint: "run svcgen generate to write it again",
+      },
+    };
+  }
 }
 
 /**

@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { ResolvedConfig } from "../config/config.js";
 import { type Diagnostic, sortDiagnostics } from "../diagnostics.js";
+import { projectPath } from "../project-paths.js";
 import { listProtoFiles, mapBufPath, runBuf, writeBufWorkspace } from "./buf-build.js";
 import { ProtoCodes } from "./proto-codes.js";
 
@@ -73,7 +74,7 @@ function git(
 
 /** Project-relative, forward-slash form of an absolute path. */
 function projectRel(config: ResolvedConfig, abs: string): string {
-  return path.relative(config.rootDir, abs).split(path.sep).join("/") || ".";
+  return projectPath(config.rootDir, abs) || ".";
 }
 
 /**
@@ -119,7 +120,7 @@ async function exportRef(
   const roots: string[] = [];
   for (const root of config.proto?.roots ?? []) {
     const real = existsSync(root) ? await realpath(root) : root;
-    const rel = path.relative(topDir, real).split(path.sep).join("/");
+    const rel = projectPath(topDir, real);
     if (rel.startsWith("..") || path.isAbsolute(rel)) {
       return {
         diagnostics: failure(

@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { fromBinary } from "@bufbuild/protobuf";
 import { type FileDescriptorProto, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import type { Diagnostic } from "../diagnostics.js";
+import { projectPath } from "../project-paths.js";
 import { printFileDescriptor } from "./descriptor-printer.js";
 import { ProtoCodes } from "./proto-codes.js";
 import { listProtoFiles } from "./proto-files.js";
@@ -219,7 +220,7 @@ export async function buildProto(
       continue;
     }
     for (const rel of await listProtoFiles(root)) {
-      const source = path.relative(rootDir, path.join(root, rel)).split(path.sep).join("/");
+      const source = projectPath(rootDir, path.join(root, rel));
       if (sourcePaths.has(rel)) {
         diagnostics.push({
           severity: "error",

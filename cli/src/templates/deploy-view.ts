@@ -8,7 +8,8 @@
 import { posix } from "node:path";
 import type { DeployConfig, ResolvedConfig } from "../config/config.js";
 import { Codes, type Diagnostic } from "../diagnostics.js";
-import { projectPath } from "../paths.js";
+import type { Model } from "../model.js";
+import { projectPath } from "../project-paths.js";
 
 /** The gRPC port of every service (the runtime's `PORT` default). */
 export const grpcPort = 50051;
@@ -32,16 +33,6 @@ export interface DeployService {
   readonly methods: readonly DeployMethod[];
 }
 
-/** The minimal shape of a service descriptor {@link deployServices} reads. */
-export interface ServiceSource {
-  readonly typeName: string;
-  readonly name: string;
-  readonly methods: readonly {
-    readonly name: string;
-    readonly methodKind: "unary" | "server_streaming" | "client_streaming" | "bidi_streaming";
-  }[];
-}
-
 const grpcTypes = {
   unary: "unary",
   server_streaming: "server_stream",
@@ -49,26 +40,16 @@ const grpcTypes = {
   bidi_streaming: "bidi_stream",
 } as const;
 
-/** `UserService` -> `user-service`: the stem the gRPC emitter names `gen/grpc/<stem>.ts` with. */
-export function serviceFileStem(name: string): string {
-  return name
-    .replace(/([a-z0-9])([A-Z])/g, "$1-$2")
-    .replace(/([A-Z])([A-Z][a-z])/g, "$1-$2")
-    .replace(/_/g, "-")
-    .toLowerCase();
-}
-
 /**
- * THE list of services the deployment files are about, sorted by stem. Derived from the
- * service descriptors the proto stage produced; the only place that knows where services
- * come from, so a change of the Model changes only this function.
+ * THE list of services the deployment files are about, sorted by stem: the Model's services.
+ * The only place that knows where services come from.
  */
-export function deployServices(services: readonly ServiceSource[]): DeployService[] {
-  return services
+export function deployServices(model: Pick<Model, "services">): DeployService[] {
+  return model.services
     .map((s) => ({
       typeName: s.typeName,
-      stem: serviceFileStem(s.name),
-      methods: s.methods.map((m) => ({ name: m.name, type: grpcTypes[m.methodKind] })),
+      stem: s.stem,
+      methods: s.methods.map((m) => ({ name: m.name, type: grpcTypes[m.kind] })),
     }))
     .sort((a, b) => compare(a.stem, b.stem));
 }

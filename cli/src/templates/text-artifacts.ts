@@ -10,7 +10,7 @@ import type { ResolvedConfig } from "../config/config.js";
 import { Codes, type Diagnostic } from "../diagnostics.js";
 import type { GeneratedFile } from "../inputs.js";
 import { type Model, toPublicModel } from "../model.js";
-import { projectPath } from "../paths.js";
+import { projectPath } from "../project-paths.js";
 import { builtinTemplates, builtinTemplatesDir } from "./template-registry.js";
 
 // handlebars is CommonJS with `export =`; without esModuleInterop, require is the typed way in.

@@ -4,10 +4,41 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type EmptySchema, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Server, ServiceDefinition } from "@grpc/grpc-js";
-import { type CallContext, type ClientOptions, type MethodPolicy, type ServerHandlerOptions, type ServiceClient, createServerHandlers, createServiceClient, createServiceDefinition, notFound, required, toBigInt } from "@svcgen/runtime/grpc";
+import {
+  type CallContext,
+  type ClientOptions,
+  type MethodPolicy,
+  type ServerHandlerOptions,
+  type ServiceClient,
+  createServerHandlers,
+  createServiceClient,
+  createServiceDefinition,
+  notFound,
+  required,
+  toBigInt,
+} from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
-import { createSession, getAccountByFirebaseUid, listActiveSessions, revokeSession, setAccountRoles } from "../db/auth/accounts.js";
-import { type AccountSchema, AuthService, type CreateSessionRequest, type GetAccountRequest, type ListSessionsRequest, type ListSessionsResponseSchema, type RevokeSessionRequest, type RevokeSessionResponseSchema, type SessionSchema, type SetAccountRolesRequest, type SignInRequest, type SignInResponseSchema } from "../proto/example/auth/v1/auth_pb.js";
+import {
+  createSession,
+  getAccountByFirebaseUid,
+  listActiveSessions,
+  revokeSession,
+  setAccountRoles,
+} from "../db/auth/accounts.js";
+import {
+  type AccountSchema,
+  AuthService,
+  type CreateSessionRequest,
+  type GetAccountRequest,
+  type ListSessionsRequest,
+  type ListSessionsResponseSchema,
+  type RevokeSessionRequest,
+  type RevokeSessionResponseSchema,
+  type SessionSchema,
+  type SetAccountRolesRequest,
+  type SignInRequest,
+  type SignInResponseSchema,
+} from "../proto/example/auth/v1/auth_pb.js";
 
 /**
  * The @grpc/grpc-js service definition of example.auth.v1.AuthService, encoding with protobuf-es.

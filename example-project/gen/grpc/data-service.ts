@@ -4,10 +4,48 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Server, ServiceDefinition } from "@grpc/grpc-js";
-import { type CallContext, type ClientOptions, type MethodPolicy, type ServerHandlerOptions, type ServiceClient, createServerHandlers, createServiceClient, createServiceDefinition, enumToLabel, labelToEnum, notFound, required, toBigInt, toJsonObject } from "@svcgen/runtime/grpc";
+import {
+  type CallContext,
+  type ClientOptions,
+  type MethodPolicy,
+  type ServerHandlerOptions,
+  type ServiceClient,
+  createServerHandlers,
+  createServiceClient,
+  createServiceDefinition,
+  enumToLabel,
+  labelToEnum,
+  notFound,
+  required,
+  toBigInt,
+  toJsonObject,
+} from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
-import { createRecord, getRecordForReader, listRecordsByOwner, recordStats, shareOwnRecord, softDeleteRecord, updateRecord } from "../db/data/records.js";
-import { type CreateRecordRequest, DataService, type DeleteRecordRequest, type DeleteRecordResponseSchema, type GetRecordRequest, type ListMyRecordsRequest, type ListMyRecordsResponseSchema, type RecordSchema, type RecordStatsRequest, type RecordStatsResponseSchema, type RecordVersionSchema, type ShareRecordRequest, type ShareRecordResponseSchema, type UpdateRecordRequest } from "../proto/example/data/v1/data_pb.js";
+import {
+  createRecord,
+  getRecordForReader,
+  listRecordsByOwner,
+  recordStats,
+  shareOwnRecord,
+  softDeleteRecord,
+  updateRecord,
+} from "../db/data/records.js";
+import {
+  type CreateRecordRequest,
+  DataService,
+  type DeleteRecordRequest,
+  type DeleteRecordResponseSchema,
+  type GetRecordRequest,
+  type ListMyRecordsRequest,
+  type ListMyRecordsResponseSchema,
+  type RecordSchema,
+  type RecordStatsRequest,
+  type RecordStatsResponseSchema,
+  type RecordVersionSchema,
+  type ShareRecordRequest,
+  type ShareRecordResponseSchema,
+  type UpdateRecordRequest,
+} from "../proto/example/data/v1/data_pb.js";
 
 const enumNumbers0 = new Map<string, number>([["private", 1], ["shared", 2], ["public", 3]]);
 const enumLabels1 = new Map<number, "private" | "shared" | "public">([[1, "private"], [2, "shared"], [3, "public"]]);

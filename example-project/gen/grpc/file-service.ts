@@ -4,10 +4,42 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Server, ServiceDefinition } from "@grpc/grpc-js";
-import { type CallContext, type ClientOptions, type MethodPolicy, type ServerHandlerOptions, type ServiceClient, createServerHandlers, createServiceClient, createServiceDefinition, notFound, required, toBigInt } from "@svcgen/runtime/grpc";
+import {
+  type CallContext,
+  type ClientOptions,
+  type MethodPolicy,
+  type ServerHandlerOptions,
+  type ServiceClient,
+  createServerHandlers,
+  createServiceClient,
+  createServiceDefinition,
+  notFound,
+  required,
+  toBigInt,
+} from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
-import { createFile, deleteFile, getFile, getOwnFile, listFilesByOwner, ownerUsage } from "../db/file/files.js";
-import { type CreateFileRequest, type CreateUploadUrlRequest, type CreateUploadUrlResponseSchema, type DeleteFileRequest, type DeleteFileResponseSchema, type FileSchema, FileService, type GetFileRequest, type GetUsageRequest, type ListMyFilesRequest, type ListMyFilesResponseSchema, type UsageSchema } from "../proto/example/file/v1/file_pb.js";
+import {
+  createFile,
+  deleteFile,
+  getFile,
+  getOwnFile,
+  listFilesByOwner,
+  ownerUsage,
+} from "../db/file/files.js";
+import {
+  type CreateFileRequest,
+  type CreateUploadUrlRequest,
+  type CreateUploadUrlResponseSchema,
+  type DeleteFileRequest,
+  type DeleteFileResponseSchema,
+  type FileSchema,
+  FileService,
+  type GetFileRequest,
+  type GetUsageRequest,
+  type ListMyFilesRequest,
+  type ListMyFilesResponseSchema,
+  type UsageSchema,
+} from "../proto/example/file/v1/file_pb.js";
 
 /**
  * The @grpc/grpc-js service definition of example.file.v1.FileService, encoding with protobuf-es.

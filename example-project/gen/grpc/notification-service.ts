@@ -4,10 +4,42 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Server, ServiceDefinition } from "@grpc/grpc-js";
-import { type CallContext, type ClientOptions, type MethodPolicy, type ServerHandlerOptions, type ServiceClient, createServerHandlers, createServiceClient, createServiceDefinition, enumToLabel, labelToEnum, notFound, required, toBigInt, toJsonObject } from "@svcgen/runtime/grpc";
+import {
+  type CallContext,
+  type ClientOptions,
+  type MethodPolicy,
+  type ServerHandlerOptions,
+  type ServiceClient,
+  createServerHandlers,
+  createServiceClient,
+  createServiceDefinition,
+  enumToLabel,
+  labelToEnum,
+  notFound,
+  required,
+  toBigInt,
+  toJsonObject,
+} from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
-import { countUnread, createNotification, listNotifications, markNotificationsRead, streamNotificationsStream } from "../db/notifications/notifications.js";
-import { type CountUnreadRequest, type CountUnreadResponseSchema, type CreateNotificationRequest, type ListNotificationsRequest, type ListNotificationsResponseSchema, type MarkReadRequest, type MarkReadResponseSchema, type NotificationSchema, NotificationService, type StreamNotificationsRequest } from "../proto/example/notifications/v1/notifications_pb.js";
+import {
+  countUnread,
+  createNotification,
+  listNotifications,
+  markNotificationsRead,
+  streamNotificationsStream,
+} from "../db/notifications/notifications.js";
+import {
+  type CountUnreadRequest,
+  type CountUnreadResponseSchema,
+  type CreateNotificationRequest,
+  type ListNotificationsRequest,
+  type ListNotificationsResponseSchema,
+  type MarkReadRequest,
+  type MarkReadResponseSchema,
+  type NotificationSchema,
+  NotificationService,
+  type StreamNotificationsRequest,
+} from "../proto/example/notifications/v1/notifications_pb.js";
 
 const enumLabels0 = new Map<number, "info" | "warning" | "mention" | "share">([[1, "info"], [2, "warning"], [3, "mention"], [4, "share"]]);
 const enumNumbers1 = new Map<string, number>([["info", 1], ["warning", 2], ["mention", 3], ["share", 4]]);

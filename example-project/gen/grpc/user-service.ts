@@ -4,10 +4,41 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Server, ServiceDefinition } from "@grpc/grpc-js";
-import { type CallContext, type ClientOptions, type MethodPolicy, type ServerHandlerOptions, type ServiceClient, createServerHandlers, createServiceClient, createServiceDefinition, notFound, required, toBigInt } from "@svcgen/runtime/grpc";
+import {
+  type CallContext,
+  type ClientOptions,
+  type MethodPolicy,
+  type ServerHandlerOptions,
+  type ServiceClient,
+  createServerHandlers,
+  createServiceClient,
+  createServiceDefinition,
+  notFound,
+  required,
+  toBigInt,
+} from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
-import { createProfile, getProfile, getProfileByHandle, listProfilesByIds, setProfileAvatar, updateProfile } from "../db/user/profiles.js";
-import { type CreateProfileRequest, type GetMyProfileRequest, type GetProfileByHandleRequest, type GetProfileRequest, type ListProfilesRequest, type ListProfilesResponseSchema, type ProfileSchema, type SetAvatarRequest, type SetAvatarResponseSchema, type UpdateProfileRequest, UserService } from "../proto/example/user/v1/user_pb.js";
+import {
+  createProfile,
+  getProfile,
+  getProfileByHandle,
+  listProfilesByIds,
+  setProfileAvatar,
+  updateProfile,
+} from "../db/user/profiles.js";
+import {
+  type CreateProfileRequest,
+  type GetMyProfileRequest,
+  type GetProfileByHandleRequest,
+  type GetProfileRequest,
+  type ListProfilesRequest,
+  type ListProfilesResponseSchema,
+  type ProfileSchema,
+  type SetAvatarRequest,
+  type SetAvatarResponseSchema,
+  type UpdateProfileRequest,
+  UserService,
+} from "../proto/example/user/v1/user_pb.js";
 
 /**
  * The @grpc/grpc-js service definition of example.user.v1.UserService, encoding with protobuf-es.

@@ -4,10 +4,10 @@
 import { type CallContext, unimplemented } from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
 import {
-  createAuthServiceBound,
   type AuthServiceBound,
   type AuthServiceBoundOptions,
   type AuthServiceHandlers,
+  createAuthServiceBound,
 } from "../../gen/grpc/auth-service.js";
 
 /** Serves example.auth.v1.AuthService: register with `addAuthService(server, new AuthServiceImpl(pool))`. */

@@ -1,13 +1,13 @@
 // Handlers of example.data.v1.DataService. Created once by svcgen; this file is yours to edit.
 // svcgen adds a stub here when the proto gains an RPC and never changes anything else.
 
-import { type CallContext } from "@svcgen/runtime/grpc";
+import type { CallContext } from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
 import {
-  createDataServiceBound,
   type DataServiceBound,
   type DataServiceBoundOptions,
   type DataServiceHandlers,
+  createDataServiceBound,
 } from "../../gen/grpc/data-service.js";
 
 /** Serves example.data.v1.DataService: register with `addDataService(server, new DataServiceImpl(pool))`. */

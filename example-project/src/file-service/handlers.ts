@@ -4,10 +4,10 @@
 import { type CallContext, unimplemented } from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
 import {
-  createFileServiceBound,
   type FileServiceBound,
   type FileServiceBoundOptions,
   type FileServiceHandlers,
+  createFileServiceBound,
 } from "../../gen/grpc/file-service.js";
 
 /** Serves example.file.v1.FileService: register with `addFileService(server, new FileServiceImpl(pool))`. */

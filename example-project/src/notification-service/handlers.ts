@@ -1,13 +1,13 @@
 // Handlers of example.notifications.v1.NotificationService. Created once by svcgen; this file is yours to edit.
 // svcgen adds a stub here when the proto gains an RPC and never changes anything else.
 
-import { type CallContext } from "@svcgen/runtime/grpc";
+import type { CallContext } from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
 import {
-  createNotificationServiceBound,
   type NotificationServiceBound,
   type NotificationServiceBoundOptions,
   type NotificationServiceHandlers,
+  createNotificationServiceBound,
 } from "../../gen/grpc/notification-service.js";
 
 /** Serves example.notifications.v1.NotificationService: register with `addNotificationService(server, new NotificationServiceImpl(pool))`. */

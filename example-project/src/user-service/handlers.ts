@@ -1,13 +1,13 @@
 // Handlers of example.user.v1.UserService. Created once by svcgen; this file is yours to edit.
 // svcgen adds a stub here when the proto gains an RPC and never changes anything else.
 
-import { type CallContext } from "@svcgen/runtime/grpc";
+import type { CallContext } from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
 import {
-  createUserServiceBound,
   type UserServiceBound,
   type UserServiceBoundOptions,
   type UserServiceHandlers,
+  createUserServiceBound,
 } from "../../gen/grpc/user-service.js";
 
 /** Serves example.user.v1.UserService: register with `addUserService(server, new UserServiceImpl(pool))`. */

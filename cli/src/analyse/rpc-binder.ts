@@ -1,8 +1,10 @@
 /**
  * Binds RPCs to analysed queries, at generate time: `(svcgen.v1.method).query` names a
  * QueryModel; request fields feed its parameters and row columns fill response fields, by
- * name (snake/camel insensitive) or explicit mapping, when their types fit. Produces plain
- * binding plans for the emitter, and a diagnostic at the .proto line for every misfit.
+ * name (snake/camel insensitive) or explicit mapping, when their types fit. Turns protobuf-es
+ * descriptors into the Model's plain {@link ServiceModel}s (messages, fields and policies as
+ * data), with a diagnostic at the .proto line for every misfit. The only module that reads
+ * descriptors for the Model; emitters never see one.
  */
 import {
   type DescEnum,
@@ -14,104 +16,62 @@ import {
   hasOption,
   ScalarType,
 } from "@bufbuild/protobuf";
-import { stringTypes } from "../analyse/ts-types.js";
 import type { Diagnostic } from "../diagnostics.js";
-import type { ColumnModel, Model, ParamModel, PgType, QueryModel } from "../model.js";
+import type {
+  ColumnBinding,
+  Conversion,
+  FieldRef,
+  MessageRef,
+  MethodBinding,
+  MethodModel,
+  MethodPolicy,
+  ParamBinding,
+  PgType,
+  QueryModel,
+  ResultBinding,
+  ServiceModel,
+  TsType,
+} from "../model.js";
+import { kebabCase } from "../names.js";
 import {
   type Auth,
   type MethodRule,
   method as methodOption,
   Principal,
   service as serviceOption,
-} from "./gen/svcgen/v1/options_pb.js";
-import { ProtoCodes } from "./proto-codes.js";
-import { fieldLocation, type Locator, methodLocation } from "./source-locations.js";
+} from "../proto/gen/svcgen/v1/options_pb.js";
+import { ProtoCodes } from "../proto/proto-codes.js";
+import { fieldLocation, type Locator, methodLocation } from "../proto/source-locations.js";
+import { leafType } from "../ts-type-renderer.js";
+import { stringTypes } from "./ts-types.js";
 
-/** How one value changes between its SQL and proto representations. */
-export type Conversion =
-  | { readonly kind: "identity" }
-  /** int8 row value (bigint, string or number) to a 64-bit proto field. */
-  | { readonly kind: "toBigInt" }
-  /** A 64-bit proto value (bigint) to an int8 parameter in the configured TS mode. */
-  | { readonly kind: "int8Param"; readonly mode: "bigint" | "string" | "number" }
-  /** A count (number or bigint) to a 32-bit field. */
-  | { readonly kind: "toNumber" }
-  | { readonly kind: "timestampOut" }
-  | { readonly kind: "timestampIn" }
-  | { readonly kind: "structOut" }
-  | { readonly kind: "structIn" }
-  | { readonly kind: "jsonStringOut" }
-  | { readonly kind: "jsonStringIn" }
-  | {
-      readonly kind: "enumOut" | "enumIn";
-      /** Proto enum number and Postgres label, in label order. */
-      readonly pairs: readonly (readonly [number, string])[];
-      readonly labelsType: string;
-    }
-  | { readonly kind: "list"; readonly element: Conversion };
-
-/** Where a query parameter's value comes from. */
-export type ParamSource =
-  | { readonly kind: "field"; readonly field: DescField }
-  | { readonly kind: "principal"; readonly key: "uid" | "email" }
-  | { readonly kind: "claim"; readonly name: string };
-
-/** One query parameter of a bound RPC. */
-export interface ParamBinding {
-  readonly param: ParamModel;
-  readonly source: ParamSource;
-  readonly conversion: Conversion;
-  /** The source may be unset but the parameter is NOT NULL: check at run time. */
-  readonly required: boolean;
+/** The module of a proto file's generated messages, relative to the output folder. */
+export function protoModule(protoFile: string): MessageRef["module"] {
+  return protoFile.startsWith("google/protobuf/")
+    ? { kind: "package", specifier: "@bufbuild/protobuf/wkt" }
+    : { kind: "out", path: `proto/${protoFile.replace(/\.proto$/, "")}_pb.js` };
 }
 
-/** One response field filled from a column. */
-export interface ColumnBinding {
-  readonly field: DescField;
-  readonly column: ColumnModel;
-  readonly conversion: Conversion;
+/** A message as generated code names it. */
+function messageRef(m: DescMessage): MessageRef {
+  const pkg = m.file.proto.package;
+  const tsName = m.typeName.slice(pkg === "" ? 0 : pkg.length + 1).replace(/\./g, "_");
+  return {
+    typeName: m.typeName,
+    tsName,
+    schema: `${tsName}Schema`,
+    module: protoModule(m.file.proto.name),
+  };
 }
 
-/** What a bound RPC does with the query result. */
-export type ResultBinding =
-  | { readonly kind: "one"; readonly columns: readonly ColumnBinding[] }
-  | {
-      readonly kind: "manyField";
-      readonly field: DescField;
-      readonly columns: readonly ColumnBinding[];
-    }
-  | { readonly kind: "stream"; readonly columns: readonly ColumnBinding[] }
-  | { readonly kind: "exec" }
-  | {
-      readonly kind: "execrows";
-      readonly field: DescField | undefined;
-      readonly conversion: Conversion;
-    };
-
-/** A checked binding of one RPC to one query. */
-export interface MethodBinding {
-  readonly method: DescMethod;
-  readonly query: QueryModel;
-  readonly params: readonly ParamBinding[];
-  readonly result: ResultBinding;
+/** A field as bound code uses it. */
+function fieldRef(f: DescField): FieldRef {
+  return { name: f.name, localName: f.localName, presence: fieldHasPresence(f) };
 }
 
-/** The svcgen options of one method, with service defaults applied. */
-export interface MethodPolicyModel {
-  readonly auth:
-    | { readonly kind: "public" }
-    | { readonly kind: "authenticated" }
-    | { readonly kind: "roles"; readonly roles: readonly string[] };
-  readonly timeoutMs: number;
-  readonly idempotent: boolean;
-}
-
-/** Everything the emitters need about one service. */
-export interface ServicePlan {
-  readonly service: DescService;
-  /** Bindings by method local name; unbound methods are absent. */
-  readonly bindings: ReadonlyMap<string, MethodBinding>;
-  readonly policies: ReadonlyMap<string, MethodPolicyModel>;
+/** The file name stem of a service's generated and handler files. */
+export function serviceStem(service: DescService): string {
+  return kebabCase(service.name);
 }
 
 /** snake_case and camelCase compare equal. */
@@ -119,7 +79,7 @@ function norm(name: string): string {
   return name.replace(/_/g, "").toLowerCase();
 }
 
-function authRule(auth: Auth | undefined): MethodPolicyModel["auth"] | undefined {
+function authRule(auth: Auth | undefined): MethodPolicy["auth"] | undefined {
   switch (auth?.rule.case) {
     case "public":
       return { kind: "public" };
@@ -133,7 +93,7 @@ function authRule(auth: Auth | undefined): MethodPolicyModel["auth"] | undefined
 }
 
 /** The policy of `method` from its options and its service's. */
-export function methodPolicy(method: DescMethod): MethodPolicyModel {
+export function methodPolicy(method: DescMethod): MethodPolicy {
   const svc = hasOption(method.parent, serviceOption)
     ? getOption(method.parent, serviceOption)
     : undefined;
@@ -234,23 +194,18 @@ function pairEnum(
 
 /**
  * The conversion of one element from Postgres (`t`) to proto (`out` true, a column) or back
- * (a parameter), or undefined when the types do not fit. `tsText` is the TS type of the SQL
- * side (for int8's configured representation).
+ * (a parameter), or undefined when the types do not fit. `ts` is the TS type of the SQL
+ * side's element (int8's and date's configured representation).
  */
-function fitElement(
-  t: PgType,
-  el: ProtoElement,
-  out: boolean,
-  tsText: string,
-): Conversion | undefined {
+function fitElement(t: PgType, el: ProtoElement, out: boolean, ts: TsType): Conversion | undefined {
+  const dateMode = ts.kind === "date" ? ts.mode : undefined;
   const b = baseType(t);
   const typ = b.typname;
   if (b.kind === "enum") {
     if (el.kind !== "enum") return undefined;
     const r = pairEnum(b.labels, el.desc);
     if ("error" in r) return undefined;
-    const labelsType = b.labels.map((l) => JSON.stringify(l)).join(" | ");
-    return { kind: out ? "enumOut" : "enumIn", pairs: r.pairs, labelsType };
+    return { kind: out ? "enumOut" : "enumIn", pairs: r.pairs, labels: b.labels };
   }
   if (el.kind === "scalar") {
     const s = el.scalar;
@@ -262,7 +217,7 @@ function fitElement(
     if (typ === "int8") {
       if (!int64s.has(s)) return undefined;
       if (out) return { kind: "toBigInt" };
-      const mode = tsText === "string" ? "string" : tsText === "number" ? "number" : "bigint";
+      const mode = ts.kind === "bigint" ? ts.mode : "bigint";
       return { kind: "int8Param", mode };
     }
     if (typ === "float4" || typ === "float8") {
@@ -277,14 +232,14 @@ function fitElement(
       return { kind: out ? "jsonStringOut" : "jsonStringIn" };
     }
     // A date is a string in TS only in `date: string` mode; as a Date it binds to a Timestamp.
-    if (stringTypes.has(typ) || b.kind === "other" || (typ === "date" && tsText === "string")) {
+    if (stringTypes.has(typ) || b.kind === "other" || (typ === "date" && dateMode === "string")) {
       return s === ScalarType.STRING ? { kind: "identity" } : undefined;
     }
     return undefined;
   }
   if (el.kind === "message") {
     if (el.typeName === "google.protobuf.Timestamp") {
-      if (typ === "timestamptz" || typ === "timestamp" || (typ === "date" && tsText === "Date")) {
+      if (typ === "timestamptz" || typ === "timestamp" || (typ === "date" && dateMode === "Date")) {
         return { kind: out ? "timestampOut" : "timestampIn" };
       }
       return undefined;
@@ -307,7 +262,7 @@ function fieldHasPresence(f: DescField): boolean {
  */
 function fitValue(
   t: PgType,
-  tsText: string,
+  ts: TsType,
   f: DescField,
   out: boolean,
 ): { conversion: Conversion } | { error: string } {
@@ -317,12 +272,11 @@ function fitValue(
   if (el === undefined) return bad;
   if (b.kind === "array") {
     if (f.fieldKind !== "list") return bad;
-    const elTs = tsText.endsWith("[]") ? tsText.slice(0, -2) : tsText;
-    const c = fitElement(b.element, el, out, elTs);
+    const c = fitElement(b.element, el, out, leafType(ts));
     return c === undefined ? bad : { conversion: { kind: "list", element: c } };
   }
   if (f.fieldKind === "list") return bad;
-  const c = fitElement(t, el, out, tsText);
+  const c = fitElement(t, el, out, leafType(ts));
   if (c === undefined) {
     if (b.kind === "enum" && el.kind === "enum") {
       const r = pairEnum(b.labels, el.desc);
@@ -336,26 +290,33 @@ function fitValue(
 /** Input for {@link bindServices}. */
 export interface BindInput {
   readonly services: readonly DescService[];
-  readonly model: Model;
+  readonly queries: readonly QueryModel[];
   readonly locate: Locator;
 }
 
 /**
- * Checks every bound RPC of `services` against `model` and returns one plan per service,
- * plus a diagnostic for every problem (all of them, not only the first).
+ * Checks every bound RPC of `services` against the queries and returns the services as Model
+ * data, plus a diagnostic for every problem (all of them, not only the first).
  */
 export function bindServices(input: BindInput): {
-  plans: ServicePlan[];
+  services: ServiceModel[];
   diagnostics: Diagnostic[];
 } {
   const diagnostics: Diagnostic[] = [];
-  const plans: ServicePlan[] = [];
-  const byName = new Map(input.model.queries.map((q) => [q.name, q]));
+  const services: ServiceModel[] = [];
+  const byName = new Map(input.queries.map((q) => [q.name, q]));
   for (const service of input.services) {
-    const bindings = new Map<string, MethodBinding>();
-    const policies = new Map<string, MethodPolicyModel>();
+    const methods: MethodModel[] = [];
     for (const method of service.methods) {
-      policies.set(method.localName, methodPolicy(method));
+      const base: MethodModel = {
+        name: method.name,
+        localName: method.localName,
+        kind: method.methodKind,
+        input: messageRef(method.input),
+        output: messageRef(method.output),
+        policy: methodPolicy(method),
+      };
+      methods.push(base);
       if (!hasOption(method, methodOption)) continue;
       const rule = getOption(method, methodOption);
       if (rule.query === "") continue;
@@ -372,7 +333,7 @@ export function bindServices(input: BindInput): {
       };
       const query = byName.get(rule.query);
       if (query === undefined) {
-        const near = input.model.queries.find((q) => norm(q.name) === norm(rule.query));
+        const near = input.queries.find((q) => norm(q.name) === norm(rule.query));
         report(
           ProtoCodes.unknownQuery,
           `query ${rule.query} does not exist`,
@@ -383,11 +344,18 @@ export function bindServices(input: BindInput): {
         continue;
       }
       const binding = bindMethod(method, rule, query, report);
-      if (binding !== undefined) bindings.set(method.localName, binding);
+      if (binding !== undefined) methods[methods.length - 1] = { ...base, binding };
     }
-    plans.push({ service, bindings, policies });
+    services.push({
+      typeName: service.typeName,
+      name: service.name,
+      protoFile: service.file.proto.name,
+      module: protoModule(service.file.proto.name),
+      stem: serviceStem(service),
+      methods,
+    });
   }
-  return { plans, diagnostics };
+  return { services, diagnostics };
 }
 
 /** Reports a binding problem; with `field`, at that field's declaration, else at the RPC's option. */
@@ -445,7 +413,11 @@ function bindMethod(
         );
         break;
       }
-      result = { kind: "manyField", field, columns: bindColumns(field.message, rule, query, r) };
+      result = {
+        kind: "manyField",
+        field: fieldRef(field),
+        columns: bindColumns(field.message, rule, query, r),
+      };
       break;
     }
     case "exec":
@@ -485,7 +457,10 @@ function bindMethod(
         field !== undefined && field.fieldKind === "scalar" && int64s.has(field.scalar)
           ? { kind: "toBigInt" }
           : { kind: "toNumber" };
-      result = { kind: "execrows", field, conversion };
+      result =
+        field === undefined
+          ? { kind: "execrows", conversion }
+          : { kind: "execrows", field: fieldRef(field), conversion };
       break;
     }
     default:
@@ -495,7 +470,7 @@ function bindMethod(
       );
   }
   if (result === undefined || before.errors > 0) return undefined;
-  return { method, query, params, result };
+  return { query: query.name, params, result };
 }
 
 function bindParams(
@@ -514,7 +489,7 @@ function bindParams(
       );
     }
   }
-  for (const p of query.params) {
+  for (const [index, p] of query.params.entries()) {
     const mapping = rule.params.find((m) => m.param === p.name);
     const src = mapping?.source;
     if (src?.case === "principal") {
@@ -530,7 +505,7 @@ function bindParams(
       }
       const key = src.value === Principal.EMAIL ? "email" : "uid";
       out.push({
-        param: p,
+        param: index,
         source: { kind: "principal", key },
         conversion: { kind: "identity" },
         required: true,
@@ -539,7 +514,7 @@ function bindParams(
     }
     if (src?.case === "claim") {
       out.push({
-        param: p,
+        param: index,
         source: { kind: "claim", name: src.value },
         conversion: { kind: "identity" },
         required: !p.nullable,
@@ -559,7 +534,7 @@ function bindParams(
       );
       continue;
     }
-    const f = fitValue(p.pgType, p.tsType.text, field, false);
+    const f = fitValue(p.pgType, p.tsType, field, false);
     if ("error" in f) {
       r(
         ProtoCodes.typeMismatch,
@@ -570,8 +545,8 @@ function bindParams(
       continue;
     }
     out.push({
-      param: p,
-      source: { kind: "field", field },
+      param: index,
+      source: { kind: "field", field: fieldRef(field) },
       conversion: f.conversion,
       required: fieldHasPresence(field) && !p.nullable,
     });
@@ -605,7 +580,7 @@ function bindColumns(
       );
       continue;
     }
-    const f = fitValue(column.pgType, column.tsType.text, field, true);
+    const f = fitValue(column.pgType, column.tsType, field, true);
     if ("error" in f) {
       r(
         ProtoCodes.typeMismatch,
@@ -624,7 +599,11 @@ function bindColumns(
       );
       continue;
     }
-    out.push({ field, column, conversion: f.conversion });
+    out.push({
+      field: fieldRef(field),
+      column: query.columns.indexOf(column),
+      conversion: f.conversion,
+    });
   }
   return out;
 }
