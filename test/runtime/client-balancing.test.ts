@@ -136,13 +136,16 @@ describe("a generated client across two instances", () => {
     await waitFor("both instances to serve", () => a.impl.served >= 10 && b.impl.served >= 10);
 
     // Kill A: connections dropped at once, no drain. The only calls allowed to fail are those
-    // already started when it died (at most one per caller); every call after goes to B.
+    // in flight on A when it died: at most one per caller, each started before the client
+    // could learn of the death (the kill, plus a generous 250 ms for the reset to arrive on a
+    // loaded machine). Once the client knows, every call goes to B.
     expect(run.failures).toEqual([]);
     const killedAt = performance.now();
     a.server.forceShutdown();
     const bBefore = b.impl.served;
     await waitFor("B to serve alone", () => b.impl.served >= bBefore + 30);
-    expect(run.failures.filter((f) => f.startedAt >= killedAt)).toEqual([]);
+    const learnt = killedAt + 250;
+    expect(run.failures.filter((f) => f.startedAt >= learnt)).toEqual([]);
     // UNAVAILABLE when the connection drops; CANCELLED for a stream the dying server reset.
     expect(
       run.failures.filter((f) => f.code !== status.UNAVAILABLE && f.code !== status.CANCELLED),
@@ -154,8 +157,9 @@ describe("a generated client across two instances", () => {
     servers.push(a2.server);
     await waitFor("the restarted instance to serve", () => a2.impl.served >= 20);
     await run.stop();
-    // Nothing failed after the kill: the restart cost no calls either.
-    expect(run.failures.filter((f) => f.startedAt >= killedAt)).toEqual([]);
+    // Nothing failed after the kill's in-flight calls: the restart cost no calls either.
+    expect(run.failures.filter((f) => f.startedAt >= learnt)).toEqual([]);
+    expect(run.failures.length).toBeLessThanOrEqual(8);
     expect(run.ok()).toBeGreaterThan(60);
   });
 
