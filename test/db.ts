@@ -48,6 +48,16 @@ export async function createTestDatabase(prefix: string, setupSql?: string): Pro
       const a = new pg.Client({ connectionString: serverUrl() });
       await a.connect();
       try {
+        // pg's pool.end() resolves before its sockets close: give those connections up to 2 s
+        // to go, or FORCE kills them and their clients raise errors nobody listens to any more.
+        for (let waited = 0; waited < 2000; waited += 20) {
+          const open = await a.query(
+            "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            [name],
+          );
+          if (open.rowCount === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
         await a.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
       } finally {
         await a.end();
