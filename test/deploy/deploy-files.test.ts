@@ -14,10 +14,12 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { configureRuntime } from "@svcgen/runtime";
+import { eventsMigrationSql } from "@svcgen/runtime/events";
 import {
   createGrpcServerMetricsInterceptor,
   createMetricsHandler,
   createMetricsRegistry,
+  outboxSourceFromDatabase,
   registerAuthMetrics,
   registerGrpcServerMetrics,
   registerOutboxMetrics,
@@ -311,7 +313,12 @@ describe("metric names", () => {
     const observeQuery = registerQueryMetrics(registry);
     configureRuntime({ queryObserver: (name, seconds) => observeQuery(name, seconds) });
     registerAuthMetrics(registry);
-    registerOutboxMetrics(registry, () => ({ pending: 0, oldestAgeSeconds: 0 }));
+    // The outbox metrics read the real outbox table: one event waiting for two minutes.
+    await pool.query(eventsMigrationSql);
+    await pool.query(
+      "INSERT INTO svcgen_outbox (topic, payload, created_at) VALUES ('t.x', '\\x00', now() - interval '120 s')",
+    );
+    registerOutboxMetrics(registry, outboxSourceFromDatabase(pool));
     registerResilienceMetrics(registry, {
       pool,
       breakers: () => [{ name: "db", state: "closed" }],
@@ -360,6 +367,8 @@ describe("metric names", () => {
         }
       }
     }
+    expect(text).toMatch(/^outbox_pending 1$/m);
+    expect(Number(/^outbox_lag_seconds (\S+)$/m.exec(text)?.[1])).toBeGreaterThanOrEqual(120);
     expect(used.size).toBeGreaterThan(10);
     const missing = [...used].filter(([m]) => !exported.has(m)).map(([m, w]) => `${m} (${w})`);
     expect(missing).toEqual([]);

@@ -40,3 +40,25 @@ export function registerOutboxMetrics(
     },
   });
 }
+
+/** Anything that runs a query: a node-postgres Pool or Client. */
+export interface OutboxQueryable {
+  query<R extends Record<string, unknown>>(sql: string): Promise<{ rows: R[] }>;
+}
+
+const outboxLagSql = `SELECT count(*)::float8 AS pending,
+  COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS lag
+  FROM svcgen_outbox WHERE delivered_at IS NULL`;
+
+/**
+ * An {@link OutboxSource} reading the events outbox table (`svcgen_outbox`): undelivered rows
+ * and the age of the oldest. The `WHERE delivered_at IS NULL` scan uses the table's partial
+ * index, so it stays cheap while the relay keeps up.
+ */
+export function outboxSourceFromDatabase(db: OutboxQueryable): () => Promise<OutboxSource> {
+  return async () => {
+    const { rows } = await db.query<{ pending: number; lag: number }>(outboxLagSql);
+    const row = rows[0];
+    return { pending: row?.pending ?? 0, oldestAgeSeconds: row?.lag ?? 0 };
+  };
+}
