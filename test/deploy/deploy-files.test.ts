@@ -7,7 +7,7 @@
  * the runtime's metrics. The migration script runs against a real database.
  */
 import { execFile } from "node:child_process";
-import { cp, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { createServer, type Server as HttpServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -102,6 +102,46 @@ describe("alert rules", () => {
     );
     expect(r.code).toBe(1);
     expect(r.out).toContain("OutboxLag");
+  });
+});
+
+describe("Dockerfile", () => {
+  it("two stages, non-root, tini as PID 1, copying what exists into the runtime image", async () => {
+    const lines = (await read("deploy/Dockerfile"))
+      .replace(/\\\n/g, " ")
+      .split("\n")
+      .filter((l) => l.trim() !== "" && !l.startsWith("#"));
+    const from = lines.filter((l) => l.startsWith("FROM "));
+    // The Dockerfile's own ARG reference, spelled without a JS template placeholder.
+    const image = ["FROM node:$", "{NODE_VERSION}-bookworm-slim"].join("");
+    expect(from).toEqual([`${image} AS build`, `${image} AS runtime`]);
+    const runtime = lines.slice(lines.indexOf(from[1] ?? ""));
+    expect(runtime).toContain("USER node");
+    expect(runtime).toContain('ENTRYPOINT ["/usr/bin/tini", "--"]');
+    expect(runtime.at(-1)).toBe('CMD ["node", "dist/gen/server/all.js"]');
+    expect(runtime.some((l) => l.startsWith("RUN ") && l.includes("npm"))).toBe(false);
+    // Project files copied from the build stage (built outputs aside) exist in the project.
+    const copied = runtime
+      .filter((l) => l.startsWith("COPY --from=build"))
+      .map((l) => l.split(/\s+/).at(-2)?.replace("/app/", "") ?? "");
+    const built = new Set(["package.json", "node_modules", "dist"]);
+    const sources = copied.filter((c) => !built.has(c));
+    expect(sources).toContain("deploy/migrate.mjs");
+    for (const src of sources) await expect(stat(join(example, src))).resolves.toBeDefined();
+    const migrationDirs = new Set(
+      (await read("deploy/migrate.mjs"))
+        .split("\n")
+        .filter((l) => l.startsWith('  "migrations/'))
+        .map((l) =>
+          l
+            .trim()
+            .replace(/^"|",?$/g, "")
+            .split("/")
+            .slice(0, -1)
+            .join("/"),
+        ),
+    );
+    for (const d of migrationDirs) expect(sources).toContain(d);
   });
 });
 
