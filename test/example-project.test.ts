@@ -9,9 +9,10 @@ import { cp, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
+import { credentials, Client as GrpcClient, status } from "@grpc/grpc-js";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../cli/src/main.js";
-import { serverUrl } from "./db.js";
+import { createTestDatabase, serverUrl } from "./db.js";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..");
@@ -74,5 +75,85 @@ describe("example project", () => {
     );
     expect(r.out).toBe("");
     expect(r.code).toBe(0);
+  });
+
+  it("the compile check covers the server entries and the error map", async () => {
+    const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+    const r = await run("node", [tsc, "-p", join(exampleDir, "tsconfig.json"), "--listFilesOnly"]);
+    const files = r.stdout.split("\n").map((f) => relative(exampleDir, f.trim()));
+    for (const f of [
+      "gen/errors.ts",
+      "gen/server/all.ts",
+      "gen/server/auth-service.ts",
+      "gen/server/data-service.ts",
+      "gen/server/file-service.ts",
+      "gen/server/notification-service.ts",
+      "gen/server/user-service.ts",
+    ]) {
+      expect(files, f).toContain(f);
+    }
+  });
+
+  it("gen/server/all.ts serves the five services in one process", async () => {
+    const parts: string[] = [];
+    for (const service of ["auth", "user", "data", "file", "notifications"]) {
+      const dir = join(exampleDir, "migrations", service);
+      for (const f of (await readdir(dir)).filter((n) => n.endsWith(".sql")).sort()) {
+        parts.push(await readFile(join(dir, f), "utf8"));
+      }
+    }
+    const db = await createTestDatabase("example_all", parts.join("\n"));
+    const all = (await import("../example-project/gen/server/all.js")) as {
+      start(o: object): Promise<{ grpcAddress: string; close(): Promise<void> }>;
+    };
+    const handle = await all.start({
+      env: { DATABASE_URL: db.url },
+      settings: { host: "127.0.0.1", port: 0, httpPort: 0 },
+      logger: { info() {}, warn() {}, error() {} },
+    });
+    const client = new GrpcClient(handle.grpcAddress, credentials.createInsecure());
+    try {
+      const call = (path: string, body: Buffer) =>
+        new Promise<{ code: number; reply?: Buffer }>((resolve) => {
+          client.makeUnaryRequest(
+            path,
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            body,
+            { deadline: Date.now() + 5000 },
+            (err, reply) =>
+              resolve(
+                err === null
+                  ? { code: status.OK, ...(reply ? { reply } : {}) }
+                  : { code: err.code },
+              ),
+          );
+        });
+      for (const service of [
+        "example.auth.v1.AuthService",
+        "example.user.v1.UserService",
+        "example.data.v1.DataService",
+        "example.file.v1.FileService",
+        "example.notifications.v1.NotificationService",
+      ]) {
+        // HealthCheckRequest { service } -> HealthCheckResponse { status: SERVING }; NOT_SERVING
+        // until the first database probe answers, so ask again for a few seconds.
+        const name = Buffer.from(service);
+        const request = Buffer.concat([Buffer.from([0x0a, name.length]), name]);
+        let health = await call("/grpc.health.v1.Health/Check", request);
+        for (let i = 0; i < 50 && health.reply?.[1] !== 1; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          health = await call("/grpc.health.v1.Health/Check", request);
+        }
+        expect(health, service).toEqual({ code: status.OK, reply: Buffer.from([0x08, 0x01]) });
+      }
+      // A method that needs a caller, called anonymously: the auth step of the chain answers.
+      const anonymous = await call("/example.user.v1.UserService/GetMyProfile", Buffer.alloc(0));
+      expect(anonymous.code).toBe(status.UNAUTHENTICATED);
+    } finally {
+      client.close();
+      await handle.close();
+      await db.drop();
+    }
   });
 });

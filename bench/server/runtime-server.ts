@@ -1,11 +1,17 @@
 /**
  * Benchmark server A: the example project's generated UserService served by the runtime's
- * `startServer` with every feature of the runtime on (auth hook, shedding, bulkhead,
- * deadline, validation, error map, retry, breaker + health probe, health, reflection).
- * Bundled by server-bench.js; run as a forked child (IPC answers `cpu`).
+ * `startServer` with every resilience feature on (shedding, bulkhead, deadline, validation,
+ * error map, retry, breaker + health probe, health, reflection). Bundled by server-bench.js;
+ * run as a forked child (IPC answers `cpu`). `BENCH_MODE`:
+ *
+ * - `resilience`: telemetry off, callers identified by an `authenticate` hook (`x-uid`);
+ * - `full`: everything from the environment as a deployed service runs it: metrics, the call
+ *   log (JSON lines to /dev/null), JWKS auth (`AUTH_JWKS_URL`...), and tracing when the
+ *   process was started with `--import @svcgen/runtime/telemetry/register`.
  */
 import type { Metadata } from "@grpc/grpc-js";
 import { runMain, startServer } from "@svcgen/runtime/server";
+import { pino } from "pino";
 import { userServicePolicies } from "../../example-project/gen/grpc/user-service.js";
 import { UserService } from "../../example-project/gen/proto/example/user/v1/user_pb.js";
 import { UserServiceImpl } from "../../example-project/src/user-service/handlers.js";
@@ -17,6 +23,12 @@ async function authenticate(metadata: Metadata) {
 
 // BENCH_OFF=validation,shedding,... turns parts off, to see what each costs.
 const off = new Set((process.env.BENCH_OFF ?? "").split(","));
+const full = process.env.BENCH_MODE === "full";
+const quiet = {
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
 
 void runMain(async () => {
   const handle = await startServer({
@@ -27,25 +39,42 @@ void runMain(async () => {
         handlers: (db) => new UserServiceImpl(db),
       },
     ],
-    authenticate,
+    ...(full
+      ? { logDestination: pino.destination({ dest: "/dev/null", sync: true }) }
+      : { authenticate, logger: quiet }),
     features: {
+      ...(full ? {} : { metrics: false, callLog: false }),
       ...(off.has("validation") ? { validation: false } : {}),
       ...(off.has("shedding") ? { shedding: false } : {}),
       ...(off.has("bulkhead") ? { bulkhead: false } : {}),
       ...(off.has("retry") ? { retry: false } : {}),
       ...(off.has("breaker") ? { breaker: false } : {}),
     },
-    // Quiet: the bench reads the listening line only.
-    logger: {
-      info: (f, m) => {
-        if (m === "listening") process.stdout.write(`${JSON.stringify({ ...f, msg: m })}\n`);
-      },
-      warn: () => undefined,
-      error: () => undefined,
-    },
   });
-  process.on("message", (m) => {
+  // The bench reads this line for the address.
+  process.stdout.write(`${JSON.stringify({ msg: "listening", grpc: handle.grpcAddress })}\n`);
+  // BENCH_PROFILE=<dir>: the bench brackets each measured window with prof-start/prof-stop,
+  // and this writes a CPU profile of just that window (start-up and idle time left out).
+  let session: import("node:inspector/promises").Session | undefined;
+  process.on("message", async (m) => {
     if (m === "cpu") process.send?.({ cpu: process.cpuUsage(), snapshot: handle.snapshot() });
+    if (m === "prof-start") {
+      const { Session } = await import("node:inspector/promises");
+      session = new Session();
+      session.connect();
+      await session.post("Profiler.enable");
+      await session.post("Profiler.start");
+      process.send?.({ profiling: true });
+    }
+    if (m === "prof-stop" && session !== undefined) {
+      const { profile } = await session.post("Profiler.stop");
+      const { writeFileSync } = await import("node:fs");
+      const file = `${process.env.BENCH_PROFILE}/${process.env.BENCH_CONFIG}-${Date.now()}.cpuprofile`;
+      writeFileSync(file, JSON.stringify(profile));
+      session.disconnect();
+      session = undefined;
+      process.send?.({ profile: file });
+    }
   });
   return handle;
 });

@@ -5,10 +5,13 @@
  * session is the only way the core reaches a database.
  */
 
+import { basename } from "node:path";
 import type { CachedAnalysis } from "./analyse/analysis-cache.js";
 import { buildModel } from "./analyse/model-builder.js";
 import { Codes, type Diagnostic, hasErrors } from "./diagnostics.js";
+import { emitErrorMap } from "./emit/error-map-emitter.js";
 import { emitQueryModules } from "./emit/query-module-emitter.js";
+import { emitServerEntries } from "./emit/server-entry-emitter.js";
 import type { GeneratedFile } from "./inputs.js";
 import { manifestName, serialiseManifest } from "./manifest.js";
 import type { ConstraintModel, Model, QueryModel } from "./model.js";
@@ -181,11 +184,10 @@ export async function generate(
   }
   const { emitProtoCode, emitHandlerFiles } = await import("./proto/generate-proto.js");
   files.push(...emitProtoCode(inputs.protos, analysis.model, out));
-  const handlers = emitHandlerFiles(
-    analysis.model,
-    out,
-    projectPath(config.rootDir, config.proto.handlersDir),
-    (p) => inputs.handlerFiles.get(p),
+  const handlersDir = projectPath(config.rootDir, config.proto.handlersDir);
+  files.push(...emitServerEntries(analysis.model, { out, handlersDir }));
+  const handlers = emitHandlerFiles(analysis.model, out, handlersDir, (p) =>
+    inputs.handlerFiles.get(p),
   );
   return {
     ...analysis,
@@ -196,7 +198,7 @@ export async function generate(
   };
 }
 
-/** The query modules and the manifest of a Model, sorted by path. */
+/** The query modules, the error map and the manifest of a Model, sorted by path. */
 export function emitModel(
   model: Model,
   inputs: Pick<Inputs, "config">,
@@ -212,6 +214,7 @@ export function emitModel(
     memo: opts.emitMemo,
   });
   files.push({ path: `${out}/${manifestName}`, content: serialiseManifest(model) });
+  files.push(emitErrorMap(model, { out, domain: config.errorDomain ?? basename(config.rootDir) }));
   return files.sort((a, b) => compare(a.path, b.path));
 }
 

@@ -340,6 +340,8 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
         return;
       }
       for (const f of r.created) io.out(`created ${f}\n`);
+      for (const f of r.updated) io.out(`updated ${f}\n`);
+      io.out("next: npm install, npx svcgen generate, npm run build, npm start\n");
     });
 
   return program;

@@ -122,6 +122,12 @@ export interface ParamModel {
   readonly nullable: boolean;
   /** Set for `sqlc.slice(x)`: the parameter is an array bound with `= ANY($n::T[])`. */
   readonly slice?: true;
+  /**
+   * The table column it is assigned to (`INSERT ... VALUES`, `UPDATE ... SET`) or compared
+   * with, when the statement says so unambiguously: which request field a constraint
+   * violation on that column concerns (`gen/errors.ts`). Table name without schema.
+   */
+  readonly column?: { readonly table: string; readonly column: string };
 }
 
 /** One result column of a query. */
@@ -302,6 +308,11 @@ export interface MethodPolicy {
     | { readonly kind: "roles"; readonly roles: readonly string[] };
   readonly timeoutMs: number;
   readonly idempotent: boolean;
+  /**
+   * The bulkhead group (`group` of the method's or its service's svcgen option); absent: the
+   * runtime's default, the service's full name.
+   */
+  readonly group?: string;
 }
 
 /** The four RPC kinds. */

@@ -7,7 +7,10 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, test } from "vitest";
+import { buildModel } from "../../cli/src/analyse/model-builder.js";
+import { emitErrorMap } from "../../cli/src/emit/error-map-emitter.js";
 import { emitQueryModules } from "../../cli/src/emit/query-module-emitter.js";
+import { emitServerEntries } from "../../cli/src/emit/server-entry-emitter.js";
 import { generateProto } from "../../cli/src/proto/generate-proto.js";
 import { protoConfig, repoRoot, usersGolden, usersProject } from "./proto-fixture.js";
 import { usersModel } from "./users-model.js";
@@ -20,7 +23,11 @@ describe("golden output of the users fixture", async () => {
   });
   // The query modules the bound services call, as svcgen generate writes them next to gen/grpc.
   const queryModules = emitQueryModules(usersModel, { out: "gen" });
-  const files = [...queryModules, ...out.files, ...out.handlerFiles];
+  // The error map and the server entries, as the core writes them beside the proto stage.
+  const model = buildModel({ ...usersModel, services: out.services });
+  const errors = emitErrorMap(model, { out: "gen", domain: "acme-users" });
+  const entries = emitServerEntries(model, { out: "gen", handlersDir: "src" });
+  const files = [...queryModules, errors, ...entries, ...out.files, ...out.handlerFiles];
 
   test("no diagnostics", () => {
     expect(out.diagnostics).toEqual([]);
@@ -31,10 +38,13 @@ describe("golden output of the users fixture", async () => {
       "gen/db/enums.ts",
       "gen/db/index.ts",
       "gen/db/users.ts",
+      "gen/errors.ts",
       "gen/grpc/user-service.ts",
       "gen/proto/acme/users/v1/users_pb.ts",
       "gen/proto/buf/validate/validate_pb.ts",
       "gen/proto/svcgen/v1/options_pb.ts",
+      "gen/server/all.ts",
+      "gen/server/user-service.ts",
       "src/user-service/handlers.ts",
     ]);
     expect(out.handlerFiles.every((f) => f.created)).toBe(true);

@@ -27,7 +27,7 @@ import {
 } from "@svcgen/runtime/telemetry";
 import { exportJWK, SignJWT } from "jose";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { UserService } from "../../fixtures/golden/grpc/users/gen/proto/acme/users/v1/users_pb.js";
+import { UserService } from "../../example-project/gen/proto/example/user/v1/user_pb.js";
 import type { ServerCall, ServerInterceptor } from "../../runtime/src/server/interceptor.js";
 
 const issuer = "https://issuer.example.test";
@@ -112,13 +112,13 @@ function makeCall(
       path: ctx.method,
       kind: "unary",
       policy: { auth, timeoutMs: 0, idempotent: true },
-      // Any real method descriptor: these interceptors read only the names and the policy.
-      descriptor: UserService.method.getUser,
+      // Auth, metrics and the call log never read the descriptor; any unary method will do.
+      descriptor: UserService.method.getProfile,
     },
     ctx,
     startedAt: Date.now(),
     requestId: `req-${method}`,
-    request: undefined,
+    request: {},
     setPrincipal(p) {
       principal = p;
     },
@@ -157,7 +157,8 @@ test("roles, missing tokens, public methods: codes, security lines, metrics and 
   const chain = [
     createCallLogInterceptor(logger.log, statusOf),
     createMetricsInterceptor(registerGrpcServerMetrics(registry), statusOf),
-    createAuthInterceptor(verifier, {
+    createAuthInterceptor({
+      verifier,
       onSecurityEvent: (e) => {
         securityEventLogger(logger.security)(e);
         countFailure(e);
@@ -209,7 +210,8 @@ test("roles, missing tokens, public methods: codes, security lines, metrics and 
   const calls = lines.filter((l) => l.msg === "call");
   expect(calls.map((l) => [l.grpc_method, l.grpc_code, l.principal])).toEqual([
     ["Refund", "OK", "u-admin"],
-    ["Refund", "PermissionDenied", undefined],
+    // The token was valid: the denied call's line names who was refused.
+    ["Refund", "PermissionDenied", "u-1"],
     ["Checkout", "Unauthenticated", undefined],
     ["Checkout", "Unauthenticated", undefined],
     ["Browse", "OK", undefined],

@@ -137,6 +137,7 @@ export async function analyseQueries(
         ),
         nullable,
         ...(parsed?.slice === true ? { slice: true as const } : {}),
+        ...(column === undefined ? {} : { column: { table: column.table, column: column.column } }),
       };
     });
     uniqueTsNames(params);

@@ -98,10 +98,12 @@ export function methodPolicy(method: DescMethod): MethodPolicy {
     ? getOption(method.parent, serviceOption)
     : undefined;
   const rule = hasOption(method, methodOption) ? getOption(method, methodOption) : undefined;
+  const group = rule?.group || svc?.group || undefined;
   return {
     auth: authRule(rule?.auth) ?? authRule(svc?.auth) ?? { kind: "authenticated" },
     timeoutMs: (rule?.timeoutMs ?? 0) > 0 ? (rule?.timeoutMs ?? 0) : (svc?.timeoutMs ?? 0),
     idempotent: rule?.idempotent ?? false,
+    ...(group === undefined ? {} : { group }),
   };
 }
 

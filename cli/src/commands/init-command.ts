@@ -1,16 +1,21 @@
 /**
- * `svcgen init`: scaffolds a project that generates as is: the config, one migration, one
- * query file, and the proto folder.
+ * `svcgen init`: scaffolds a runnable project: the config, one migration, one query file, a
+ * proto service bound to the queries, a strict NodeNext tsconfig and a package.json with build
+ * and start scripts and exact dependency versions, so that `svcgen generate`, `npm run build`
+ * and `npm start` serve calls with no hand-written code.
  */
-import { constants } from "node:fs";
-import { access, mkdir, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { constants, readFileSync } from "node:fs";
+import { access, mkdir, readFile, writeFile } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
 import { Codes, type Diagnostic } from "../diagnostics.js";
+import { version } from "../version.js";
 
 /** What {@link runInit} did. */
 export interface InitResult {
   /** Created files, relative to the folder, forward slashes, in creation order. */
   readonly created: string[];
+  /** Existing files svcgen init added to (package.json: scripts, dependencies, `type`). */
+  readonly updated: string[];
   /** One error per file that already exists (then nothing is created), or an I/O error. */
   readonly diagnostics: Diagnostic[];
 }
@@ -70,23 +75,252 @@ DELETE FROM users
 WHERE id = @id;
 `;
 
+const protoText = `// The users service: every RPC is bound to a query of queries/users.sql, so it runs with no
+// hand-written code. src/user-service/handlers.ts (created by svcgen generate) is yours to
+// extend; gen/server/user-service.ts starts it.
+syntax = "proto3";
+
+package app.v1;
+
+import "google/protobuf/timestamp.proto";
+import "svcgen/v1/options.proto";
+
+service UserService {
+  // Public while the project verifies no tokens; switch to \`authenticated: true\` once auth is
+  // configured (README: "Observability and auth").
+  option (svcgen.v1.service) = {
+    auth: { public: true }
+    timeout_ms: 5000
+  };
+
+  rpc GetUser(GetUserRequest) returns (User) {
+    option (svcgen.v1.method) = { query: "GetUser", idempotent: true };
+  }
+  rpc ListUsers(ListUsersRequest) returns (ListUsersResponse) {
+    option (svcgen.v1.method) = { query: "ListUsers", idempotent: true };
+  }
+  rpc CreateUser(CreateUserRequest) returns (User) {
+    option (svcgen.v1.method) = { query: "CreateUser" };
+  }
+  rpc DeleteUser(DeleteUserRequest) returns (DeleteUserResponse) {
+    option (svcgen.v1.method) = { query: "DeleteUser" };
+  }
+}
+
+message User {
+  int64 id = 1;
+  string email = 2;
+  optional string display_name = 3;
+  google.protobuf.Timestamp created_at = 4;
+}
+
+message GetUserRequest {
+  int64 id = 1;
+}
+
+message ListUsersRequest {
+  int64 page_size = 1;
+  int64 page_offset = 2;
+}
+
+message ListUsersResponse {
+  repeated User users = 1;
+}
+
+message CreateUserRequest {
+  string email = 1;
+  optional string display_name = 2;
+}
+
+message DeleteUserRequest {
+  int64 id = 1;
+}
+
+message DeleteUserResponse {
+  int64 deleted = 1;
+}
+`;
+
+const tsconfigText = `${JSON.stringify(
+  {
+    compilerOptions: {
+      target: "ES2022",
+      lib: ["ES2023"],
+      module: "NodeNext",
+      moduleResolution: "NodeNext",
+      strict: true,
+      noUncheckedIndexedAccess: true,
+      exactOptionalPropertyTypes: true,
+      noImplicitOverride: true,
+      noUnusedLocals: true,
+      noUnusedParameters: true,
+      verbatimModuleSyntax: true,
+      isolatedModules: true,
+      skipLibCheck: true,
+      sourceMap: true,
+      types: ["node"],
+      rootDir: ".",
+      outDir: "dist",
+    },
+    include: ["gen/**/*.ts", "src/**/*.ts"],
+  },
+  null,
+  2,
+)}\n`;
+
 /** The files `svcgen init` writes, relative to the project folder, with their contents. */
 export const scaffoldFiles: readonly { readonly path: string; readonly content: string }[] = [
   { path: "svcgen.yaml", content: configText },
   { path: "migrations/001_init.sql", content: migrationText },
   { path: "queries/users.sql", content: queriesText },
-  // An example service comes later; the folder exists so proto.roots resolves.
-  { path: "proto/.gitkeep", content: "" },
+  { path: "proto/app/v1/users.proto", content: protoText },
+  { path: "tsconfig.json", content: tsconfigText },
 ];
 
+/** The scripts of a scaffolded package.json. */
+export const scaffoldScripts: Readonly<Record<string, string>> = {
+  generate: "svcgen generate",
+  build: "tsc -p tsconfig.json",
+  start: "node dist/gen/server/all.js",
+};
+
+interface OwnPackage {
+  readonly dependencies?: Readonly<Record<string, string>>;
+  readonly devDependencies?: Readonly<Record<string, string>>;
+}
+
 /**
- * Scaffolds a project in `dir` (created when missing): {@link scaffoldFiles}. Refuses to
- * overwrite: when any of those files exists, nothing is written and each existing file is an
- * SVC100 error (the command exits 1). Existing folders are fine.
+ * The dependencies of a scaffolded project, exact versions: the runtime (released with svcgen,
+ * same version) and the peers generated code imports at run time; svcgen, TypeScript and the
+ * type packages to build. Versions are the ones svcgen itself is built and tested with, read
+ * from its own package.json.
+ */
+export function scaffoldDependencies(): {
+  readonly dependencies: Readonly<Record<string, string>>;
+  readonly devDependencies: Readonly<Record<string, string>>;
+} {
+  const own = JSON.parse(
+    readFileSync(new URL("../../../package.json", import.meta.url), "utf8"),
+  ) as OwnPackage;
+  const pick = (from: Readonly<Record<string, string>> | undefined, names: readonly string[]) =>
+    Object.fromEntries(
+      names.map((n) => {
+        const v = from?.[n];
+        if (v === undefined) throw new Error(`svcgen's package.json does not list ${n}`);
+        return [n, v];
+      }),
+    );
+  return {
+    dependencies: {
+      "@svcgen/runtime": version,
+      ...pick(own.dependencies, [
+        "@bufbuild/protobuf",
+        "@bufbuild/protovalidate",
+        "@grpc/grpc-js",
+        "pg",
+      ]),
+    },
+    devDependencies: {
+      svcgen: version,
+      ...pick(own.devDependencies, ["@types/node", "@types/pg", "typescript"]),
+    },
+  };
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/**
+ * package.json for the project: a new one, or the existing one with what is missing added
+ * (`type: module`, the scripts, the dependencies). What the user has is kept: a script or a
+ * dependency already there (say `svcgen` installed from a tarball) is not changed. An error
+ * when the existing file is not a JSON object; a warning when its `type` was not `module`.
+ */
+function packageJson(
+  dir: string,
+  existing: string | undefined,
+): { content?: string; diagnostic?: Diagnostic } {
+  const fail = (message: string, hint: string) => ({
+    diagnostic: {
+      severity: "error" as const,
+      code: Codes.config,
+      message,
+      file: "package.json",
+      hint,
+    },
+  });
+  let pkg: Json = { name: basename(dir), version: "0.1.0", private: true };
+  if (existing !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(existing);
+    } catch (err) {
+      return fail(
+        `package.json is not valid JSON: ${(err as Error).message}`,
+        "fix it, or remove it",
+      );
+    }
+    if (!isObject(parsed)) return fail("package.json is not a JSON object", "fix it, or remove it");
+    pkg = parsed;
+  }
+  // `npm init -y` writes "type": "commonjs"; generated code is ES modules, so it changes, and
+  // the user is told (their own .js files, if any, become ES modules too).
+  const warning: Diagnostic | undefined =
+    pkg.type !== undefined && pkg.type !== "module"
+      ? {
+          severity: "warning",
+          code: Codes.config,
+          message: `package.json said "type": ${JSON.stringify(pkg.type)}; set to "module" because generated code is ES modules`,
+          file: "package.json",
+          hint: "rename CommonJS files of your own to .cjs",
+        }
+      : undefined;
+  const deps = scaffoldDependencies();
+  const has = (name: string) =>
+    (isObject(pkg.dependencies) && name in pkg.dependencies) ||
+    (isObject(pkg.devDependencies) && name in pkg.devDependencies);
+  const merge = (
+    key: "dependencies" | "devDependencies",
+    add: Readonly<Record<string, string>>,
+  ) => {
+    const current = isObject(pkg[key]) ? pkg[key] : {};
+    const missing = Object.entries(add).filter(([n]) => !has(n));
+    // Sorted, as npm writes them.
+    return Object.fromEntries(
+      [...Object.entries(current), ...missing].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    );
+  };
+  const scripts = isObject(pkg.scripts) ? pkg.scripts : {};
+  const out: Json = {
+    ...pkg,
+    type: "module",
+    scripts: { ...scaffoldScripts, ...scripts },
+    engines: isObject(pkg.engines) ? pkg.engines : { node: ">=20.11" },
+    dependencies: merge("dependencies", deps.dependencies),
+    devDependencies: merge("devDependencies", deps.devDependencies),
+  };
+  return {
+    content: `${JSON.stringify(out, null, 2)}\n`,
+    ...(warning === undefined ? {} : { diagnostic: warning }),
+  };
+}
+
+/**
+ * Scaffolds a project in `dir` (created when missing): {@link scaffoldFiles} and package.json
+ * (created, or an existing one completed: see {@link packageJson}). Refuses to overwrite: when
+ * any of the other files exists, nothing is written and each existing file is an SVC100 error
+ * (the command exits 1). Existing folders are fine.
  */
 export async function runInit(dir: string): Promise<InitResult> {
   const root = resolve(dir);
   const diagnostics: Diagnostic[] = [];
+  const existingPackage = await readFile(join(root, "package.json"), "utf8").catch(() => undefined);
+  const pkg = packageJson(root, existingPackage);
+  const pkgError = pkg.diagnostic?.severity === "error" ? pkg.diagnostic : undefined;
+  if (pkgError !== undefined) diagnostics.push(pkgError);
   for (const f of scaffoldFiles) {
     if (await exists(join(root, f.path))) {
       diagnostics.push({
@@ -98,8 +332,9 @@ export async function runInit(dir: string): Promise<InitResult> {
       });
     }
   }
-  if (diagnostics.length > 0) return { created: [], diagnostics };
+  if (diagnostics.length > 0) return { created: [], updated: [], diagnostics };
   const created: string[] = [];
+  const updated: string[] = [];
   for (const f of scaffoldFiles) {
     const abs = join(root, f.path);
     try {
@@ -117,7 +352,21 @@ export async function runInit(dir: string): Promise<InitResult> {
       break;
     }
   }
-  return { created, diagnostics };
+  if (diagnostics.length === 0 && pkg.content !== undefined) {
+    if (pkg.diagnostic !== undefined) diagnostics.push(pkg.diagnostic);
+    try {
+      await writeFile(join(root, "package.json"), pkg.content);
+      (existingPackage === undefined ? created : updated).push("package.json");
+    } catch (err) {
+      diagnostics.push({
+        severity: "error",
+        code: Codes.config,
+        message: `cannot write package.json: ${(err as Error).message}`,
+        file: "package.json",
+      });
+    }
+  }
+  return { created, updated, diagnostics };
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -37,6 +37,9 @@
  * proto:                  # optional; absent means the project has no protos, empty the defaults
  *   roots: [proto]        # buf module roots, a folder or a list; default [proto]; must exist
  *   handlers: src         # where handler skeletons are created; default src
+ * errors:
+ *   domain: my-project    # the ErrorInfo domain of gen/errors.ts; default the `name` of the
+ *                         #   package.json beside this file, else the folder's name
  * templates: templates    # optional; a folder whose files override the built-in text
  *                         #   templates by name (`svcgen templates eject` copies them there)
  * deploy:                 # optional; absent: no deployment files. Every key has a default
@@ -225,6 +228,12 @@ export const configSchema = z.strictObject(
       .nullish(),
     cache: nonEmpty("a folder").optional(),
     templates: nonEmpty("a folder").optional(),
+    errors: z
+      .strictObject(
+        { domain: nonEmpty("an ErrorInfo domain (a project or service name)").optional() },
+        { error: "expected a mapping" },
+      )
+      .nullish(),
     deploy: deploySchema.nullish(),
     proto: z
       .strictObject(
@@ -258,6 +267,7 @@ export const knownKeys: Readonly<Record<string, readonly string[]>> = {
   "types[].import[]": Object.keys(importSchema.shape),
   options: ["int8", "date", "preparedStatements", "unannotated"],
   proto: ["roots", "handlers"],
+  errors: ["domain"],
   deploy: Object.keys(deploySchema.shape),
   "deploy.vm": ["size", "memory"],
 };

@@ -144,6 +144,11 @@ export interface ResolvedConfig {
   /** Folder for the analysis cache. Default `.svcgen-cache` under the project folder. */
   readonly cacheDir: string;
   readonly proto: ProtoConfig | undefined;
+  /**
+   * The `google.rpc.ErrorInfo` domain of `gen/errors.ts` (`errors.domain`). Default: the
+   * `name` of the package.json beside the config, else the project folder's name.
+   */
+  readonly errorDomain?: string;
   /** Template overrides; absent when the config has no `templates:` key. */
   readonly templates?: TemplatesConfig;
   /** Deployment files; absent when the config has no `deploy:` key. */

@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the tests write ${VAR} references on purpose
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Diagnostic } from "../diagnostics.js";
 import { substituteEnv } from "./env-substitution.js";
@@ -52,6 +52,19 @@ function brief(list: readonly Diagnostic[]) {
 }
 
 describe("loadConfig", () => {
+  it("takes the error domain from errors.domain, else package.json's name", async () => {
+    const base = "schema: migrations\nqueries: queries\n";
+    const configured = await load(`${base}errors:\n  domain: acme.users\n`);
+    expect(configured.diagnostics).toEqual([]);
+    expect(configured.config?.errorDomain).toBe("acme.users");
+    const named = await load(base, {}, { "package.json": '{"name":"@acme/users"}' });
+    expect(named.config?.errorDomain).toBe("@acme/users");
+    const empty = await load(`${base}errors:\n  domain: ""\n`);
+    expect(empty.diagnostics.map((d) => d.message)).toEqual([
+      "errors.domain: expected an ErrorInfo domain (a project or service name)",
+    ]);
+  });
+
   it("applies defaults and resolves folders to sorted .sql files", async () => {
     const { dir, config, diagnostics } = await load("schema: migrations\nqueries: queries\n");
     expect(diagnostics).toEqual([]);
@@ -68,6 +81,8 @@ describe("loadConfig", () => {
       preparedStatements: true,
       cacheDir: join(dir, ".svcgen-cache"),
       proto: undefined,
+      // No package.json beside the config: the folder's name.
+      errorDomain: basename(dir),
     });
   });
 

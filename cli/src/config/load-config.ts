@@ -5,8 +5,9 @@
  * config-reporter.ts; nothing stops at the first one. The keys and defaults are documented in
  * config-schema.ts.
  */
+import { readFileSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
-import { dirname, join, relative, resolve, sep } from "node:path";
+import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { type Node, parseDocument } from "yaml";
 import { Codes, type Diagnostic, positionAt } from "../diagnostics.js";
 import type { TsImport, TsType } from "../model.js";
@@ -198,6 +199,7 @@ class ConfigLoader {
       ...(raw.options?.unannotated === undefined ? {} : { unannotated: raw.options.unannotated }),
       cacheDir: resolve(this.rootDir, raw.cache ?? ".svcgen-cache"),
       proto,
+      errorDomain: raw.errors?.domain ?? defaultErrorDomain(this.rootDir),
     };
   }
 
@@ -488,4 +490,16 @@ async function pathKind(p: string): Promise<"file" | "dir" | "missing"> {
 
 async function isFile(p: string): Promise<boolean> {
   return (await pathKind(p)) === "file";
+}
+
+/** The project's name: `name` of the package.json beside the config, else the folder's name. */
+export function defaultErrorDomain(rootDir: string): string {
+  try {
+    const pkg: unknown = JSON.parse(readFileSync(join(rootDir, "package.json"), "utf8"));
+    const name = isRecord(pkg) ? pkg.name : undefined;
+    if (typeof name === "string" && name !== "") return name;
+  } catch {
+    // No package.json, or not JSON: the folder's name.
+  }
+  return basename(rootDir);
 }

@@ -6,6 +6,47 @@ import { describe, expect, test } from "vitest";
 import { createFileBuilder, escapeComment } from "./generated-file.js";
 
 describe("createFileBuilder", () => {
+  test("side-effect imports come first, in the order added, before sorted imports", () => {
+    const f = createFileBuilder("gen/server/x.ts", { preamble: [] });
+    f.import({ name: "a", from: "@aaa/first-alphabetically", typeOnly: false });
+    f.runtimeSideEffect("telemetryRegister");
+    f.runtimeSideEffect("telemetryRegister");
+    f.runtime("isMainModule");
+    expect(f.renderImports()).toBe(
+      [
+        'import "@svcgen/runtime/telemetry/register";',
+        'import { a } from "@aaa/first-alphabetically";',
+        'import { isMainModule } from "@svcgen/runtime/entry";',
+      ].join("\n"),
+    );
+  });
+
+  test("lazy imports render one Promise.all, never shadowing the file's names", () => {
+    const f = createFileBuilder("gen/server/x.ts", { preamble: [] });
+    f.declare("start");
+    f.import({ name: "errorMap", from: "../errors.js", typeOnly: false });
+    const lazy = f.lazyImports();
+    expect(lazy.runtime("startServer")).toBe("startServer");
+    expect(lazy.import("errorMap", "./other.js")).toBe("errorMap_1");
+    expect(lazy.import("start", "./b.js")).toBe("start_1");
+    expect(lazy.import("errorMap", "./other.js")).toBe("errorMap_1");
+    expect(lazy.render("  ")).toEqual([
+      "  const [",
+      "    { startServer },",
+      "    { start: start_1 },",
+      "    { errorMap: errorMap_1 },",
+      "  ] = await Promise.all([",
+      '    import("@svcgen/runtime/server"),',
+      '    import("./b.js"),',
+      '    import("./other.js"),',
+      "  ]);",
+    ]);
+    const one = f.lazyImports();
+    one.runtime("runMain");
+    expect(one.render("")).toEqual(['const { runMain } = await import("@svcgen/runtime/server");']);
+    expect(() => f.lazyImports().runtime("ServerHandle")).toThrow(/is a type/);
+  });
+
   test("prints lines with symbols imported where they are used", () => {
     const f = createFileBuilder("gen/grpc/x.ts", { preamble: ["// head"] });
     f.declare("Server");

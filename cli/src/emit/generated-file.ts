@@ -10,7 +10,12 @@ import { type GeneratedFile, generatedHeader } from "../inputs.js";
 import type { TsType } from "../model.js";
 import { projectRelativeImport } from "../project-paths.js";
 import { renderTsType, type TsTypeHooks } from "../ts-type-renderer.js";
-import { type RuntimeSymbol, runtimeModule, runtimeSymbols } from "./runtime-symbols.js";
+import {
+  type RuntimeSymbol,
+  runtimeModule,
+  runtimeSideEffects,
+  runtimeSymbols,
+} from "./runtime-symbols.js";
 
 /** One symbol to import. */
 export interface ImportRequest {
@@ -69,6 +74,18 @@ export interface FileBuilder {
   import(request: ImportRequest): string;
   /** Imports a runtime symbol from its subpath of the runtime package; returns its local name. */
   runtime(symbol: RuntimeSymbol): string;
+  /**
+   * Imports a runtime module for its side effect (`import "@svcgen/runtime/telemetry/register";`).
+   * Side-effect imports come before every other import, in the order they were added: an
+   * entry's preload must run before anything else loads.
+   */
+  runtimeSideEffect(module: keyof typeof runtimeSideEffects): void;
+  /**
+   * A group of dynamic imports for one function body, rendered as one
+   * `const [...] = await Promise.all([import(...), ...])`. Local names never shadow the
+   * file's declarations and static imports.
+   */
+  lazyImports(): LazyImports;
   /** A symbol for `print`, imported (as a value) when printed. */
   symbol(name: string, from: string): ImportSymbol;
   /** A symbol for `print`, imported with `type` when printed (unless also used as a value). */
@@ -92,6 +109,16 @@ export interface FileBuilder {
   renderImports(): string;
   /** The finished file: preamble, imports, and what was printed. */
   finish(): GeneratedFile;
+}
+
+/** Dynamic imports of one function body; see {@link FileBuilder.lazyImports}. */
+export interface LazyImports {
+  /** Adds a value import; returns the local name to use after {@link render}'s statement. */
+  import(name: string, from: string): string;
+  /** Adds a runtime value symbol from its subpath; returns its local name. */
+  runtime(symbol: RuntimeSymbol): string;
+  /** The statement loading every module of the group (modules sorted as static imports are). */
+  render(indent: string): string[];
 }
 
 /** How a file names enum types: the module holding them and each enum's name there. */
@@ -130,6 +157,7 @@ export function createFileBuilder(path: string, options: FileBuilderOptions = {}
   const body: string[] = [];
   // Runtime symbols and type hooks are asked for many times per file: remember them.
   const runtimeLocals = new Map<RuntimeSymbol, string>();
+  const sideEffects: string[] = [];
   const hooksByEnums = new Map<EnumNaming | undefined, TsTypeHooks>();
 
   const freeLocal = (wanted: string, key: string): string => {
@@ -211,6 +239,56 @@ export function createFileBuilder(path: string, options: FileBuilderOptions = {}
       }
       return local;
     },
+    runtimeSideEffect(module) {
+      const from = runtimeFrom + runtimeSideEffects[module];
+      if (!sideEffects.includes(from)) sideEffects.push(from);
+    },
+    lazyImports() {
+      const byModule = new Map<string, Map<string, string>>();
+      const taken = new Set<string>();
+      const add = (name: string, from: string): string => {
+        const names = byModule.get(from) ?? new Map<string, string>();
+        byModule.set(from, names);
+        const existing = names.get(name);
+        if (existing !== undefined) return existing;
+        let local = name;
+        for (let i = 1; declared.has(local) || locals.has(local) || taken.has(local); i++) {
+          local = `${name}_${i}`;
+        }
+        taken.add(local);
+        names.set(name, local);
+        return local;
+      };
+      return {
+        import: add,
+        runtime(symbol) {
+          const s = runtimeSymbols[symbol];
+          if (s.typeOnly) throw new Error(`${symbol} is a type: import it statically`);
+          return add(symbol, runtimeFrom + s.subpath);
+        },
+        render(indent) {
+          const modules = [...byModule.keys()].sort(compareModules);
+          const pattern = (from: string): string => {
+            const names = [...(byModule.get(from) ?? new Map<string, string>())].sort((a, b) =>
+              compare(a[1], b[1]),
+            );
+            const parts = names.map(([n, l]) => (n === l ? n : `${n}: ${l}`));
+            return `{ ${parts.join(", ")} }`;
+          };
+          const only = modules[0];
+          if (modules.length === 1 && only !== undefined) {
+            return [`${indent}const ${pattern(only)} = await import(${JSON.stringify(only)});`];
+          }
+          return [
+            `${indent}const [`,
+            ...modules.map((m) => `${indent}  ${pattern(m)},`),
+            `${indent}] = await Promise.all([`,
+            ...modules.map((m) => `${indent}  import(${JSON.stringify(m)}),`),
+            `${indent}]);`,
+          ];
+        },
+      };
+    },
     symbol(name, from) {
       return { kind: "import", request: { name, from, typeOnly: false } };
     },
@@ -248,13 +326,9 @@ export function createFileBuilder(path: string, options: FileBuilderOptions = {}
         list.push(entry);
         modules.set(entry.from, list);
       }
-      // Packages first, then relative paths; each group in code-unit order (locale-independent).
-      const order = [...modules.keys()].sort((a, b) => {
-        const ra = a.startsWith(".") ? 1 : 0;
-        const rb = b.startsWith(".") ? 1 : 0;
-        return ra !== rb ? ra - rb : compare(a, b);
-      });
-      const lines: string[] = [];
+      const order = [...modules.keys()].sort(compareModules);
+      // Side effects first and in their own order: a preload must run before anything loads.
+      const lines: string[] = sideEffects.map((from) => `import ${JSON.stringify(from)};`);
       for (const from of order) {
         const entries = modules.get(from) ?? [];
         for (const d of entries
@@ -293,4 +367,11 @@ export function createFileBuilder(path: string, options: FileBuilderOptions = {}
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Packages first, then relative paths; each group in code-unit order (locale-independent). */
+function compareModules(a: string, b: string): number {
+  const ra = a.startsWith(".") ? 1 : 0;
+  const rb = b.startsWith(".") ? 1 : 0;
+  return ra !== rb ? ra - rb : compare(a, b);
 }

@@ -147,7 +147,10 @@ export function emitGrpcService(
   body.push("}", "");
 
   // Policies from svcgen's options.
-  doc(["Auth rule, timeout and idempotency of each method, from the svcgen options in the proto."]);
+  doc([
+    "Auth rule, timeout, idempotency and bulkhead group of each method, from the svcgen options",
+    "in the proto (without a group, the runtime's default: the service's full name).",
+  ]);
   body.push(
     `export const ${base}Policies: Readonly<Record<string, ${f.runtime("MethodPolicy")}>> = {`,
   );
@@ -157,8 +160,9 @@ export function emitGrpcService(
       p.auth.kind === "roles"
         ? `{ kind: "roles", roles: [${p.auth.roles.map((r) => JSON.stringify(r)).join(", ")}] }`
         : `{ kind: ${JSON.stringify(p.auth.kind)} }`;
+    const group = p.group === undefined ? "" : `, group: ${JSON.stringify(p.group)}`;
     body.push(
-      `  ${m.localName}: { auth: ${auth}, timeoutMs: ${p.timeoutMs}, idempotent: ${p.idempotent} },`,
+      `  ${m.localName}: { auth: ${auth}, timeoutMs: ${p.timeoutMs}, idempotent: ${p.idempotent}${group} },`,
     );
   }
   body.push("};", "");

@@ -9,8 +9,10 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { describe, expect, test } from "vitest";
+import * as runtimeEntry from "../../../runtime/src/entry/index.js";
 import * as runtimeGrpc from "../../../runtime/src/grpc/index.js";
 import * as runtime from "../../../runtime/src/index.js";
+import * as runtimeServer from "../../../runtime/src/server/index.js";
 import { buildModel } from "../analyse/model-builder.js";
 import type { GeneratedFile } from "../inputs.js";
 import { serialiseManifest } from "../manifest.js";
@@ -156,6 +158,8 @@ test("every value symbol in the runtime symbol table is exported by its runtime 
   const exported: Record<string, ReadonlySet<string>> = {
     "": new Set(Object.keys(runtime)),
     "/grpc": new Set(Object.keys(runtimeGrpc)),
+    "/server": new Set(Object.keys(runtimeServer)),
+    "/entry": new Set(Object.keys(runtimeEntry)),
   };
   for (const [symbol, { typeOnly, subpath }] of Object.entries(runtimeSymbols)) {
     if (!typeOnly) expect(exported[subpath]?.has(symbol), symbol).toBe(true);

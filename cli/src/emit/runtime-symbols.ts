@@ -1,7 +1,8 @@
 /**
  * The one table of `@svcgen/runtime` symbols that generated code may import, for every subpath
  * of the package (`@svcgen/runtime` for query modules, `@svcgen/runtime/grpc` for services and
- * handlers). Emitters import runtime symbols only through this table (`FileBuilder.runtime`);
+ * handlers, `@svcgen/runtime/server` for the error map and the server entries,
+ * `@svcgen/runtime/entry` for what an entry may load before the telemetry preload). Emitters import runtime symbols only through this table (`FileBuilder.runtime`);
  * the golden tests type-check every generated file against the runtime and check that each
  * value symbol is exported from its subpath, so a change on either side that breaks generated
  * code fails a test.
@@ -64,7 +65,32 @@ export const runtimeSymbols = {
   toJsonObject: { typeOnly: false, subpath: "/grpc" },
   toJsonString: { typeOnly: false, subpath: "/grpc" },
   unimplemented: { typeOnly: false, subpath: "/grpc" },
-} as const satisfies Record<string, { readonly typeOnly: boolean; readonly subpath: "" | "/grpc" }>;
+  ErrorMapTable: { typeOnly: true, subpath: "/server" },
+  RegisteredService: { typeOnly: true, subpath: "/server" },
+  ServerHandle: { typeOnly: true, subpath: "/server" },
+  StartServerOptions: { typeOnly: true, subpath: "/server" },
+  defineService: { typeOnly: false, subpath: "/server" },
+  runMain: { typeOnly: false, subpath: "/server" },
+  startServer: { typeOnly: false, subpath: "/server" },
+  isMainModule: { typeOnly: false, subpath: "/entry" },
+} as const satisfies Record<
+  string,
+  { readonly typeOnly: boolean; readonly subpath: RuntimeSubpath }
+>;
+
+/**
+ * The runtime's subpaths generated code imports. `/entry` loads only Node built-ins, so an
+ * entry may import it statically before the telemetry preload has loaded grpc-js or pg.
+ */
+export type RuntimeSubpath = "" | "/grpc" | "/server" | "/entry";
+
+/**
+ * Modules an entry imports for their side effect, first, before anything else loads:
+ * `telemetry/register` installs the ESM loader hook and starts tracing (from the environment).
+ */
+export const runtimeSideEffects = {
+  telemetryRegister: "/telemetry/register",
+} as const;
 
 /** The name of a runtime symbol generated code may use. */
 export type RuntimeSymbol = keyof typeof runtimeSymbols;

@@ -77,7 +77,8 @@ export interface AuthServiceHandlers {
 }
 
 /**
- * Auth rule, timeout and idempotency of each method, from the svcgen options in the proto.
+ * Auth rule, timeout, idempotency and bulkhead group of each method, from the svcgen options
+ * in the proto (without a group, the runtime's default: the service's full name).
  */
 export const authServicePolicies: Readonly<Record<string, MethodPolicy>> = {
   signIn: { auth: { kind: "public" }, timeoutMs: 5000, idempotent: false },

@@ -91,7 +91,8 @@ export interface DataServiceHandlers {
 }
 
 /**
- * Auth rule, timeout and idempotency of each method, from the svcgen options in the proto.
+ * Auth rule, timeout, idempotency and bulkhead group of each method, from the svcgen options
+ * in the proto (without a group, the runtime's default: the service's full name).
  */
 export const dataServicePolicies: Readonly<Record<string, MethodPolicy>> = {
   getRecord: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },

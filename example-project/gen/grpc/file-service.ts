@@ -82,7 +82,8 @@ export interface FileServiceHandlers {
 }
 
 /**
- * Auth rule, timeout and idempotency of each method, from the svcgen options in the proto.
+ * Auth rule, timeout, idempotency and bulkhead group of each method, from the svcgen options
+ * in the proto (without a group, the runtime's default: the service's full name).
  */
 export const fileServicePolicies: Readonly<Record<string, MethodPolicy>> = {
   createUploadUrl: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: false },

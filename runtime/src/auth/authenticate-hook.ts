@@ -1,13 +1,13 @@
 /**
- * Connects a {@link TokenVerifier} to the server: the `authenticate` hook of
- * `ServerHandlerOptions` and a server interceptor for the runtime's chain. Both read
- * `authorization: Bearer <token>`, enforce the method's rule (public, authenticated, roles),
- * and report every refusal once as a security event with a bounded reason.
+ * Connects a {@link TokenVerifier} to servers built on `createServerHandlers` alone: the
+ * `authenticate` hook of `ServerHandlerOptions`. It reads `authorization: Bearer <token>`,
+ * enforces the method's rule (public, authenticated, roles) and reports every refusal once as
+ * a security event with a bounded reason. The runtime's chain uses `createAuthInterceptor`
+ * (`auth-interceptor.ts`), which takes this same hook or a verifier.
  */
 import type { DescService } from "@bufbuild/protobuf";
 import type { Metadata } from "@grpc/grpc-js";
 import type { AuthRule, MethodPolicy, Principal } from "../grpc/server-handlers.js";
-import type { ServerInterceptor } from "../server/interceptor.js";
 import {
   AuthError,
   type AuthFailureReason,
@@ -32,7 +32,7 @@ export interface SecurityEvent {
 /** Receives security events (the logger's security channel, the auth metric). */
 export type SecurityEventListener = (event: SecurityEvent) => void;
 
-/** Options of {@link createAuthenticate} and {@link createAuthInterceptor}. */
+/** Options of {@link createAuthenticate}. */
 export interface AuthenticateOptions {
   /** Called once per refused call. */
   readonly onSecurityEvent?: SecurityEventListener;
@@ -141,30 +141,5 @@ export function createAuthenticate(
       report(options, error, method, {});
       throw error;
     }
-  };
-}
-
-/**
- * The auth interceptor for the runtime's chain: sets the call's principal from a verified
- * token and enforces the method's policy; key fetches end with the call's signal.
- */
-export function createAuthInterceptor(
-  verifier: TokenVerifier,
-  options: AuthenticateOptions = {},
-): ServerInterceptor {
-  return async (call, next) => {
-    try {
-      const principal = await authorizeCall(
-        verifier,
-        call.ctx.metadata,
-        call.info.policy.auth,
-        call.ctx.signal,
-      );
-      call.setPrincipal(principal);
-    } catch (error) {
-      report(options, error, call.info.path, { peer: call.ctx.peer, requestId: call.requestId });
-      throw error;
-    }
-    await next();
   };
 }

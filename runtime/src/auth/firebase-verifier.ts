@@ -11,6 +11,7 @@ import type { Agent } from "node:http";
 import { type App, deleteApp, initializeApp } from "firebase-admin/app";
 import { type Auth, getAuth } from "firebase-admin/auth";
 import {
+  AuthConfigError,
   AuthError,
   type AuthFailureReason,
   checkStandardClaims,
@@ -39,11 +40,6 @@ export interface FirebaseVerifierOptions {
   readonly httpAgent?: Agent;
   /** The environment to read defaults from. Default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
-}
-
-/** Thrown at start for a configuration that must not run. */
-export class AuthConfigError extends Error {
-  override readonly name = "AuthConfigError";
 }
 
 /** The slice of firebase-admin's key fetcher this module drives (firebase-admin 13.10 `UrlKeyFetcher`). */

@@ -74,6 +74,11 @@ export function isAuthError(error: unknown): error is AuthError {
   );
 }
 
+/** Thrown at start for an auth configuration that must not run (names the variables). */
+export class AuthConfigError extends Error {
+  override readonly name = "AuthConfigError";
+}
+
 /** Verifies bearer tokens of one issuer. */
 export interface TokenVerifier {
   /**

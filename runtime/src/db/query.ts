@@ -5,6 +5,7 @@
  * and each column is decoded by position with the codec chosen at generate time.
  */
 import { createHash } from "node:crypto";
+import { context, trace } from "@opentelemetry/api";
 import type { Client, Pool, PoolClient, QueryArrayConfig, QueryArrayResult } from "pg";
 import { sendCancelRequest } from "./cancel.js";
 import type { Decoder, Encoder } from "./codecs.js";
@@ -238,16 +239,62 @@ function send(
   const holder = globalThis as CurrentQueryHolder;
   holder[currentQueryKey] = queryName;
   try {
+    // In a trace that is not sampled, send the query outside it: the pg instrumentation
+    // (`requireParentSpan`) then skips it instead of building attributes and a span that
+    // nobody records. Without tracing there is no active span and this costs a lookup.
+    const span = trace.getActiveSpan();
+    if (span !== undefined && !span.isRecording()) {
+      return context.with(trace.deleteSpan(context.active()), () => client.query(config));
+    }
     return client.query(config);
   } finally {
     holder[currentQueryKey] = undefined;
   }
 }
 
-/** A connection error (no SQLSTATE): the client is not fit to go back to the pool. */
+/**
+ * A connection error: no SQLSTATE (the socket failed), class 08 (connection exception) or
+ * 57P01-57P03 (the server is shutting down or restarting). The client is not fit to go back
+ * to the pool: its connection is dead or about to be, and an idle client that dies makes a
+ * pool without an `error` listener crash the process.
+ */
 function isBroken(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return !(typeof code === "string" && /^[0-9A-Z]{5}$/.test(code));
+  if (!(typeof code === "string" && /^[0-9A-Z]{5}$/.test(code))) return true;
+  return code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03";
+}
+
+/**
+ * Watches a checked-out client for connection errors. node-postgres emits `error` on a client
+ * whose connection dies even while a query runs, and `pg.Pool` listens only while the client
+ * is idle, so without this listener a database restart during a query crashes the process of
+ * anyone running generated queries on a plain pool. The query itself still rejects.
+ */
+class CheckoutGuard {
+  error: Error | undefined;
+  private readonly listener = (err: Error): void => {
+    this.error ??= err;
+  };
+
+  constructor(private readonly client: PoolClient) {
+    client.on("error", this.listener);
+  }
+
+  /**
+   * Returns the client: with the error when its connection failed, or always when `discard`
+   * (the pool then drops it instead of handing a dead connection to the next caller).
+   */
+  release(failure: unknown, discard = false): void {
+    this.client.off("error", this.listener);
+    const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+    const broken =
+      this.error ??
+      (failure !== undefined &&
+      (discard || (!(failure instanceof QueryAbortedError) && isBroken(failure)))
+        ? asError(failure)
+        : undefined);
+    this.client.release(broken);
+  }
 }
 
 async function runOn(
@@ -265,6 +312,7 @@ async function runOn(
   // the async context of whichever query released the connection, so tracing would put the
   // SQL span under another call. A checkout also tells the abort path whom to cancel.
   const client = signal === undefined ? await db.connect() : await checkOut(db, signal, queryName);
+  const guard = new CheckoutGuard(client);
   let failure: unknown;
   try {
     return signal === undefined
@@ -274,11 +322,7 @@ async function runOn(
     failure = err;
     throw err;
   } finally {
-    client.release(
-      failure !== undefined && isBroken(failure) && !(failure instanceof QueryAbortedError)
-        ? (failure as Error)
-        : undefined,
-    );
+    guard.release(failure);
   }
 }
 
@@ -450,6 +494,7 @@ export async function* runStream<Params, Row>(
   const batch = Math.max(1, Math.floor(opts?.batchSize ?? defaultStreamBatchSize));
   const client =
     signal === undefined ? await pool.connect() : await checkOut(pool, signal, query.name);
+  const guard = new CheckoutGuard(client);
   const run = (config: QueryArrayConfig): Promise<QueryArrayResult> => {
     if (signal === undefined) return client.query(config);
     if (signal.aborted)
@@ -458,7 +503,7 @@ export async function* runStream<Params, Row>(
   };
   const template = templateOf(query);
   let open = false;
-  let broken: Error | undefined;
+  let broken: unknown;
   try {
     await client.query("BEGIN");
     open = true;
@@ -490,6 +535,6 @@ export async function* runStream<Params, Row>(
         broken = err instanceof Error ? err : new Error(String(err));
       }
     }
-    client.release(broken);
+    guard.release(broken, broken !== undefined);
   }
 }

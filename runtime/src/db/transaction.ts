@@ -86,6 +86,12 @@ export async function withTransaction<T>(
     if (signal?.aborted) throw new QueryAbortedError(signal.reason);
     const client = isPool(db) ? await db.connect() : db;
     let broken: Error | undefined;
+    // node-postgres emits `error` on a checked-out client whose connection dies, and a plain
+    // pg.Pool listens only to idle clients: without this the process would crash.
+    const onError = (err: Error): void => {
+      broken ??= err;
+    };
+    if (client !== db) client.on("error", onError);
     try {
       await client.query(begin);
       try {
@@ -104,7 +110,10 @@ export async function withTransaction<T>(
         if (state === undefined || !retryableStates.has(state) || attempt >= maxRetries) throw err;
       }
     } finally {
-      if (client !== db) (client as PoolClient).release(broken);
+      if (client !== db) {
+        client.off("error", onError);
+        (client as PoolClient).release(broken);
+      }
     }
     // Jittered exponential backoff: 5-10 ms, 10-20 ms, 20-40 ms, ... capped at 1 s.
     const base = Math.min(1000, 5 * 2 ** attempt);

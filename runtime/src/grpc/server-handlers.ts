@@ -26,7 +26,7 @@ import {
   status,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { createAuthInterceptor } from "../server/auth-interceptor.js";
+import { createAuthInterceptor } from "../auth/auth-interceptor.js";
 import { assembleChain, type ChainSlots, runChain } from "../server/chain.js";
 import { createDeadlineInterceptor } from "../server/deadline-interceptor.js";
 import { createErrorMapInterceptor, type ErrorMapTable, mapError } from "../server/error-map.js";
@@ -39,7 +39,11 @@ import type {
 } from "../server/interceptor.js";
 import { createRecoverInterceptor } from "../server/recover-interceptor.js";
 import { isDependencyUnavailable } from "../server/transient-errors.js";
-import { createValidationInterceptor, validateMessage } from "../server/validation-interceptor.js";
+import {
+  cachedRegexMatch,
+  createValidationInterceptor,
+  validateMessage,
+} from "../server/validation-interceptor.js";
 import { isRpcError, RpcError } from "./rpc-error.js";
 
 /** The authenticated caller, as the `authenticate` hook resolves it from call metadata. */
@@ -381,7 +385,7 @@ export function createServerHandlers<S extends DescService>(
   options: ServerHandlerOptions = {},
 ): UntypedServiceImplementation {
   if (options.validator === undefined && sharedValidator === undefined) {
-    sharedValidator = createValidator({ failFast: false });
+    sharedValidator = createValidator({ failFast: false, regexMatch: cachedRegexMatch() });
   }
   const validator = options.validator ?? sharedValidator ?? false;
   const given = options.interceptors ?? {};
@@ -389,7 +393,7 @@ export function createServerHandlers<S extends DescService>(
     recover: createRecoverInterceptor((error, method, id) =>
       options.onUnexpectedError?.(error, method, id),
     ),
-    auth: createAuthInterceptor(options.authenticate),
+    auth: createAuthInterceptor({ authenticate: options.authenticate }),
     deadline: createDeadlineInterceptor(),
     validation: validator === false ? false : createValidationInterceptor(validator),
     errorMap: createErrorMapInterceptor(options.errorMap),

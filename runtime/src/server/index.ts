@@ -4,7 +4,11 @@
  * reflection, the HTTP side port, graceful shutdown, deadlines, retries, the database
  * breaker, bulkheads, load shedding, fallbacks and the per-constraint error map.
  */
-export * from "./auth-interceptor.js";
+export {
+  type Authenticate,
+  type AuthInterceptorOptions,
+  createAuthInterceptor,
+} from "../auth/auth-interceptor.js";
 export * from "./bulkhead-interceptor.js";
 export * from "./chain.js";
 export * from "./database.js";

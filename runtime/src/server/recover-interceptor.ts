@@ -8,8 +8,16 @@ import { status } from "@grpc/grpc-js";
 import { isRpcError, RpcError } from "../grpc/rpc-error.js";
 import type { ServerInterceptor } from "./interceptor.js";
 
-/** Receives each unexpected error with the method path and the correlation id sent to the client. */
-export type UnexpectedErrorSink = (error: unknown, method: string, correlationId: string) => void;
+/**
+ * Receives each unexpected error with the method path, the correlation id sent to the client
+ * and the call's request id (so the error line and the call line can be joined).
+ */
+export type UnexpectedErrorSink = (
+  error: unknown,
+  method: string,
+  correlationId: string,
+  requestId: string,
+) => void;
 
 /** The recover interceptor; `report` is called once per unexpected error. */
 export function createRecoverInterceptor(report: UnexpectedErrorSink): ServerInterceptor {
@@ -19,7 +27,7 @@ export function createRecoverInterceptor(report: UnexpectedErrorSink): ServerInt
     } catch (error) {
       if (isRpcError(error)) throw error;
       const correlationId = randomUUID();
-      report(error, call.info.path, correlationId);
+      report(error, call.info.path, correlationId, call.requestId);
       throw new RpcError(status.INTERNAL, `Internal error (correlation id ${correlationId})`, {
         errorInfo: { reason: "INTERNAL", domain: "svcgen", metadata: { correlationId } },
       });

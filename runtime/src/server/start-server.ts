@@ -10,6 +10,14 @@
  *     handlers: (db) => new UserServiceImpl(db) })], errorMap, ...options });
  * if (isMainModule(import.meta.url)) runMain(start);
  * ```
+ *
+ * Telemetry and auth come from the environment with no user code, each switchable: metrics
+ * (`SVCGEN_METRICS`) in the chain's metrics slot, `/metrics` on the side port with the
+ * resilience, pool, query and auth metrics; the pino service logger (`LOG_LEVEL`, Loki with
+ * `LOKI_URL`) with one line per call in the logging slot and refused calls on the security
+ * channel; the token verifier (`verifierFromEnv`), with readiness held back until its keys
+ * are loaded. Tracing is the `@svcgen/runtime/telemetry/register` preload; `close()` flushes
+ * it and the logs last.
  */
 import { setMaxListeners } from "node:events";
 import { realpathSync } from "node:fs";
@@ -18,6 +26,14 @@ import type { DescService } from "@bufbuild/protobuf";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { HealthImplementation } from "grpc-health-check";
 import type pg from "pg";
+import type { DestinationStream } from "pino";
+import type { Registry } from "prom-client";
+import { type Authenticate, createAuthInterceptor } from "../auth/auth-interceptor.js";
+import type { SecurityEvent } from "../auth/authenticate-hook.js";
+import type { TokenVerifier } from "../auth/token-verifier.js";
+import { verifierFromEnv } from "../auth/verifier-from-env.js";
+import { configureRuntime, type RuntimeSettings } from "../db/query.js";
+import { isRpcError } from "../grpc/rpc-error.js";
 import {
   createServerHandlers,
   type FallbackHandler,
@@ -25,13 +41,30 @@ import {
   type ServiceHandlers,
 } from "../grpc/server-handlers.js";
 import { createServiceDefinition } from "../grpc/service-definition.js";
-import { type Authenticate, createAuthInterceptor } from "./auth-interceptor.js";
+import { activeTracing } from "../telemetry/active-tracing.js";
+import { createCallLogInterceptor } from "../telemetry/call-log.js";
+import { createMetricsInterceptor, registerGrpcServerMetrics } from "../telemetry/grpc-metrics.js";
+import {
+  createServiceLogger,
+  type ServiceLogger,
+  securityEventLogger,
+} from "../telemetry/logger.js";
+import { runtimeMetricSources } from "../telemetry/runtime-metrics.js";
+import {
+  createMetricsHandler,
+  createMetricsRegistry,
+  metricsEnabledFromEnv,
+  registerAuthMetrics,
+  registerQueryMetrics,
+  registerResilienceMetrics,
+} from "../telemetry/service-metrics.js";
 import { type BulkheadOptions, createBulkheadInterceptor } from "./bulkhead-interceptor.js";
 import type { ChainSlots } from "./chain.js";
 import { type BreakerOptions, createDatabase, type Database } from "./database.js";
 import { createDeadlineInterceptor } from "./deadline-interceptor.js";
 import { readServerEnvironment, type ServerEnvironment } from "./environment.js";
-import { createErrorMapInterceptor, type ErrorMapTable } from "./error-map.js";
+import { createErrorMapInterceptor, type ErrorMapTable, mapError } from "./error-map.js";
+import type { StatusOf } from "./interceptor.js";
 import { createRecoverInterceptor } from "./recover-interceptor.js";
 import { addReflection } from "./reflection.js";
 import { createRetryInterceptor, type RetryOptions } from "./retry-interceptor.js";
@@ -79,6 +112,13 @@ export interface ServerFeatures {
   readonly shedding?: SheddingOptions | false;
   /** Request validation with protovalidate. Default true. */
   readonly validation?: boolean;
+  /**
+   * gRPC, query, pool, resilience and auth metrics on `/metrics`. Default `SVCGEN_METRICS`
+   * (on unless `false`).
+   */
+  readonly metrics?: boolean;
+  /** One log line per call (method, code, duration, request id, principal). Default true. */
+  readonly callLog?: boolean;
 }
 
 /** Options of {@link startServer}; anything not given comes from the environment. */
@@ -92,8 +132,21 @@ export interface StartServerOptions {
   readonly pool?: pg.PoolConfig;
   /** The generated per-constraint error map. */
   readonly errorMap?: ErrorMapTable;
-  /** Resolves the caller of each call (Firebase, OIDC); default: every call anonymous. */
+  /**
+   * The bearer-token verifier, or false for none. Default: the one the environment configures
+   * (`verifierFromEnv`: `FIREBASE_PROJECT_ID`, or `AUTH_JWKS_URL`/`AUTH_ISSUER`/`AUTH_AUDIENCE`;
+   * neither: every call anonymous). Readiness waits until its keys are loaded.
+   */
+  readonly verifier?: TokenVerifier | false;
+  /**
+   * A custom resolver of the caller, instead of a verifier (used when `verifier` is not
+   * given; the environment's verifier is then not created).
+   */
   readonly authenticate?: Authenticate;
+  /** The service name of logs (and Loki's label). Default `OTEL_SERVICE_NAME`, else the first service's name. */
+  readonly name?: string;
+  /** The metrics registry to add the service's metrics to. Default a new one. */
+  readonly metricsRegistry?: Registry;
   /**
    * Interceptors by chain position: `telemetry`, `logging` and `metrics` are the telemetry
    * layer's slots; any other position given replaces the runtime's own step.
@@ -102,8 +155,15 @@ export interface StartServerOptions {
   readonly features?: ServerFeatures;
   /** Extra side-port routes by path (`/metrics`). */
   readonly routes?: Readonly<Record<string, SidePortRoute>>;
-  /** Default: JSON lines on stdout. */
+  /**
+   * Default: the pino service logger (`createServiceLogger`: JSON lines on stdout, `LOG_LEVEL`,
+   * and Loki when `LOKI_URL` is set), flushed by `close()`.
+   */
   readonly logger?: Logger;
+  /** Where the default service logger writes JSON lines (besides Loki). Default stdout. */
+  readonly logDestination?: DestinationStream;
+  /** First wait before fetching the verifier's keys again after a failure, ms. Default 1000 (doubling to 30 s). */
+  readonly keyRetryMs?: number;
   /** How often the database health probe runs, ms. Default 500. */
   readonly probeIntervalMs?: number;
 }
@@ -120,8 +180,10 @@ export interface ServerHandle {
   readonly state: RuntimeState;
   /** The current counters and gauges. */
   snapshot(): RuntimeSnapshot;
-  /** True when SERVING: database answers, breaker closed, not draining. */
+  /** True when SERVING: database answers, breaker closed, signing keys loaded, not draining. */
   serving(): boolean;
+  /** The registry `/metrics` serves; undefined with metrics off. */
+  readonly metrics: Registry | undefined;
   /**
    * Graceful shutdown: NOT_SERVING and readiness 503, wait `shutdownDelayMs`, stop accepting,
    * let calls finish until the grace period ends, abort the rest (server-side SQL cancel),
@@ -159,14 +221,36 @@ function errorFields(error: unknown): object {
 
 /** Starts the services; resolves once both ports listen. */
 export async function startServer(options: StartServerOptions): Promise<ServerHandle> {
-  const env = { ...readServerEnvironment(options.env ?? process.env), ...options.settings };
-  const logger = options.logger ?? createJsonLogger();
+  const rawEnv = options.env ?? process.env;
+  const env = { ...readServerEnvironment(rawEnv), ...options.settings };
   const features = options.features ?? {};
+  const names = options.services.map((s) => s.service.typeName);
+  const metricsOn = features.metrics ?? metricsEnabledFromEnv(rawEnv);
+  // Configuration errors surface before anything starts (and before a logger holds stdout).
+  const configured =
+    options.verifier !== undefined || options.authenticate !== undefined
+      ? undefined
+      : await verifierFromEnv(rawEnv);
+  const verifier =
+    options.verifier === false ? undefined : (options.verifier ?? configured?.verifier);
+  const serviceLogger: ServiceLogger | undefined =
+    options.logger === undefined
+      ? createServiceLogger({
+          service: options.name ?? (rawEnv.OTEL_SERVICE_NAME || names[0] || "svcgen-service"),
+          env: rawEnv,
+          ...(options.logDestination === undefined ? {} : { destination: options.logDestination }),
+        })
+      : undefined;
+  const logger: Logger = options.logger ?? (serviceLogger as ServiceLogger).log;
+  const security = serviceLogger?.security ?? {
+    warn: (fields: object, message: string) =>
+      logger.warn({ channel: "security", ...fields }, message),
+  };
   const state = new RuntimeState();
   const health = new HealthImplementation({ "": "NOT_SERVING" });
-  const names = options.services.map((s) => s.service.typeName);
   let draining = false;
-  const isServing = (): boolean => !draining && db.healthy();
+  const isServing = (): boolean =>
+    !draining && (verifier === undefined || verifier.keysLoaded()) && db.healthy();
   const publishHealth = (): void => {
     const serving = isServing();
     if (serving !== state.serving) {
@@ -193,17 +277,98 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     onHealthChange: () => publishHealth(),
   });
   publishHealth();
+  // Readiness waits for the verifier's signing keys: a replica that would refuse every token
+  // gets no traffic. A failed fetch is retried with backoff until it succeeds or we close.
+  let keyTimer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  if (verifier !== undefined) {
+    let wait = options.keyRetryMs ?? 1000;
+    const loadKeys = (): void => {
+      verifier.ready().then(
+        () => {
+          if (stopped) return;
+          logger.info({}, "signing keys loaded");
+          publishHealth();
+        },
+        (err: unknown) => {
+          if (stopped) return;
+          logger.warn(
+            { retryInMs: wait, ...errorFields(err) },
+            "signing keys could not be fetched; not ready",
+          );
+          keyTimer = setTimeout(loadKeys, wait);
+          keyTimer.unref();
+          wait = Math.min(wait * 2, 30_000);
+        },
+      );
+    };
+    loadKeys();
+  }
+  // Everything started here that outlives the servers, released last by close() (and on a
+  // failed start): the verifier we created, the query observer, the logs, the tracer.
+  const releaseRest = async (): Promise<void> => {
+    stopped = true;
+    if (keyTimer !== undefined) clearTimeout(keyTimer);
+    if (configured?.verifier !== undefined) await configured.verifier.close();
+    restoreQueryObserver?.();
+    await activeTracing()?.shutdown();
+    await serviceLogger?.close();
+  };
 
   const shutdown = new AbortController();
   // Every call in flight listens to it.
   setMaxListeners(0, shutdown.signal);
   const shedder =
     features.shedding === false ? undefined : createShedder(features.shedding ?? {}, state);
+  const statusOf: StatusOf = (error) =>
+    isRpcError(error) ? error.code : (mapError(error, options.errorMap)?.code ?? 13);
+  const registry = metricsOn ? (options.metricsRegistry ?? createMetricsRegistry()) : undefined;
+  let countAuthFailure: ((event: SecurityEvent) => void) | undefined;
+  let restoreQueryObserver: (() => void) | undefined;
+  if (registry !== undefined) {
+    registerResilienceMetrics(
+      registry,
+      runtimeMetricSources(() => state.snapshot(), db.pool),
+    );
+    countAuthFailure = registerAuthMetrics(registry);
+    const observe = registerQueryMetrics(registry);
+    const observer: RuntimeSettings["queryObserver"] = (name, seconds) => observe(name, seconds);
+    configureRuntime({ queryObserver: observer });
+    restoreQueryObserver = () => {
+      // Another server started later in this process may have replaced it: leave that one.
+      if (configureRuntime({}).queryObserver === observer) {
+        configureRuntime({ queryObserver: undefined });
+      }
+    };
+  }
+  const logSecurity = securityEventLogger(security);
+  const onSecurityEvent = (event: SecurityEvent): void => {
+    logSecurity(event);
+    countAuthFailure?.(event);
+  };
+  if (verifier === undefined && options.authenticate === undefined) {
+    logger.warn(
+      { auth: "none", reason: configured?.description ?? "verifier: false" },
+      "no token verifier: every call is anonymous and only public methods succeed",
+    );
+  } else if (configured?.verifier !== undefined) {
+    logger.info(
+      { auth: configured.kind, issuer: configured.description },
+      "token verifier configured",
+    );
+  }
   const slots: ChainSlots = {
-    recover: createRecoverInterceptor((error, method, correlationId) =>
-      logger.error({ method, correlationId, ...errorFields(error) }, "unexpected error"),
+    ...(features.callLog === false ? {} : { logging: createCallLogInterceptor(logger, statusOf) }),
+    recover: createRecoverInterceptor((error, method, correlationId, requestId) =>
+      logger.error(
+        { method, correlation_id: correlationId, request_id: requestId, ...errorFields(error) },
+        "unexpected error",
+      ),
     ),
-    auth: createAuthInterceptor(options.authenticate),
+    ...(registry === undefined
+      ? {}
+      : { metrics: createMetricsInterceptor(registerGrpcServerMetrics(registry), statusOf) }),
+    auth: createAuthInterceptor({ verifier, authenticate: options.authenticate, onSecurityEvent }),
     shedding: shedder?.interceptor ?? false,
     bulkhead:
       features.bulkhead === false
@@ -215,6 +380,8 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     ...options.interceptors,
   };
   const server = new Server({
+    // channelz bookkeeping runs on every call and nothing here reads it.
+    "grpc.enable_channelz": 0,
     "grpc.max_receive_message_length": env.maxMessageBytes,
     "grpc.max_send_message_length": env.maxMessageBytes,
   });
@@ -251,7 +418,10 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
       host: env.host,
       port: env.httpPort,
       ready: isServing,
-      ...(options.routes === undefined ? {} : { routes: options.routes }),
+      routes: {
+        ...(registry === undefined ? {} : { "/metrics": createMetricsHandler(registry) }),
+        ...options.routes,
+      },
     });
     const grpcAddress = `${env.host.includes(":") ? `[${env.host}]` : env.host}:${port}`;
     const httpAddress = side.address;
@@ -289,6 +459,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
       ]);
       await sidePort.close();
       logger.info({ ms: Date.now() - started, graceful }, "stopped");
+      await releaseRest();
     };
     return {
       grpcAddress,
@@ -297,6 +468,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
       state,
       snapshot: () => state.snapshot(),
       serving: isServing,
+      metrics: registry,
       close() {
         closing ??= close();
         return closing;
@@ -307,6 +479,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     shedder?.stop();
     await side?.close();
     await db.close();
+    await releaseRest();
     throw err;
   }
 }

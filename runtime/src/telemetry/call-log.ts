@@ -12,10 +12,11 @@ import {
   status,
 } from "@grpc/grpc-js";
 import { trace } from "@opentelemetry/api";
-import type { Logger } from "pino";
+import type { Logger as PinoLogger } from "pino";
 import { principalOfMetadata } from "../auth/authenticate-hook.js";
 import { isRpcError } from "../grpc/rpc-error.js";
 import type { ServerInterceptor, StatusOf } from "../server/interceptor.js";
+import type { Logger } from "../server/start-server.js";
 import { goCodeName, splitPath } from "./grpc-metrics.js";
 
 /** The level of a finished call: server faults are errors, overload warnings, the rest info. */
@@ -41,7 +42,8 @@ export function traceFields(): { trace_id?: string; span_id?: string } {
 
 /**
  * The call-log interceptor for the runtime's chain (place it inside the telemetry span, so
- * its line carries the span's ids).
+ * its line carries the span's ids). `log` is the service's pino logger or any logger with
+ * the same `info`/`warn`/`error` signature.
  */
 export function createCallLogInterceptor(log: Logger, statusOf: StatusOf): ServerInterceptor {
   return async (call, next) => {
@@ -77,7 +79,7 @@ export function createCallLogInterceptor(log: Logger, statusOf: StatusOf): Serve
  * the principal is the one `createAuthenticate` resolved for the call. Pair it with
  * {@link createUnexpectedErrorLogger} for stacks.
  */
-export function createGrpcServerLogInterceptor(log: Logger): GrpcServerInterceptor {
+export function createGrpcServerLogInterceptor(log: PinoLogger): GrpcServerInterceptor {
   return (def: ServerMethodDefinition<unknown, unknown>, call) => {
     const { service, method } = splitPath(def.path);
     const start = performance.now();
@@ -128,7 +130,9 @@ export function createGrpcServerLogInterceptor(log: Logger): GrpcServerIntercept
  * An `onUnexpectedError` hook for `createServerHandlers`: logs the error once with its stack,
  * the method and a correlation id (the trace id when tracing, else a new UUID).
  */
-export function createUnexpectedErrorLogger(log: Logger): (error: unknown, method: string) => void {
+export function createUnexpectedErrorLogger(
+  log: PinoLogger,
+): (error: unknown, method: string) => void {
   return (error, method) => {
     const ids = traceFields();
     log.error(

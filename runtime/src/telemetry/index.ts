@@ -8,4 +8,5 @@ export * from "./grpc-metrics.js";
 export * from "./logger.js";
 export * from "./loki-transport.js";
 export * from "./outbox-metrics.js";
+export * from "./runtime-metrics.js";
 export * from "./service-metrics.js";

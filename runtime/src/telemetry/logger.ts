@@ -107,7 +107,9 @@ export function createServiceLogger(options: ServiceLoggerOptions): ServiceLogge
  * A listener for the auth layer's security events (`onSecurityEvent`) that writes one line
  * per refused call to the security channel, with the bounded reason and never the token.
  */
-export function securityEventLogger(security: Logger): (event: SecurityEvent) => void {
+export function securityEventLogger(security: {
+  warn(fields: object, message: string): void;
+}): (event: SecurityEvent) => void {
   return (event) => {
     security.warn(
       {

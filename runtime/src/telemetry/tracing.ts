@@ -16,6 +16,7 @@ import {
   type SpanProcessor,
   TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace-base";
+import { setActiveTracing } from "./active-tracing.js";
 
 /** The attribute naming the generated query of a SQL span. */
 export const queryNameAttribute = "db.query.name";
@@ -59,8 +60,9 @@ const currentQueryKey = Symbol.for("svcgen.runtime.db.currentQuery");
 
 /**
  * Starts the SDK with the gRPC, pg and pino instrumentations. SQL spans carry the query name
- * (`db.query.name`) and the statement text, never parameter values; pool connect spans are
- * left out (noise); pino lines get `trace_id`/`span_id`.
+ * (`db.query.name`) and the statement text, never parameter values; pool connect spans,
+ * and queries outside a trace are left out (noise); pino lines get
+ * `trace_id`/`span_id`.
  */
 export function startTracing(options: TracingOptions): Tracing {
   const sdk = new NodeSDK({
@@ -82,6 +84,9 @@ export function startTracing(options: TracingOptions): Tracing {
       new PgInstrumentation({
         enhancedDatabaseReporting: false,
         ignoreConnectSpans: true,
+        // No span for a query outside any trace (the health probe's SELECT 1 every 500 ms),
+        // nor for one the query runner sends outside an unsampled trace.
+        requireParentSpan: true,
         requestHook(span) {
           const name = (globalThis as { [currentQueryKey]?: string })[currentQueryKey];
           if (name !== undefined) span.setAttribute(queryNameAttribute, name);
@@ -91,7 +96,15 @@ export function startTracing(options: TracingOptions): Tracing {
     ],
   });
   sdk.start();
-  return { shutdown: () => sdk.shutdown() };
+  const tracing: Tracing = {
+    shutdown: () => {
+      setActiveTracing(undefined);
+      return sdk.shutdown();
+    },
+  };
+  // `startServer`'s close() flushes it as its last step.
+  setActiveTracing(tracing);
+  return tracing;
 }
 
 /**

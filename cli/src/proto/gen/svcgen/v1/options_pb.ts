@@ -24,7 +24,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file svcgen/v1/options.proto.
  */
 export const file_svcgen_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChdzdmNnZW4vdjEvb3B0aW9ucy5wcm90bxIJc3ZjZ2VuLnYxIlwKBEF1dGgSEAoGcHVibGljGAEgASgISAASFwoNYXV0aGVudGljYXRlZBgCIAEoCEgAEiEKBXJvbGVzGAMgASgLMhAuc3ZjZ2VuLnYxLlJvbGVzSABCBgoEcnVsZSIWCgVSb2xlcxINCgVuYW1lcxgBIAMoCSJ0CgxQYXJhbU1hcHBpbmcSDQoFcGFyYW0YASABKAkSDwoFZmllbGQYAiABKAlIABIpCglwcmluY2lwYWwYAyABKA4yFC5zdmNnZW4udjEuUHJpbmNpcGFsSAASDwoFY2xhaW0YBCABKAlIAEIICgZzb3VyY2UiLgoNQ29sdW1uTWFwcGluZxINCgVmaWVsZBgBIAEoCRIOCgZjb2x1bW4YAiABKAki3wEKCk1ldGhvZFJ1bGUSDQoFcXVlcnkYASABKAkSHQoEYXV0aBgCIAEoCzIPLnN2Y2dlbi52MS5BdXRoEicKBnBhcmFtcxgDIAMoCzIXLnN2Y2dlbi52MS5QYXJhbU1hcHBpbmcSKQoHY29sdW1ucxgEIAMoCzIYLnN2Y2dlbi52MS5Db2x1bW5NYXBwaW5nEhIKCnRpbWVvdXRfbXMYBSABKA0SEgoKaWRlbXBvdGVudBgGIAEoCBISCgpyb3dzX2ZpZWxkGAcgASgJEhMKC2NvdW50X2ZpZWxkGAggASgJIkAKC1NlcnZpY2VSdWxlEh0KBGF1dGgYASABKAsyDy5zdmNnZW4udjEuQXV0aBISCgp0aW1lb3V0X21zGAIgASgNKk4KCVByaW5jaXBhbBIZChVQUklOQ0lQQUxfVU5TUEVDSUZJRUQQABIRCg1QUklOQ0lQQUxfVUlEEAESEwoPUFJJTkNJUEFMX0VNQUlMEAI6TwoGbWV0aG9kEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYn5UDIAEoCzIVLnN2Y2dlbi52MS5NZXRob2RSdWxlUgZtZXRob2Q6UwoHc2VydmljZRIfLmdvb2dsZS5wcm90b2J1Zi5TZXJ2aWNlT3B0aW9ucxiflQMgASgLMhYuc3ZjZ2VuLnYxLlNlcnZpY2VSdWxlUgdzZXJ2aWNlYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("ChdzdmNnZW4vdjEvb3B0aW9ucy5wcm90bxIJc3ZjZ2VuLnYxIlwKBEF1dGgSEAoGcHVibGljGAEgASgISAASFwoNYXV0aGVudGljYXRlZBgCIAEoCEgAEiEKBXJvbGVzGAMgASgLMhAuc3ZjZ2VuLnYxLlJvbGVzSABCBgoEcnVsZSIWCgVSb2xlcxINCgVuYW1lcxgBIAMoCSJ0CgxQYXJhbU1hcHBpbmcSDQoFcGFyYW0YASABKAkSDwoFZmllbGQYAiABKAlIABIpCglwcmluY2lwYWwYAyABKA4yFC5zdmNnZW4udjEuUHJpbmNpcGFsSAASDwoFY2xhaW0YBCABKAlIAEIICgZzb3VyY2UiLgoNQ29sdW1uTWFwcGluZxINCgVmaWVsZBgBIAEoCRIOCgZjb2x1bW4YAiABKAki7gEKCk1ldGhvZFJ1bGUSDQoFcXVlcnkYASABKAkSHQoEYXV0aBgCIAEoCzIPLnN2Y2dlbi52MS5BdXRoEicKBnBhcmFtcxgDIAMoCzIXLnN2Y2dlbi52MS5QYXJhbU1hcHBpbmcSKQoHY29sdW1ucxgEIAMoCzIYLnN2Y2dlbi52MS5Db2x1bW5NYXBwaW5nEhIKCnRpbWVvdXRfbXMYBSABKA0SEgoKaWRlbXBvdGVudBgGIAEoCBISCgpyb3dzX2ZpZWxkGAcgASgJEhMKC2NvdW50X2ZpZWxkGAggASgJEg0KBWdyb3VwGAkgASgJIk8KC1NlcnZpY2VSdWxlEh0KBGF1dGgYASABKAsyDy5zdmNnZW4udjEuQXV0aBISCgp0aW1lb3V0X21zGAIgASgNEg0KBWdyb3VwGAMgASgJKk4KCVByaW5jaXBhbBIZChVQUklOQ0lQQUxfVU5TUEVDSUZJRUQQABIRCg1QUklOQ0lQQUxfVUlEEAESEwoPUFJJTkNJUEFMX0VNQUlMEAI6TwoGbWV0aG9kEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYn5UDIAEoCzIVLnN2Y2dlbi52MS5NZXRob2RSdWxlUgZtZXRob2Q6UwoHc2VydmljZRIfLmdvb2dsZS5wcm90b2J1Zi5TZXJ2aWNlT3B0aW9ucxiflQMgASgLMhYuc3ZjZ2VuLnYxLlNlcnZpY2VSdWxlUgdzZXJ2aWNlYgZwcm90bzM", [file_google_protobuf_descriptor]);
 
 /**
  * Who may call an RPC. Exactly one rule; an empty Auth means "inherit the service's rule",
@@ -238,6 +238,15 @@ export type MethodRule = Message<"svcgen.v1.MethodRule"> & {
    * @generated from field: string count_field = 8;
    */
   countField: string;
+
+  /**
+   * The bulkhead group this RPC's concurrency counts against: RPCs of one group share a limit
+   * (calls beyond it get RESOURCE_EXHAUSTED) and cannot starve another group. Empty inherits
+   * the service's group; a service without one is its own group (its full name).
+   *
+   * @generated from field: string group = 9;
+   */
+  group: string;
 };
 
 /**
@@ -266,6 +275,14 @@ export type ServiceRule = Message<"svcgen.v1.ServiceRule"> & {
    * @generated from field: uint32 timeout_ms = 2;
    */
   timeoutMs: number;
+
+  /**
+   * The bulkhead group of every RPC that sets none (see MethodRule.group). Empty: the
+   * service's full name, so each service has its own concurrency limit.
+   *
+   * @generated from field: string group = 3;
+   */
+  group: string;
 };
 
 /**
