@@ -53,8 +53,9 @@ describe("example project", () => {
       .filter((line) => line !== "" && !/^applying migrations\/[\w/.-]+\.sql$/.test(line));
     expect(unexpected).toEqual([]);
     expect(code).toBe(0);
-    // gen/ is svcgen's; src/ holds the handler skeletons it creates in a fresh project.
-    for (const part of ["gen", "src"]) {
+    // gen/ is svcgen's; src/ holds the handler skeletons it creates in a fresh project;
+    // deploy/ and .github/ the deployment files (`deploy:` in svcgen.yaml).
+    for (const part of ["gen", "src", "deploy", ".github"]) {
       const want = await filesUnder(join(exampleDir, part));
       const got = await filesUnder(join(work, part));
       expect(want.length, part).toBeGreaterThan(0);

@@ -11,6 +11,7 @@ import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { runWatch, type WatchRun } from "../../cli/src/commands/watch-command.js";
 import { main } from "../../cli/src/main.js";
+import { builtinTemplateNames } from "../../cli/src/templates/template-registry.js";
 import { serverUrl } from "../db.js";
 
 const dirs: string[] = [];
@@ -110,7 +111,7 @@ describe("text templates", () => {
     const ejected = await run(dir, "templates", "eject");
     expect(ejected.code, ejected.err).toBe(0);
     expect(ejected.out).toBe(
-      "wrote templates/gen-readme.md.hbs\nadd `templates: templates` to svcgen.yaml so that generate uses them\n",
+      `${builtinTemplateNames.map((n) => `wrote templates/${n}\n`).join("")}add \`templates: templates\` to svcgen.yaml so that generate uses them\n`,
     );
     await writeFile(
       join(dir, "svcgen.yaml"),
@@ -130,9 +131,12 @@ describe("text templates", () => {
     await writeFile(join(dir, "t", "gen-readme.md.hbs"), "mine\n");
 
     const listed = await run(dir, "templates", "list");
-    expect(listed.out).toBe(
-      "gen-readme.md.hbs (overridden)  <out>/README.md: what the generated folder holds and how to regenerate it\n",
+    const lines = listed.out.split("\n").filter((l) => l !== "");
+    expect(lines).toHaveLength(builtinTemplateNames.length);
+    expect(lines).toContain(
+      "gen-readme.md.hbs (overridden)  <out>/README.md: what the generated folder holds and how to regenerate it",
     );
+    expect(lines.filter((l) => l.includes("(overridden)"))).toHaveLength(1);
 
     const refused = await run(dir, "templates", "eject");
     expect(refused.code).toBe(1);

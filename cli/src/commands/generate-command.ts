@@ -109,6 +109,16 @@ export async function runGenerate(
   diagnostics.push(...text.diagnostics);
   if (hasErrors(text.diagnostics)) return { ...base, ...counts, diagnostics, report: undefined };
   files.push(...text.files);
+  // Deployment files (`deploy:`), about the Model's services.
+  if (config.deploy !== undefined) {
+    const { emitDeployArtifacts } = await import("../templates/deploy-artifacts.js");
+    const { deployServices } = await import("../templates/deploy-view.js");
+    const deploy = await emitDeployArtifacts(config, deployServices(output.model));
+    diagnostics.push(...deploy.diagnostics);
+    if (hasErrors(deploy.diagnostics))
+      return { ...base, ...counts, diagnostics, report: undefined };
+    files.push(...deploy.files);
+  }
   const report = await writeGeneratedFiles(
     config.rootDir,
     files,

@@ -43,6 +43,20 @@
  *                         #   package.json beside this file, else the folder's name
  * templates: templates    # optional; a folder whose files override the built-in text
  *                         #   templates by name (`svcgen templates eject` copies them there)
+ * deploy:                 # optional; absent: no deployment files. Every key has a default
+ *   dir: deploy           # where the deployment files go; default deploy
+ *   files: [dockerfile, fly, compose, alerts, dashboards, workflow]   # default: all of them
+ *   region: ams           # Fly.io primary_region; default ams
+ *   strategy: bluegreen   # rolling | immediate | canary | bluegreen; default bluegreen
+ *   vm: { size: shared-cpu-1x, memory: 512mb }   # default shared-cpu-1x, 512mb
+ *   registry: ""          # image registry (registry.fly.io/<app>, ghcr.io/acme); default
+ *                         #   none: Fly builds the Dockerfile
+ *   secrets: [DATABASE_URL]   # environment variables set with `fly secrets set`; default
+ *                         #   [DATABASE_URL]; DATABASE_URL is always included
+ *   shutdownGraceMs: 10000    # SHUTDOWN_GRACE_MS; kill_timeout is this plus 5 s
+ *   node: 20              # Node.js major of the images; default 20
+ *   apps:                 # Fly.io app name per service (file stem of gen/grpc/<stem>.ts);
+ *     user-service: acme-user   #   default: the stem
  * ```
  */
 import * as z from "zod";
@@ -99,6 +113,82 @@ export const overrideSchema = z.strictObject(
   { error: "expected a mapping" },
 );
 
+/** The deployment files `deploy.files` can name. */
+export const deployFileKinds = [
+  "dockerfile",
+  "fly",
+  "compose",
+  "alerts",
+  "dashboards",
+  "workflow",
+] as const;
+
+/** `deploy:`: which deployment files are generated and what goes into them. */
+export const deploySchema = z.strictObject(
+  {
+    dir: nonEmpty("a folder").optional(),
+    files: z
+      .array(
+        z.enum(deployFileKinds, {
+          error: `expected one of ${deployFileKinds.join(", ")}`,
+        }),
+        { error: "expected a list of file kinds" },
+      )
+      .optional(),
+    region: z
+      .string({ error: "expected a Fly.io region code" })
+      .regex(/^[a-z]{3}$/, "expected a Fly.io region code (three letters, like ams)")
+      .optional(),
+    strategy: z
+      .enum(["rolling", "immediate", "canary", "bluegreen"], {
+        error: "expected rolling, immediate, canary or bluegreen",
+      })
+      .optional(),
+    vm: z
+      .strictObject(
+        {
+          size: nonEmpty("a Fly.io VM size (shared-cpu-1x, performance-2x, ...)").optional(),
+          memory: z
+            .string({ error: "expected a memory size like 512mb or 1gb" })
+            .regex(/^[1-9][0-9]*(mb|gb)$/, "expected a memory size like 512mb or 1gb")
+            .optional(),
+        },
+        { error: "expected a mapping with size and memory" },
+      )
+      .optional(),
+    registry: z.string({ error: "expected an image registry" }).optional(),
+    secrets: z
+      .array(
+        z
+          .string({ error: "expected an environment variable name" })
+          .regex(/^[A-Z_][A-Z0-9_]*$/, "expected an environment variable name (A-Z, 0-9, _)"),
+        { error: "expected a list of environment variable names" },
+      )
+      .optional(),
+    shutdownGraceMs: z
+      .int({ error: "expected milliseconds (a whole number)" })
+      .min(0, "expected milliseconds (a whole number >= 0)")
+      .optional(),
+    node: z
+      .int({ error: "expected a Node.js major version" })
+      .min(20, "expected a Node.js major version of at least 20")
+      .optional(),
+    apps: z
+      .record(
+        z.string(),
+        z
+          .string({ error: "expected a Fly.io app name" })
+          .regex(
+            /^[a-z0-9][a-z0-9-]*$/,
+            "expected a Fly.io app name (lower-case letters, digits and dashes)",
+          ),
+        { error: "expected a mapping of service to app name" },
+      )
+      .optional(),
+  },
+  { error: "expected a mapping" },
+);
+
 /** The whole file. */
 export const configSchema = z.strictObject(
   {
@@ -145,6 +235,7 @@ export const configSchema = z.strictObject(
         { error: "expected a mapping" },
       )
       .nullish(),
+    deploy: deploySchema.nullish(),
     // One flat union (not pathList inside it), so the reporter can name the one branch that
     // fits what was written: an unknown key of the mapping, an empty folder name.
     proto: z
@@ -187,4 +278,6 @@ export const knownKeys: Readonly<Record<string, readonly string[]>> = {
   options: ["int8", "date", "preparedStatements", "unannotated"],
   proto: ["roots", "handlers"],
   errors: ["domain"],
+  deploy: Object.keys(deploySchema.shape),
+  "deploy.vm": ["size", "memory"],
 };

@@ -75,6 +75,49 @@ export interface TemplatesConfig {
   readonly overrides: readonly TemplateOverride[];
 }
 
+/** A deployment file kind of `deploy.files`. */
+export type DeployFileKind =
+  | "dockerfile"
+  | "fly"
+  | "compose"
+  | "alerts"
+  | "dashboards"
+  | "workflow";
+
+/** A Fly.io app name given for one service in `deploy.apps`, with where it was written. */
+export interface DeployAppName {
+  /** The service's file stem (`user-service` for `gen/grpc/user-service.ts`). */
+  readonly service: string;
+  readonly app: string;
+  /** Position of the key in the config file, for a diagnostic when no service has that stem. */
+  readonly line: number;
+  readonly column: number;
+}
+
+/** Deployment settings (`deploy:` in the config); absent when the key is. */
+export interface DeployConfig {
+  /** Folder of the deployment files, absolute. Default `deploy`. */
+  readonly dir: string;
+  /** Which files are generated. Default all, in {@link DeployFileKind} order. */
+  readonly files: readonly DeployFileKind[];
+  /** Fly.io primary region. Default `ams`. */
+  readonly region: string;
+  /** Fly.io `[deploy] strategy`. Default `bluegreen` (which needs the health checks). */
+  readonly strategy: "rolling" | "immediate" | "canary" | "bluegreen";
+  /** Fly.io VM size and memory. Default `shared-cpu-1x`, `512mb`. */
+  readonly vm: { readonly size: string; readonly memory: string };
+  /** Image registry; empty: Fly builds the Dockerfile. Default empty. */
+  readonly registry: string;
+  /** Secret names (never values), sorted; always includes DATABASE_URL. */
+  readonly secrets: readonly string[];
+  /** `SHUTDOWN_GRACE_MS` of the services. Default 10000 (the runtime's default). */
+  readonly shutdownGraceMs: number;
+  /** Node.js major of the images. Default 20. */
+  readonly node: number;
+  /** App names by service stem, in file order. */
+  readonly apps: readonly DeployAppName[];
+}
+
 /** The whole resolved configuration. All paths are absolute. */
 export interface ResolvedConfig {
   /** Absolute path of the config file. */
@@ -108,4 +151,6 @@ export interface ResolvedConfig {
   readonly errorDomain?: string;
   /** Template overrides; absent when the config has no `templates:` key. */
   readonly templates?: TemplatesConfig;
+  /** Deployment files; absent when the config has no `deploy:` key. */
+  readonly deploy?: DeployConfig;
 }

@@ -9,11 +9,12 @@ import { readFileSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve, sep } from "node:path";
 import { type Node, parseDocument } from "yaml";
-import { Codes, type Diagnostic } from "../diagnostics.js";
+import { Codes, type Diagnostic, positionAt } from "../diagnostics.js";
 import type { TsImport, TsType } from "../model.js";
 import { builtinTemplateNames } from "../templates/template-registry.js";
 import type {
   DateMode,
+  DeployConfig,
   Int8Mode,
   OverrideMatch,
   ProtoConfig,
@@ -25,6 +26,7 @@ import { ConfigReporter, isRecord, joinPath, type PathKey } from "./config-repor
 import {
   anyPathList,
   configSchema,
+  deployFileKinds,
   overrideSchema,
   type RawConfig,
   type RawImport,
@@ -100,7 +102,7 @@ class ConfigLoader {
   private readonly report: ConfigReporter;
 
   constructor(
-    text: string,
+    private readonly text: string,
     private readonly file: string,
     private readonly rootDir: string,
     private readonly env: NodeJS.ProcessEnv,
@@ -161,7 +163,13 @@ class ConfigLoader {
       return undefined;
     }
     const config = this.build(configPath, fields, schemaFiles, queryFiles, database, types, proto);
-    return templates === undefined ? config : { ...config, templates };
+    const deploy =
+      fields.deploy === undefined ? undefined : this.resolveDeploy(fields.deploy ?? {});
+    return {
+      ...config,
+      ...(templates === undefined ? {} : { templates }),
+      ...(deploy === undefined ? {} : { deploy }),
+    };
   }
 
   /** Diagnostics in source order, which is how a user reads and fixes them. */
@@ -380,6 +388,28 @@ class ConfigLoader {
       );
     }
     return { dir, overrides };
+  }
+
+  /** Applies the defaults of `deploy:` (validated by the schema already). */
+  private resolveDeploy(raw: NonNullable<RawConfig["deploy"]>): DeployConfig {
+    const apps = Object.entries(raw.apps ?? {}).map(([service, app]) => {
+      const offset = this.report.keyNode(["deploy", "apps"], service)?.range?.[0] ?? 0;
+      return { service, app, ...positionAt(this.text, offset) };
+    });
+    // DATABASE_URL is what every service needs; listing it twice would set it twice.
+    const secrets = [...new Set(["DATABASE_URL", ...(raw.secrets ?? [])])].sort(compareStrings);
+    return {
+      dir: resolve(this.rootDir, raw.dir ?? "deploy"),
+      files: deployFileKinds.filter((k) => raw.files === undefined || raw.files.includes(k)),
+      region: raw.region ?? "ams",
+      strategy: raw.strategy ?? "bluegreen",
+      vm: { size: raw.vm?.size ?? "shared-cpu-1x", memory: raw.vm?.memory ?? "512mb" },
+      registry: raw.registry ?? "",
+      secrets,
+      shutdownGraceMs: raw.shutdownGraceMs ?? 10_000,
+      node: raw.node ?? 20,
+      apps,
+    };
   }
 
   /** `proto:` resolved; `shorthand` when the roots were written as `proto:`'s own value. */

@@ -185,13 +185,15 @@ export function emitGrpcService(
   doc([`A typed client of ${service.typeName}.`]);
   body.push(`export type ${s}Client = ${f.runtime("ServiceClient")}<typeof ${svcConst}>;`, "");
   doc([
-    `Connects a typed client of ${service.typeName} to \`address\` (\`host:port\`).`,
+    `Connects a typed client of ${service.typeName} to \`target\`: \`host:port\`, a list of \`ip:port\``,
+    "addresses or a DNS name with several records (`<app>.internal:50051`); calls are balanced",
+    "round_robin across the instances, and one that fails or goes away leaves the rotation.",
     "Unary calls return promises, server streams async iterables; each call takes a deadline or",
     "timeoutMs, metadata and an AbortSignal. Default credentials: insecure (loopback, tests).",
   ]);
   body.push(
-    `export function create${s}Client(address: string, options?: ${f.runtime("ClientOptions")}): ${s}Client {`,
-    `  return ${f.runtime("createServiceClient")}(${svcConst}, address, options);`,
+    `export function create${s}Client(target: ${f.runtime("ClientTarget")}, options?: ${f.runtime("ClientOptions")}): ${s}Client {`,
+    `  return ${f.runtime("createServiceClient")}(${svcConst}, target, options);`,
     "}",
   );
 

@@ -56,6 +56,7 @@ export const runtimeSymbols = {
   encodeValue: { typeOnly: false, subpath: "" },
   CallContext: { typeOnly: true, subpath: "/grpc" },
   ClientOptions: { typeOnly: true, subpath: "/grpc" },
+  ClientTarget: { typeOnly: true, subpath: "/grpc" },
   MethodPolicy: { typeOnly: true, subpath: "/grpc" },
   ServerHandlerOptions: { typeOnly: true, subpath: "/grpc" },
   ServiceClient: { typeOnly: true, subpath: "/grpc" },

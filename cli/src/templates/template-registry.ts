@@ -20,8 +20,60 @@ export interface BuiltinTemplate {
 /** Every built-in text template, sorted by name. */
 export const builtinTemplates: readonly BuiltinTemplate[] = [
   {
+    name: "alerts.test.yml.hbs",
+    description: "<deploy>/prometheus/alerts.test.yml: a promtool unit test per alert rule",
+  },
+  {
+    name: "alerts.yml.hbs",
+    description:
+      "<deploy>/prometheus/alerts.yml: alert rules (error rate, p99 latency, breaker open, pool saturation, auth failures, outbox lag)",
+  },
+  {
+    name: "dashboard.json.hbs",
+    description: "<deploy>/grafana/dashboards/<service>.json: one Grafana dashboard per service",
+  },
+  {
+    name: "docker-compose.yml.hbs",
+    description:
+      "<deploy>/docker-compose.yml: the services with PostgreSQL, NATS, Prometheus, Loki, Grafana and an OpenTelemetry collector",
+  },
+  {
+    name: "dockerfile.hbs",
+    description: "<deploy>/Dockerfile: multi-stage image of every service (non-root, tini)",
+  },
+  {
+    name: "fly.toml.hbs",
+    description: "<deploy>/fly/<service>.toml: the Fly.io app of one service",
+  },
+  {
     name: "gen-readme.md.hbs",
     description: "<out>/README.md: what the generated folder holds and how to regenerate it",
+  },
+  {
+    name: "grafana-dashboards.yml.hbs",
+    description:
+      "<deploy>/grafana/provisioning/dashboards/dashboards.yml: Grafana's dashboard provider",
+  },
+  {
+    name: "grafana-datasources.yml.hbs",
+    description: "<deploy>/grafana/provisioning/datasources/datasources.yml: Prometheus and Loki",
+  },
+  {
+    name: "migrate.mjs.hbs",
+    description: "<deploy>/migrate.mjs: applies the migrations once each (Fly's release command)",
+  },
+  {
+    name: "otel-collector.yaml.hbs",
+    description: "<deploy>/otel-collector.yaml: the OpenTelemetry collector of docker-compose",
+  },
+  {
+    name: "prometheus.yml.hbs",
+    description: "<deploy>/prometheus/prometheus.yml: scrapes every service in docker-compose",
+  },
+  {
+    name: "workflow.yml.hbs",
+    description:
+      ".github/workflows/svcgen.yml: CI running generate --check, check and a vulnerability scan",
   },
 ];
 

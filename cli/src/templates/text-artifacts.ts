@@ -18,6 +18,9 @@ const Handlebars = createRequire(import.meta.url)("handlebars") as typeof import
 
 // One Handlebars environment of our own: nothing registered globally can change the output.
 const handlebars = Handlebars.create();
+// `{{json x}}` prints a value as a JSON literal: a quoted, escaped string in JSON files, and
+// a valid double-quoted scalar in YAML and TOML files.
+handlebars.registerHelper("json", (value: unknown) => JSON.stringify(value));
 
 /** The source of one template: its text and where it came from (shown in diagnostics). */
 export interface TemplateSource {

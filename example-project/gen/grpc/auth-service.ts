@@ -7,6 +7,7 @@ import type { Server, ServiceDefinition } from "@grpc/grpc-js";
 import {
   type CallContext,
   type ClientOptions,
+  type ClientTarget,
   type MethodPolicy,
   type ServerHandlerOptions,
   type ServiceClient,
@@ -108,12 +109,14 @@ export function addAuthService(
 export type AuthServiceClient = ServiceClient<typeof AuthService>;
 
 /**
- * Connects a typed client of example.auth.v1.AuthService to `address` (`host:port`).
+ * Connects a typed client of example.auth.v1.AuthService to `target`: `host:port`, a list of `ip:port`
+ * addresses or a DNS name with several records (`<app>.internal:50051`); calls are balanced
+ * round_robin across the instances, and one that fails or goes away leaves the rotation.
  * Unary calls return promises, server streams async iterables; each call takes a deadline or
  * timeoutMs, metadata and an AbortSignal. Default credentials: insecure (loopback, tests).
  */
-export function createAuthServiceClient(address: string, options?: ClientOptions): AuthServiceClient {
-  return createServiceClient(AuthService, address, options);
+export function createAuthServiceClient(target: ClientTarget, options?: ClientOptions): AuthServiceClient {
+  return createServiceClient(AuthService, target, options);
 }
 
 /**

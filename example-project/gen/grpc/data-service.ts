@@ -7,6 +7,7 @@ import type { Server, ServiceDefinition } from "@grpc/grpc-js";
 import {
   type CallContext,
   type ClientOptions,
+  type ClientTarget,
   type MethodPolicy,
   type ServerHandlerOptions,
   type ServiceClient,
@@ -123,12 +124,14 @@ export function addDataService(
 export type DataServiceClient = ServiceClient<typeof DataService>;
 
 /**
- * Connects a typed client of example.data.v1.DataService to `address` (`host:port`).
+ * Connects a typed client of example.data.v1.DataService to `target`: `host:port`, a list of `ip:port`
+ * addresses or a DNS name with several records (`<app>.internal:50051`); calls are balanced
+ * round_robin across the instances, and one that fails or goes away leaves the rotation.
  * Unary calls return promises, server streams async iterables; each call takes a deadline or
  * timeoutMs, metadata and an AbortSignal. Default credentials: insecure (loopback, tests).
  */
-export function createDataServiceClient(address: string, options?: ClientOptions): DataServiceClient {
-  return createServiceClient(DataService, address, options);
+export function createDataServiceClient(target: ClientTarget, options?: ClientOptions): DataServiceClient {
+  return createServiceClient(DataService, target, options);
 }
 
 /**

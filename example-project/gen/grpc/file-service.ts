@@ -7,6 +7,7 @@ import type { Server, ServiceDefinition } from "@grpc/grpc-js";
 import {
   type CallContext,
   type ClientOptions,
+  type ClientTarget,
   type MethodPolicy,
   type ServerHandlerOptions,
   type ServiceClient,
@@ -114,12 +115,14 @@ export function addFileService(
 export type FileServiceClient = ServiceClient<typeof FileService>;
 
 /**
- * Connects a typed client of example.file.v1.FileService to `address` (`host:port`).
+ * Connects a typed client of example.file.v1.FileService to `target`: `host:port`, a list of `ip:port`
+ * addresses or a DNS name with several records (`<app>.internal:50051`); calls are balanced
+ * round_robin across the instances, and one that fails or goes away leaves the rotation.
  * Unary calls return promises, server streams async iterables; each call takes a deadline or
  * timeoutMs, metadata and an AbortSignal. Default credentials: insecure (loopback, tests).
  */
-export function createFileServiceClient(address: string, options?: ClientOptions): FileServiceClient {
-  return createServiceClient(FileService, address, options);
+export function createFileServiceClient(target: ClientTarget, options?: ClientOptions): FileServiceClient {
+  return createServiceClient(FileService, target, options);
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Server, ServiceDefinition } from "@grpc/grpc-js";
 import {
   type CallContext,
   type ClientOptions,
+  type ClientTarget,
   type MethodPolicy,
   type ServerHandlerOptions,
   type ServiceClient,
@@ -107,12 +108,14 @@ export function addNotificationService(
 export type NotificationServiceClient = ServiceClient<typeof NotificationService>;
 
 /**
- * Connects a typed client of example.notifications.v1.NotificationService to `address` (`host:port`).
+ * Connects a typed client of example.notifications.v1.NotificationService to `target`: `host:port`, a list of `ip:port`
+ * addresses or a DNS name with several records (`<app>.internal:50051`); calls are balanced
+ * round_robin across the instances, and one that fails or goes away leaves the rotation.
  * Unary calls return promises, server streams async iterables; each call takes a deadline or
  * timeoutMs, metadata and an AbortSignal. Default credentials: insecure (loopback, tests).
  */
-export function createNotificationServiceClient(address: string, options?: ClientOptions): NotificationServiceClient {
-  return createServiceClient(NotificationService, address, options);
+export function createNotificationServiceClient(target: ClientTarget, options?: ClientOptions): NotificationServiceClient {
+  return createServiceClient(NotificationService, target, options);
 }
 
 /**

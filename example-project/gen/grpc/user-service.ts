@@ -7,6 +7,7 @@ import type { Server, ServiceDefinition } from "@grpc/grpc-js";
 import {
   type CallContext,
   type ClientOptions,
+  type ClientTarget,
   type MethodPolicy,
   type ServerHandlerOptions,
   type ServiceClient,
@@ -113,12 +114,14 @@ export function addUserService(
 export type UserServiceClient = ServiceClient<typeof UserService>;
 
 /**
- * Connects a typed client of example.user.v1.UserService to `address` (`host:port`).
+ * Connects a typed client of example.user.v1.UserService to `target`: `host:port`, a list of `ip:port`
+ * addresses or a DNS name with several records (`<app>.internal:50051`); calls are balanced
+ * round_robin across the instances, and one that fails or goes away leaves the rotation.
  * Unary calls return promises, server streams async iterables; each call takes a deadline or
  * timeoutMs, metadata and an AbortSignal. Default credentials: insecure (loopback, tests).
  */
-export function createUserServiceClient(address: string, options?: ClientOptions): UserServiceClient {
-  return createServiceClient(UserService, address, options);
+export function createUserServiceClient(target: ClientTarget, options?: ClientOptions): UserServiceClient {
+  return createServiceClient(UserService, target, options);
 }
 
 /**

@@ -1,7 +1,11 @@
 /**
  * Typed gRPC clients over grpc-js from protobuf-es service descriptors: promises for unary
  * and client-streaming calls, async iterables for server and bidi streams, a deadline,
- * metadata and an AbortSignal per call.
+ * metadata and an AbortSignal per call. A client balances across every instance its target
+ * names (a list of addresses, or a DNS name with several records such as Fly.io's
+ * `<app>.internal`): `round_robin` under grpc-js's outlier detection, set through the
+ * service config, so an instance that goes away leaves the rotation at once and one that
+ * answers with failures is ejected for a while.
  */
 import type {
   DescMessage,
@@ -35,12 +39,130 @@ export interface CallOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * Where a client connects: `host:port` (a host name resolves through DNS to every record, so
+ * `user.internal:50051` reaches every instance), a gRPC target URI (`dns:///host:port`,
+ * `ipv4:10.0.0.1:50051,10.0.0.2:50051`, `ipv6:[fdaa::1]:50051`, `unix:/path`), or a list of
+ * `ip:port` addresses (IPv4 or bracketed IPv6, not mixed: grpc-js resolves a list only as
+ * literal addresses; for host names give one name that resolves to all instances).
+ */
+export type ClientTarget = string | readonly string[];
+
+/**
+ * grpc-js outlier detection (gRFC A50): every `intervalMs`, an instance whose calls failed
+ * (any status but OK) more than `failurePercentage` % out of at least `requestVolume` calls
+ * is ejected for `baseEjectionTimeMs` times the number of its ejections (at most
+ * `maxEjectionTimeMs`); never more than `maxEjectionPercent` % of the instances at once.
+ */
+export interface OutlierDetectionOptions {
+  /** Default 5000. */
+  readonly intervalMs?: number;
+  /** Default 15000. */
+  readonly baseEjectionTimeMs?: number;
+  /** Default 120000. */
+  readonly maxEjectionTimeMs?: number;
+  /** Default 50: with two instances one may be ejected, never both. */
+  readonly maxEjectionPercent?: number;
+  /**
+   * Default 85. High on purpose: application errors (NOT_FOUND, INVALID_ARGUMENT) count as
+   * failures too, and they hit every instance alike; only a broken instance fails this often.
+   */
+  readonly failurePercentage?: number;
+  /** Calls an instance needs in an interval before it can be judged. Default 20. */
+  readonly requestVolume?: number;
+}
+
 /** Options of {@link createServiceClient}. */
 export interface ClientOptions {
   /** Channel credentials. Default: insecure (plain-text h2c, for loopback and tests). */
   readonly credentials?: ChannelCredentials;
-  /** grpc-js channel options (`grpc.max_receive_message_length`, ...). */
+  /**
+   * grpc-js channel options (`grpc.max_receive_message_length`, ...); they win over the
+   * options this factory sets (the service config, reconnect backoff).
+   */
   readonly channelOptions?: ChannelOptions;
+  /**
+   * Balancing across instances: `round_robin` with outlier detection (default), or with
+   * `outlierDetection: false` plain `round_robin`; `false` leaves grpc-js's default
+   * (`pick_first`: one connection to the first address that answers).
+   */
+  readonly loadBalancing?: { readonly outlierDetection?: OutlierDetectionOptions | false } | false;
+  /**
+   * Reconnect backoff to an instance that went away, ms: it rejoins the rotation at most this
+   * long after it is back. Default 1000 initial, 5000 maximum (grpc-js: 1 s, 120 s).
+   */
+  readonly reconnectBackoffMs?: { readonly initial?: number; readonly max?: number };
+}
+
+const isIpv4 = /^\d{1,3}(\.\d{1,3}){3}:\d+$/;
+const isIpv6 = /^\[[0-9A-Fa-f:.]+\]:\d+$/;
+
+/**
+ * The grpc-js target string of `target`: a string as given (grpc-js resolves a bare
+ * `host:port` through DNS), a list as an `ipv4:`/`ipv6:` multi-address URI. Throws a
+ * TypeError naming the entry for an empty list, a host name in a list, or mixed families.
+ */
+export function resolveClientTarget(target: ClientTarget): string {
+  if (typeof target === "string") return target;
+  if (target.length === 0) throw new TypeError("Client target list is empty");
+  const v4 = target.every((a) => isIpv4.test(a));
+  const v6 = target.every((a) => isIpv6.test(a));
+  if (!v4 && !v6) {
+    const bad = target.find((a) => !isIpv4.test(a) && !isIpv6.test(a)) ?? target[0];
+    throw new TypeError(
+      bad !== undefined && !isIpv4.test(bad) && !isIpv6.test(bad)
+        ? `Client target ${JSON.stringify(bad)} is not an ip:port address; a list holds IP addresses only (give a host name alone: it resolves to all its instances)`
+        : "Client target list mixes IPv4 and IPv6 addresses; give one family, or a host name",
+    );
+  }
+  return `${v4 ? "ipv4" : "ipv6"}:${target.join(",")}`;
+}
+
+function duration(ms: number): { seconds: number; nanos: number } {
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
+}
+
+/**
+ * The service config (JSON) of `options.loadBalancing`; undefined for `false`. The shape
+ * grpc-js parses: durations as `{seconds, nanos}`, snake_case fields.
+ */
+export function loadBalancingServiceConfig(
+  loadBalancing: ClientOptions["loadBalancing"] = {},
+): string | undefined {
+  if (loadBalancing === false) return undefined;
+  const roundRobin = { round_robin: {} };
+  const od = loadBalancing.outlierDetection ?? {};
+  if (od === false) return JSON.stringify({ loadBalancingConfig: [roundRobin] });
+  return JSON.stringify({
+    loadBalancingConfig: [
+      {
+        outlier_detection: {
+          interval: duration(od.intervalMs ?? 5000),
+          base_ejection_time: duration(od.baseEjectionTimeMs ?? 15_000),
+          max_ejection_time: duration(od.maxEjectionTimeMs ?? 120_000),
+          max_ejection_percent: od.maxEjectionPercent ?? 50,
+          failure_percentage_ejection: {
+            threshold: od.failurePercentage ?? 85,
+            enforcement_percentage: 100,
+            minimum_hosts: 2,
+            request_volume: od.requestVolume ?? 20,
+          },
+          child_policy: [roundRobin],
+        },
+      },
+    ],
+  });
+}
+
+/** The channel options a client gets: balancing and backoff, then the caller's own. */
+export function clientChannelOptions(options: ClientOptions = {}): ChannelOptions {
+  const serviceConfig = loadBalancingServiceConfig(options.loadBalancing);
+  return {
+    ...(serviceConfig === undefined ? {} : { "grpc.service_config": serviceConfig }),
+    "grpc.initial_reconnect_backoff_ms": options.reconnectBackoffMs?.initial ?? 1000,
+    "grpc.max_reconnect_backoff_ms": options.reconnectBackoffMs?.max ?? 5000,
+    ...options.channelOptions,
+  };
 }
 
 /** The client method type for one method of a generated service. */
@@ -134,19 +256,20 @@ async function* readAll(
 }
 
 /**
- * A typed client of `service` at `address` (`host:port`). Errors reject with grpc-js's
- * `ServiceError` (`code`, `details`, `metadata`); decode rich details from
+ * A typed client of `service` at `target` (see {@link ClientTarget}), balancing across every
+ * instance the target names (see {@link ClientOptions.loadBalancing}). Errors reject with
+ * grpc-js's `ServiceError` (`code`, `details`, `metadata`); decode rich details from
  * `metadata.get("grpc-status-details-bin")` with `StatusSchema`.
  */
 export function createServiceClient<S extends DescService>(
   service: S,
-  address: string,
+  target: ClientTarget,
   options: ClientOptions = {},
 ): ServiceClient<S> {
   const client = new Client(
-    address,
+    resolveClientTarget(target),
     options.credentials ?? grpcCredentials.createInsecure(),
-    options.channelOptions ?? {},
+    clientChannelOptions(options),
   );
   const methods: Record<string, unknown> = {};
   for (const method of service.methods) methods[method.localName] = clientMethod(client, method);

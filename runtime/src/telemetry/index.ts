@@ -7,5 +7,6 @@ export * from "./call-log.js";
 export * from "./grpc-metrics.js";
 export * from "./logger.js";
 export * from "./loki-transport.js";
+export * from "./outbox-metrics.js";
 export * from "./runtime-metrics.js";
 export * from "./service-metrics.js";
