@@ -32,10 +32,14 @@ let gen: GeneratedModules;
 const pgbouncerPaths = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer", "/usr/local/bin/pgbouncer"];
 
 /**
- * PgBouncer's binary, or undefined when it is not installed. CI installs it (`.ci/run`) before
- * the tests; elsewhere these tests are skipped with the reason printed, never installed here.
+ * PgBouncer's binary, or undefined when it is not installed. CI installs it (`.ci/run`) and must
+ * run these tests, so there its absence fails the file; elsewhere they are skipped with the
+ * reason printed, never installed here (the same rule as NATS and promtool).
  */
 const pgbouncer = pgbouncerPaths.find((p) => existsSync(p));
+if (pgbouncer === undefined && process.env.CI === "true") {
+  throw new Error("pgbouncer is not installed, and CI must run the PgBouncer tests (see .ci/run)");
+}
 if (pgbouncer === undefined) {
   console.warn(
     `skipping the PgBouncer tests: pgbouncer is not installed (looked in ${pgbouncerPaths.join(", ")}); install it with \`apt-get install pgbouncer\``,
