@@ -53,9 +53,8 @@ describe("example project", () => {
       .filter((line) => line !== "" && !/^applying migrations\/[\w/.-]+\.sql$/.test(line));
     expect(unexpected).toEqual([]);
     expect(code).toBe(0);
-    // gen/ is svcgen's; src/ holds the handler skeletons it creates in a fresh project;
-    // deploy/ and .github/ the deployment files (`deploy:` in svcgen.yaml).
-    for (const part of ["gen", "src", "deploy", ".github"]) {
+    // gen/ is svcgen's; deploy/ and .github/ the deployment files (`deploy:` in svcgen.yaml).
+    for (const part of ["gen", "deploy", ".github"]) {
       const want = await filesUnder(join(exampleDir, part));
       const got = await filesUnder(join(work, part));
       expect(want.length, part).toBeGreaterThan(0);
@@ -64,6 +63,33 @@ describe("example project", () => {
         const rel = relative(exampleDir, f);
         expect(await readFile(join(work, rel), "utf8"), rel).toBe(await readFile(f, "utf8"));
       }
+    }
+    // src/ is the user's once created: a fresh project gets a skeleton for each handler file
+    // the example has, and generating over the example's own handlers adds and warns nothing.
+    const skeletons = (await filesUnder(join(work, "src"))).map((f) => relative(work, f));
+    const committed = (await filesUnder(join(exampleDir, "src"))).map((f) =>
+      relative(exampleDir, f),
+    );
+    expect(skeletons.length).toBeGreaterThan(0);
+    expect(committed.filter((f) => f.endsWith("/handlers.ts"))).toEqual(skeletons);
+    await rm(join(work, "src"), { recursive: true });
+    await cp(join(exampleDir, "src"), join(work, "src"), { recursive: true });
+    let again = "";
+    expect(
+      await main(["generate"], {
+        out: () => {},
+        err: (t) => {
+          again += t;
+        },
+        cwd: work,
+        env: { DATABASE_URL: serverUrl() },
+      }),
+    ).toBe(0);
+    expect(again.split("\n").filter((l) => l !== "" && !l.startsWith("applying "))).toEqual([]);
+    for (const rel of committed) {
+      expect(await readFile(join(work, rel), "utf8"), rel).toBe(
+        await readFile(join(exampleDir, rel), "utf8"),
+      );
     }
   });
 

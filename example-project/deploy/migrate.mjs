@@ -15,6 +15,7 @@ const migrations = [
   "migrations/user/001_profiles.sql",
   "migrations/data/001_records.sql",
   "migrations/file/001_files.sql",
+  "migrations/file/002_file_content.sql",
   "migrations/notifications/001_notifications.sql",
 ];
 
