@@ -23,7 +23,10 @@ import {
 } from "../example-project/gen/grpc/file-service.js";
 import type { UploadFileRequestSchema } from "../example-project/gen/proto/example/file/v1/file_pb.js";
 import { loadFileService } from "../example-project/gen/server/file-service.js";
-import { createS3Client } from "../example-project/src/file-service/config.js";
+import {
+  createS3Client,
+  fileServiceConfigFromEnv,
+} from "../example-project/src/file-service/config.js";
 import { FileServiceImpl } from "../example-project/src/file-service/handlers.js";
 import { createTestDatabase, type TestDatabase } from "./db.js";
 import { type LocalS3Server, startLocalS3Server } from "./local-s3-server.js";
@@ -514,5 +517,52 @@ describe("the runtime around a client stream", () => {
     expect(r.PutObject ?? 0).toBeGreaterThan(0);
     expect(r.CompleteMultipartUpload ?? 0).toBeGreaterThan(0);
     expect(r.AbortMultipartUpload ?? 0).toBeGreaterThan(0);
+  });
+});
+
+describe("file service configuration", () => {
+  test("defaults: 10 MiB, content in PostgreSQL", () => {
+    expect(fileServiceConfigFromEnv({})).toEqual({ maxBytes: 10 * 1024 * 1024, s3: undefined });
+  });
+
+  test("S3 from the environment, path-style by default", async () => {
+    const c = fileServiceConfigFromEnv({
+      FILE_MAX_BYTES: "2048",
+      S3_BUCKET: "files",
+      S3_ENDPOINT: "http://127.0.0.1:9000",
+      S3_REGION: "eu-central-1",
+      S3_ACCESS_KEY_ID: "k",
+      S3_SECRET_ACCESS_KEY: "s",
+    });
+    expect(c.maxBytes).toBe(2048);
+    expect(c.s3?.bucket).toBe("files");
+    expect(c.s3?.partBytes).toBe(8 * 1024 * 1024);
+    expect(c.s3?.client.config.forcePathStyle).toBe(true);
+    expect(await c.s3?.client.config.region()).toBe("eu-central-1");
+  });
+
+  test("every invalid variable in one error", () => {
+    expect(() =>
+      fileServiceConfigFromEnv({
+        FILE_MAX_BYTES: "ten",
+        S3_BUCKET: "files",
+        S3_ACCESS_KEY_ID: "k",
+        S3_FORCE_PATH_STYLE: "yes",
+        S3_PART_BYTES: "1024",
+        S3_ENDPOINT: "minio:9000",
+      }),
+    ).toThrow(
+      [
+        "Invalid file service configuration:",
+        '  FILE_MAX_BYTES="ten": expected a whole number of bytes >= 1',
+        '  S3_PART_BYTES="1024": expected a whole number of bytes >= 5242880',
+        "  S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY: set both or neither",
+        '  S3_FORCE_PATH_STYLE="yes": expected true or false',
+        '  S3_ENDPOINT="minio:9000": expected an http(s):// URL',
+      ].join("\n"),
+    );
+    expect(() => fileServiceConfigFromEnv({ S3_ENDPOINT: "http://x" })).toThrow(
+      "S3_ENDPOINT is set but S3_BUCKET is not: set it too",
+    );
   });
 });
