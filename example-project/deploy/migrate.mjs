@@ -16,6 +16,7 @@ const migrations = [
   "migrations/data/001_records.sql",
   "migrations/file/001_files.sql",
   "migrations/notifications/001_notifications.sql",
+  "migrations/notifications/002_notify_on_insert.sql",
 ];
 
 async function migrate(url) {
