@@ -17,6 +17,7 @@ const migrations = [
   "migrations/file/001_files.sql",
   "migrations/file/002_file_content.sql",
   "migrations/notifications/001_notifications.sql",
+  "migrations/notifications/002_notify_on_insert.sql",
 ];
 
 async function migrate(url) {
