@@ -21,11 +21,35 @@ let work: string;
 let example: ChildProcess | undefined;
 let exited: Promise<number | null>;
 let output = "";
-const env = (): NodeJS.ProcessEnv => {
-  const e: NodeJS.ProcessEnv = { ...process.env, SVCGEN_EXAMPLE_STATE: join(work, "state.json") };
+const env = (extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => {
+  const e: NodeJS.ProcessEnv = {
+    ...process.env,
+    SVCGEN_EXAMPLE_STATE: join(work, "state.json"),
+    ...extra,
+  };
   delete e.DATABASE_URL;
   return e;
 };
+
+/** Starts `npm run example` in a process group of its own, collecting its output. */
+function startExample(extraEnv: NodeJS.ProcessEnv = {}): ChildProcess {
+  output = "";
+  const child = spawn(npm, ["run", "example"], {
+    cwd: root,
+    env: env(extraEnv),
+    detached: true, // a process group of its own, like a terminal's foreground job
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout?.on("data", (d) => {
+    output += String(d);
+  });
+  child.stderr?.on("data", (d) => {
+    output += String(d);
+  });
+  exited = new Promise((resolve) => child.on("exit", (code) => resolve(code)));
+  example = child;
+  return child;
+}
 
 /** Every process below `pid` (children, grandchildren, ...), from /proc. */
 async function descendants(pid: number): Promise<{ pid: number; cmd: string }[]> {
@@ -40,7 +64,10 @@ async function descendants(pid: number): Promise<{ pid: number; cmd: string }[]>
       const list = parents.get(ppid) ?? [];
       list.push(Number(entry));
       parents.set(ppid, list);
-      cmds.set(Number(entry), (await readFile(`/proc/${entry}/cmdline`, "utf8")).replace(/\0/g, " "));
+      cmds.set(
+        Number(entry),
+        (await readFile(`/proc/${entry}/cmdline`, "utf8")).replace(/\0/g, " "),
+      );
     } catch {
       // the process ended meanwhile
     }
@@ -81,9 +108,14 @@ function waitForOutput(text: string, timeoutMs: number): Promise<void> {
   });
 }
 
-async function exampleCall(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function exampleCall(
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(npm, ["run", "-s", "example:call", "--", ...args], { cwd: root, env: env() });
+    const r = await run(npm, ["run", "-s", "example:call", "--", ...args], {
+      cwd: root,
+      env: env(),
+    });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code?: number; stdout?: string; stderr?: string };
@@ -112,25 +144,14 @@ afterAll(async () => {
 
 describe("npm run example", () => {
   test("starts five services, passes the tour, answers example:call, stops cleanly on Ctrl-C", async () => {
-    example = spawn(npm, ["run", "example"], {
-      cwd: root,
-      env: env(),
-      detached: true, // a process group of its own, like a terminal's foreground job
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    example.stdout?.on("data", (d) => {
-      output += String(d);
-    });
-    example.stderr?.on("data", (d) => {
-      output += String(d);
-    });
-    exited = new Promise((resolve) => example?.on("exit", (code) => resolve(code)));
-
+    startExample();
     await waitForOutput("example: tour passed", 150_000);
     // One line per service with both addresses.
     for (const s of ["auth", "data", "file", "notification", "user"]) {
       expect(output).toMatch(
-        new RegExp(`${s}-service +grpc 127\\.0\\.0\\.1:\\d+ +http http://127\\.0\\.0\\.1:\\d+/readyz`),
+        new RegExp(
+          `${s}-service +grpc 127\\.0\\.0\\.1:\\d+ +http http://127\\.0\\.0\\.1:\\d+/readyz`,
+        ),
       );
     }
     const state = JSON.parse(await readFile(join(work, "state.json"), "utf8")) as {
@@ -156,7 +177,7 @@ describe("npm run example", () => {
     expect(typo.stderr).toContain('Did you mean "GetMyProfile"?');
 
     // What must be gone afterwards: every process below npm, and the database's data folder.
-    const pid = example.pid ?? 0;
+    const pid = example?.pid ?? 0;
     const below = await descendants(pid);
     const names = below.map((p) => p.cmd).join("\n");
     expect(names).toContain("database-process.js");
@@ -171,5 +192,18 @@ describe("npm run example", () => {
     expect(below.filter((p) => alive(p.pid)).map((p) => p.cmd)).toEqual([]);
     expect(existsSync(dataDir)).toBe(false);
     expect(existsSync(join(work, "state.json"))).toBe(false);
+  }, 240_000);
+
+  test("a step that fails (services refusing a bad setting) stops everything and exits 1", async () => {
+    // Every service exits 1 at start on a bad GRPC_MAX_MESSAGE_BYTES, after the database started.
+    const child = startExample({ GRPC_MAX_MESSAGE_BYTES: "lots" });
+    let below: { pid: number; cmd: string }[] = [];
+    await waitForOutput("example: starting the services", 150_000);
+    below = await descendants(child.pid ?? 0);
+    expect(await exited).toBe(1);
+    expect(output).toContain("GRPC_MAX_MESSAGE_BYTES");
+    expect(output).toContain("example: stopped (with errors)");
+    expect(below.map((p) => p.cmd).join("\n")).toMatch(/bin\/postgres -D/);
+    expect(below.filter((p) => alive(p.pid)).map((p) => p.cmd)).toEqual([]);
   }, 240_000);
 });

@@ -22,7 +22,12 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fromBinary, fromJson, toJson } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
-import { BadRequestSchema, createServiceClient, ErrorInfoSchema, StatusSchema } from "@svcgen/runtime/grpc";
+import {
+  BadRequestSchema,
+  createServiceClient,
+  ErrorInfoSchema,
+  StatusSchema,
+} from "@svcgen/runtime/grpc";
 import { fetchDevToken } from "./lib/dev-tokens.js";
 import { distDir, readState, statePath } from "./lib/paths.js";
 import { statusName } from "./tour.js";
@@ -46,12 +51,16 @@ const { values: flags, positionals } = (() => {
       },
     });
   } catch (e) {
-    return fail(`${e.message}\nUsage: npm run example:call -- <service> <method> [json] [--uid <uid>] [--roles a,b]`);
+    return fail(
+      `${e.message}\nUsage: npm run example:call -- <service> <method> [json] [--uid <uid>] [--roles a,b]`,
+    );
   }
 })();
 const [serviceArg, methodArg, jsonArg = "{}", ...extra] = positionals;
 if (flags.help || serviceArg === undefined || methodArg === undefined || extra.length > 0) {
-  fail("usage: npm run example:call -- <service> <method> [json] [--uid <uid>] [--roles a,b] [--anonymous] [--addr host:port] [--timeout ms]");
+  fail(
+    "usage: npm run example:call -- <service> <method> [json] [--uid <uid>] [--roles a,b] [--anonymous] [--addr host:port] [--timeout ms]",
+  );
 }
 
 // --- Which service and method: every service the compiled protos define ----------------------
@@ -60,26 +69,47 @@ const services = await loadServices();
 // Notification), its full name or its file stem (notification-service); the first is shown.
 const service = pick(
   services,
-  (s) => [s.typeName.split(".").at(-3) ?? s.name, s.typeName, s.name, s.name.replace(/Service$/, ""), stemOf(s)],
+  (s) => [
+    s.typeName.split(".").at(-3) ?? s.name,
+    s.typeName,
+    s.name,
+    s.name.replace(/Service$/, ""),
+    stemOf(s),
+  ],
   serviceArg,
   "service",
 );
-const method = pick(service.methods, (m) => [m.name, m.localName], methodArg, "method", ` of ${service.typeName}`);
+const method = pick(
+  service.methods,
+  (m) => [m.name, m.localName],
+  methodArg,
+  "method",
+  ` of ${service.typeName}`,
+);
 
 // --- Where it runs, and as whom -----------------------------------------------------------------
 const state = readState();
 let address = flags.addr;
 if (address === undefined) {
-  if (state === undefined) fail(`no running example (no live ${statePath()}): start one with \`npm run example\`, or give --addr`);
+  if (state === undefined)
+    fail(
+      `no running example (no live ${statePath()}): start one with \`npm run example\`, or give --addr`,
+    );
   address = state.services[stemOf(service)]?.grpc;
   if (address === undefined) fail(`the running example has no ${stemOf(service)}`);
 }
 const metadata = {};
 if (!flags.anonymous) {
-  if (state === undefined) fail("no running example to get a development token from: pass --anonymous, or start `npm run example`");
+  if (state === undefined)
+    fail(
+      "no running example to get a development token from: pass --anonymous, or start `npm run example`",
+    );
   const uid = flags.uid ?? state.users.alice;
   if (uid === undefined) fail("the tour has not signed anyone in yet: pass --uid");
-  const roles = flags.roles.split(",").map((r) => r.trim()).filter((r) => r !== "");
+  const roles = flags.roles
+    .split(",")
+    .map((r) => r.trim())
+    .filter((r) => r !== "");
   metadata.authorization = `Bearer ${await fetchDevToken(state.tokenUrl, uid, roles)}`;
 }
 
@@ -90,8 +120,10 @@ try {
 } catch (e) {
   fail(`the request is not JSON: ${e.message}`);
 }
-const clientStreams = method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming";
-if (clientStreams && !Array.isArray(json)) fail(`${method.name} takes a stream of requests: give a JSON array`);
+const clientStreams =
+  method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming";
+if (clientStreams && !Array.isArray(json))
+  fail(`${method.name} takes a stream of requests: give a JSON array`);
 let requests;
 try {
   requests = (clientStreams ? json : [json]).map((r) => fromJson(method.input, r));
@@ -110,7 +142,10 @@ try {
   } else if (method.methodKind === "client_streaming") {
     process.stdout.write(`${show(await call(iterate(requests), options), true)}\n`);
   } else {
-    const stream = method.methodKind === "server_streaming" ? call(requests[0], options) : call(iterate(requests), options);
+    const stream =
+      method.methodKind === "server_streaming"
+        ? call(requests[0], options)
+        : call(iterate(requests), options);
     for await (const m of stream) process.stdout.write(`${show(m, false)}\n`);
   }
   client.close();
@@ -160,9 +195,10 @@ function pick(items, namesOf, wanted, what, where = "") {
     .map((i) => ({ i, d: Math.min(...namesOf(i).map((n) => distance(n.toLowerCase(), w))) }))
     .sort((a, b) => a.d - b.d);
   const best = ranked[0];
-  const hint = best !== undefined && best.d <= Math.max(2, Math.floor(w.length / 3))
-    ? ` Did you mean "${namesOf(best.i)[0]}"?`
-    : "";
+  const hint =
+    best !== undefined && best.d <= Math.max(2, Math.floor(w.length / 3))
+      ? ` Did you mean "${namesOf(best.i)[0]}"?`
+      : "";
   const all = items.map((i) => namesOf(i)[0]).join(", ");
   return fail(`unknown ${what} "${wanted}"${where}.${hint} Known: ${all}`);
 }
@@ -196,8 +232,12 @@ function detailLines(raw) {
     }
     const info = anyUnpack(d, ErrorInfoSchema);
     if (info !== undefined) {
-      const meta = Object.entries(info.metadata).map(([k, v]) => `${k}=${v}`).join(" ");
-      lines.push(`ErrorInfo reason ${info.reason} domain ${info.domain}${meta === "" ? "" : ` ${meta}`}`);
+      const meta = Object.entries(info.metadata)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" ");
+      lines.push(
+        `ErrorInfo reason ${info.reason} domain ${info.domain}${meta === "" ? "" : ` ${meta}`}`,
+      );
       continue;
     }
     lines.push(`detail ${d.typeUrl}`);

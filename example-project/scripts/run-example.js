@@ -47,7 +47,9 @@ function shutdown(reason, exitCode) {
     const exits = await Promise.all(running.services.map((s) => s.stop("SIGTERM", graceMs + 5000)));
     for (const [i, exit] of exits.entries()) {
       if (exit.code !== 0) {
-        print(`example: ${running.services[i].name} exited ${exit.signal ?? `with code ${exit.code}`}`);
+        print(
+          `example: ${running.services[i].name} exited ${exit.signal ?? `with code ${exit.code}`}`,
+        );
         code = 1;
       }
     }
@@ -81,19 +83,44 @@ try {
       logFile: join(logDir, "postgres.log"),
     });
     running.database = db;
-    databaseUrl = await waitForLine(db, (line) => jsonLine(line)?.url, 60_000, join(logDir, "postgres.log"));
+    databaseUrl = await waitForLine(
+      db,
+      (line) => jsonLine(line)?.url,
+      60_000,
+      join(logDir, "postgres.log"),
+    );
   }
   const env = { ...process.env, DATABASE_URL: databaseUrl };
 
   step("svcgen generate");
-  await runNode("svcgen generate", [join(repoDir, "bin/svcgen.js"), "generate"], { cwd: exampleDir, env });
+  await runNode("svcgen generate", [join(repoDir, "bin/svcgen.js"), "generate"], {
+    cwd: exampleDir,
+    env,
+  });
 
   step("compiling gen/ and src/ into dist/");
-  await runNode("tsc", [
-    tsc, "-p", "tsconfig.json", "--noEmit", "false", "--outDir", "dist", "--rootDir", ".",
-    "--declaration", "false", "--sourceMap", "false",
-    "--incremental", "--tsBuildInfoFile", join("dist", ".tsbuildinfo"),
-  ], { cwd: exampleDir });
+  await runNode(
+    "tsc",
+    [
+      tsc,
+      "-p",
+      "tsconfig.json",
+      "--noEmit",
+      "false",
+      "--outDir",
+      "dist",
+      "--rootDir",
+      ".",
+      "--declaration",
+      "false",
+      "--sourceMap",
+      "false",
+      "--incremental",
+      "--tsBuildInfoFile",
+      join("dist", ".tsbuildinfo"),
+    ],
+    { cwd: exampleDir },
+  );
 
   step("applying the migrations (deploy/migrate.mjs)");
   await runNode("migrate", [join(exampleDir, "deploy/migrate.mjs")], { cwd: exampleDir, env });
@@ -116,24 +143,43 @@ try {
     entries.map((file) => {
       const name = file.replace(/\.js$/, "");
       const logFile = join(logDir, `${name}.log`);
-      const proc = startNode(name, [join(distDir, "gen/server", file)], { env: serviceEnv, logFile });
+      const proc = startNode(name, [join(distDir, "gen/server", file)], {
+        env: serviceEnv,
+        logFile,
+      });
       running.services.push(proc);
       proc.exited.then(({ code, signal }) => {
         if (shuttingDown === undefined) {
-          void shutdown(`${name} exited (${signal ?? `code ${code}`}; log: ${relative(process.cwd(), logFile)})`, 1);
+          void shutdown(
+            `${name} exited (${signal ?? `code ${code}`}; log: ${relative(process.cwd(), logFile)})`,
+            1,
+          );
         }
       });
-      return waitForLine(proc, (line) => {
-        const j = jsonLine(line);
-        return j?.msg === "listening" ? { grpc: j.grpc, http: j.http } : undefined;
-      }, 60_000, logFile);
+      return waitForLine(
+        proc,
+        (line) => {
+          const j = jsonLine(line);
+          return j?.msg === "listening" ? { grpc: j.grpc, http: j.http } : undefined;
+        },
+        60_000,
+        logFile,
+      );
     }),
   );
-  const services = Object.fromEntries(entries.map((f, i) => [f.replace(/\.js$/, ""), addresses[i]]));
+  const services = Object.fromEntries(
+    entries.map((f, i) => [f.replace(/\.js$/, ""), addresses[i]]),
+  );
   for (const [name, a] of Object.entries(services)) {
     print(`  ${name.padEnd(22)} grpc ${a.grpc.padEnd(18)} http http://${a.http}/readyz`);
   }
-  const state = { pid: process.pid, databaseUrl, tokenUrl: running.tokens.tokenUrl, services, users: {} };
+  const state = {
+    pid: process.pid,
+    databaseUrl,
+    tokenUrl: running.tokens.tokenUrl,
+    services,
+    users: {},
+  };
   writeFileSync(statePath(), JSON.stringify(state, null, 2));
 
   step("the tour");
@@ -147,7 +193,9 @@ try {
   writeFileSync(statePath(), JSON.stringify(state, null, 2));
   print("example: tour passed: every step answered as expected");
   print("");
-  print("The services keep running. Call any RPC as alice (or --uid, --roles) in another terminal:");
+  print(
+    "The services keep running. Call any RPC as alice (or --uid, --roles) in another terminal:",
+  );
   print("  npm run example:call -- user GetMyProfile '{}'");
   print("  npm run example:call -- data ListMyRecords '{\"pageSize\": 10}'");
   print("  npm run example:call -- notifications StreamNotifications '{}'");

@@ -43,7 +43,10 @@ export const steps = [
       if (row === null) throw new Error("no account row");
       t.users.alice = row.id;
       const session = await t.clients.auth.createSession(
-        { userAgent: "npm run example", expiresAt: { seconds: BigInt(nowSeconds() + 3600), nanos: 0 } },
+        {
+          userAgent: "npm run example",
+          expiresAt: { seconds: BigInt(nowSeconds() + 3600), nanos: 0 },
+        },
         await t.as(row.id),
       );
       const sessions = await t.clients.auth.listSessions({}, await t.as(row.id));
@@ -58,7 +61,10 @@ export const steps = [
       let profile;
       try {
         profile = await t.clients.users.getMyProfile({}, me);
-        profile = await t.clients.users.updateProfile({ bio: `Back at ${new Date().toISOString()}` }, me);
+        profile = await t.clients.users.updateProfile(
+          { bio: `Back at ${new Date().toISOString()}` },
+          me,
+        );
         t.say(`updated @${profile.handle}`);
       } catch (e) {
         if (e?.code !== 5) throw e; // 5 = NOT_FOUND: the first run creates it
@@ -77,20 +83,39 @@ export const steps = [
     async run(t) {
       const me = await t.as(t.users.alice);
       const record = await t.clients.data.createRecord(
-        { title: "Plan", body: { steps: ["generate", "run"] }, tags: ["demo"], visibility: RecordVisibility.PRIVATE },
+        {
+          title: "Plan",
+          body: { steps: ["generate", "run"] },
+          tags: ["demo"],
+          visibility: RecordVisibility.PRIVATE,
+        },
         me,
       );
       const v2 = await t.clients.data.updateRecord(
-        { id: record.id, version: record.version, title: "Plan v2", body: { steps: ["generate", "run", "deploy"] }, tags: ["demo"] },
+        {
+          id: record.id,
+          version: record.version,
+          title: "Plan v2",
+          body: { steps: ["generate", "run", "deploy"] },
+          tags: ["demo"],
+        },
         me,
       );
       const got = await t.clients.data.getRecord({ id: record.id }, me);
       t.notes.recordId = record.id;
-      t.say(`record ${record.id} "${got.title}" at version ${v2.version}, body ${JSON.stringify(got.body)}`);
+      t.say(
+        `record ${record.id} "${got.title}" at version ${v2.version}, body ${JSON.stringify(got.body)}`,
+      );
       // Optimistic concurrency: an update naming the old version matches nothing.
       const stale = await t.clients.data
-        .updateRecord({ id: record.id, version: record.version, title: "stale", body: {}, tags: [] }, me)
-        .then(() => "accepted", (e) => statusName(e.code));
+        .updateRecord(
+          { id: record.id, version: record.version, title: "stale", body: {}, tags: [] },
+          me,
+        )
+        .then(
+          () => "accepted",
+          (e) => statusName(e.code),
+        );
       t.say(`an update at the stale version ${record.version}: ${stale}`);
       if (stale === "accepted") throw new Error("a stale update was accepted");
     },
@@ -117,7 +142,9 @@ export const steps = [
       const got = await t.clients.files.getFile({ id: file.id }, me);
       if (!Buffer.from(got.sha256).equals(sha256)) throw new Error("the file's checksum changed");
       const usage = await t.clients.files.getUsage({}, me);
-      t.say(`file ${got.name} (${got.sizeBytes} bytes, sha256 ${sha256.toString("hex").slice(0, 12)}...)`);
+      t.say(
+        `file ${got.name} (${got.sizeBytes} bytes, sha256 ${sha256.toString("hex").slice(0, 12)}...)`,
+      );
       t.say(`alice stores ${usage.files} file(s), ${usage.totalBytes} bytes`);
     },
   },
@@ -128,7 +155,11 @@ export const steps = [
       // her notifications as a server stream and counts the unread ones.
       const sender = await t.as("00000000-0000-4000-8000-00000000000a", ["service"]);
       const sent = await t.clients.notifications.createNotification(
-        { userId: t.users.alice, kind: NotificationKind.SHARE, title: "Bob shared a record with you" },
+        {
+          userId: t.users.alice,
+          kind: NotificationKind.SHARE,
+          title: "Bob shared a record with you",
+        },
         sender,
       );
       const me = await t.as(t.users.alice);
@@ -186,7 +217,8 @@ export async function runTour(options) {
       try {
         await step.run(t);
       } catch (e) {
-        const why = e?.code !== undefined ? `${statusName(e.code)}: ${e.details}` : String(e?.message ?? e);
+        const why =
+          e?.code !== undefined ? `${statusName(e.code)}: ${e.details}` : String(e?.message ?? e);
         throw new Error(`tour step ${i + 1} (${step.title}) failed: ${why}`);
       }
     }
@@ -198,9 +230,23 @@ export async function runTour(options) {
 }
 
 const statusNames = [
-  "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
-  "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
-  "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+  "OK",
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
 ];
 
 /** The name of a gRPC status code (`5` -> `NOT_FOUND`). */

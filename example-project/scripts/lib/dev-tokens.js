@@ -64,6 +64,7 @@ export async function fetchDevToken(tokenUrl, uid, roles) {
   url.searchParams.set("uid", uid);
   if (roles.length > 0) url.searchParams.set("roles", roles.join(","));
   const res = await fetch(url);
-  if (!res.ok) throw new Error(`The example's token endpoint answered ${res.status}: ${await res.text()}`);
+  if (!res.ok)
+    throw new Error(`The example's token endpoint answered ${res.status}: ${await res.text()}`);
   return res.text();
 }

@@ -34,11 +34,21 @@ export function startNode(name, args, options = {}) {
   });
   running.add(child);
   const log = options.logFile === undefined ? undefined : createWriteStream(options.logFile);
+  /** The last lines it printed, for error messages. */
+  const recent = [];
+  const remember = (line) => {
+    recent.push(line);
+    if (recent.length > 8) recent.shift();
+  };
   createInterface({ input: child.stdout }).on("line", (line) => {
     log?.write(`${line}\n`);
+    remember(line);
     options.onLine?.(line);
   });
-  child.stderr.on("data", (chunk) => log?.write(chunk));
+  createInterface({ input: child.stderr }).on("line", (line) => {
+    log?.write(`${line}\n`);
+    remember(line);
+  });
   const exited = new Promise((resolve) => {
     child.on("exit", (code, signal) => {
       running.delete(child);
@@ -51,6 +61,8 @@ export function startNode(name, args, options = {}) {
     child,
     /** Resolves with `{ code, signal }` when the process has exited. */
     exited,
+    /** Its last lines of output (stdout and stderr), oldest first. */
+    recent: () => [...recent],
     /**
      * Sends `signal`, waits up to `timeoutMs` for the exit, then kills the process group.
      * Resolves with the exit.
@@ -99,7 +111,15 @@ export function waitForLine(proc, match, timeoutMs, logFile) {
     });
     proc.exited.then(({ code, signal }) => {
       clearTimeout(timer);
-      reject(new Error(`${proc.name} exited (${signal ?? `code ${code}`}) before it was ready${where}`));
+      const last = proc
+        .recent()
+        .map((l) => `\n    ${l}`)
+        .join("");
+      reject(
+        new Error(
+          `${proc.name} exited (${signal ?? `code ${code}`}) before it was ready${where}${last}`,
+        ),
+      );
     });
   });
 }
