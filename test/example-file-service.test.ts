@@ -383,12 +383,15 @@ describe.each(["postgres", "s3"] as const)("file service on %s", (name) => {
 
   test("cancelled mid-upload or past its deadline: nothing stored, nothing left open", async () => {
     const uid = randomUUID();
-    const content = randomBytes(3_000_000);
+    // 86 chunks of 64 KiB before the stall: past one S3 part (5 MiB), so S3 has a multipart
+    // upload in progress to abort.
+    const stallAt = 86;
+    const content = randomBytes(5_900_000);
     let sentChunks = 0;
-    /** Sends half of the content, then stalls until `release` (or forever). */
+    /** Sends `stallAt` chunks, then stalls until `release` (or forever). */
     async function* stalling(release: Promise<void>): AsyncGenerator<UploadMessage> {
       for await (const m of uploadMessages(content)) {
-        if (m.part?.case === "chunk" && ++sentChunks === 24) await release;
+        if (m.part?.case === "chunk" && ++sentChunks === stallAt) await release;
         yield m;
       }
     }
@@ -399,9 +402,13 @@ describe.each(["postgres", "s3"] as const)("file service on %s", (name) => {
         await as(uid, { signal: controller.signal }),
       ),
     );
-    while (sentChunks < 24) await sleep(10);
+    while (sentChunks < stallAt) await sleep(10);
     // Let the server take in what was sent (chunk rows or an S3 part in flight), then cancel.
     await sleep(200);
+    if (name === "s3") {
+      for (let i = 0; i < 100 && s3.pendingUploads() === 0; i++) await sleep(20);
+      expect(s3.pendingUploads()).toBe(1);
+    }
     controller.abort();
     expect((await cancelled).code).toBe(status.CANCELLED);
     sentChunks = 0;
