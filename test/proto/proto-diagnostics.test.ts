@@ -192,4 +192,24 @@ describe("handler files", () => {
       "chat handles an RPC that acme.users.v1.UserService no longer has",
     );
   });
+
+  test("a private, protected or static helper taking the call context is not a removed RPC", async () => {
+    const withHelpers = golden.replace(
+      "  constructor(",
+      [
+        "  private async check(_id: string, _ctx: CallContext): Promise<void> {}",
+        "  protected audit(_ctx: CallContext): void {}",
+        "  static describe(_ctx: CallContext): string {",
+        '    return "";',
+        "  }",
+        "",
+        "  constructor(",
+      ].join("\n"),
+    );
+    const out = await generateProto(protoConfig(usersProject), usersModel, {
+      readHandlerFile: () => withHelpers,
+    });
+    expect(out.diagnostics.filter((d) => d.code === "SVC305")).toEqual([]);
+    expect(out.handlerFiles).toEqual([]);
+  });
 });
