@@ -16,6 +16,7 @@ const migrations = [
   "migrations/user/002_follows.sql",
   "migrations/data/001_records.sql",
   "migrations/file/001_files.sql",
+  "migrations/file/002_file_content.sql",
   "migrations/notifications/001_notifications.sql",
   "migrations/notifications/002_notify_on_insert.sql",
 ];

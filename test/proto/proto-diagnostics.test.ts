@@ -193,23 +193,20 @@ describe("handler files", () => {
     );
   });
 
-  test("a private, protected or static helper taking the call context is not a removed RPC", async () => {
-    const withHelpers = golden.replace(
-      "  constructor(",
-      [
-        "  private async check(_id: string, _ctx: CallContext): Promise<void> {}",
-        "  protected audit(_ctx: CallContext): void {}",
-        "  static describe(_ctx: CallContext): string {",
-        '    return "";',
-        "  }",
-        "",
-        "  constructor(",
-      ].join("\n"),
-    );
-    const out = await generateProto(protoConfig(usersProject), usersModel, {
-      readHandlerFile: () => withHelpers,
+  test("private, protected and static helpers taking a CallContext are not taken for RPCs", async () => {
+    const close = golden.lastIndexOf("}");
+    const helpers = [
+      "",
+      "  private async owned(_id: string, _ctx: CallContext): Promise<void> {}",
+      "  protected guard(_ctx: CallContext): void {}",
+      "  static of(_ctx: CallContext): void {}",
+      "  async #hidden(_ctx: CallContext): Promise<void> {}",
+      "",
+    ].join("\n");
+    const out = await generateProto(protoConfig(editedUsers("", "")), usersModel, {
+      readHandlerFile: () => golden.slice(0, close) + helpers + golden.slice(close),
     });
-    expect(out.diagnostics.filter((d) => d.code === "SVC305")).toEqual([]);
+    expect(out.diagnostics.filter((x) => x.code === "SVC305")).toEqual([]);
     expect(out.handlerFiles).toEqual([]);
   });
 });

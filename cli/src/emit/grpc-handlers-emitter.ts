@@ -5,7 +5,7 @@
  * for new RPCs are spliced in before the class's closing brace (found with ts-morph); every
  * other character of the file stays as the user wrote it.
  */
-import { Project, Scope, ScriptTarget, SyntaxKind } from "ts-morph";
+import { Project, ScriptTarget, SyntaxKind } from "ts-morph";
 import type { Diagnostic } from "../diagnostics.js";
 import type { MethodModel, ServiceModel } from "../model.js";
 import { ProtoCodes } from "../proto/proto-codes.js";
@@ -143,9 +143,15 @@ export function mergeHandlerFile(
   const rpcNames = new Set(service.methods.map((m) => m.localName));
   for (const m of cls.getMethods()) {
     if (rpcNames.has(m.getName())) continue;
-    // A private, protected or static helper taking the call context is the user's own code,
-    // never an RPC handler (the server only calls public instance methods).
-    if (m.getScope() !== Scope.Public || m.isStatic()) continue;
+    // Private, protected and static methods are the user's helpers: none can handle an RPC.
+    if (
+      m.getName().startsWith("#") ||
+      m.isStatic() ||
+      m.hasModifier(SyntaxKind.PrivateKeyword) ||
+      m.hasModifier(SyntaxKind.ProtectedKeyword)
+    ) {
+      continue;
+    }
     const looksLikeHandler = m
       .getParameters()
       .some((p) => /CallContext|Handlers\[/.test(p.getTypeNode()?.getText() ?? ""));
