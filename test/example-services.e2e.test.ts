@@ -457,6 +457,41 @@ describe("user service", () => {
   });
 });
 
+describe("user service: follows", () => {
+  test("Follow, Unfollow, ListFollowing and ListFollowers, with their error paths", async () => {
+    const edge = await users.follow({ userId: bob }, as.alice);
+    expect(edge).toMatchObject({ followerId: alice, followeeId: bob });
+    await users.follow({ userId: alice }, as.bob);
+    const again = await failure(users.follow({ userId: bob }, as.alice));
+    expect(again).toMatchObject({ code: status.ALREADY_EXISTS, reason: "FOLLOWS_PKEY" });
+    // Carol has no profile yet, so nobody can follow her (and she cannot follow).
+    const noProfile = await failure(users.follow({ userId: carol }, as.alice));
+    expect(noProfile).toMatchObject({
+      code: status.FAILED_PRECONDITION,
+      reason: "FOLLOWS_FOLLOWEE_ID_FKEY",
+      fields: ["user_id"],
+    });
+    const self = await failure(users.follow({ userId: alice }, as.alice));
+    expect(self).toMatchObject({ code: status.INVALID_ARGUMENT, reason: "FOLLOWS_NOT_SELF" });
+    const bad = await failure(users.follow({ userId: "bob" }, as.alice));
+    expect(bad).toMatchObject({ code: status.INVALID_ARGUMENT, fields: ["user_id"] });
+    expect((await users.listFollowing({}, as.alice)).profiles.map((p) => p.handle)).toEqual([
+      "bob",
+    ]);
+    expect((await users.listFollowers({}, as.alice)).profiles.map((p) => p.handle)).toEqual([
+      "bob",
+    ]);
+    const user00 = (await users.getProfileByHandle({ handle: "user_00" })).userId;
+    await users.follow({ userId: user00 }, as.alice);
+    expect((await users.listFollowing({}, as.alice)).profiles.map((p) => p.handle)).toEqual([
+      "bob",
+      "user_00",
+    ]);
+    expect((await users.unfollow({ userId: user00 }, as.alice)).removed).toBe(1n);
+    expect((await users.unfollow({ userId: user00 }, as.alice)).removed).toBe(0n);
+  });
+});
+
 describe("data service", () => {
   let recordId = 0n;
 
@@ -793,8 +828,12 @@ describe("notification service", () => {
 });
 
 describe("account deletion and shutdown", () => {
-  test("DeleteMyAccount deletes the caller's profile; a second time is NOT_FOUND", async () => {
+  test("DeleteMyAccount deletes the caller's profile and their follows; a second time is NOT_FOUND", async () => {
+    expect((await users.listFollowers({}, as.alice)).profiles).toHaveLength(1);
     expect((await users.deleteMyAccount({}, as.bob)).userId).toBe(bob);
+    // The cascade removed Bob's follows in both directions.
+    expect((await users.listFollowers({}, as.alice)).profiles).toEqual([]);
+    expect((await users.listFollowing({}, as.alice)).profiles).toEqual([]);
     expect((await failure(users.getMyProfile({}, as.bob))).code).toBe(status.NOT_FOUND);
     expect((await failure(users.getProfileByHandle({ handle: "bob" }))).code).toBe(
       status.NOT_FOUND,
