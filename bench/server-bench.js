@@ -217,8 +217,11 @@ const configs = allConfigs
       : baseId(c.id) !== "zero" || args.includes("--zero"),
   )
   // A configuration next to its baseline, so both see the same moment of a drifting machine.
-  .sort((p, q) => allConfigs.indexOf(allConfigs.find((x) => x.id === baseId(p.id))) -
-    allConfigs.indexOf(allConfigs.find((x) => x.id === baseId(q.id))));
+  .sort(
+    (p, q) =>
+      allConfigs.indexOf(allConfigs.find((x) => x.id === baseId(p.id))) -
+      allConfigs.indexOf(allConfigs.find((x) => x.id === baseId(q.id))),
+  );
 
 function startChild(config) {
   const name = config.file;

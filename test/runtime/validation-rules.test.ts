@@ -5,9 +5,9 @@
  */
 import { create, createFileRegistry, type DescMessage, type Message } from "@bufbuild/protobuf";
 import {
-  FileDescriptorProtoSchema,
   FieldDescriptorProto_Label,
   FieldDescriptorProto_Type,
+  FileDescriptorProtoSchema,
   file_google_protobuf_struct,
   StructSchema,
 } from "@bufbuild/protobuf/wkt";
@@ -22,7 +22,10 @@ import {
   ListProfilesRequestSchema,
   ProfileSchema,
 } from "../../example-project/gen/proto/example/user/v1/user_pb.js";
-import { hasValidationRules, validateMessage } from "../../runtime/src/server/validation-interceptor.js";
+import {
+  hasValidationRules,
+  validateMessage,
+} from "../../runtime/src/server/validation-interceptor.js";
 
 // A message whose only rule is on the message type of one of its fields (a list of them too).
 const wrapperFile = create(FileDescriptorProtoSchema, {

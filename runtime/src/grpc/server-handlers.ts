@@ -435,9 +435,11 @@ export function createServerHandlers<S extends DescService>(
         ) => {
           const live = new LiveCall(info, call, call.request, options.shutdownSignal);
           live.message("received");
-          runChain(chain, live, async () => {
-            live.response = await fn(call.request, live.ctx);
-          }).then(
+          runChain(chain, live, () =>
+            Promise.resolve(fn(call.request, live.ctx)).then((response) => {
+              live.response = response;
+            }),
+          ).then(
             () => {
               live.done();
               let res: Message;

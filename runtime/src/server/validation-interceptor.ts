@@ -78,7 +78,10 @@ const ruleVerdicts = new WeakMap<DescMessage, boolean>();
  * type. Most request messages declare no rule, and validating one still cost a reflection,
  * a cursor and a CEL clock update per call.
  */
-export function hasValidationRules(schema: DescMessage, visiting = new Set<DescMessage>()): boolean {
+export function hasValidationRules(
+  schema: DescMessage,
+  visiting = new Set<DescMessage>(),
+): boolean {
   const known = ruleVerdicts.get(schema);
   if (known !== undefined) return known;
   // A type already being examined higher up adds nothing new (recursive messages).

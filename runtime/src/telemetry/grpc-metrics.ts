@@ -19,12 +19,7 @@ import {
   status,
 } from "@grpc/grpc-js";
 import { Counter, Histogram, type Registry } from "prom-client";
-import type {
-  MethodInfo,
-  MethodKind,
-  ServerInterceptor,
-  StatusOf,
-} from "../server/interceptor.js";
+import type { MethodInfo, MethodKind, ServerInterceptor, StatusOf } from "../server/interceptor.js";
 
 /** go-grpc-prometheus's `grpc_type` values. */
 export type GrpcType = "unary" | "client_stream" | "server_stream" | "bidi_stream";
@@ -211,24 +206,23 @@ export function createMetricsInterceptor(
 ): ServerInterceptor {
   // Per method, made on its first call: the bound metrics double as the message listener.
   const byMethod = new WeakMap<MethodInfo, MethodMetrics>();
-  return async (call, next) => {
+  return (call, next) => {
     let bound = byMethod.get(call.info);
     if (bound === undefined) {
       bound = metrics.forMethod(kindToType[call.info.kind], call.info.service, call.info.method);
       byMethod.set(call.info, bound);
     }
-    bound.started();
-    call.onMessage(bound);
+    const method = bound;
+    method.started();
+    call.onMessage(method);
     const start = performance.now();
-    let code: number = status.OK;
-    try {
-      await next();
-    } catch (error) {
-      code = statusOf(error);
-      throw error;
-    } finally {
-      bound.handled(code, (performance.now() - start) / 1000);
-    }
+    return next().then(
+      () => method.handled(status.OK, (performance.now() - start) / 1000),
+      (error: unknown) => {
+        method.handled(statusOf(error), (performance.now() - start) / 1000);
+        throw error;
+      },
+    );
   };
 }
 
