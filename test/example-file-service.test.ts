@@ -542,6 +542,65 @@ describe("uploads in progress", () => {
   });
 });
 
+describe("download backpressure", () => {
+  test("a paused reader stops the server reading: far fewer chunks sent than the file has", async () => {
+    // A server of its own, so its message counter sees only this download.
+    const own: Backend = { name: "postgres" } as Backend;
+    const registration = await loadFileService();
+    own.handle = await startServer({
+      services: [
+        {
+          ...registration,
+          handlers: (pool: pg.Pool) =>
+            new FileServiceImpl(pool, { maxBytes: 40_000_000, s3: false, maxConcurrentUploads: 1 }),
+        },
+      ],
+      errorMap,
+      env: { DATABASE_URL: db.url },
+      settings: { host: "127.0.0.1", port: 0, httpPort: 0, shutdownGraceMs: 1000 },
+      interceptors: {
+        auth: createAuthInterceptor({ verifier: createJwksVerifier(issuer.verifierOptions) }),
+      },
+      logger: { info: quiet, warn: quiet, error: quiet },
+    });
+    handles.push(own.handle);
+    own.client = createFileServiceClient(own.handle.grpcAddress);
+    clients.push(own.client);
+    const uid = randomUUID();
+    const size = 24 * 1024 * 1024;
+    const chunks = size / (256 * 1024);
+    const content = randomBytes(size);
+    const f = await own.client.uploadFile(uploadMessages(content, {}, 1024 * 1024), await as(uid));
+    const sent = async (): Promise<number> => {
+      const text = await (await fetch(`http://${own.handle.httpAddress}/metrics`)).text();
+      const line = text
+        .split("\n")
+        .find(
+          (l) =>
+            l.startsWith("grpc_server_msg_sent_total") && l.includes('grpc_method="DownloadFile"'),
+        );
+      return Number(line?.split(" ").pop() ?? 0);
+    };
+    const it = own.client.downloadFile({ id: f.id }, await as(uid))[Symbol.asyncIterator]();
+    await it.next();
+    await it.next();
+    await sleep(1000);
+    const whilePaused = await sent();
+    console.log(
+      `download backpressure: ${whilePaused} of ${chunks + 1} messages sent while paused`,
+    );
+    expect(whilePaused).toBeLessThan(chunks / 2);
+    const parts: Buffer[] = [];
+    for (;;) {
+      const r = await it.next();
+      if (r.done === true) break;
+      if (r.value.part.case === "chunk") parts.push(Buffer.from(r.value.part.value));
+    }
+    expect(parts.length).toBe(chunks - 1);
+    expect(await sent()).toBe(chunks + 1);
+  });
+});
+
 describe("the runtime around a client stream", () => {
   test("messages of UploadFile are counted in the server's metrics", async () => {
     const uid = randomUUID();
