@@ -151,7 +151,11 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
   const names = options.services ?? exampleServices;
   const started: RunningService[] = [];
   const results = await Promise.allSettled(
-    names.map((name) => startOne(name, dist, options).then((s) => (started.push(s), s))),
+    names.map(async (name) => {
+      const service = await startOne(name, dist, options);
+      started.push(service);
+      return service;
+    }),
   );
   const failed = results.find((r) => r.status === "rejected");
   if (failed !== undefined) {
