@@ -5,7 +5,6 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
 import { type CallContext, invalidField, RpcError, toJsonObject } from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
-import type { RecordVisibility as RecordVisibilityLabel } from "../../gen/db/enums.js";
 import {
   getRecordAccess,
   listRecordsByOwner,
@@ -13,6 +12,7 @@ import {
   softDeleteRecord,
   updateRecord,
 } from "../../gen/db/data/records.js";
+import type { RecordVisibility as RecordVisibilityLabel } from "../../gen/db/enums.js";
 import {
   createDataServiceBound,
   type DataServiceBound,
@@ -92,7 +92,8 @@ export class DataServiceImpl implements DataServiceHandlers {
     const after = decodePageToken(request.pageToken, "records");
     let beforeId: bigint | null = null;
     if (after !== undefined) {
-      if (!/^[1-9]\d{0,18}$/.test(after)) throw invalidField("page_token", "not a page token of this list");
+      if (!/^[1-9]\d{0,18}$/.test(after))
+        throw invalidField("page_token", "not a page token of this list");
       beforeId = BigInt(after);
     }
     const pageSize = request.pageSize ?? defaultPageSize;
@@ -153,18 +154,26 @@ export class DataServiceImpl implements DataServiceHandlers {
       { signal: ctx.signal },
     );
     if (row === null) {
-      throw await writeRefusal(this.db, request.id, caller, ctx, (current) =>
-        new RpcError(
-          status.ABORTED,
-          `Record ${request.id} is at version ${current}, not ${request.version}: read it again`,
-          {
-            errorInfo: {
-              reason: "RECORD_VERSION_MISMATCH",
-              domain: errorDomain,
-              metadata: { currentVersion: String(current), requestedVersion: String(request.version) },
+      throw await writeRefusal(
+        this.db,
+        request.id,
+        caller,
+        ctx,
+        (current) =>
+          new RpcError(
+            status.ABORTED,
+            `Record ${request.id} is at version ${current}, not ${request.version}: read it again`,
+            {
+              errorInfo: {
+                reason: "RECORD_VERSION_MISMATCH",
+                domain: errorDomain,
+                metadata: {
+                  currentVersion: String(current),
+                  requestedVersion: String(request.version),
+                },
+              },
             },
-          },
-        ),
+          ),
       );
     }
     return {
