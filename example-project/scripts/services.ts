@@ -99,6 +99,13 @@ export interface StartServicesOptions {
   readonly startTimeoutMs?: number;
   /** Every line a service writes (stdout and stderr); default: kept for error messages only. */
   readonly onLine?: (service: ExampleService, line: string) => void;
+  /**
+   * Start each service in a process group of its own (default false). `npm run example` sets
+   * it: a Ctrl-C in the terminal then reaches only the parent, which stops the services once
+   * (a service that got the terminal's SIGINT and then the parent's SIGTERM would take the
+   * second signal as "exit now").
+   */
+  readonly processGroup?: boolean;
 }
 
 /** A running service process. */
@@ -195,6 +202,7 @@ async function startOne(
       HTTP_PORT: "0",
     },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: options.processGroup === true,
   });
   live.add(child);
   const lines: string[] = [];
