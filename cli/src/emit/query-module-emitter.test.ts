@@ -135,7 +135,7 @@ function typeCheck(
 }
 
 /** Runtime types that take a type argument. */
-const genericSymbols = new Set(["ServiceClient", "CopySpec", "BatchResult"]);
+const genericSymbols = new Set(["ServiceClient", "CopySpec", "BatchResult", "TestService"]);
 
 test("every golden output, and the usage examples next to them, type-check strictly", () => {
   const roots = caseNames.flatMap((name) => {
