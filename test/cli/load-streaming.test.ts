@@ -97,7 +97,7 @@ beforeAll(async () => {
       Collect: (call: ServerReadableStream<Buffer, Buffer>, reply: sendUnaryData<Buffer>) => {
         let count = 0n;
         call.on("data", (b: Buffer) => {
-          seenIds.push(fromBinary(item, b).id as string);
+          seenIds.push(String((fromBinary(item, b) as unknown as { id: string }).id));
           count++;
         });
         call.on("end", () => {
@@ -106,7 +106,7 @@ beforeAll(async () => {
       },
       Chat: (call: ServerDuplexStream<Buffer, Buffer>) => {
         call.on("data", (b: Buffer) => {
-          seenIds.push(fromBinary(item, b).id as string);
+          seenIds.push(String((fromBinary(item, b) as unknown as { id: string }).id));
           // Two replies per message: the reader must take them all.
           call.write(b);
           call.write(b);
