@@ -8,7 +8,7 @@
  * PostgreSQL (no DATABASE_URL).
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -111,6 +111,9 @@ async function userClientModule() {
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "svcgen-bootstrap-"));
+  // As root, npm test's embedded PostgreSQL runs as the postgres user, who must reach the
+  // project's node_modules (mkdtemp makes the folder 0700).
+  await chmod(work, 0o755);
   app = join(work, "app");
   await mkdir(app);
   // The packages as published: built, then packed with their `files` lists.

