@@ -14,8 +14,9 @@
  * --svcgen-load: in every round, right after this script's own client loads a server,
  * `svcgen load` (the built CLI in its own process, as a user runs it) puts the same load on the
  * same server (same method and ids, same concurrency on one channel, same token, same seconds
- * after a 1 s warm-up), and a second table compares the two clients: throughput ratio per
- * round (median), p50, and each client's CPU per call.
+ * after a 1 s warm-up), then this script's client runs once more (A, B, A: a drift of the
+ * machine's load cancels out), and a second table compares the two clients: throughput ratio
+ * per round (median), p50, and each client's CPU per call.
  *
  * Each server runs in its own child process (its CPU time read with process.cpuUsage over
  * IPC); the load generator runs here. Rounds alternate A, B, A, B so drift hits both. Uses a
@@ -374,7 +375,12 @@ for (let r = 0; r < rounds; r++) {
     const after = (await cpuOf(servers[name].child)).cpu;
     if (withSvcgenLoad) {
       const report = await svcgenLoad(servers[name].address, seconds * 1000);
-      const benchRps = (latencies.length / elapsed) * 1000;
+      // A, B, A: this client again right after, so that a drift of the machine's load during
+      // the two runs cancels out; svcgen load is compared with the mean of both.
+      const t1 = performance.now();
+      const again = await load(servers[name].address, seconds * 1000);
+      const againRps = (again.latencies.length / (performance.now() - t1)) * 1000;
+      const benchRps = ((latencies.length / elapsed) * 1000 + againRps) / 2;
       totals[name].vsLoad.push({
         benchRps,
         benchP50: pct(latencies, 50),
@@ -524,7 +530,7 @@ if (outage !== undefined) {
 if (withSvcgenLoad) {
   lines.push(
     "",
-    `\`svcgen load\` vs this benchmark's client, same server, same round: GetProfile over the same ${ids.length} ids, ${concurrency} calls in flight on one channel, ${seconds} s each (svcgen load after a 1 s warm-up, in its own process, as a user runs it). Ratio: median over rounds of (svcgen load calls/s / benchmark client calls/s in the same round). Client CPU: each client process's user + system time per call.`,
+    `\`svcgen load\` vs this benchmark's client, same server, same round: GetProfile over the same ${ids.length} ids, ${concurrency} calls in flight on one channel, ${seconds} s each (svcgen load after a 1 s warm-up, in its own process, as a user runs it). Each round runs the benchmark client, then svcgen load, then the benchmark client again; ratio: median over rounds of (svcgen load calls/s / mean of the two benchmark client runs around it). Client CPU: each client process's user + system time per call.`,
     "",
     "| server | benchmark client calls/s (median) | svcgen load calls/s (median) | ratio (median) | per-round ratios | p50 ms bench / load | client CPU µs/call bench / load | svcgen load core share | svcgen load non-OK |",
     "|---|---|---|---|---|---|---|---|---|",

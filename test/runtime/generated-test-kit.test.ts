@@ -5,10 +5,13 @@
  * with real tokens from a test issuer. Also the test databases themselves: one template per
  * migrations content, migration errors with their location, the global setup around a command.
  */
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import {
   callOutcome,
   callWithDeadline,
@@ -243,4 +246,51 @@ describe("test databases", () => {
     expect(await databaseExists(template)).toBe(false);
     await expect(runWithTestDatabases(config, [])).rejects.toThrow(/Nothing to run/);
   });
+
+  test("without a global setup or DATABASE_URL a test process starts its own embedded server, stops it when idle, and keeps its exit code", async () => {
+    await writeFile(join(dir, "migrations", "001_c.sql"), "CREATE TABLE c (id int);\n");
+    const script = join(dir, "own-server.mjs");
+    const testing = new URL("../../runtime/dist/testing/index.js", import.meta.url).href;
+    const pgModule = pathToFileURL(createRequire(import.meta.url).resolve("pg")).href;
+    await writeFile(
+      script,
+      `import { createTestDatabase } from ${JSON.stringify(testing)};
+import pg from ${JSON.stringify(pgModule)};
+const config = { root: ${JSON.stringify(dir)}, migrations: ["migrations/001_c.sql"] };
+const db = await createTestDatabase(config);
+const c = new pg.Client({ connectionString: db.url });
+await c.connect();
+const r = await c.query("SELECT count(*)::int AS n FROM c");
+await c.end();
+await db.drop();
+console.log(JSON.stringify({ rows: r.rows[0].n, url: db.url }));
+process.exitCode = 5;
+`,
+    );
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const name of ["DATABASE_URL", testServerUrlVariable, "SVCGEN_TEST_TEMPLATE"]) {
+      delete env[name];
+    }
+    const { code, out } = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, [script], {
+        cwd: join(import.meta.dirname, "..", ".."),
+        env,
+      });
+      let out = "";
+      child.stdout.on("data", (b: Buffer) => {
+        out += b.toString();
+      });
+      child.stderr.on("data", (b: Buffer) => {
+        out += b.toString();
+      });
+      child.once("exit", (c) => resolve({ code: c, out }));
+    });
+    // The process ended by itself (the idle server stopped) with the code it set.
+    expect(code, out).toBe(5);
+    const line = JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as { rows: number; url: string };
+    expect(line.rows).toBe(0);
+    // Its server is gone: nothing listens on its port any more.
+    const gone = new pg.Client({ connectionString: line.url, connectionTimeoutMillis: 2000 });
+    await expect(gone.connect()).rejects.toThrow(/ECONNREFUSED/);
+  }, 120_000);
 });
