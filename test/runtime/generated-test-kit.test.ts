@@ -31,9 +31,6 @@ import {
 } from "../../example-project/gen/testing/user-service.js";
 import { serverUrl } from "../db.js";
 
-// What a global setup does for a test process: the run's server, shared by every file.
-process.env[testServerUrlVariable] = serverUrl();
-
 const started: UserServiceTestService[] = [];
 async function start(...args: Parameters<typeof startTestService>) {
   const svc = await startTestService(...args);
@@ -43,6 +40,8 @@ async function start(...args: Parameters<typeof startTestService>) {
 let svc: UserServiceTestService;
 
 beforeAll(async () => {
+  // test/global-setup.ts passes the run's server to every test process, as a project's does.
+  expect(process.env[testServerUrlVariable]).toBe(serverUrl());
   svc = await start();
 });
 
