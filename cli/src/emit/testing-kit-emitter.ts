@@ -111,6 +111,11 @@ function emitServiceKit(
     typeOnly: false,
   });
   const databases = f.import({ name: "testDatabases", from: "./setup.js", typeOnly: false });
+  const handlersType = f.import({
+    name: `${service.name}Handlers`,
+    from: `../grpc/${service.stem}.js`,
+    typeOnly: true,
+  });
   f.print();
   f.jsDoc([`A running ${service.name} for a test (what \`startTestService\` resolves to).`]);
   f.print`export type ${alias} = ${testService}<${clientType}>;`;
@@ -123,11 +128,12 @@ function emitServiceKit(
         "issuer whose tokens it accepts (`await svc.as({ uid, roles })` is call metadata " +
         "with one), and a typed client. `close()` stops it and drops the database. " +
         "`options`: `databaseUrl` (use a database as is), `issuer` (share one), `faults` " +
-        "(`SVCGEN_FAULTS` syntax), `logs`, `client`, `server` (any `startServer` option).",
+        "(`SVCGEN_FAULTS` syntax), `handlers` (build the handlers yourself), `logs`, `client`, " +
+        "`server` (any `startServer` option).",
     ),
   );
   f.print`export function startTestService(`;
-  f.print`  options: ${testOptions} = {},`;
+  f.print`  options: ${testOptions}<${handlersType}> = {},`;
   f.print`): Promise<${alias}> {`;
   f.print`  return ${start}(`;
   f.print("    {");

@@ -8,7 +8,11 @@ import {
   startTestServer,
 } from "@svcgen/runtime/testing";
 import { errorMap } from "../errors.js";
-import { type FileServiceClient, createFileServiceClient } from "../grpc/file-service.js";
+import {
+  type FileServiceClient,
+  type FileServiceHandlers,
+  createFileServiceClient,
+} from "../grpc/file-service.js";
 import { loadFileService } from "../server/file-service.js";
 import { testDatabases } from "./setup.js";
 
@@ -23,11 +27,11 @@ export type FileServiceTestService = TestService<FileServiceClient>;
  * and handlers of gen/server/file-service.ts, a test token issuer whose tokens it accepts
  * (`await svc.as({ uid, roles })` is call metadata with one), and a typed client. `close()`
  * stops it and drops the database. `options`: `databaseUrl` (use a database as is), `issuer`
- * (share one), `faults` (`SVCGEN_FAULTS` syntax), `logs`, `client`, `server` (any
- * `startServer` option).
+ * (share one), `faults` (`SVCGEN_FAULTS` syntax), `handlers` (build the handlers yourself),
+ * `logs`, `client`, `server` (any `startServer` option).
  */
 export function startTestService(
-  options: TestServiceOptions = {},
+  options: TestServiceOptions<FileServiceHandlers> = {},
 ): Promise<FileServiceTestService> {
   return startTestServer(
     {

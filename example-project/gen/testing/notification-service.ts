@@ -10,6 +10,7 @@ import {
 import { errorMap } from "../errors.js";
 import {
   type NotificationServiceClient,
+  type NotificationServiceHandlers,
   createNotificationServiceClient,
 } from "../grpc/notification-service.js";
 import { loadNotificationService } from "../server/notification-service.js";
@@ -26,11 +27,11 @@ export type NotificationServiceTestService = TestService<NotificationServiceClie
  * chain, error map and handlers of gen/server/notification-service.ts, a test token issuer
  * whose tokens it accepts (`await svc.as({ uid, roles })` is call metadata with one), and a
  * typed client. `close()` stops it and drops the database. `options`: `databaseUrl` (use a
- * database as is), `issuer` (share one), `faults` (`SVCGEN_FAULTS` syntax), `logs`, `client`,
- * `server` (any `startServer` option).
+ * database as is), `issuer` (share one), `faults` (`SVCGEN_FAULTS` syntax), `handlers` (build
+ * the handlers yourself), `logs`, `client`, `server` (any `startServer` option).
  */
 export function startTestService(
-  options: TestServiceOptions = {},
+  options: TestServiceOptions<NotificationServiceHandlers> = {},
 ): Promise<NotificationServiceTestService> {
   return startTestServer(
     {

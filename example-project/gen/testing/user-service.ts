@@ -8,7 +8,11 @@ import {
   startTestServer,
 } from "@svcgen/runtime/testing";
 import { errorMap } from "../errors.js";
-import { type UserServiceClient, createUserServiceClient } from "../grpc/user-service.js";
+import {
+  type UserServiceClient,
+  type UserServiceHandlers,
+  createUserServiceClient,
+} from "../grpc/user-service.js";
 import { loadUserService } from "../server/user-service.js";
 import { testDatabases } from "./setup.js";
 
@@ -23,11 +27,11 @@ export type UserServiceTestService = TestService<UserServiceClient>;
  * and handlers of gen/server/user-service.ts, a test token issuer whose tokens it accepts
  * (`await svc.as({ uid, roles })` is call metadata with one), and a typed client. `close()`
  * stops it and drops the database. `options`: `databaseUrl` (use a database as is), `issuer`
- * (share one), `faults` (`SVCGEN_FAULTS` syntax), `logs`, `client`, `server` (any
- * `startServer` option).
+ * (share one), `faults` (`SVCGEN_FAULTS` syntax), `handlers` (build the handlers yourself),
+ * `logs`, `client`, `server` (any `startServer` option).
  */
 export function startTestService(
-  options: TestServiceOptions = {},
+  options: TestServiceOptions<UserServiceHandlers> = {},
 ): Promise<UserServiceTestService> {
   return startTestServer(
     {

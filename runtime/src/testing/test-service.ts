@@ -31,8 +31,11 @@ export interface TestServiceDefinition<C> {
   readonly createClient: (target: string, options?: ClientOptions) => C;
 }
 
-/** Options of a generated `startTestService`. */
-export interface TestServiceOptions {
+/**
+ * Options of a generated `startTestService`; `H` is the service's handler interface
+ * (`UserServiceHandlers`).
+ */
+export interface TestServiceOptions<H extends object = object> {
   /**
    * Serve this database as it is (neither created nor dropped). Default: a fresh database
    * copied from the project's migrated template, dropped by `close()`.
@@ -52,6 +55,12 @@ export interface TestServiceOptions {
   readonly logs?: boolean | Logger;
   /** Options of the typed client (channel options, credentials). */
   readonly client?: ClientOptions;
+  /**
+   * Builds the handlers from the service's pool instead of the generated registration's
+   * `new <Service>Impl(pool)`: to give them test configuration (a storage, a clock) or to
+   * replace a method. The chain, policies and error map stay the generated ones.
+   */
+  readonly handlers?: (pool: pg.Pool) => H;
   /**
    * Anything else of `startServer` (settings, features, pool, interceptors), over the test
    * defaults: loopback, free ports, a 1 s shutdown grace, a 100 ms database probe.
@@ -88,9 +97,9 @@ const silent: Logger = { info() {}, warn() {}, error() {} };
  * Starts a service for a test: see {@link TestServiceDefinition} and {@link TestServiceOptions}.
  * Anything started before a failure is closed again before the error is thrown.
  */
-export async function startTestServer<C extends { close(): void }>(
+export async function startTestServer<C extends { close(): void }, H extends object = object>(
   definition: TestServiceDefinition<C>,
-  options: TestServiceOptions = {},
+  options: TestServiceOptions<H> = {},
 ): Promise<TestService<C>> {
   const cleanup: (() => Promise<void> | void)[] = [];
   const undo = async () => {
@@ -111,8 +120,10 @@ export async function startTestServer<C extends { close(): void }>(
     }
     const logs = options.logs ?? false;
     const server = options.server ?? {};
+    const registered = await definition.services();
+    const { handlers } = options;
     const handle = await startServer({
-      services: await definition.services(),
+      services: handlers === undefined ? registered : registered.map((r) => ({ ...r, handlers })),
       errorMap: definition.errorMap,
       // Only what the tests set: the developer's shell (auth, faults, Loki) does not leak in.
       env: { DATABASE_URL: databaseUrl },
