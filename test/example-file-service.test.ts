@@ -522,28 +522,17 @@ describe("uploads in progress", () => {
 
 describe("download backpressure", () => {
   test("a paused reader stops the server reading: far fewer chunks sent than the file has", async () => {
-    // A server of its own, so its message counter sees only this download.
-    const own: Backend = { name: "postgres" } as Backend;
-    const registration = await loadFileService();
-    own.handle = await startServer({
-      services: [
-        {
-          ...registration,
-          handlers: (pool: pg.Pool) =>
-            new FileServiceImpl(pool, { maxBytes: 40_000_000, s3: false, maxConcurrentUploads: 1 }),
-        },
-      ],
-      errorMap,
-      env: { DATABASE_URL: db.url },
-      settings: { host: "127.0.0.1", port: 0, httpPort: 0, shutdownGraceMs: 1000 },
-      interceptors: {
-        auth: createAuthInterceptor({ verifier: createJwksVerifier(issuer.verifierOptions) }),
-      },
-      logger: { info: quiet, warn: quiet, error: quiet },
+    // A server of its own (over the suite's database), so its message counter sees only this
+    // download.
+    const svc = await startTestService({
+      issuer,
+      databaseUrl: services[0]?.databaseUrl ?? "",
+      handlers: (pool) =>
+        new FileServiceImpl(pool, { maxBytes: 40_000_000, s3: false, maxConcurrentUploads: 1 }),
+      logs: { info: quiet, warn: quiet, error: quiet },
     });
-    handles.push(own.handle);
-    own.client = createFileServiceClient(own.handle.grpcAddress);
-    clients.push(own.client);
+    services.push(svc);
+    const own: Backend = { name: "postgres", handle: svc.server, client: svc.client };
     const uid = randomUUID();
     const size = 24 * 1024 * 1024;
     const chunks = size / (256 * 1024);

@@ -20,6 +20,7 @@ export const testDatabases: TestDatabasesConfig = defineTestDatabases({
   migrations: [
     "migrations/auth/001_accounts.sql",
     "migrations/user/001_profiles.sql",
+    "migrations/user/002_follows.sql",
     "migrations/data/001_records.sql",
     "migrations/file/001_files.sql",
     "migrations/file/002_file_content.sql",
