@@ -14,7 +14,12 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { type ServiceError, status } from "@grpc/grpc-js";
 import { BadRequestSchema, ErrorInfoSchema, StatusSchema } from "@svcgen/runtime/grpc";
-import { createTestIssuer, type TestIssuer } from "@svcgen/runtime/testing";
+import {
+  createTestDatabase,
+  createTestIssuer,
+  type TestDatabase,
+  type TestIssuer,
+} from "@svcgen/runtime/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
@@ -43,14 +48,13 @@ import {
   type Notification,
   NotificationKind,
 } from "../example-project/gen/proto/example/notifications/v1/notifications_pb.js";
+import { testDatabases } from "../example-project/gen/testing/setup.js";
 import {
   buildExample,
   type ExampleService,
-  exampleMigrationSql,
   type RunningServices,
   startServices,
 } from "../example-project/scripts/services.js";
-import { createTestDatabase, type TestDatabase } from "./db.js";
 
 /** The compiled project, this test's own (`npm run example` compiles into example-project/dist). */
 const distDir = join(import.meta.dirname, ".tmp", "example-services-dist");
@@ -80,7 +84,8 @@ const output = new Map<ExampleService, string[]>();
 beforeAll(async () => {
   const [iss, database] = await Promise.all([
     createTestIssuer(),
-    exampleMigrationSql().then((s) => createTestDatabase("example_services", s)),
+    // A copy of the example's migrated template, from its generated test kit.
+    createTestDatabase(testDatabases),
     buildExample(distDir),
   ]);
   issuer = iss;
