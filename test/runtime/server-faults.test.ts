@@ -474,13 +474,25 @@ describe("server", () => {
     expect(admitted.length).toBeGreaterThanOrEqual(6);
     expect(shed.length + admitted.length).toBe(30);
     expect(detailsOf(shed[0]?.error).reason).toBe("OVERLOADED");
-    // Admitted calls ran without queueing behind the shed ones: about one sleep each.
+    // Admitted calls ran side by side, not queued behind each other or the shed ones: the
+    // slowest took less than the admitted calls' sleeps run one after another would (a bound
+    // with room for a loaded machine), and shed calls were answered before admitted ones.
+    const slowest = percentile(
+      admitted.map((r) => r.ms),
+      100,
+    );
+    expect(slowest).toBeLessThan(150 * Math.max(admitted.length, 4));
     expect(
       percentile(
-        admitted.map((r) => r.ms),
-        99,
+        shed.map((r) => r.ms),
+        50,
       ),
-    ).toBeLessThan(150 * 3);
+    ).toBeLessThan(
+      percentile(
+        admitted.map((r) => r.ms),
+        50,
+      ),
+    );
     expect(handle.snapshot().shed).toBe(shed.length);
   });
 });
