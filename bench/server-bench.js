@@ -63,7 +63,8 @@ const makePg = () =>
     persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     initdbFlags: ["--encoding=UTF8", "--locale=C"],
-    postgresFlags: ["-c", "fsync=off", "-c", "full_page_writes=off"],
+    // Up to 11 servers with 10 connections each (with --baseline), plus the outage callers.
+    postgresFlags: ["-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=300"],
     onLog: () => undefined,
     onError: () => undefined,
   });

@@ -273,22 +273,27 @@ describe("server", () => {
       }
     };
     const load = Promise.all(Array.from({ length: 50 }, (_, i) => caller(i)));
-    await new Promise((r) => setTimeout(r, 700));
-    phase = "outage";
-    await db.stop();
-    const stoppedAt = Date.now();
-    await waitFor(async () => (await checkHealth(handle.grpcAddress)) === "NOT_SERVING", 3000);
-    expect(await httpStatus(handle.httpAddress, "/readyz")).toBe(503);
-    await new Promise((r) => setTimeout(r, Math.max(0, 5000 - (Date.now() - stoppedAt))));
-    await db.start();
-    const back = Date.now();
-    phase = "after";
-    await waitFor(() => outcomes.some((o) => o.at > back && o.code === status.OK), 2000);
-    const recoveryMs = outcomes.find((o) => o.at > back && o.code === status.OK)!.at - back;
-    await waitFor(async () => (await checkHealth(handle.grpcAddress)) === "SERVING", 2000);
-    await new Promise((r) => setTimeout(r, 500));
-    stop = true;
-    await load;
+    let recoveryMs: number;
+    try {
+      await new Promise((r) => setTimeout(r, 700));
+      phase = "outage";
+      await db.stop();
+      const stoppedAt = Date.now();
+      await waitFor(async () => (await checkHealth(handle.grpcAddress)) === "NOT_SERVING", 3000);
+      expect(await httpStatus(handle.httpAddress, "/readyz")).toBe(503);
+      await new Promise((r) => setTimeout(r, Math.max(0, 5000 - (Date.now() - stoppedAt))));
+      await db.start();
+      const back = Date.now();
+      phase = "after";
+      await waitFor(() => outcomes.some((o) => o.at > back && o.code === status.OK), 2000);
+      recoveryMs = outcomes.find((o) => o.at > back && o.code === status.OK)!.at - back;
+      await waitFor(async () => (await checkHealth(handle.grpcAddress)) === "SERVING", 2000);
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      // A failed step must not leave 50 callers running into the next tests.
+      stop = true;
+      await load;
+    }
 
     const during = outcomes.filter((o) => o.phase === "outage");
     const codes = new Set(during.map((o) => o.code));
@@ -441,10 +446,15 @@ describe("server", () => {
         }
       }),
     );
-    await new Promise((r) => setTimeout(r, 300));
-    const loaded = percentile(await fastRound(), 99);
-    stop = true;
-    await slow;
+    let loaded: number;
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      loaded = percentile(await fastRound(), 99);
+    } finally {
+      // A failed round must not leave the slow callers running after the test.
+      stop = true;
+      await slow;
+    }
     expect(slowCodes.filter((c) => c === status.RESOURCE_EXHAUSTED).length).toBeGreaterThan(0);
     expect(slowCodes.every((c) => c === status.RESOURCE_EXHAUSTED || c === status.NOT_FOUND)).toBe(
       true,
