@@ -6,6 +6,7 @@
 export {
   type Consumer,
   type ConsumerOptions,
+  type ConsumerOutcome,
   type EventHandler,
   type ProcessOutcome,
   processEvent,
@@ -13,6 +14,7 @@ export {
 } from "./event-consumer.js";
 export { type PruneOptions, type PruneResult, pruneEvents } from "./event-retention.js";
 export {
+  type EventContext,
   type EventLogger,
   type EventTransport,
   type StoredEvent,
@@ -20,6 +22,7 @@ export {
   silentLogger,
   type TransportSubscription,
 } from "./event-types.js";
+export { ensureEventsSchema } from "./events-migration.js";
 export {
   eventCursorTable,
   eventLogChannel,
