@@ -368,6 +368,7 @@ export type EventPayload =
   | { readonly kind: "request" }
   /** A message of its own, field by field from the request and the response. */
   | {
+      /** Empty for a hand-written RPC: its handler passes the payload to `emit<Event>`. */
       readonly kind: "fields";
       readonly fields: readonly {
         readonly field: FieldRef;

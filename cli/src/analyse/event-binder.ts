@@ -169,7 +169,7 @@ export function bindEvents(input: EventBindInput): EventBindings {
       const list: EmittedEvent[] = [];
       const topics = new Set<string>();
       for (const e of rule.emits) {
-        const event = bindEmit(method, e, input, error);
+        const event = bindEmit(method, e, rule.query !== "", input, error);
         if (event === undefined) continue;
         if (topics.has(event.event.topic)) {
           error(`emits ${event.event.topic} twice`);
@@ -304,6 +304,7 @@ export function bindEvents(input: EventBindInput): EventBindings {
 function bindEmit(
   method: DescMethod,
   e: EmitRule,
+  bound: boolean,
   input: EventBindInput,
   error: (message: string, hint?: string) => void,
 ): { event: EmittedEvent; desc: DescMessage } | undefined {
@@ -346,6 +347,15 @@ function bindEmit(
     payload = { kind: "response" };
   } else if (desc.typeName === method.input.typeName && e.fields.length === 0) {
     payload = { kind: "request" };
+  } else if (!bound) {
+    // A hand-written RPC fills the payload itself (emit<Event>(tx, payload)): nothing to map.
+    if (e.fields.length > 0) {
+      fail(
+        "fields map payload fields for a bound RPC; this RPC has no query, so its handler fills the payload",
+        "Remove fields, or bind the RPC to a query",
+      );
+    }
+    payload = { kind: "fields", fields: [] };
   } else {
     for (const name of mapped.keys()) {
       if (!desc.fields.some((f) => f.name === name)) {

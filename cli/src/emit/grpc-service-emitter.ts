@@ -154,9 +154,10 @@ export function emitGrpcService(
   for (const e of consumer?.events ?? []) {
     doc(
       [
-        `Consumes ${e.topic} (${e.message.typeName}) in consumer group ${consumer?.group}: called once per`,
-        "event with its payload, inside the transaction that records it as processed (write through",
-        "`tx` and your writes commit with that record); throwing rolls back and the event is retried.",
+        `Consumes ${e.topic} (${e.message.typeName}) in consumer group ${consumer?.group}.`,
+        "Called once per event with its payload, inside the transaction that records it as processed",
+        "(write through `tx` and your writes commit with that record); throwing rolls back and the",
+        "event is retried with backoff, then dead-lettered.",
       ],
       "  ",
     );
@@ -319,10 +320,10 @@ function emitHelper(f: FileBuilder, p: ProducedEvent): string[] {
   const toBinary = f.import({ name: "toBinary", from: "@bufbuild/protobuf", typeOnly: false });
   return [
     ...jsDocLines([
-      `Writes a ${e.topic} event (payload ${e.message.typeName}) to the outbox through \`tx\`, the`,
-      "transaction that writes the data it describes: relays deliver it once that commits, and never",
-      `if it rolls back; the call does not wait for any consumer.${p.keyed ? " Events of one `key` reach consumers in order." : ""}`,
-      "Resolves with the event's id.",
+      `Writes one ${e.topic} event (payload ${e.message.typeName}) to the outbox.`,
+      "Call it with `tx`, the transaction that writes the data the event describes: relays deliver",
+      "the event once that commits, and never if it rolls back; nothing waits for a consumer.",
+      `${p.keyed ? "Events of one `key` reach consumers in order. " : ""}Resolves with the event's id.`,
     ]),
     `export function emit${e.name}(`,
     `  tx: ${tx},`,
@@ -344,10 +345,11 @@ function eventsConst(f: FileBuilder, service: ServiceModel, produced: ProducedEv
   const c = service.consumer;
   const lines = [
     ...jsDocLines([
-      `The events of ${service.typeName}: the topics its RPCs emit (the entry runs the outbox relay)`,
+      `The events of ${service.typeName}, for its server entry: the topics its RPCs emit (the entry`,
       c === undefined
-        ? "for the server entry."
-        : `and its consumer group ${c.group} (the entry runs it, dispatching to the on<Event> handlers).`,
+        ? "runs the outbox relay when there are any)."
+        : `runs the outbox relay when there are any) and its consumer group ${c.group} (the entry`,
+      ...(c === undefined ? [] : ["runs it, each event dispatched to its handler method)."]),
     ]),
     `export const ${base}Events: ${f.runtime("ServiceEvents")}<${service.name}Handlers> = {`,
     `  produces: [${produced.map((p) => JSON.stringify(p.event.topic)).join(", ")}],`,
@@ -388,35 +390,44 @@ function sourceExpr(s: EventFieldSource): string {
   return `${s.from}.${s.field.localName}`;
 }
 
-/** The `await emit<Event>(tx, ...)` statements of a producing RPC, `response` in scope. */
+/** The `await emit<Event>(tx, payload, key)` statements of a producing RPC, `response` in scope. */
 function emitCalls(m: MethodModel, ctx: BoundContext, indent: string): string[] {
   const out: string[] = [];
   for (const e of m.emits ?? []) {
-    let payload: string;
+    // The payload: the response or request message itself, or an object, one field per line.
+    let payload: string[];
     switch (e.payload.kind) {
       case "response":
-        payload = "response";
-        break;
       case "request":
-        payload = "request";
+        payload = [`${indent}  ${e.payload.kind},`];
         break;
       case "fields": {
         const parts = e.payload.fields.map(({ field, source }) =>
+          // An unset optional source leaves a plain payload field at its default.
           source.field.presence && !field.presence
             ? `...(${sourceExpr(source)} === undefined ? {} : { ${field.localName}: ${sourceExpr(source)} })`
             : `${field.localName}: ${sourceExpr(source)}`,
         );
-        payload = parts.length === 0 ? "{}" : `{ ${parts.join(", ")} }`;
+        payload =
+          parts.length === 0
+            ? [`${indent}  {},`]
+            : [`${indent}  {`, ...parts.map((p) => `${indent}    ${p},`), `${indent}  },`];
         break;
       }
     }
     const key =
       e.key === undefined
         ? ctx.keyed.get(e.topic) === true
-          ? ', ""'
-          : ""
-        : `, String(${sourceExpr(e.key)}${e.key.field.presence ? ' ?? ""' : ""})`;
-    out.push(`${indent}await emit${e.name}(tx, ${payload}${key});`);
+          ? ['""']
+          : []
+        : [`String(${sourceExpr(e.key)}${e.key.field.presence ? ' ?? ""' : ""})`];
+    out.push(
+      `${indent}await emit${e.name}(`,
+      `${indent}  tx,`,
+      ...payload,
+      ...key.map((k) => `${indent}  ${k},`),
+      `${indent});`,
+    );
   }
   return out;
 }
