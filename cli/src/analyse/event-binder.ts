@@ -143,6 +143,9 @@ export function bindEvents(input: EventBindInput): EventBindings {
   const consumers = new Map<string, ConsumerModel>();
   // The first producer of each topic, for consumers and for one payload type per topic.
   const producers = new Map<string, { message: DescMessage; method: DescMethod }>();
+  // Every topic an RPC declares, valid or not: a consumer of a topic whose producer is in
+  // error gets no second diagnostic.
+  const declared = new Set<string>();
 
   for (const service of input.services) {
     for (const method of service.methods) {
@@ -169,6 +172,7 @@ export function bindEvents(input: EventBindInput): EventBindings {
       const list: EmittedEvent[] = [];
       const topics = new Set<string>();
       for (const e of rule.emits) {
+        declared.add(e.topic);
         const event = bindEmit(method, e, rule.query !== "", input, error);
         if (event === undefined) continue;
         if (topics.has(event.event.topic)) {
@@ -230,6 +234,7 @@ export function bindEvents(input: EventBindInput): EventBindings {
         continue;
       }
       const producer = producers.get(c.topic);
+      if (producer === undefined && declared.has(c.topic)) continue;
       let message: DescMessage | undefined;
       if (c.message !== "") {
         message = input.message(c.message);
