@@ -12,6 +12,7 @@
  *   handled, none twice;
  * - the relay killed mid-batch (SIGKILL after publishing, before marking the batch delivered):
  *   nothing is lost, and the re-published events are not handled twice;
+ * - the consumer span joins the producing call's trace (console span exporter);
  * - `/metrics` of both carries the events metrics, accepted by `promtool check metrics`.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
@@ -346,8 +347,10 @@ describe.each([
   test.skipIf(skip !== undefined)(
     "producer and consumer processes: bound and hand-written producers, consumer stopped and started, relay killed mid-batch",
     async () => {
-      const mailer = await start("mailer-service");
-      const orders = await start("order-service");
+      // Spans on stdout (the console exporter), to follow one trace across the event.
+      const traced = { OTEL_TRACES_EXPORTER: "console" };
+      const mailer = await start("mailer-service", traced);
+      const orders = await start("order-service", traced);
       const c = await clients(orders, mailer);
       try {
         // 1. Bound producer with payload fields from response and request, the request as a
@@ -368,6 +371,20 @@ describe.each([
           ["order.placed", "Thanks ada: 1200 cents (gift)"],
           ["order.shipped", "Shipped by post"],
         ]);
+        // The consumer's span is in the producing call's trace (traceparent in the event).
+        const deadline = Date.now() + 15_000;
+        const consumerSpan = (): string | undefined => {
+          const out = mailer.output();
+          const at = out.indexOf("name: 'order.placed process'");
+          return at < 0
+            ? undefined
+            : [...out.slice(0, at).matchAll(/traceId: '([0-9a-f]{32})'/g)].at(-1)?.[1];
+        };
+        while (consumerSpan() === undefined && Date.now() < deadline) await sleep(100);
+        const traceId = consumerSpan();
+        expect(traceId, mailer.output().slice(-3000)).toBeDefined();
+        expect(orders.output()).toContain(`traceId: '${traceId}'`);
+
         // A failed call (a negative total breaks the CHECK) writes no event.
         await expect(c.orders.placeOrder({ customer: "bob", totalCents: -1 })).rejects.toThrow();
         expect(await outboxEvents()).toBe(3);

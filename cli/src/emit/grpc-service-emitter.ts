@@ -323,7 +323,8 @@ function emitHelper(f: FileBuilder, p: ProducedEvent): string[] {
       `Writes one ${e.topic} event (payload ${e.message.typeName}) to the outbox.`,
       "Call it with `tx`, the transaction that writes the data the event describes: relays deliver",
       "the event once that commits, and never if it rolls back; nothing waits for a consumer.",
-      `${p.keyed ? "Events of one `key` reach consumers in order. " : ""}Resolves with the event's id.`,
+      `${p.keyed ? "Events of one `key` reach consumers in order. " : ""}The active trace context goes in its`,
+      "headers, so the consumer's span joins the producer's trace. Resolves with the event's id.",
     ]),
     `export function emit${e.name}(`,
     `  tx: ${tx},`,
@@ -334,6 +335,7 @@ function emitHelper(f: FileBuilder, p: ProducedEvent): string[] {
     `    topic: ${JSON.stringify(e.topic)},`,
     ...(p.keyed ? ["    key,"] : []),
     `    payload: ${toBinary}(${schema}, ${create}(${schema}, payload)),`,
+    `    headers: ${f.runtime("traceHeaders")}(),`,
     "  });",
     "}",
   ];

@@ -87,6 +87,7 @@ export const runtimeSymbols = {
   isMainModule: { typeOnly: false, subpath: "/entry" },
   EventContext: { typeOnly: true, subpath: "/events" },
   StoredEvent: { typeOnly: true, subpath: "/events" },
+  traceHeaders: { typeOnly: false, subpath: "/events" },
   writeEvent: { typeOnly: false, subpath: "/events" },
 } as const satisfies Record<
   string,

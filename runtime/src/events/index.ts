@@ -36,3 +36,4 @@ export { createNatsTransport, type NatsTransportOptions } from "./nats-transport
 export { type Relay, type RelayOptions, startRelay } from "./outbox-relay.js";
 export { InvalidEventError, type NewEvent, writeEvent } from "./outbox-writer.js";
 export { createPostgresTransport, type PostgresTransportOptions } from "./postgres-transport.js";
+export { traceHeaders, withEventSpan } from "./trace-context.js";

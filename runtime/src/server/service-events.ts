@@ -18,6 +18,7 @@ import { ensureEventsSchema } from "../events/events-migration.js";
 import { createNatsTransport } from "../events/nats-transport.js";
 import { type Relay, type RelayOptions, startRelay } from "../events/outbox-relay.js";
 import { createPostgresTransport } from "../events/postgres-transport.js";
+import { withEventSpan } from "../events/trace-context.js";
 import { outboxSourceFromDatabase, registerOutboxMetrics } from "../telemetry/outbox-metrics.js";
 
 /** The payload content type generated producers write and generated consumers read. */
@@ -233,14 +234,17 @@ export async function startServiceEvents(
               `Event ${event.id} on ${event.topic} has content type ${event.contentType}; ${c.group} reads ${protobufContentType}`,
             );
           }
-          return c.handle(s.handlers, event, tx, {
-            id: event.id,
-            topic: event.topic,
-            key: event.key,
-            createdAt: event.createdAt,
-            headers: event.headers,
-            group: c.group,
-          });
+          // A consumer span in the producer's trace (from the event's traceparent header).
+          return withEventSpan(event, c.group, () =>
+            c.handle(s.handlers, event, tx, {
+              id: event.id,
+              topic: event.topic,
+              key: event.key,
+              createdAt: event.createdAt,
+              headers: event.headers,
+              group: c.group,
+            }),
+          );
         },
         onOutcome: (topic, outcome) => count?.(c.group, topic, outcome, 1),
       });
