@@ -15,7 +15,9 @@ const migrations = [
   "migrations/user/001_profiles.sql",
   "migrations/data/001_records.sql",
   "migrations/file/001_files.sql",
+  "migrations/file/002_file_content.sql",
   "migrations/notifications/001_notifications.sql",
+  "migrations/notifications/002_notify_on_insert.sql",
 ];
 
 async function migrate(url) {

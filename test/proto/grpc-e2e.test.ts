@@ -227,6 +227,37 @@ describe("bound unary methods", () => {
     expect(await stored()).toBe(10_000);
   });
 
+  test("a client stream cancelled or past its deadline keeps none of its rows", async () => {
+    const owner = await client.createUser({
+      email: "cut@example.com",
+      name: "Cut",
+      balance: "0",
+      status: UserStatus.ACTIVE,
+    });
+    // grpc-js ends the request stream of a cancelled call as if the client had finished it:
+    // without the runtime's check the copy would commit what had arrived.
+    let sent = 0;
+    async function* stalling() {
+      for (; sent < 500; sent++) yield { userId: owner.id, tag: `cut ${sent}` };
+      await new Promise(() => {});
+    }
+    const controller = new AbortController();
+    const cancelled = codeOf(client.importTags(stalling(), { signal: controller.signal }));
+    while (sent < 500) await sleep(10);
+    await sleep(300);
+    controller.abort();
+    expect(await cancelled).toBe(status.CANCELLED);
+    sent = 0;
+    expect(await codeOf(client.importTags(stalling(), { timeoutMs: 800 }))).toBe(
+      status.DEADLINE_EXCEEDED,
+    );
+    await poolSettled();
+    const kept = await pool.query("SELECT count(*)::int AS n FROM user_tags WHERE user_id = $1", [
+      owner.id.toString(),
+    ]);
+    expect(kept.rows[0].n).toBe(0);
+  });
+
   test("an unbound method throws UNIMPLEMENTED from the skeleton", async () => {
     async function* tags() {
       yield { name: "a" };

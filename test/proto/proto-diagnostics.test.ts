@@ -192,4 +192,21 @@ describe("handler files", () => {
       "chat handles an RPC that acme.users.v1.UserService no longer has",
     );
   });
+
+  test("private, protected and static helpers taking a CallContext are not taken for RPCs", async () => {
+    const close = golden.lastIndexOf("}");
+    const helpers = [
+      "",
+      "  private async owned(_id: string, _ctx: CallContext): Promise<void> {}",
+      "  protected guard(_ctx: CallContext): void {}",
+      "  static of(_ctx: CallContext): void {}",
+      "  async #hidden(_ctx: CallContext): Promise<void> {}",
+      "",
+    ].join("\n");
+    const out = await generateProto(protoConfig(editedUsers("", "")), usersModel, {
+      readHandlerFile: () => golden.slice(0, close) + helpers + golden.slice(close),
+    });
+    expect(out.diagnostics.filter((x) => x.code === "SVC305")).toEqual([]);
+    expect(out.handlerFiles).toEqual([]);
+  });
 });

@@ -165,6 +165,15 @@ export function mergeHandlerFile(
   ]);
   for (const m of cls.getMethods()) {
     if (rpcNames.has(m.getName())) continue;
+    // Private, protected and static methods are the user's helpers: none can handle an RPC.
+    if (
+      m.getName().startsWith("#") ||
+      m.isStatic() ||
+      m.hasModifier(SyntaxKind.PrivateKeyword) ||
+      m.hasModifier(SyntaxKind.ProtectedKeyword)
+    ) {
+      continue;
+    }
     const looksLikeHandler = m
       .getParameters()
       .some((p) => /CallContext|Handlers\[/.test(p.getTypeNode()?.getText() ?? ""));

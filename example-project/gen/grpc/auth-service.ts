@@ -2,7 +2,7 @@
 // source: example/auth/v1/auth.proto (example.auth.v1.AuthService)
 
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { type EmptySchema, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Server, ServiceDefinition } from "@grpc/grpc-js";
 import {
   type CallContext,
@@ -16,12 +16,10 @@ import {
   createServiceDefinition,
   notFound,
   required,
-  toBigInt,
 } from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
 import {
-  createSession,
-  getAccountByFirebaseUid,
+  getAccount,
   listActiveSessions,
   revokeSession,
   setAccountRoles,
@@ -29,13 +27,12 @@ import {
 import {
   type AccountSchema,
   AuthService,
-  type CreateSessionRequest,
   type GetAccountRequest,
+  type GetMeRequest,
   type ListSessionsRequest,
   type ListSessionsResponseSchema,
   type RevokeSessionRequest,
   type RevokeSessionResponseSchema,
-  type SessionSchema,
   type SetAccountRolesRequest,
   type SignInRequest,
   type SignInResponseSchema,
@@ -55,23 +52,23 @@ export interface AuthServiceHandlers {
    */
   signIn(request: SignInRequest, ctx: CallContext): Promise<MessageInitShape<typeof SignInResponseSchema>>;
   /**
-   * GetAccount: unary, bound to query GetAccountByFirebaseUid (queries/auth/accounts.sql:2).
+   * GetMe: unary, bound to query GetAccount (queries/auth/accounts.sql:2).
+   */
+  getMe(request: GetMeRequest, ctx: CallContext): Promise<MessageInitShape<typeof AccountSchema>>;
+  /**
+   * GetAccount: unary, bound to query GetAccount (queries/auth/accounts.sql:2).
    */
   getAccount(request: GetAccountRequest, ctx: CallContext): Promise<MessageInitShape<typeof AccountSchema>>;
   /**
-   * SetAccountRoles: unary, bound to query SetAccountRoles (queries/auth/accounts.sql:36).
+   * SetAccountRoles: unary, bound to query SetAccountRoles (queries/auth/accounts.sql:41).
    */
-  setAccountRoles(request: SetAccountRolesRequest, ctx: CallContext): Promise<MessageInitShape<typeof EmptySchema>>;
+  setAccountRoles(request: SetAccountRolesRequest, ctx: CallContext): Promise<MessageInitShape<typeof AccountSchema>>;
   /**
-   * CreateSession: unary, bound to query CreateSession (queries/auth/accounts.sql:17).
-   */
-  createSession(request: CreateSessionRequest, ctx: CallContext): Promise<MessageInitShape<typeof SessionSchema>>;
-  /**
-   * ListSessions: unary, bound to query ListActiveSessions (queries/auth/accounts.sql:23).
+   * ListSessions: unary, bound to query ListActiveSessions (queries/auth/accounts.sql:25).
    */
   listSessions(request: ListSessionsRequest, ctx: CallContext): Promise<MessageInitShape<typeof ListSessionsResponseSchema>>;
   /**
-   * RevokeSession: unary, bound to query RevokeSession (queries/auth/accounts.sql:31).
+   * RevokeSession: unary, bound to query RevokeSession (queries/auth/accounts.sql:34).
    */
   revokeSession(request: RevokeSessionRequest, ctx: CallContext): Promise<MessageInitShape<typeof RevokeSessionResponseSchema>>;
 }
@@ -81,10 +78,10 @@ export interface AuthServiceHandlers {
  * in the proto (without a group, the runtime's default: the service's full name).
  */
 export const authServicePolicies: Readonly<Record<string, MethodPolicy>> = {
-  signIn: { auth: { kind: "public" }, timeoutMs: 5000, idempotent: false },
+  signIn: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: false },
+  getMe: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
   getAccount: { auth: { kind: "roles", roles: ["admin"] }, timeoutMs: 5000, idempotent: true },
   setAccountRoles: { auth: { kind: "roles", roles: ["admin"] }, timeoutMs: 5000, idempotent: true },
-  createSession: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: false },
   listSessions: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
   revokeSession: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: false },
 };
@@ -122,7 +119,7 @@ export function createAuthServiceClient(target: ClientTarget, options?: ClientOp
 /**
  * The methods of AuthService bound to queries, implemented by svcgen; handlers.ts delegates to them.
  */
-export type AuthServiceBound = Pick<AuthServiceHandlers, "getAccount" | "setAccountRoles" | "createSession" | "listSessions" | "revokeSession">;
+export type AuthServiceBound = Pick<AuthServiceHandlers, "getMe" | "getAccount" | "setAccountRoles" | "listSessions" | "revokeSession">;
 
 /**
  * Options of the bound implementations.
@@ -140,40 +137,47 @@ export interface AuthServiceBoundOptions {
  */
 export function createAuthServiceBound(db: Pool, _options: AuthServiceBoundOptions = {}): AuthServiceBound {
   return {
+    async getMe(_request: GetMeRequest, ctx: CallContext): Promise<MessageInitShape<typeof AccountSchema>> {
+      const row = await getAccount(db, {
+        id: required(ctx.principal?.uid, "principal.uid"),
+      }, { signal: ctx.signal });
+      if (row === null) throw notFound("AuthService.GetMe: no Account for this request");
+      return {
+        id: row.id,
+        email: row.email ?? undefined,
+        emailVerified: row.emailVerified,
+        roles: row.roles,
+        createdAt: timestampFromDate(row.createdAt),
+        lastSignInAt: timestampFromDate(row.lastSignInAt),
+      };
+    },
     async getAccount(request: GetAccountRequest, ctx: CallContext): Promise<MessageInitShape<typeof AccountSchema>> {
-      const row = await getAccountByFirebaseUid(db, {
-        firebaseUid: request.firebaseUid,
+      const row = await getAccount(db, {
+        id: request.id,
       }, { signal: ctx.signal });
       if (row === null) throw notFound("AuthService.GetAccount: no Account for this request");
       return {
         id: row.id,
-        firebaseUid: row.firebaseUid,
-        email: row.email,
+        email: row.email ?? undefined,
         emailVerified: row.emailVerified,
         roles: row.roles,
         createdAt: timestampFromDate(row.createdAt),
-        lastSignInAt: ((v) => (v === null ? undefined : timestampFromDate(v)))(row.lastSignInAt),
+        lastSignInAt: timestampFromDate(row.lastSignInAt),
       };
     },
-    async setAccountRoles(request: SetAccountRolesRequest, ctx: CallContext): Promise<MessageInitShape<typeof EmptySchema>> {
-      await setAccountRoles(db, {
+    async setAccountRoles(request: SetAccountRolesRequest, ctx: CallContext): Promise<MessageInitShape<typeof AccountSchema>> {
+      const row = await setAccountRoles(db, {
         roles: request.roles,
         id: request.id,
       }, { signal: ctx.signal });
-      return {};
-    },
-    async createSession(request: CreateSessionRequest, ctx: CallContext): Promise<MessageInitShape<typeof SessionSchema>> {
-      const row = await createSession(db, {
-        accountId: required(ctx.principal?.uid, "principal.uid"),
-        userAgent: request.userAgent ?? null,
-        expiresAt: timestampDate(required(request.expiresAt, "expires_at")),
-      }, { signal: ctx.signal });
-      if (row === null) throw notFound("AuthService.CreateSession: no Session for this request");
+      if (row === null) throw notFound("AuthService.SetAccountRoles: no Account for this request");
       return {
         id: row.id,
-        accountId: row.accountId,
+        email: row.email ?? undefined,
+        emailVerified: row.emailVerified,
+        roles: row.roles,
         createdAt: timestampFromDate(row.createdAt),
-        expiresAt: timestampFromDate(row.expiresAt),
+        lastSignInAt: timestampFromDate(row.lastSignInAt),
       };
     },
     async listSessions(_request: ListSessionsRequest, ctx: CallContext): Promise<MessageInitShape<typeof ListSessionsResponseSchema>> {
@@ -183,6 +187,7 @@ export function createAuthServiceBound(db: Pool, _options: AuthServiceBoundOptio
       return {
         sessions: rows.map((row) => ({
           id: row.id,
+          accountId: row.accountId,
           userAgent: row.userAgent ?? undefined,
           createdAt: timestampFromDate(row.createdAt),
           expiresAt: timestampFromDate(row.expiresAt),
@@ -190,11 +195,15 @@ export function createAuthServiceBound(db: Pool, _options: AuthServiceBoundOptio
       };
     },
     async revokeSession(request: RevokeSessionRequest, ctx: CallContext): Promise<MessageInitShape<typeof RevokeSessionResponseSchema>> {
-      const count = await revokeSession(db, {
+      const row = await revokeSession(db, {
         id: request.id,
         accountId: required(ctx.principal?.uid, "principal.uid"),
       }, { signal: ctx.signal });
-      return { revoked: toBigInt(count) };
+      if (row === null) throw notFound("AuthService.RevokeSession: no RevokeSessionResponse for this request");
+      return {
+        id: row.id,
+        revokedAt: timestampFromDate(row.revokedAt),
+      };
     },
   };
 }

@@ -24,27 +24,30 @@ import {
 import type { Pool } from "pg";
 import {
   createRecord,
+  exportRecordsByOwnerStream,
   getRecordForReader,
-  listRecordsByOwner,
+  listSharedWithReader,
   recordStats,
-  shareOwnRecord,
-  softDeleteRecord,
-  updateRecord,
+  unshareOwnRecord,
 } from "../db/data/records.js";
 import {
   type CreateRecordRequest,
   DataService,
   type DeleteRecordRequest,
   type DeleteRecordResponseSchema,
+  type ExportMyRecordsRequest,
   type GetRecordRequest,
   type ListMyRecordsRequest,
   type ListMyRecordsResponseSchema,
+  type ListSharedWithMeRequest,
+  type ListSharedWithMeResponseSchema,
   type RecordSchema,
   type RecordStatsRequest,
   type RecordStatsResponseSchema,
-  type RecordVersionSchema,
   type ShareRecordRequest,
   type ShareRecordResponseSchema,
+  type UnshareRecordRequest,
+  type UnshareRecordResponseSchema,
   type UpdateRecordRequest,
 } from "../proto/example/data/v1/data_pb.js";
 
@@ -65,27 +68,39 @@ export interface DataServiceHandlers {
    */
   getRecord(request: GetRecordRequest, ctx: CallContext): Promise<MessageInitShape<typeof RecordSchema>>;
   /**
-   * ListMyRecords: unary, bound to query ListRecordsByOwner (queries/data/records.sql:11).
+   * ListMyRecords: unary.
    */
   listMyRecords(request: ListMyRecordsRequest, ctx: CallContext): Promise<MessageInitShape<typeof ListMyRecordsResponseSchema>>;
   /**
-   * CreateRecord: unary, bound to query CreateRecord (queries/data/records.sql:18).
+   * ListSharedWithMe: unary, bound to query ListSharedWithReader (queries/data/records.sql:75).
+   */
+  listSharedWithMe(request: ListSharedWithMeRequest, ctx: CallContext): Promise<MessageInitShape<typeof ListSharedWithMeResponseSchema>>;
+  /**
+   * ExportMyRecords: server-streaming, bound to query ExportRecordsByOwner (queries/data/records.sql:33).
+   */
+  exportMyRecords(request: ExportMyRecordsRequest, ctx: CallContext): AsyncIterable<MessageInitShape<typeof RecordSchema>>;
+  /**
+   * CreateRecord: unary, bound to query CreateRecord (queries/data/records.sql:40).
    */
   createRecord(request: CreateRecordRequest, ctx: CallContext): Promise<MessageInitShape<typeof RecordSchema>>;
   /**
-   * UpdateRecord: unary, bound to query UpdateRecord (queries/data/records.sql:25).
+   * UpdateRecord: unary.
    */
-  updateRecord(request: UpdateRecordRequest, ctx: CallContext): Promise<MessageInitShape<typeof RecordVersionSchema>>;
+  updateRecord(request: UpdateRecordRequest, ctx: CallContext): Promise<MessageInitShape<typeof RecordSchema>>;
   /**
-   * DeleteRecord: unary, bound to query SoftDeleteRecord (queries/data/records.sql:31).
+   * DeleteRecord: unary.
    */
   deleteRecord(request: DeleteRecordRequest, ctx: CallContext): Promise<MessageInitShape<typeof DeleteRecordResponseSchema>>;
   /**
-   * ShareRecord: unary, bound to query ShareOwnRecord (queries/data/records.sql:49).
+   * ShareRecord: unary.
    */
   shareRecord(request: ShareRecordRequest, ctx: CallContext): Promise<MessageInitShape<typeof ShareRecordResponseSchema>>;
   /**
-   * RecordStats: unary, bound to query RecordStats (queries/data/records.sql:41).
+   * UnshareRecord: unary, bound to query UnshareOwnRecord (queries/data/records.sql:68).
+   */
+  unshareRecord(request: UnshareRecordRequest, ctx: CallContext): Promise<MessageInitShape<typeof UnshareRecordResponseSchema>>;
+  /**
+   * RecordStats: unary, bound to query RecordStats (queries/data/records.sql:84).
    */
   recordStats(request: RecordStatsRequest, ctx: CallContext): Promise<MessageInitShape<typeof RecordStatsResponseSchema>>;
 }
@@ -97,10 +112,13 @@ export interface DataServiceHandlers {
 export const dataServicePolicies: Readonly<Record<string, MethodPolicy>> = {
   getRecord: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
   listMyRecords: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
+  listSharedWithMe: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
+  exportMyRecords: { auth: { kind: "authenticated" }, timeoutMs: 60000, idempotent: false },
   createRecord: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: false },
   updateRecord: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: false },
   deleteRecord: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: false },
-  shareRecord: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
+  shareRecord: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: false },
+  unshareRecord: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
   recordStats: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
 };
 
@@ -137,7 +155,7 @@ export function createDataServiceClient(target: ClientTarget, options?: ClientOp
 /**
  * The methods of DataService bound to queries, implemented by svcgen; handlers.ts delegates to them.
  */
-export type DataServiceBound = Pick<DataServiceHandlers, "getRecord" | "listMyRecords" | "createRecord" | "updateRecord" | "deleteRecord" | "shareRecord" | "recordStats">;
+export type DataServiceBound = Pick<DataServiceHandlers, "getRecord" | "listSharedWithMe" | "exportMyRecords" | "createRecord" | "unshareRecord" | "recordStats">;
 
 /**
  * Options of the bound implementations.
@@ -153,7 +171,7 @@ export interface DataServiceBoundOptions {
  * Creates the bound implementations of DataService over a node-postgres pool.
  * `:one` without a row is NOT_FOUND; server streams read through a cursor with backpressure.
  */
-export function createDataServiceBound(db: Pool, _options: DataServiceBoundOptions = {}): DataServiceBound {
+export function createDataServiceBound(db: Pool, options: DataServiceBoundOptions = {}): DataServiceBound {
   return {
     async getRecord(request: GetRecordRequest, ctx: CallContext): Promise<MessageInitShape<typeof RecordSchema>> {
       const row = await getRecordForReader(db, {
@@ -174,11 +192,9 @@ export function createDataServiceBound(db: Pool, _options: DataServiceBoundOptio
         canWrite: row.canWrite,
       };
     },
-    async listMyRecords(request: ListMyRecordsRequest, ctx: CallContext): Promise<MessageInitShape<typeof ListMyRecordsResponseSchema>> {
-      const rows = await listRecordsByOwner(db, {
-        ownerId: required(ctx.principal?.uid, "principal.uid"),
-        pageSize: request.pageSize,
-        pageOffset: request.pageOffset,
+    async listSharedWithMe(_request: ListSharedWithMeRequest, ctx: CallContext): Promise<MessageInitShape<typeof ListSharedWithMeResponseSchema>> {
+      const rows = await listSharedWithReader(db, {
+        readerId: required(ctx.principal?.uid, "principal.uid"),
       }, { signal: ctx.signal });
       return {
         records: rows.map((row) => ({
@@ -190,6 +206,29 @@ export function createDataServiceBound(db: Pool, _options: DataServiceBoundOptio
           updatedAt: timestampFromDate(row.updatedAt),
         })),
       };
+    },
+    async *exportMyRecords(_request: ExportMyRecordsRequest, ctx: CallContext): AsyncIterable<MessageInitShape<typeof RecordSchema>> {
+      const rows = exportRecordsByOwnerStream(db, {
+        ownerId: required(ctx.principal?.uid, "principal.uid"),
+      }, {
+        signal: ctx.signal,
+        ...(options.streamBatchSize === undefined ? {} : { batchSize: options.streamBatchSize }),
+        onFetch: (n) => options.onFetch?.("ExportMyRecords", n),
+      });
+      for await (const row of rows) {
+        yield {
+          id: toBigInt(row.id),
+          ownerId: row.ownerId,
+          title: row.title,
+          body: toJsonObject(row.body, "body"),
+          tags: row.tags,
+          visibility: labelToEnum(enumNumbers0, row.visibility, "visibility"),
+          version: row.version,
+          createdAt: timestampFromDate(row.createdAt),
+          updatedAt: timestampFromDate(row.updatedAt),
+          canWrite: row.canWrite,
+        };
+      }
     },
     async createRecord(request: CreateRecordRequest, ctx: CallContext): Promise<MessageInitShape<typeof RecordSchema>> {
       const row = await createRecord(db, {
@@ -213,37 +252,13 @@ export function createDataServiceBound(db: Pool, _options: DataServiceBoundOptio
         canWrite: row.canWrite,
       };
     },
-    async updateRecord(request: UpdateRecordRequest, ctx: CallContext): Promise<MessageInitShape<typeof RecordVersionSchema>> {
-      const row = await updateRecord(db, {
-        title: request.title,
-        body: required(request.body, "body"),
-        tags: request.tags,
-        id: request.id,
-        ownerId: required(ctx.principal?.uid, "principal.uid"),
-        version: request.version,
-      }, { signal: ctx.signal });
-      if (row === null) throw notFound("DataService.UpdateRecord: no RecordVersion for this request");
-      return {
-        id: toBigInt(row.id),
-        version: row.version,
-        updatedAt: timestampFromDate(row.updatedAt),
-      };
-    },
-    async deleteRecord(request: DeleteRecordRequest, ctx: CallContext): Promise<MessageInitShape<typeof DeleteRecordResponseSchema>> {
-      const count = await softDeleteRecord(db, {
-        id: request.id,
-        ownerId: required(ctx.principal?.uid, "principal.uid"),
-      }, { signal: ctx.signal });
-      return { deleted: toBigInt(count) };
-    },
-    async shareRecord(request: ShareRecordRequest, ctx: CallContext): Promise<MessageInitShape<typeof ShareRecordResponseSchema>> {
-      const count = await shareOwnRecord(db, {
-        userId: request.userId,
-        canWrite: request.canWrite,
+    async unshareRecord(request: UnshareRecordRequest, ctx: CallContext): Promise<MessageInitShape<typeof UnshareRecordResponseSchema>> {
+      const count = await unshareOwnRecord(db, {
         recordId: request.recordId,
         ownerId: required(ctx.principal?.uid, "principal.uid"),
+        userId: request.userId,
       }, { signal: ctx.signal });
-      return { shared: toBigInt(count) };
+      return { removed: toBigInt(count) };
     },
     async recordStats(_request: RecordStatsRequest, ctx: CallContext): Promise<MessageInitShape<typeof RecordStatsResponseSchema>> {
       const rows = await recordStats(db, {

@@ -19,26 +19,19 @@ import {
   toBigInt,
 } from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
+import { getFile, ownerUsage } from "../db/file/files.js";
 import {
-  createFile,
-  deleteFile,
-  getFile,
-  getOwnFile,
-  listFilesByOwner,
-  ownerUsage,
-} from "../db/file/files.js";
-import {
-  type CreateFileRequest,
-  type CreateUploadUrlRequest,
-  type CreateUploadUrlResponseSchema,
   type DeleteFileRequest,
   type DeleteFileResponseSchema,
+  type DownloadFileRequest,
+  type DownloadFileResponseSchema,
   type FileSchema,
   FileService,
   type GetFileRequest,
   type GetUsageRequest,
   type ListMyFilesRequest,
   type ListMyFilesResponseSchema,
+  type UploadFileRequest,
   type UsageSchema,
 } from "../proto/example/file/v1/file_pb.js";
 
@@ -52,31 +45,31 @@ export const fileServiceDefinition: ServiceDefinition = createServiceDefinition(
  */
 export interface FileServiceHandlers {
   /**
-   * CreateUploadUrl: unary.
+   * UploadFile: client-streaming.
    */
-  createUploadUrl(request: CreateUploadUrlRequest, ctx: CallContext): Promise<MessageInitShape<typeof CreateUploadUrlResponseSchema>>;
+  uploadFile(requests: AsyncIterable<UploadFileRequest>, ctx: CallContext): Promise<MessageInitShape<typeof FileSchema>>;
   /**
-   * CreateFile: unary, bound to query CreateFile (queries/file/files.sql:1).
+   * DownloadFile: server-streaming.
    */
-  createFile(request: CreateFileRequest, ctx: CallContext): Promise<MessageInitShape<typeof FileSchema>>;
+  downloadFile(request: DownloadFileRequest, ctx: CallContext): AsyncIterable<MessageInitShape<typeof DownloadFileResponseSchema>>;
   /**
-   * GetFile: unary, bound to query GetOwnFile (queries/file/files.sql:27).
+   * GetFile: unary.
    */
   getFile(request: GetFileRequest, ctx: CallContext): Promise<MessageInitShape<typeof FileSchema>>;
   /**
-   * AdminGetFile: unary, bound to query GetFile (queries/file/files.sql:6).
+   * AdminGetFile: unary, bound to query GetFile (queries/file/files.sql:16).
    */
   adminGetFile(request: GetFileRequest, ctx: CallContext): Promise<MessageInitShape<typeof FileSchema>>;
   /**
-   * ListMyFiles: unary, bound to query ListFilesByOwner (queries/file/files.sql:11).
+   * ListMyFiles: unary.
    */
   listMyFiles(request: ListMyFilesRequest, ctx: CallContext): Promise<MessageInitShape<typeof ListMyFilesResponseSchema>>;
   /**
-   * GetUsage: unary, bound to query OwnerUsage (queries/file/files.sql:18).
+   * GetUsage: unary, bound to query OwnerUsage (queries/file/files.sql:36).
    */
   getUsage(request: GetUsageRequest, ctx: CallContext): Promise<MessageInitShape<typeof UsageSchema>>;
   /**
-   * DeleteFile: unary, bound to query DeleteFile (queries/file/files.sql:23).
+   * DeleteFile: unary.
    */
   deleteFile(request: DeleteFileRequest, ctx: CallContext): Promise<MessageInitShape<typeof DeleteFileResponseSchema>>;
 }
@@ -86,8 +79,8 @@ export interface FileServiceHandlers {
  * in the proto (without a group, the runtime's default: the service's full name).
  */
 export const fileServicePolicies: Readonly<Record<string, MethodPolicy>> = {
-  createUploadUrl: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: false },
-  createFile: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: false },
+  uploadFile: { auth: { kind: "authenticated" }, timeoutMs: 120000, idempotent: false },
+  downloadFile: { auth: { kind: "authenticated" }, timeoutMs: 120000, idempotent: true },
   getFile: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
   adminGetFile: { auth: { kind: "roles", roles: ["admin"] }, timeoutMs: 5000, idempotent: true },
   listMyFiles: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
@@ -128,7 +121,7 @@ export function createFileServiceClient(target: ClientTarget, options?: ClientOp
 /**
  * The methods of FileService bound to queries, implemented by svcgen; handlers.ts delegates to them.
  */
-export type FileServiceBound = Pick<FileServiceHandlers, "createFile" | "getFile" | "adminGetFile" | "listMyFiles" | "getUsage" | "deleteFile">;
+export type FileServiceBound = Pick<FileServiceHandlers, "adminGetFile" | "getUsage">;
 
 /**
  * Options of the bound implementations.
@@ -146,47 +139,6 @@ export interface FileServiceBoundOptions {
  */
 export function createFileServiceBound(db: Pool, _options: FileServiceBoundOptions = {}): FileServiceBound {
   return {
-    async createFile(request: CreateFileRequest, ctx: CallContext): Promise<MessageInitShape<typeof FileSchema>> {
-      const row = await createFile(db, {
-        ownerId: required(ctx.principal?.uid, "principal.uid"),
-        recordId: request.recordId ?? null,
-        name: request.name,
-        contentType: request.contentType,
-        sizeBytes: request.sizeBytes,
-        sha256: request.sha256,
-        storageKey: request.storageKey,
-      }, { signal: ctx.signal });
-      if (row === null) throw notFound("FileService.CreateFile: no File for this request");
-      return {
-        id: row.id,
-        ownerId: row.ownerId,
-        recordId: ((v) => (v === null ? undefined : toBigInt(v)))(row.recordId),
-        name: row.name,
-        contentType: row.contentType,
-        sizeBytes: toBigInt(row.sizeBytes),
-        sha256: row.sha256,
-        storageKey: row.storageKey,
-        createdAt: timestampFromDate(row.createdAt),
-      };
-    },
-    async getFile(request: GetFileRequest, ctx: CallContext): Promise<MessageInitShape<typeof FileSchema>> {
-      const row = await getOwnFile(db, {
-        id: request.id,
-        ownerId: required(ctx.principal?.uid, "principal.uid"),
-      }, { signal: ctx.signal });
-      if (row === null) throw notFound("FileService.GetFile: no File for this request");
-      return {
-        id: row.id,
-        ownerId: row.ownerId,
-        recordId: ((v) => (v === null ? undefined : toBigInt(v)))(row.recordId),
-        name: row.name,
-        contentType: row.contentType,
-        sizeBytes: toBigInt(row.sizeBytes),
-        sha256: row.sha256,
-        storageKey: row.storageKey,
-        createdAt: timestampFromDate(row.createdAt),
-      };
-    },
     async adminGetFile(request: GetFileRequest, ctx: CallContext): Promise<MessageInitShape<typeof FileSchema>> {
       const row = await getFile(db, {
         id: request.id,
@@ -204,20 +156,6 @@ export function createFileServiceBound(db: Pool, _options: FileServiceBoundOptio
         createdAt: timestampFromDate(row.createdAt),
       };
     },
-    async listMyFiles(_request: ListMyFilesRequest, ctx: CallContext): Promise<MessageInitShape<typeof ListMyFilesResponseSchema>> {
-      const rows = await listFilesByOwner(db, {
-        ownerId: required(ctx.principal?.uid, "principal.uid"),
-      }, { signal: ctx.signal });
-      return {
-        files: rows.map((row) => ({
-          id: row.id,
-          name: row.name,
-          contentType: row.contentType,
-          sizeBytes: toBigInt(row.sizeBytes),
-          createdAt: timestampFromDate(row.createdAt),
-        })),
-      };
-    },
     async getUsage(_request: GetUsageRequest, ctx: CallContext): Promise<MessageInitShape<typeof UsageSchema>> {
       const row = await ownerUsage(db, {
         ownerId: required(ctx.principal?.uid, "principal.uid"),
@@ -227,13 +165,6 @@ export function createFileServiceBound(db: Pool, _options: FileServiceBoundOptio
         files: toBigInt(row.files),
         totalBytes: toBigInt(row.totalBytes),
       };
-    },
-    async deleteFile(request: DeleteFileRequest, ctx: CallContext): Promise<MessageInitShape<typeof DeleteFileResponseSchema>> {
-      const count = await deleteFile(db, {
-        id: request.id,
-        ownerId: required(ctx.principal?.uid, "principal.uid"),
-      }, { signal: ctx.signal });
-      return { deleted: toBigInt(count) };
     },
   };
 }

@@ -26,6 +26,7 @@ import {
   countUnread,
   createNotification,
   listNotifications,
+  markAllNotificationsRead,
   markNotificationsRead,
   streamNotificationsStream,
 } from "../db/notifications/notifications.js";
@@ -35,11 +36,13 @@ import {
   type CreateNotificationRequest,
   type ListNotificationsRequest,
   type ListNotificationsResponseSchema,
+  type MarkAllReadRequest,
   type MarkReadRequest,
   type MarkReadResponseSchema,
   type NotificationSchema,
   NotificationService,
   type StreamNotificationsRequest,
+  type SubscribeRequest,
 } from "../proto/example/notifications/v1/notifications_pb.js";
 
 const enumLabels0 = new Map<number, "info" | "warning" | "mention" | "share">([[1, "info"], [2, "warning"], [3, "mention"], [4, "share"]]);
@@ -63,15 +66,23 @@ export interface NotificationServiceHandlers {
    */
   listNotifications(request: ListNotificationsRequest, ctx: CallContext): Promise<MessageInitShape<typeof ListNotificationsResponseSchema>>;
   /**
-   * StreamNotifications: server-streaming, bound to query StreamNotifications (queries/notifications/notifications.sql:14).
+   * StreamNotifications: server-streaming, bound to query StreamNotifications (queries/notifications/notifications.sql:16).
    */
   streamNotifications(request: StreamNotificationsRequest, ctx: CallContext): AsyncIterable<MessageInitShape<typeof NotificationSchema>>;
   /**
-   * MarkRead: unary, bound to query MarkNotificationsRead (queries/notifications/notifications.sql:20).
+   * Subscribe: server-streaming.
+   */
+  subscribe(request: SubscribeRequest, ctx: CallContext): AsyncIterable<MessageInitShape<typeof NotificationSchema>>;
+  /**
+   * MarkRead: unary, bound to query MarkNotificationsRead (queries/notifications/notifications.sql:36).
    */
   markRead(request: MarkReadRequest, ctx: CallContext): Promise<MessageInitShape<typeof MarkReadResponseSchema>>;
   /**
-   * CountUnread: unary, bound to query CountUnread (queries/notifications/notifications.sql:24).
+   * MarkAllRead: unary, bound to query MarkAllNotificationsRead (queries/notifications/notifications.sql:40).
+   */
+  markAllRead(request: MarkAllReadRequest, ctx: CallContext): Promise<MessageInitShape<typeof MarkReadResponseSchema>>;
+  /**
+   * CountUnread: unary, bound to query CountUnread (queries/notifications/notifications.sql:44).
    */
   countUnread(request: CountUnreadRequest, ctx: CallContext): Promise<MessageInitShape<typeof CountUnreadResponseSchema>>;
 }
@@ -84,7 +95,9 @@ export const notificationServicePolicies: Readonly<Record<string, MethodPolicy>>
   createNotification: { auth: { kind: "roles", roles: ["service", "admin"] }, timeoutMs: 5000, idempotent: false },
   listNotifications: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
   streamNotifications: { auth: { kind: "authenticated" }, timeoutMs: 60000, idempotent: false },
+  subscribe: { auth: { kind: "authenticated" }, timeoutMs: 3600000, idempotent: false },
   markRead: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
+  markAllRead: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
   countUnread: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
 };
 
@@ -121,7 +134,7 @@ export function createNotificationServiceClient(target: ClientTarget, options?: 
 /**
  * The methods of NotificationService bound to queries, implemented by svcgen; handlers.ts delegates to them.
  */
-export type NotificationServiceBound = Pick<NotificationServiceHandlers, "createNotification" | "listNotifications" | "streamNotifications" | "markRead" | "countUnread">;
+export type NotificationServiceBound = Pick<NotificationServiceHandlers, "createNotification" | "listNotifications" | "streamNotifications" | "markRead" | "markAllRead" | "countUnread">;
 
 /**
  * Options of the bound implementations.
@@ -161,7 +174,8 @@ export function createNotificationServiceBound(db: Pool, options: NotificationSe
     async listNotifications(request: ListNotificationsRequest, ctx: CallContext): Promise<MessageInitShape<typeof ListNotificationsResponseSchema>> {
       const rows = await listNotifications(db, {
         userId: required(ctx.principal?.uid, "principal.uid"),
-        beforeId: request.beforeId,
+        beforeId: request.beforeId ?? null,
+        unreadOnly: request.unreadOnly,
         pageSize: request.pageSize,
       }, { signal: ctx.signal });
       return {
@@ -200,6 +214,12 @@ export function createNotificationServiceBound(db: Pool, options: NotificationSe
       const count = await markNotificationsRead(db, {
         userId: required(ctx.principal?.uid, "principal.uid"),
         ids: request.ids,
+      }, { signal: ctx.signal });
+      return { marked: toBigInt(count) };
+    },
+    async markAllRead(_request: MarkAllReadRequest, ctx: CallContext): Promise<MessageInitShape<typeof MarkReadResponseSchema>> {
+      const count = await markAllNotificationsRead(db, {
+        userId: required(ctx.principal?.uid, "principal.uid"),
       }, { signal: ctx.signal });
       return { marked: toBigInt(count) };
     },

@@ -21,6 +21,7 @@ import {
 import type { Pool } from "pg";
 import {
   createProfile,
+  deleteProfile,
   getProfile,
   getProfileByHandle,
   listProfilesByIds,
@@ -29,12 +30,16 @@ import {
 } from "../db/user/profiles.js";
 import {
   type CreateProfileRequest,
+  type DeleteMyAccountRequest,
+  type DeleteMyAccountResponseSchema,
   type GetMyProfileRequest,
   type GetProfileByHandleRequest,
   type GetProfileRequest,
   type ListProfilesRequest,
   type ListProfilesResponseSchema,
   type ProfileSchema,
+  type SearchProfilesRequest,
+  type SearchProfilesResponseSchema,
   type SetAvatarRequest,
   type SetAvatarResponseSchema,
   type UpdateProfileRequest,
@@ -71,13 +76,21 @@ export interface UserServiceHandlers {
    */
   updateProfile(request: UpdateProfileRequest, ctx: CallContext): Promise<MessageInitShape<typeof ProfileSchema>>;
   /**
-   * SetAvatar: unary, bound to query SetProfileAvatar (queries/user/profiles.sql:26).
+   * SetAvatar: unary, bound to query SetProfileAvatar (queries/user/profiles.sql:27).
    */
   setAvatar(request: SetAvatarRequest, ctx: CallContext): Promise<MessageInitShape<typeof SetAvatarResponseSchema>>;
   /**
-   * ListProfiles: unary, bound to query ListProfilesByIds (queries/user/profiles.sql:30).
+   * ListProfiles: unary, bound to query ListProfilesByIds (queries/user/profiles.sql:31).
    */
   listProfiles(request: ListProfilesRequest, ctx: CallContext): Promise<MessageInitShape<typeof ListProfilesResponseSchema>>;
+  /**
+   * SearchProfiles: unary.
+   */
+  searchProfiles(request: SearchProfilesRequest, ctx: CallContext): Promise<MessageInitShape<typeof SearchProfilesResponseSchema>>;
+  /**
+   * DeleteMyAccount: unary, bound to query DeleteProfile (queries/user/profiles.sql:52).
+   */
+  deleteMyAccount(request: DeleteMyAccountRequest, ctx: CallContext): Promise<MessageInitShape<typeof DeleteMyAccountResponseSchema>>;
 }
 
 /**
@@ -92,6 +105,8 @@ export const userServicePolicies: Readonly<Record<string, MethodPolicy>> = {
   updateProfile: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: false },
   setAvatar: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
   listProfiles: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
+  searchProfiles: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
+  deleteMyAccount: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: false },
 };
 
 /**
@@ -127,7 +142,7 @@ export function createUserServiceClient(target: ClientTarget, options?: ClientOp
 /**
  * The methods of UserService bound to queries, implemented by svcgen; handlers.ts delegates to them.
  */
-export type UserServiceBound = Pick<UserServiceHandlers, "getProfile" | "getMyProfile" | "getProfileByHandle" | "createProfile" | "updateProfile" | "setAvatar" | "listProfiles">;
+export type UserServiceBound = Pick<UserServiceHandlers, "getProfile" | "getMyProfile" | "getProfileByHandle" | "createProfile" | "updateProfile" | "setAvatar" | "listProfiles" | "deleteMyAccount">;
 
 /**
  * Options of the bound implementations.
@@ -222,6 +237,7 @@ export function createUserServiceBound(db: Pool, _options: UserServiceBoundOptio
       const row = await updateProfile(db, {
         displayName: request.displayName ?? null,
         bio: request.bio ?? null,
+        locale: request.locale ?? null,
         timezone: request.timezone ?? null,
         userId: required(ctx.principal?.uid, "principal.uid"),
       }, { signal: ctx.signal });
@@ -256,6 +272,15 @@ export function createUserServiceBound(db: Pool, _options: UserServiceBoundOptio
           displayName: row.displayName,
           avatarFileId: row.avatarFileId ?? undefined,
         })),
+      };
+    },
+    async deleteMyAccount(_request: DeleteMyAccountRequest, ctx: CallContext): Promise<MessageInitShape<typeof DeleteMyAccountResponseSchema>> {
+      const row = await deleteProfile(db, {
+        userId: required(ctx.principal?.uid, "principal.uid"),
+      }, { signal: ctx.signal });
+      if (row === null) throw notFound("UserService.DeleteMyAccount: no DeleteMyAccountResponse for this request");
+      return {
+        userId: row.userId,
       };
     },
   };

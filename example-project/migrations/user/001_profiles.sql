@@ -10,3 +10,5 @@ CREATE TABLE profiles (
   created_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now()
 );
+-- Search by locale keeps handle order (the keyset) from the index.
+CREATE INDEX profiles_locale_handle_idx ON profiles (locale, handle);

@@ -18,6 +18,7 @@ RETURNING user_id, handle, display_name, bio, avatar_file_id, locale, timezone, 
 UPDATE profiles
 SET display_name = coalesce(sqlc.narg(display_name), display_name),
     bio = coalesce(sqlc.narg(bio), bio),
+    locale = coalesce(sqlc.narg(locale), locale),
     timezone = coalesce(sqlc.narg(timezone), timezone),
     updated_at = now()
 WHERE user_id = @user_id
@@ -32,3 +33,22 @@ SELECT user_id, handle, display_name, avatar_file_id
 FROM profiles
 WHERE user_id = ANY(@user_ids::uuid[])
 ORDER BY handle;
+
+-- Profiles matching every filter that is given (a null filter matches all), in handle order,
+-- after the keyset cursor `after_handle` (handles are unique, so the order is total).
+-- name: SearchProfiles :many
+SELECT user_id, handle, display_name, avatar_file_id
+FROM profiles
+WHERE (sqlc.narg(handle_prefix)::text IS NULL OR starts_with(handle, sqlc.narg(handle_prefix)))
+  AND (sqlc.narg(name_contains)::text IS NULL
+       OR strpos(lower(display_name), lower(sqlc.narg(name_contains))) > 0)
+  AND (sqlc.narg(locale)::text IS NULL OR locale = sqlc.narg(locale))
+  AND (sqlc.narg(after_handle)::text IS NULL OR handle > sqlc.narg(after_handle))
+ORDER BY handle
+LIMIT @row_limit;
+
+-- Deletes the caller's profile and, through ON DELETE CASCADE, everything of theirs the user
+-- service keeps.
+-- name: DeleteProfile :one
+DELETE FROM profiles WHERE user_id = @user_id
+RETURNING user_id;

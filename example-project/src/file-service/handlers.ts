@@ -1,42 +1,201 @@
 // Handlers of example.file.v1.FileService. Created once by svcgen; this file is yours to edit.
 // svcgen adds a stub here when the proto gains an RPC and never changes anything else.
 
-import { type CallContext, unimplemented } from "@svcgen/runtime/grpc";
+import { createHash, randomUUID } from "node:crypto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { status } from "@grpc/grpc-js";
+import { type CallContext, invalidField, RpcError } from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
 import {
+  deleteOwnFile,
+  type GetFileRow,
+  getFile,
+  listFilesByOwner,
+} from "../../gen/db/file/files.js";
+import {
+  createFileServiceBound,
   type FileServiceBound,
   type FileServiceBoundOptions,
   type FileServiceHandlers,
-  createFileServiceBound,
 } from "../../gen/grpc/file-service.js";
+import type { FileSchema, UploadFileRequest } from "../../gen/proto/example/file/v1/file_pb.js";
+import { fileServiceConfigFromEnv } from "./config.js";
+import {
+  type ContentReader,
+  createContentReader,
+  createPostgresStorage,
+  createS3Storage,
+  type FileStorage,
+  type S3Target,
+} from "./storage.js";
+
+/** Options of {@link FileServiceImpl}; what is not given comes from the environment. */
+export interface FileServiceOptions extends FileServiceBoundOptions {
+  /** The largest upload in bytes. Default `FILE_MAX_BYTES`, else 10 MiB. */
+  readonly maxBytes?: number;
+  /**
+   * Object storage for new files' content, or `false` for PostgreSQL. Default: S3 when
+   * `S3_BUCKET` is set (see `config.ts`), else PostgreSQL.
+   */
+  readonly s3?: S3Target | false;
+  /** Where settings not given here are read. Default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+}
+
+const defaultPageSize = 50;
+
+/** The caller's uid; the service's auth rule guarantees one. */
+function callerOf(ctx: CallContext): string {
+  const uid = ctx.principal?.uid;
+  if (uid === undefined) throw new RpcError(status.UNAUTHENTICATED, "Sign in to use files");
+  return uid;
+}
+
+function toFileMessage(row: Omit<GetFileRow, "storage">): MessageInitShape<typeof FileSchema> {
+  return {
+    id: row.id,
+    ownerId: row.ownerId,
+    ...(row.recordId === null ? {} : { recordId: row.recordId }),
+    name: row.name,
+    contentType: row.contentType,
+    sizeBytes: row.sizeBytes,
+    sha256: row.sha256,
+    storageKey: row.storageKey,
+    createdAt: timestampFromDate(row.createdAt),
+  };
+}
+
+/** The page token of the file after which the next page starts. */
+function pageToken(createdUs: bigint, id: string): string {
+  return Buffer.from(`${createdUs}.${id}`).toString("base64url");
+}
+
+function parsePageToken(token: string): { afterUs: bigint; afterId: string } {
+  const m = /^(\d{1,19})\.([0-9a-f-]{36})$/.exec(Buffer.from(token, "base64url").toString());
+  if (m === null || m[1] === undefined || m[2] === undefined) {
+    throw invalidField("page_token", "Not a page token of this service: pass next_page_token as given");
+  }
+  return { afterUs: BigInt(m[1]), afterId: m[2] };
+}
 
 /** Serves example.file.v1.FileService: register with `addFileService(server, new FileServiceImpl(pool))`. */
 export class FileServiceImpl implements FileServiceHandlers {
   private readonly bound: FileServiceBound;
+  private readonly maxBytes: number;
+  private readonly storage: FileStorage;
+  private readonly content: ContentReader;
 
-  constructor(db: Pool, options: FileServiceBoundOptions = {}) {
+  constructor(
+    private readonly db: Pool,
+    options: FileServiceOptions = {},
+  ) {
     this.bound = createFileServiceBound(db, options);
+    const needEnv = options.maxBytes === undefined || options.s3 === undefined;
+    const config = needEnv ? fileServiceConfigFromEnv(options.env) : undefined;
+    this.maxBytes = options.maxBytes ?? config?.maxBytes ?? 0;
+    const s3 = options.s3 === false ? undefined : (options.s3 ?? config?.s3);
+    this.storage = s3 === undefined ? createPostgresStorage(db) : createS3Storage(db, s3);
+    // Files written to S3 stay readable if S3 is turned off only when a target is known.
+    this.content = createContentReader(db, s3);
   }
 
-  createUploadUrl(
-    _request: Parameters<FileServiceHandlers["createUploadUrl"]>[0],
-    _ctx: CallContext,
-  ): ReturnType<FileServiceHandlers["createUploadUrl"]> {
-    throw unimplemented("example.file.v1.FileService/CreateUploadUrl");
-  }
-
-  createFile(
-    request: Parameters<FileServiceHandlers["createFile"]>[0],
+  async uploadFile(
+    requests: AsyncIterable<UploadFileRequest>,
     ctx: CallContext,
-  ): ReturnType<FileServiceHandlers["createFile"]> {
-    return this.bound.createFile(request, ctx);
+  ): ReturnType<FileServiceHandlers["uploadFile"]> {
+    const ownerId = callerOf(ctx);
+    const it = requests[Symbol.asyncIterator]();
+    const first = await it.next();
+    if (first.done === true || first.value.part.case !== "metadata") {
+      throw invalidField(
+        "metadata",
+        first.done === true
+          ? "The upload is empty: send an UploadMetadata message first"
+          : "The first message of an upload must be its metadata",
+      );
+    }
+    const meta = first.value.part.value;
+    const limit = BigInt(this.maxBytes);
+    if (meta.sizeBytes > limit) {
+      throw new RpcError(
+        status.RESOURCE_EXHAUSTED,
+        `The file is ${meta.sizeBytes} bytes; the limit is ${limit}`,
+        { violations: [{ field: "metadata.size_bytes", description: `At most ${limit} bytes` }] },
+      );
+    }
+    const declared = meta.sizeBytes;
+    // The content after the metadata, checked as it goes: it throws instead of ending when
+    // anything is wrong, so the storage never commits a bad upload.
+    async function* content(): AsyncGenerator<Uint8Array> {
+      const hash = createHash("sha256");
+      let received = 0n;
+      for (;;) {
+        const next = await it.next();
+        if (next.done === true) break;
+        const part = next.value.part;
+        if (part.case !== "chunk") {
+          throw invalidField(
+            "metadata",
+            part.case === "metadata"
+              ? "Only the first message of an upload may carry metadata"
+              : "A message after the metadata must carry a chunk",
+          );
+        }
+        received += BigInt(part.value.length);
+        if (received > limit) {
+          throw new RpcError(status.RESOURCE_EXHAUSTED, `The upload exceeds the limit of ${limit} bytes`);
+        }
+        if (received > declared) {
+          throw invalidField("metadata.size_bytes", `More than the declared ${declared} bytes were sent`);
+        }
+        hash.update(part.value);
+        yield part.value;
+      }
+      if (received !== declared) {
+        throw invalidField(
+          "metadata.size_bytes",
+          `${received} bytes were sent; the metadata declared ${declared}`,
+        );
+      }
+      if (!hash.digest().equals(meta.sha256)) {
+        throw invalidField("metadata.sha256", "The SHA-256 of the content sent does not match");
+      }
+    }
+    const id = randomUUID();
+    const row = await this.storage.store(
+      {
+        id,
+        ownerId,
+        recordId: meta.recordId ?? null,
+        name: meta.name,
+        contentType: meta.contentType,
+        sizeBytes: meta.sizeBytes,
+        sha256: meta.sha256,
+        storageKey: `${ownerId}/${id}`,
+      },
+      content(),
+      ctx.signal,
+    );
+    return toFileMessage(row);
   }
 
-  getFile(
+  async *downloadFile(
+    request: Parameters<FileServiceHandlers["downloadFile"]>[0],
+    ctx: CallContext,
+  ): ReturnType<FileServiceHandlers["downloadFile"]> {
+    const row = await this.ownFile(request.id, ctx);
+    yield { part: { case: "metadata", value: toFileMessage(row) } };
+    for await (const chunk of this.content.read(row, ctx.signal)) {
+      yield { part: { case: "chunk", value: chunk } };
+    }
+  }
+
+  async getFile(
     request: Parameters<FileServiceHandlers["getFile"]>[0],
     ctx: CallContext,
   ): ReturnType<FileServiceHandlers["getFile"]> {
-    return this.bound.getFile(request, ctx);
+    return toFileMessage(await this.ownFile(request.id, ctx));
   }
 
   adminGetFile(
@@ -46,11 +205,33 @@ export class FileServiceImpl implements FileServiceHandlers {
     return this.bound.adminGetFile(request, ctx);
   }
 
-  listMyFiles(
+  async listMyFiles(
     request: Parameters<FileServiceHandlers["listMyFiles"]>[0],
     ctx: CallContext,
   ): ReturnType<FileServiceHandlers["listMyFiles"]> {
-    return this.bound.listMyFiles(request, ctx);
+    const ownerId = callerOf(ctx);
+    const size = request.pageSize === 0 ? defaultPageSize : request.pageSize;
+    const after =
+      request.pageToken === "" ? { afterUs: null, afterId: null } : parsePageToken(request.pageToken);
+    // One more than a page: whether there is a next page without a count.
+    const rows = await listFilesByOwner(
+      this.db,
+      { ownerId, ...after, pageSize: BigInt(size + 1) },
+      { signal: ctx.signal },
+    );
+    const page = rows.slice(0, size);
+    const last = page[page.length - 1];
+    return {
+      files: page.map((r) => ({
+        id: r.id,
+        name: r.name,
+        contentType: r.contentType,
+        sizeBytes: r.sizeBytes,
+        createdAt: timestampFromDate(r.createdAt),
+      })),
+      nextPageToken:
+        rows.length > size && last !== undefined ? pageToken(last.createdUs, last.id) : "",
+    };
   }
 
   getUsage(
@@ -60,10 +241,36 @@ export class FileServiceImpl implements FileServiceHandlers {
     return this.bound.getUsage(request, ctx);
   }
 
-  deleteFile(
+  async deleteFile(
     request: Parameters<FileServiceHandlers["deleteFile"]>[0],
     ctx: CallContext,
   ): ReturnType<FileServiceHandlers["deleteFile"]> {
-    return this.bound.deleteFile(request, ctx);
+    const ownerId = callerOf(ctx);
+    const deleted = await deleteOwnFile(this.db, { id: request.id, ownerId }, { signal: ctx.signal });
+    if (deleted === null) {
+      // Not deleted: tell absent from someone else's.
+      await this.ownFile(request.id, ctx);
+      throw new RpcError(status.ABORTED, `File ${request.id} changed during the delete: retry`);
+    }
+    // After the row is gone: a failure here leaves an unreferenced object, never a row
+    // pointing at nothing.
+    await this.content.remove(deleted).catch((error: unknown) => {
+      process.emitWarning(`File ${request.id}: its object ${deleted.storageKey} was not deleted`, {
+        code: "FILE_OBJECT_ORPHANED",
+        detail: String(error),
+      });
+    });
+    return {};
+  }
+
+  /** The caller's file `id`: NOT_FOUND when absent, PERMISSION_DENIED for another user's. */
+  private async ownFile(id: string, ctx: CallContext): Promise<GetFileRow> {
+    const uid = callerOf(ctx);
+    const row = await getFile(this.db, { id }, { signal: ctx.signal });
+    if (row === null) throw new RpcError(status.NOT_FOUND, `No file ${id}`);
+    if (row.ownerId !== uid) {
+      throw new RpcError(status.PERMISSION_DENIED, `File ${id} belongs to another user`);
+    }
+    return row;
   }
 }

@@ -1,21 +1,64 @@
 // Handlers of example.notifications.v1.NotificationService. Created once by svcgen; this file is yours to edit.
 // svcgen adds a stub here when the proto gains an RPC and never changes anything else.
 
-import type { CallContext } from "@svcgen/runtime/grpc";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { status } from "@grpc/grpc-js";
+import { type CallContext, RpcError, toJsonObject } from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
+import type { NotificationKind as NotificationKindLabel } from "../../gen/db/enums.js";
+import {
+  type GetNotificationRow,
+  getNotification,
+  notificationsAfter,
+} from "../../gen/db/notifications/notifications.js";
 import {
   type NotificationServiceBound,
   type NotificationServiceBoundOptions,
   type NotificationServiceHandlers,
   createNotificationServiceBound,
 } from "../../gen/grpc/notification-service.js";
+import {
+  NotificationKind,
+  type NotificationSchema,
+} from "../../gen/proto/example/notifications/v1/notifications_pb.js";
+import { NotificationListener } from "./notification-listener.js";
+
+/** Announced notifications a subscription may have queued before it is ended as too slow. */
+const maxPending = 1000;
+/** Rows per query of a subscription's catch-up (`after_id`). */
+const catchUpPage = 500n;
+
+const kindNumbers = new Map<NotificationKindLabel, NotificationKind>([
+  ["info", NotificationKind.INFO],
+  ["warning", NotificationKind.WARNING],
+  ["mention", NotificationKind.MENTION],
+  ["share", NotificationKind.SHARE],
+]);
+
+function toNotification(row: GetNotificationRow): MessageInitShape<typeof NotificationSchema> {
+  return {
+    id: row.id,
+    kind: kindNumbers.get(row.kind) ?? NotificationKind.UNSPECIFIED,
+    title: row.title,
+    body: row.body ?? undefined,
+    payload: row.payload === null ? undefined : toJsonObject(row.payload, "payload"),
+    createdAt: timestampFromDate(row.createdAt),
+    readAt: row.readAt === null ? undefined : timestampFromDate(row.readAt),
+  };
+}
 
 /** Serves example.notifications.v1.NotificationService: register with `addNotificationService(server, new NotificationServiceImpl(pool))`. */
 export class NotificationServiceImpl implements NotificationServiceHandlers {
   private readonly bound: NotificationServiceBound;
+  private readonly db: Pool;
+  /** The process's LISTEN connection, shared by every subscription. */
+  readonly listener: NotificationListener;
 
   constructor(db: Pool, options: NotificationServiceBoundOptions = {}) {
+    this.db = db;
     this.bound = createNotificationServiceBound(db, options);
+    this.listener = new NotificationListener(db);
   }
 
   createNotification(
@@ -51,5 +94,88 @@ export class NotificationServiceImpl implements NotificationServiceHandlers {
     ctx: CallContext,
   ): ReturnType<NotificationServiceHandlers["countUnread"]> {
     return this.bound.countUnread(request, ctx);
+  }
+
+  /**
+   * LISTEN first, then the catch-up (rows after `after_id`), then the live announcements: a
+   * row committed during the catch-up is both read and announced, and sent once. Each
+   * announced id is read back with the caller's user id, so no other user's row can leak. The
+   * generator pulls the next announcement only when the runtime has written the previous
+   * message (backpressure); announcements queue meanwhile, up to `maxPending`.
+   */
+  async *subscribe(
+    request: Parameters<NotificationServiceHandlers["subscribe"]>[0],
+    ctx: CallContext,
+  ): ReturnType<NotificationServiceHandlers["subscribe"]> {
+    const uid = ctx.principal?.uid;
+    if (uid === undefined) throw new RpcError(status.UNAUTHENTICATED, "Sign in to subscribe");
+    const userId = uid.toLowerCase();
+    const pending: bigint[] = [];
+    let failure: RpcError | undefined;
+    let wake: (() => void) | undefined;
+    const unsubscribe = await this.listener.subscribe(userId, {
+      announce: (id) => {
+        if (pending.length < maxPending) pending.push(id);
+        else
+          failure ??= new RpcError(
+            status.RESOURCE_EXHAUSTED,
+            "The subscriber reads too slowly to keep up: subscribe again with after_id",
+          );
+        wake?.();
+      },
+      fail: (error) => {
+        failure ??= error;
+        wake?.();
+      },
+    });
+    const onAbort = (): void => wake?.();
+    ctx.signal.addEventListener("abort", onAbort);
+    try {
+      const caughtUp = new Set<bigint>();
+      const afterId = request.afterId;
+      if (afterId !== undefined) {
+        let cursor = afterId;
+        for (;;) {
+          const rows = await notificationsAfter(
+            this.db,
+            { userId, afterId: cursor, rowLimit: catchUpPage },
+            { signal: ctx.signal },
+          );
+          for (const row of rows) {
+            caughtUp.add(row.id);
+            cursor = row.id;
+            yield toNotification(row);
+          }
+          if (BigInt(rows.length) < catchUpPage) break;
+        }
+      }
+      for (;;) {
+        // An aborted call (cancel, deadline, shutdown) is ended by the runtime with its status.
+        if (ctx.signal.aborted) return;
+        if (failure !== undefined) throw failure;
+        const id = pending.shift();
+        if (id === undefined) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = undefined;
+          continue;
+        }
+        // Sent by the catch-up already, or older than what the client asked for.
+        if (caughtUp.delete(id) || (afterId !== undefined && id <= afterId)) continue;
+        const row = await getNotification(this.db, { id, userId }, { signal: ctx.signal });
+        if (row !== null) yield toNotification(row);
+      }
+    } finally {
+      ctx.signal.removeEventListener("abort", onAbort);
+      unsubscribe();
+    }
+  }
+
+  markAllRead(
+    request: Parameters<NotificationServiceHandlers["markAllRead"]>[0],
+    ctx: CallContext,
+  ): ReturnType<NotificationServiceHandlers["markAllRead"]> {
+    return this.bound.markAllRead(request, ctx);
   }
 }

@@ -3,18 +3,25 @@
 
 import type { CallContext } from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
+import { searchProfiles } from "../../gen/db/user/profiles.js";
 import {
   type UserServiceBound,
   type UserServiceBoundOptions,
   type UserServiceHandlers,
   createUserServiceBound,
 } from "../../gen/grpc/user-service.js";
+import { decodePageToken, encodePageToken, filterFingerprint } from "../shared/page-token.js";
+
+/** Profiles per page of SearchProfiles when the request sets no page size. */
+const defaultPageSize = 20;
 
 /** Serves example.user.v1.UserService: register with `addUserService(server, new UserServiceImpl(pool))`. */
 export class UserServiceImpl implements UserServiceHandlers {
   private readonly bound: UserServiceBound;
+  private readonly pool: Pool;
 
   constructor(db: Pool, options: UserServiceBoundOptions = {}) {
+    this.pool = db;
     this.bound = createUserServiceBound(db, options);
   }
 
@@ -65,5 +72,54 @@ export class UserServiceImpl implements UserServiceHandlers {
     ctx: CallContext,
   ): ReturnType<UserServiceHandlers["listProfiles"]> {
     return this.bound.listProfiles(request, ctx);
+  }
+
+  /**
+   * Keyset pagination in handle order (unique, so no row is skipped or repeated when rows
+   * change between pages): the page token holds the last handle sent and a fingerprint of the
+   * filters; one row more than the page is read to know whether another page follows.
+   */
+  async searchProfiles(
+    request: Parameters<UserServiceHandlers["searchProfiles"]>[0],
+    ctx: CallContext,
+  ): ReturnType<UserServiceHandlers["searchProfiles"]> {
+    const filters = {
+      handlePrefix: request.handlePrefix ?? null,
+      nameContains: request.nameContains ?? null,
+      locale: request.locale ?? null,
+    };
+    const fingerprint = filterFingerprint([
+      filters.handlePrefix,
+      filters.nameContains,
+      filters.locale,
+    ]);
+    const afterHandle = decodePageToken(request.pageToken, fingerprint) ?? null;
+    const pageSize = request.pageSize ?? defaultPageSize;
+    const rows = await searchProfiles(
+      this.pool,
+      { ...filters, afterHandle, rowLimit: BigInt(pageSize + 1) },
+      { signal: ctx.signal },
+    );
+    const page = rows.slice(0, pageSize);
+    const last = page[page.length - 1];
+    return {
+      profiles: page.map((row) => ({
+        userId: row.userId,
+        handle: row.handle,
+        displayName: row.displayName,
+        avatarFileId: row.avatarFileId ?? undefined,
+      })),
+      nextPageToken:
+        rows.length > pageSize && last !== undefined
+          ? encodePageToken(last.handle, fingerprint)
+          : undefined,
+    };
+  }
+
+  deleteMyAccount(
+    request: Parameters<UserServiceHandlers["deleteMyAccount"]>[0],
+    ctx: CallContext,
+  ): ReturnType<UserServiceHandlers["deleteMyAccount"]> {
+    return this.bound.deleteMyAccount(request, ctx);
   }
 }

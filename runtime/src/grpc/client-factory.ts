@@ -220,21 +220,41 @@ function linkSignal(signal: AbortSignal | undefined, call: { cancel(): void }): 
   return () => signal.removeEventListener("abort", onAbort);
 }
 
-/** Writes every request of `requests` to a client stream with backpressure, then ends it. */
+/**
+ * Writes every request of `requests` to a client stream with backpressure, then ends it.
+ * Stops reading `requests` as soon as the call has ended (the server answered early, say
+ * RESOURCE_EXHAUSTED, or the call was cancelled): the rest of a large source is never read.
+ */
 async function pump(
   requests: AsyncIterable<Message>,
   stream: {
     write(m: Message): boolean;
     end(): void;
-    once(e: "drain", f: () => void): unknown;
+    once(e: "drain" | "status", f: () => void): unknown;
+    off(e: "drain", f: () => void): unknown;
     destroy(e?: Error): void;
   },
 ): Promise<void> {
+  let ended = false;
+  let wake: (() => void) | undefined;
+  stream.once("status", () => {
+    ended = true;
+    wake?.();
+  });
   try {
     for await (const r of requests) {
-      if (!stream.write(r)) await new Promise<void>((resolve) => stream.once("drain", resolve));
+      if (ended) break;
+      if (!stream.write(r)) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          stream.once("drain", resolve);
+        });
+        if (wake !== undefined) stream.off("drain", wake);
+        wake = undefined;
+        if (ended) break;
+      }
     }
-    stream.end();
+    if (!ended) stream.end();
   } catch (e) {
     stream.destroy(e instanceof Error ? e : new Error(String(e)));
   }

@@ -28,7 +28,7 @@ import {
 } from "@grpc/grpc-js";
 import { createAuthInterceptor } from "../auth/auth-interceptor.js";
 import { assembleChain, type ChainSlots, runChain } from "../server/chain.js";
-import { createDeadlineInterceptor } from "../server/deadline-interceptor.js";
+import { createDeadlineInterceptor, raceAbort } from "../server/deadline-interceptor.js";
 import { createErrorMapInterceptor, type ErrorMapTable, mapError } from "../server/error-map.js";
 import type {
   MessageListener,
@@ -318,15 +318,38 @@ function toServiceError(
   });
 }
 
-/** A validated async iterable over the requests of a client stream. */
+/** Event-loop turns to wait after a request stream ends for a cancel to surface. */
+const endSettleTurns = 8;
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * A validated async iterable over the requests of a client stream. It ends only when the
+ * client half-closed the stream: once the call is cancelled, times out or the server shuts
+ * down, the next read (or the one waiting) throws the signal's reason instead, so a handler
+ * that writes as it reads (a transaction, an upload) never takes a cut-off stream for a
+ * complete one, and never waits forever for a message that will not come.
+ */
 async function* readRequests<I extends DescMessage>(
   stream: AsyncIterable<unknown>,
   schema: I,
   validator: Validator | false,
   live: LiveCall,
 ): AsyncGenerator<MessageShape<I>> {
-  for await (const raw of stream) {
-    const message = raw as MessageShape<I>;
+  const signal = live.ctx.signal;
+  const it = stream[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await raceAbort(it.next(), signal);
+    if (next.done === true) {
+      // grpc-js ends the request stream of a cancelled call (RST_STREAM, or its own deadline)
+      // exactly as a client's half-close, and reports the cancel a couple of event-loop turns
+      // later (2 measured with grpc-js 1.14 on Node 20). Let those turns pass, so a handler
+      // never commits a cut-off stream: a few microseconds, once per call.
+      for (let turn = 0; turn < endSettleTurns && !signal.aborted; turn++) await nextTurn();
+    }
+    if (signal.aborted) throw signal.reason;
+    if (next.done === true) return;
+    const message = next.value as MessageShape<I>;
     live.message("received");
     if (validator !== false) validateMessage(validator, schema, message);
     yield message;

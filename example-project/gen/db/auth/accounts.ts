@@ -14,29 +14,25 @@ import {
   encodeArray,
   encodeTimestamptz,
   encodeValue,
-  runExec,
-  runExecRows,
   runMany,
   runOne,
   runStream,
 } from "@svcgen/runtime";
 
-export const getAccountByFirebaseUidSql = "SELECT id, firebase_uid, email, email_verified, roles, created_at, last_sign_in_at\nFROM accounts\nWHERE firebase_uid = $1";
+export const getAccountSql = "SELECT id, email, email_verified, roles, created_at, last_sign_in_at\nFROM accounts\nWHERE id = $1";
 
-/** Parameters of GetAccountByFirebaseUid, keyed as in the query; `null` sends SQL NULL. */
-export interface GetAccountByFirebaseUidParams {
-  /** `text` */
-  readonly firebaseUid: string;
+/** Parameters of GetAccount, keyed as in the query; `null` sends SQL NULL. */
+export interface GetAccountParams {
+  /** `uuid` */
+  readonly id: string;
 }
 
-/** One row of GetAccountByFirebaseUid. */
-export interface GetAccountByFirebaseUidRow {
+/** One row of GetAccount. */
+export interface GetAccountRow {
   /** `uuid` */
   id: string;
   /** `text` */
-  firebaseUid: string;
-  /** `text` */
-  email: string;
+  email: string | null;
   /** `boolean` */
   emailVerified: boolean;
   /** `text[]` */
@@ -44,18 +40,17 @@ export interface GetAccountByFirebaseUidRow {
   /** `timestamp with time zone` */
   createdAt: Date;
   /** `timestamp with time zone` */
-  lastSignInAt: Date | null;
+  lastSignInAt: Date;
 }
 
-const getAccountByFirebaseUidQuery = defineQuery<GetAccountByFirebaseUidParams, GetAccountByFirebaseUidRow>({
-  name: "GetAccountByFirebaseUid",
-  sql: getAccountByFirebaseUidSql,
+const getAccountQuery = defineQuery<GetAccountParams, GetAccountRow>({
+  name: "GetAccount",
+  sql: getAccountSql,
   params: [
-    ["firebaseUid", encodeValue],
+    ["id", encodeValue],
   ],
   columns: [
     ["id", decodeText],
-    ["firebaseUid", decodeText],
     ["email", decodeText],
     ["emailVerified", decodeBool],
     ["roles", decodeArray(decodeText)],
@@ -65,32 +60,32 @@ const getAccountByFirebaseUidQuery = defineQuery<GetAccountByFirebaseUidParams, 
 });
 
 /**
- * Finds the account of a Firebase user.
+ * An account by its id (the token subject).
  *
- * GetAccountByFirebaseUid (:one) from queries/auth/accounts.sql:2
+ * GetAccount (:one) from queries/auth/accounts.sql:2
  *
  * ```sql
- * SELECT id, firebase_uid, email, email_verified, roles, created_at, last_sign_in_at
+ * SELECT id, email, email_verified, roles, created_at, last_sign_in_at
  * FROM accounts
- * WHERE firebase_uid = $1
+ * WHERE id = $1
  * ```
  */
-export async function getAccountByFirebaseUid(
+export async function getAccount(
   db: Queryable,
-  params: GetAccountByFirebaseUidParams,
+  params: GetAccountParams,
   opts?: QueryOptions,
-): Promise<GetAccountByFirebaseUidRow | null> {
-  return runOne(db, getAccountByFirebaseUidQuery, params, opts);
+): Promise<GetAccountRow | null> {
+  return runOne(db, getAccountQuery, params, opts);
 }
 
-export const upsertAccountOnSignInSql = "INSERT INTO accounts (firebase_uid, email, email_verified, last_sign_in_at)\nVALUES ($1, $2, $3, now())\nON CONFLICT (firebase_uid) DO UPDATE\n  SET email = EXCLUDED.email,\n      email_verified = EXCLUDED.email_verified,\n      last_sign_in_at = now()\nRETURNING id, firebase_uid, email, email_verified, roles, created_at, last_sign_in_at";
+export const upsertAccountOnSignInSql = "INSERT INTO accounts (id, email, email_verified, last_sign_in_at)\nVALUES ($1, $2, $3, now())\nON CONFLICT (id) DO UPDATE\n  SET email = EXCLUDED.email,\n      email_verified = EXCLUDED.email_verified,\n      last_sign_in_at = now()\nRETURNING id, email, email_verified, roles, created_at, last_sign_in_at,\n          (xmax = 0) AS \"created!\"";
 
 /** Parameters of UpsertAccountOnSignIn, keyed as in the query; `null` sends SQL NULL. */
 export interface UpsertAccountOnSignInParams {
+  /** `uuid` */
+  readonly id: string;
   /** `text` */
-  readonly firebaseUid: string;
-  /** `text` */
-  readonly email: string;
+  readonly email: string | null;
   /** `boolean` */
   readonly emailVerified: boolean;
 }
@@ -100,9 +95,7 @@ export interface UpsertAccountOnSignInRow {
   /** `uuid` */
   id: string;
   /** `text` */
-  firebaseUid: string;
-  /** `text` */
-  email: string;
+  email: string | null;
   /** `boolean` */
   emailVerified: boolean;
   /** `text[]` */
@@ -110,41 +103,45 @@ export interface UpsertAccountOnSignInRow {
   /** `timestamp with time zone` */
   createdAt: Date;
   /** `timestamp with time zone` */
-  lastSignInAt: Date | null;
+  lastSignInAt: Date;
+  /** `boolean` */
+  created: boolean;
 }
 
 const upsertAccountOnSignInQuery = defineQuery<UpsertAccountOnSignInParams, UpsertAccountOnSignInRow>({
   name: "UpsertAccountOnSignIn",
   sql: upsertAccountOnSignInSql,
   params: [
-    ["firebaseUid", encodeValue],
+    ["id", encodeValue],
     ["email", encodeValue],
     ["emailVerified", encodeValue],
   ],
   columns: [
     ["id", decodeText],
-    ["firebaseUid", decodeText],
     ["email", decodeText],
     ["emailVerified", decodeBool],
     ["roles", decodeArray(decodeText)],
     ["createdAt", decodeTimestamptz],
     ["lastSignInAt", decodeTimestamptz],
+    ["created", decodeBool],
   ],
 });
 
 /**
- * Creates the account on first sign-in, or records the sign-in.
+ * Creates the account on first sign-in, or records the sign-in; `created` is true for a new
+ * account (an inserted row has no xmax).
  *
- * UpsertAccountOnSignIn (:one) from queries/auth/accounts.sql:8
+ * UpsertAccountOnSignIn (:one) from queries/auth/accounts.sql:9
  *
  * ```sql
- * INSERT INTO accounts (firebase_uid, email, email_verified, last_sign_in_at)
+ * INSERT INTO accounts (id, email, email_verified, last_sign_in_at)
  * VALUES ($1, $2, $3, now())
- * ON CONFLICT (firebase_uid) DO UPDATE
+ * ON CONFLICT (id) DO UPDATE
  *   SET email = EXCLUDED.email,
  *       email_verified = EXCLUDED.email_verified,
  *       last_sign_in_at = now()
- * RETURNING id, firebase_uid, email, email_verified, roles, created_at, last_sign_in_at
+ * RETURNING id, email, email_verified, roles, created_at, last_sign_in_at,
+ *           (xmax = 0) AS "created!"
  * ```
  */
 export async function upsertAccountOnSignIn(
@@ -155,7 +152,7 @@ export async function upsertAccountOnSignIn(
   return runOne(db, upsertAccountOnSignInQuery, params, opts);
 }
 
-export const createSessionSql = "INSERT INTO sessions (account_id, user_agent, expires_at)\nVALUES ($1, $2, $3)\nRETURNING id, account_id, created_at, expires_at";
+export const createSessionSql = "INSERT INTO sessions (account_id, user_agent, expires_at)\nVALUES ($1, $2, $3)\nRETURNING id, account_id, user_agent, created_at, expires_at";
 
 /** Parameters of CreateSession, keyed as in the query; `null` sends SQL NULL. */
 export interface CreateSessionParams {
@@ -173,6 +170,8 @@ export interface CreateSessionRow {
   id: string;
   /** `uuid` */
   accountId: string;
+  /** `text` */
+  userAgent: string | null;
   /** `timestamp with time zone` */
   createdAt: Date;
   /** `timestamp with time zone` */
@@ -190,18 +189,19 @@ const createSessionQuery = defineQuery<CreateSessionParams, CreateSessionRow>({
   columns: [
     ["id", decodeText],
     ["accountId", decodeText],
+    ["userAgent", decodeText],
     ["createdAt", decodeTimestamptz],
     ["expiresAt", decodeTimestamptz],
   ],
 });
 
 /**
- * CreateSession (:one) from queries/auth/accounts.sql:17
+ * CreateSession (:one) from queries/auth/accounts.sql:19
  *
  * ```sql
  * INSERT INTO sessions (account_id, user_agent, expires_at)
  * VALUES ($1, $2, $3)
- * RETURNING id, account_id, created_at, expires_at
+ * RETURNING id, account_id, user_agent, created_at, expires_at
  * ```
  */
 export async function createSession(
@@ -212,7 +212,7 @@ export async function createSession(
   return runOne(db, createSessionQuery, params, opts);
 }
 
-export const listActiveSessionsSql = "SELECT s.id, s.user_agent, s.created_at, s.expires_at\nFROM sessions s\nWHERE s.account_id = $1\n  AND s.revoked_at IS NULL\n  AND s.expires_at > now()\nORDER BY s.created_at DESC";
+export const listActiveSessionsSql = "SELECT s.id, s.account_id, s.user_agent, s.created_at, s.expires_at\nFROM sessions s\nWHERE s.account_id = $1\n  AND s.revoked_at IS NULL\n  AND s.expires_at > now()\nORDER BY s.created_at DESC, s.id";
 
 /** Parameters of ListActiveSessions, keyed as in the query; `null` sends SQL NULL. */
 export interface ListActiveSessionsParams {
@@ -224,6 +224,8 @@ export interface ListActiveSessionsParams {
 export interface ListActiveSessionsRow {
   /** `uuid` */
   id: string;
+  /** `uuid` */
+  accountId: string;
   /** `text` */
   userAgent: string | null;
   /** `timestamp with time zone` */
@@ -240,6 +242,7 @@ const listActiveSessionsQuery = defineQuery<ListActiveSessionsParams, ListActive
   ],
   columns: [
     ["id", decodeText],
+    ["accountId", decodeText],
     ["userAgent", decodeText],
     ["createdAt", decodeTimestamptz],
     ["expiresAt", decodeTimestamptz],
@@ -249,15 +252,15 @@ const listActiveSessionsQuery = defineQuery<ListActiveSessionsParams, ListActive
 /**
  * Active sessions of an account, newest first.
  *
- * ListActiveSessions (:many) from queries/auth/accounts.sql:23
+ * ListActiveSessions (:many) from queries/auth/accounts.sql:25
  *
  * ```sql
- * SELECT s.id, s.user_agent, s.created_at, s.expires_at
+ * SELECT s.id, s.account_id, s.user_agent, s.created_at, s.expires_at
  * FROM sessions s
  * WHERE s.account_id = $1
  *   AND s.revoked_at IS NULL
  *   AND s.expires_at > now()
- * ORDER BY s.created_at DESC
+ * ORDER BY s.created_at DESC, s.id
  * ```
  */
 export async function listActiveSessions(
@@ -281,7 +284,7 @@ export function listActiveSessionsStream(
   return runStream(db, listActiveSessionsQuery, params, opts);
 }
 
-export const revokeSessionSql = "UPDATE sessions\nSET revoked_at = now()\nWHERE id = $1 AND account_id = $2 AND revoked_at IS NULL";
+export const revokeSessionSql = "UPDATE sessions\nSET revoked_at = now()\nWHERE id = $1 AND account_id = $2 AND revoked_at IS NULL\nRETURNING id, revoked_at AS \"revoked_at!\"";
 
 /** Parameters of RevokeSession, keyed as in the query; `null` sends SQL NULL. */
 export interface RevokeSessionParams {
@@ -291,34 +294,48 @@ export interface RevokeSessionParams {
   readonly accountId: string;
 }
 
-const revokeSessionQuery = defineQuery<RevokeSessionParams, Record<string, never>>({
+/** One row of RevokeSession. */
+export interface RevokeSessionRow {
+  /** `uuid` */
+  id: string;
+  /** `timestamp with time zone` */
+  revokedAt: Date;
+}
+
+const revokeSessionQuery = defineQuery<RevokeSessionParams, RevokeSessionRow>({
   name: "RevokeSession",
   sql: revokeSessionSql,
   params: [
     ["id", encodeValue],
     ["accountId", encodeValue],
   ],
-  columns: [],
+  columns: [
+    ["id", decodeText],
+    ["revokedAt", decodeTimestamptz],
+  ],
 });
 
 /**
- * RevokeSession (:execrows) from queries/auth/accounts.sql:31
+ * Revokes one of the account's active sessions; no row when it is not theirs or already revoked.
+ *
+ * RevokeSession (:one) from queries/auth/accounts.sql:34
  *
  * ```sql
  * UPDATE sessions
  * SET revoked_at = now()
  * WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL
+ * RETURNING id, revoked_at AS "revoked_at!"
  * ```
  */
 export async function revokeSession(
   db: Queryable,
   params: RevokeSessionParams,
   opts?: QueryOptions,
-): Promise<number> {
-  return runExecRows(db, revokeSessionQuery, params, opts);
+): Promise<RevokeSessionRow | null> {
+  return runOne(db, revokeSessionQuery, params, opts);
 }
 
-export const setAccountRolesSql = "UPDATE accounts SET roles = $1 WHERE id = $2";
+export const setAccountRolesSql = "UPDATE accounts SET roles = $1 WHERE id = $2\nRETURNING id, email, email_verified, roles, created_at, last_sign_in_at";
 
 /** Parameters of SetAccountRoles, keyed as in the query; `null` sends SQL NULL. */
 export interface SetAccountRolesParams {
@@ -328,27 +345,53 @@ export interface SetAccountRolesParams {
   readonly id: string;
 }
 
-const setAccountRolesQuery = defineQuery<SetAccountRolesParams, Record<string, never>>({
+/** One row of SetAccountRoles. */
+export interface SetAccountRolesRow {
+  /** `uuid` */
+  id: string;
+  /** `text` */
+  email: string | null;
+  /** `boolean` */
+  emailVerified: boolean;
+  /** `text[]` */
+  roles: string[];
+  /** `timestamp with time zone` */
+  createdAt: Date;
+  /** `timestamp with time zone` */
+  lastSignInAt: Date;
+}
+
+const setAccountRolesQuery = defineQuery<SetAccountRolesParams, SetAccountRolesRow>({
   name: "SetAccountRoles",
   sql: setAccountRolesSql,
   params: [
     ["roles", encodeArray(encodeValue)],
     ["id", encodeValue],
   ],
-  columns: [],
+  columns: [
+    ["id", decodeText],
+    ["email", decodeText],
+    ["emailVerified", decodeBool],
+    ["roles", decodeArray(decodeText)],
+    ["createdAt", decodeTimestamptz],
+    ["lastSignInAt", decodeTimestamptz],
+  ],
 });
 
 /**
- * SetAccountRoles (:exec) from queries/auth/accounts.sql:36
+ * Replaces an account's roles; no row for an unknown account.
+ *
+ * SetAccountRoles (:one) from queries/auth/accounts.sql:41
  *
  * ```sql
  * UPDATE accounts SET roles = $1 WHERE id = $2
+ * RETURNING id, email, email_verified, roles, created_at, last_sign_in_at
  * ```
  */
 export async function setAccountRoles(
   db: Queryable,
   params: SetAccountRolesParams,
   opts?: QueryOptions,
-): Promise<void> {
-  return runExec(db, setAccountRolesQuery, params, opts);
+): Promise<SetAccountRolesRow | null> {
+  return runOne(db, setAccountRolesQuery, params, opts);
 }

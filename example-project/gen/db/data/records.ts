@@ -18,7 +18,6 @@ import {
   encodeArray,
   encodeJson,
   encodeValue,
-  runExec,
   runExecRows,
   runMany,
   runOne,
@@ -26,7 +25,7 @@ import {
 } from "@svcgen/runtime";
 import type { RecordVisibility } from "../enums.js";
 
-export const getRecordForReaderSql = "SELECT r.id, r.owner_id, r.title, r.body, r.tags, r.visibility, r.version, r.created_at, r.updated_at,\n       (r.owner_id = $1 OR coalesce(s.can_write, false)) AS \"can_write!\"\nFROM records r\nLEFT JOIN record_shares s ON s.record_id = r.id AND s.user_id = $1\nWHERE r.id = $2\n  AND r.deleted_at IS NULL\n  AND (r.owner_id = $1 OR r.visibility = 'public' OR s.user_id IS NOT NULL)";
+export const getRecordForReaderSql = "SELECT r.id, r.owner_id, r.title, r.body, r.tags, r.visibility, r.version, r.created_at, r.updated_at,\n       (r.owner_id = $1) AS \"can_write!\"\nFROM records r\nWHERE r.id = $2\n  AND r.deleted_at IS NULL\n  AND (r.owner_id = $1\n       OR r.visibility = 'public'\n       OR EXISTS (SELECT 1 FROM record_shares s WHERE s.record_id = r.id AND s.user_id = $1))";
 
 /** Parameters of GetRecordForReader, keyed as in the query; `null` sends SQL NULL. */
 export interface GetRecordForReaderParams {
@@ -88,12 +87,13 @@ const getRecordForReaderQuery = defineQuery<GetRecordForReaderParams, GetRecordF
  *
  * ```sql
  * SELECT r.id, r.owner_id, r.title, r.body, r.tags, r.visibility, r.version, r.created_at, r.updated_at,
- *        (r.owner_id = $1 OR coalesce(s.can_write, false)) AS "can_write!"
+ *        (r.owner_id = $1) AS "can_write!"
  * FROM records r
- * LEFT JOIN record_shares s ON s.record_id = r.id AND s.user_id = $1
  * WHERE r.id = $2
  *   AND r.deleted_at IS NULL
- *   AND (r.owner_id = $1 OR r.visibility = 'public' OR s.user_id IS NOT NULL)
+ *   AND (r.owner_id = $1
+ *        OR r.visibility = 'public'
+ *        OR EXISTS (SELECT 1 FROM record_shares s WHERE s.record_id = r.id AND s.user_id = $1))
  * ```
  */
 export async function getRecordForReader(
@@ -104,16 +104,74 @@ export async function getRecordForReader(
   return runOne(db, getRecordForReaderQuery, params, opts);
 }
 
-export const listRecordsByOwnerSql = "SELECT id, title, tags, visibility, version, updated_at\nFROM records\nWHERE owner_id = $1 AND deleted_at IS NULL\nORDER BY updated_at DESC, id DESC\nLIMIT $2 OFFSET $3";
+export const getRecordAccessSql = "SELECT r.id, r.version, (r.owner_id = $1) AS \"is_owner!\"\nFROM records r\nWHERE r.id = $2\n  AND r.deleted_at IS NULL\n  AND (r.owner_id = $1\n       OR r.visibility = 'public'\n       OR EXISTS (SELECT 1 FROM record_shares s WHERE s.record_id = r.id AND s.user_id = $1))";
+
+/** Parameters of GetRecordAccess, keyed as in the query; `null` sends SQL NULL. */
+export interface GetRecordAccessParams {
+  /** `uuid` */
+  readonly readerId: string;
+  /** `bigint` */
+  readonly id: bigint;
+}
+
+/** One row of GetRecordAccess. */
+export interface GetRecordAccessRow {
+  /** `bigint` */
+  id: bigint;
+  /** `integer` */
+  version: number;
+  /** `boolean` */
+  isOwner: boolean;
+}
+
+const getRecordAccessQuery = defineQuery<GetRecordAccessParams, GetRecordAccessRow>({
+  name: "GetRecordAccess",
+  sql: getRecordAccessSql,
+  params: [
+    ["readerId", encodeValue],
+    ["id", encodeValue],
+  ],
+  columns: [
+    ["id", decodeBigInt],
+    ["version", decodeNumber],
+    ["isOwner", decodeBool],
+  ],
+});
+
+/**
+ * What a caller may do with a record that is not deleted: read it (owned, shared or public),
+ * and whether they own it; no row when it does not exist or they may not read it.
+ *
+ * GetRecordAccess (:one) from queries/data/records.sql:14
+ *
+ * ```sql
+ * SELECT r.id, r.version, (r.owner_id = $1) AS "is_owner!"
+ * FROM records r
+ * WHERE r.id = $2
+ *   AND r.deleted_at IS NULL
+ *   AND (r.owner_id = $1
+ *        OR r.visibility = 'public'
+ *        OR EXISTS (SELECT 1 FROM record_shares s WHERE s.record_id = r.id AND s.user_id = $1))
+ * ```
+ */
+export async function getRecordAccess(
+  db: Queryable,
+  params: GetRecordAccessParams,
+  opts?: QueryOptions,
+): Promise<GetRecordAccessRow | null> {
+  return runOne(db, getRecordAccessQuery, params, opts);
+}
+
+export const listRecordsByOwnerSql = "SELECT id, title, tags, visibility, version, updated_at\nFROM records\nWHERE owner_id = $1 AND deleted_at IS NULL\n  AND ($2::bigint IS NULL OR id < $2)\nORDER BY id DESC\nLIMIT $3";
 
 /** Parameters of ListRecordsByOwner, keyed as in the query; `null` sends SQL NULL. */
 export interface ListRecordsByOwnerParams {
   /** `uuid` */
   readonly ownerId: string;
   /** `bigint` */
-  readonly pageSize: bigint;
+  readonly beforeId: bigint | null;
   /** `bigint` */
-  readonly pageOffset: bigint;
+  readonly rowLimit: bigint;
 }
 
 /** One row of ListRecordsByOwner. */
@@ -137,8 +195,8 @@ const listRecordsByOwnerQuery = defineQuery<ListRecordsByOwnerParams, ListRecord
   sql: listRecordsByOwnerSql,
   params: [
     ["ownerId", encodeValue],
-    ["pageSize", encodeValue],
-    ["pageOffset", encodeValue],
+    ["beforeId", encodeValue],
+    ["rowLimit", encodeValue],
   ],
   columns: [
     ["id", decodeBigInt],
@@ -151,14 +209,17 @@ const listRecordsByOwnerQuery = defineQuery<ListRecordsByOwnerParams, ListRecord
 });
 
 /**
- * ListRecordsByOwner (:many) from queries/data/records.sql:11
+ * One page of the owner's records, newest first, after the keyset cursor `before_id`.
+ *
+ * ListRecordsByOwner (:many) from queries/data/records.sql:24
  *
  * ```sql
  * SELECT id, title, tags, visibility, version, updated_at
  * FROM records
  * WHERE owner_id = $1 AND deleted_at IS NULL
- * ORDER BY updated_at DESC, id DESC
- * LIMIT $2 OFFSET $3
+ *   AND ($2::bigint IS NULL OR id < $2)
+ * ORDER BY id DESC
+ * LIMIT $3
  * ```
  */
 export async function listRecordsByOwner(
@@ -180,6 +241,92 @@ export function listRecordsByOwnerStream(
   opts?: StreamOptions,
 ): AsyncGenerator<ListRecordsByOwnerRow, void, undefined> {
   return runStream(db, listRecordsByOwnerQuery, params, opts);
+}
+
+export const exportRecordsByOwnerSql = "SELECT id, owner_id, title, body, tags, visibility, version, created_at, updated_at,\n       true AS \"can_write!\"\nFROM records\nWHERE owner_id = $1 AND deleted_at IS NULL\nORDER BY id";
+
+/** Parameters of ExportRecordsByOwner, keyed as in the query; `null` sends SQL NULL. */
+export interface ExportRecordsByOwnerParams {
+  /** `uuid` */
+  readonly ownerId: string;
+}
+
+/** One row of ExportRecordsByOwner. */
+export interface ExportRecordsByOwnerRow {
+  /** `bigint` */
+  id: bigint;
+  /** `uuid` */
+  ownerId: string;
+  /** `text` */
+  title: string;
+  /** `jsonb` */
+  body: JsonValue;
+  /** `text[]` */
+  tags: string[];
+  /** `record_visibility` */
+  visibility: RecordVisibility;
+  /** `integer` */
+  version: number;
+  /** `timestamp with time zone` */
+  createdAt: Date;
+  /** `timestamp with time zone` */
+  updatedAt: Date;
+  /** `boolean` */
+  canWrite: boolean;
+}
+
+const exportRecordsByOwnerQuery = defineQuery<ExportRecordsByOwnerParams, ExportRecordsByOwnerRow>({
+  name: "ExportRecordsByOwner",
+  sql: exportRecordsByOwnerSql,
+  params: [
+    ["ownerId", encodeValue],
+  ],
+  columns: [
+    ["id", decodeBigInt],
+    ["ownerId", decodeText],
+    ["title", decodeText],
+    ["body", decodeJson],
+    ["tags", decodeArray(decodeText)],
+    ["visibility", decodeText],
+    ["version", decodeNumber],
+    ["createdAt", decodeTimestamptz],
+    ["updatedAt", decodeTimestamptz],
+    ["canWrite", decodeBool],
+  ],
+});
+
+/**
+ * Every record of the owner in full, oldest first (a server stream reads it through a cursor).
+ *
+ * ExportRecordsByOwner (:many) from queries/data/records.sql:33
+ *
+ * ```sql
+ * SELECT id, owner_id, title, body, tags, visibility, version, created_at, updated_at,
+ *        true AS "can_write!"
+ * FROM records
+ * WHERE owner_id = $1 AND deleted_at IS NULL
+ * ORDER BY id
+ * ```
+ */
+export async function exportRecordsByOwner(
+  db: Queryable,
+  params: ExportRecordsByOwnerParams,
+  opts?: QueryOptions,
+): Promise<ExportRecordsByOwnerRow[]> {
+  return runMany(db, exportRecordsByOwnerQuery, params, opts);
+}
+
+/**
+ * ExportRecordsByOwner row by row through a server-side cursor, `batchSize` rows per FETCH (default 100),
+ * fetched only as the consumer pulls: for large results and streaming RPCs. Leaving the loop
+ * early rolls back the cursor's transaction and returns the connection to the pool.
+ */
+export function exportRecordsByOwnerStream(
+  db: Pool,
+  params: ExportRecordsByOwnerParams,
+  opts?: StreamOptions,
+): AsyncGenerator<ExportRecordsByOwnerRow, void, undefined> {
+  return runStream(db, exportRecordsByOwnerQuery, params, opts);
 }
 
 export const createRecordSql = "INSERT INTO records (owner_id, title, body, tags, visibility)\nVALUES ($1, $2, $3, $4, $5)\nRETURNING id, owner_id, title, body, tags, visibility, version, created_at, updated_at,\n          true AS \"can_write!\"";
@@ -247,7 +394,7 @@ const createRecordQuery = defineQuery<CreateRecordParams, CreateRecordRow>({
 });
 
 /**
- * CreateRecord (:one) from queries/data/records.sql:18
+ * CreateRecord (:one) from queries/data/records.sql:40
  *
  * ```sql
  * INSERT INTO records (owner_id, title, body, tags, visibility)
@@ -264,7 +411,7 @@ export async function createRecord(
   return runOne(db, createRecordQuery, params, opts);
 }
 
-export const updateRecordSql = "UPDATE records\nSET title = $1, body = $2, tags = $3, version = version + 1, updated_at = now()\nWHERE id = $4 AND owner_id = $5 AND version = $6 AND deleted_at IS NULL\nRETURNING id, version, updated_at";
+export const updateRecordSql = "UPDATE records\nSET title = $1, body = $2, tags = $3, visibility = $4,\n    version = version + 1, updated_at = now()\nWHERE id = $5 AND owner_id = $6 AND version = $7 AND deleted_at IS NULL\nRETURNING id, owner_id, title, body, tags, visibility, version, created_at, updated_at,\n          true AS \"can_write!\"";
 
 /** Parameters of UpdateRecord, keyed as in the query; `null` sends SQL NULL. */
 export interface UpdateRecordParams {
@@ -274,6 +421,8 @@ export interface UpdateRecordParams {
   readonly body: JsonValue;
   /** `text[]` */
   readonly tags: readonly string[];
+  /** `record_visibility` */
+  readonly visibility: RecordVisibility;
   /** `bigint` */
   readonly id: bigint;
   /** `uuid` */
@@ -286,10 +435,24 @@ export interface UpdateRecordParams {
 export interface UpdateRecordRow {
   /** `bigint` */
   id: bigint;
+  /** `uuid` */
+  ownerId: string;
+  /** `text` */
+  title: string;
+  /** `jsonb` */
+  body: JsonValue;
+  /** `text[]` */
+  tags: string[];
+  /** `record_visibility` */
+  visibility: RecordVisibility;
   /** `integer` */
   version: number;
   /** `timestamp with time zone` */
+  createdAt: Date;
+  /** `timestamp with time zone` */
   updatedAt: Date;
+  /** `boolean` */
+  canWrite: boolean;
 }
 
 const updateRecordQuery = defineQuery<UpdateRecordParams, UpdateRecordRow>({
@@ -299,27 +462,37 @@ const updateRecordQuery = defineQuery<UpdateRecordParams, UpdateRecordRow>({
     ["title", encodeValue],
     ["body", encodeJson],
     ["tags", encodeArray(encodeValue)],
+    ["visibility", encodeValue],
     ["id", encodeValue],
     ["ownerId", encodeValue],
     ["version", encodeValue],
   ],
   columns: [
     ["id", decodeBigInt],
+    ["ownerId", decodeText],
+    ["title", decodeText],
+    ["body", decodeJson],
+    ["tags", decodeArray(decodeText)],
+    ["visibility", decodeText],
     ["version", decodeNumber],
+    ["createdAt", decodeTimestamptz],
     ["updatedAt", decodeTimestamptz],
+    ["canWrite", decodeBool],
   ],
 });
 
 /**
- * Optimistic update: only applies when the version matches.
+ * Optimistic update: only applies when the caller owns the record and the version matches.
  *
- * UpdateRecord (:one) from queries/data/records.sql:25
+ * UpdateRecord (:one) from queries/data/records.sql:47
  *
  * ```sql
  * UPDATE records
- * SET title = $1, body = $2, tags = $3, version = version + 1, updated_at = now()
- * WHERE id = $4 AND owner_id = $5 AND version = $6 AND deleted_at IS NULL
- * RETURNING id, version, updated_at
+ * SET title = $1, body = $2, tags = $3, visibility = $4,
+ *     version = version + 1, updated_at = now()
+ * WHERE id = $5 AND owner_id = $6 AND version = $7 AND deleted_at IS NULL
+ * RETURNING id, owner_id, title, body, tags, visibility, version, created_at, updated_at,
+ *           true AS "can_write!"
  * ```
  */
 export async function updateRecord(
@@ -351,7 +524,7 @@ const softDeleteRecordQuery = defineQuery<SoftDeleteRecordParams, Record<string,
 });
 
 /**
- * SoftDeleteRecord (:execrows) from queries/data/records.sql:31
+ * SoftDeleteRecord (:execrows) from queries/data/records.sql:55
  *
  * ```sql
  * UPDATE records SET deleted_at = now()
@@ -366,44 +539,166 @@ export async function softDeleteRecord(
   return runExecRows(db, softDeleteRecordQuery, params, opts);
 }
 
-export const shareRecordSql = "INSERT INTO record_shares (record_id, user_id, can_write)\nVALUES ($1, $2, $3)\nON CONFLICT (record_id, user_id) DO UPDATE SET can_write = EXCLUDED.can_write";
+export const shareOwnRecordSql = "INSERT INTO record_shares (record_id, user_id)\nSELECT r.id, $1::uuid\nFROM records r\nWHERE r.id = $2 AND r.owner_id = $3 AND r.deleted_at IS NULL";
 
-/** Parameters of ShareRecord, keyed as in the query; `null` sends SQL NULL. */
-export interface ShareRecordParams {
+/** Parameters of ShareOwnRecord, keyed as in the query; `null` sends SQL NULL. */
+export interface ShareOwnRecordParams {
+  /** `uuid` */
+  readonly userId: string;
   /** `bigint` */
   readonly recordId: bigint;
   /** `uuid` */
-  readonly userId: string;
-  /** `boolean` */
-  readonly canWrite: boolean;
+  readonly ownerId: string;
 }
 
-const shareRecordQuery = defineQuery<ShareRecordParams, Record<string, never>>({
-  name: "ShareRecord",
-  sql: shareRecordSql,
+const shareOwnRecordQuery = defineQuery<ShareOwnRecordParams, Record<string, never>>({
+  name: "ShareOwnRecord",
+  sql: shareOwnRecordSql,
   params: [
-    ["recordId", encodeValue],
     ["userId", encodeValue],
-    ["canWrite", encodeValue],
+    ["recordId", encodeValue],
+    ["ownerId", encodeValue],
   ],
   columns: [],
 });
 
 /**
- * ShareRecord (:exec) from queries/data/records.sql:35
+ * Shares a record the caller owns; 0 rows when they do not own it (or it is deleted). Sharing
+ * twice with the same user violates the primary key (ALREADY_EXISTS).
+ *
+ * ShareOwnRecord (:execrows) from queries/data/records.sql:61
  *
  * ```sql
- * INSERT INTO record_shares (record_id, user_id, can_write)
- * VALUES ($1, $2, $3)
- * ON CONFLICT (record_id, user_id) DO UPDATE SET can_write = EXCLUDED.can_write
+ * INSERT INTO record_shares (record_id, user_id)
+ * SELECT r.id, $1::uuid
+ * FROM records r
+ * WHERE r.id = $2 AND r.owner_id = $3 AND r.deleted_at IS NULL
  * ```
  */
-export async function shareRecord(
+export async function shareOwnRecord(
   db: Queryable,
-  params: ShareRecordParams,
+  params: ShareOwnRecordParams,
   opts?: QueryOptions,
-): Promise<void> {
-  return runExec(db, shareRecordQuery, params, opts);
+): Promise<number> {
+  return runExecRows(db, shareOwnRecordQuery, params, opts);
+}
+
+export const unshareOwnRecordSql = "DELETE FROM record_shares s\nUSING records r\nWHERE s.record_id = r.id AND r.id = $1 AND r.owner_id = $2\n  AND s.user_id = $3";
+
+/** Parameters of UnshareOwnRecord, keyed as in the query; `null` sends SQL NULL. */
+export interface UnshareOwnRecordParams {
+  /** `bigint` */
+  readonly recordId: bigint;
+  /** `uuid` */
+  readonly ownerId: string;
+  /** `uuid` */
+  readonly userId: string;
+}
+
+const unshareOwnRecordQuery = defineQuery<UnshareOwnRecordParams, Record<string, never>>({
+  name: "UnshareOwnRecord",
+  sql: unshareOwnRecordSql,
+  params: [
+    ["recordId", encodeValue],
+    ["ownerId", encodeValue],
+    ["userId", encodeValue],
+  ],
+  columns: [],
+});
+
+/**
+ * Removes a share of a record the caller owns.
+ *
+ * UnshareOwnRecord (:execrows) from queries/data/records.sql:68
+ *
+ * ```sql
+ * DELETE FROM record_shares s
+ * USING records r
+ * WHERE s.record_id = r.id AND r.id = $1 AND r.owner_id = $2
+ *   AND s.user_id = $3
+ * ```
+ */
+export async function unshareOwnRecord(
+  db: Queryable,
+  params: UnshareOwnRecordParams,
+  opts?: QueryOptions,
+): Promise<number> {
+  return runExecRows(db, unshareOwnRecordQuery, params, opts);
+}
+
+export const listSharedWithReaderSql = "SELECT r.id, r.title, r.tags, r.visibility, r.version, r.updated_at\nFROM record_shares s\nJOIN records r ON r.id = s.record_id\nWHERE s.user_id = $1 AND r.deleted_at IS NULL\nORDER BY r.id DESC\nLIMIT 100";
+
+/** Parameters of ListSharedWithReader, keyed as in the query; `null` sends SQL NULL. */
+export interface ListSharedWithReaderParams {
+  /** `uuid` */
+  readonly readerId: string;
+}
+
+/** One row of ListSharedWithReader. */
+export interface ListSharedWithReaderRow {
+  /** `bigint` */
+  id: bigint;
+  /** `text` */
+  title: string;
+  /** `text[]` */
+  tags: string[];
+  /** `record_visibility` */
+  visibility: RecordVisibility;
+  /** `integer` */
+  version: number;
+  /** `timestamp with time zone` */
+  updatedAt: Date;
+}
+
+const listSharedWithReaderQuery = defineQuery<ListSharedWithReaderParams, ListSharedWithReaderRow>({
+  name: "ListSharedWithReader",
+  sql: listSharedWithReaderSql,
+  params: [
+    ["readerId", encodeValue],
+  ],
+  columns: [
+    ["id", decodeBigInt],
+    ["title", decodeText],
+    ["tags", decodeArray(decodeText)],
+    ["visibility", decodeText],
+    ["version", decodeNumber],
+    ["updatedAt", decodeTimestamptz],
+  ],
+});
+
+/**
+ * Records shared with the caller, newest first.
+ *
+ * ListSharedWithReader (:many) from queries/data/records.sql:75
+ *
+ * ```sql
+ * SELECT r.id, r.title, r.tags, r.visibility, r.version, r.updated_at
+ * FROM record_shares s
+ * JOIN records r ON r.id = s.record_id
+ * WHERE s.user_id = $1 AND r.deleted_at IS NULL
+ * ORDER BY r.id DESC
+ * LIMIT 100
+ * ```
+ */
+export async function listSharedWithReader(
+  db: Queryable,
+  params: ListSharedWithReaderParams,
+  opts?: QueryOptions,
+): Promise<ListSharedWithReaderRow[]> {
+  return runMany(db, listSharedWithReaderQuery, params, opts);
+}
+
+/**
+ * ListSharedWithReader row by row through a server-side cursor, `batchSize` rows per FETCH (default 100),
+ * fetched only as the consumer pulls: for large results and streaming RPCs. Leaving the loop
+ * early rolls back the cursor's transaction and returns the connection to the pool.
+ */
+export function listSharedWithReaderStream(
+  db: Pool,
+  params: ListSharedWithReaderParams,
+  opts?: StreamOptions,
+): AsyncGenerator<ListSharedWithReaderRow, void, undefined> {
+  return runStream(db, listSharedWithReaderQuery, params, opts);
 }
 
 export const recordStatsSql = "SELECT visibility, count(*) AS records, max(updated_at) AS last_updated\nFROM records\nWHERE owner_id = $1 AND deleted_at IS NULL\nGROUP BY visibility\nORDER BY visibility";
@@ -440,7 +735,7 @@ const recordStatsQuery = defineQuery<RecordStatsParams, RecordStatsRow>({
 /**
  * Per-visibility counts of a user's records, with the newest update.
  *
- * RecordStats (:many) from queries/data/records.sql:41
+ * RecordStats (:many) from queries/data/records.sql:84
  *
  * ```sql
  * SELECT visibility, count(*) AS records, max(updated_at) AS last_updated
@@ -469,51 +764,4 @@ export function recordStatsStream(
   opts?: StreamOptions,
 ): AsyncGenerator<RecordStatsRow, void, undefined> {
   return runStream(db, recordStatsQuery, params, opts);
-}
-
-export const shareOwnRecordSql = "INSERT INTO record_shares (record_id, user_id, can_write)\nSELECT r.id, $1::uuid, $2::boolean\nFROM records r\nWHERE r.id = $3 AND r.owner_id = $4 AND r.deleted_at IS NULL\nON CONFLICT (record_id, user_id) DO UPDATE SET can_write = EXCLUDED.can_write";
-
-/** Parameters of ShareOwnRecord, keyed as in the query; `null` sends SQL NULL. */
-export interface ShareOwnRecordParams {
-  /** `uuid` */
-  readonly userId: string;
-  /** `boolean` */
-  readonly canWrite: boolean;
-  /** `bigint` */
-  readonly recordId: bigint;
-  /** `uuid` */
-  readonly ownerId: string;
-}
-
-const shareOwnRecordQuery = defineQuery<ShareOwnRecordParams, Record<string, never>>({
-  name: "ShareOwnRecord",
-  sql: shareOwnRecordSql,
-  params: [
-    ["userId", encodeValue],
-    ["canWrite", encodeValue],
-    ["recordId", encodeValue],
-    ["ownerId", encodeValue],
-  ],
-  columns: [],
-});
-
-/**
- * Shares a record the caller owns; 0 rows when they do not own it (or it is deleted).
- *
- * ShareOwnRecord (:execrows) from queries/data/records.sql:49
- *
- * ```sql
- * INSERT INTO record_shares (record_id, user_id, can_write)
- * SELECT r.id, $1::uuid, $2::boolean
- * FROM records r
- * WHERE r.id = $3 AND r.owner_id = $4 AND r.deleted_at IS NULL
- * ON CONFLICT (record_id, user_id) DO UPDATE SET can_write = EXCLUDED.can_write
- * ```
- */
-export async function shareOwnRecord(
-  db: Queryable,
-  params: ShareOwnRecordParams,
-  opts?: QueryOptions,
-): Promise<number> {
-  return runExecRows(db, shareOwnRecordQuery, params, opts);
 }

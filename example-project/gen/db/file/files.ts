@@ -13,16 +13,18 @@ import {
   defineQuery,
   encodeBytea,
   encodeValue,
-  runExecRows,
+  runExec,
   runMany,
   runOne,
   runStream,
 } from "@svcgen/runtime";
 
-export const createFileSql = "INSERT INTO files (owner_id, record_id, name, content_type, size_bytes, sha256, storage_key)\nVALUES ($1, $2, $3, $4, $5, $6, $7)\nRETURNING id, owner_id, record_id, name, content_type, size_bytes, sha256, storage_key, created_at";
+export const createFileSql = "INSERT INTO files (id, owner_id, record_id, name, content_type, size_bytes, sha256, storage, storage_key)\nVALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)\nRETURNING id, owner_id, record_id, name, content_type, size_bytes, sha256, storage_key, created_at";
 
 /** Parameters of CreateFile, keyed as in the query; `null` sends SQL NULL. */
 export interface CreateFileParams {
+  /** `uuid` */
+  readonly id: string;
   /** `uuid` */
   readonly ownerId: string;
   /** `bigint` */
@@ -35,6 +37,8 @@ export interface CreateFileParams {
   readonly sizeBytes: bigint;
   /** `bytea` */
   readonly sha256: Uint8Array;
+  /** `text` */
+  readonly storage: string;
   /** `text` */
   readonly storageKey: string;
 }
@@ -65,12 +69,14 @@ const createFileQuery = defineQuery<CreateFileParams, CreateFileRow>({
   name: "CreateFile",
   sql: createFileSql,
   params: [
+    ["id", encodeValue],
     ["ownerId", encodeValue],
     ["recordId", encodeValue],
     ["name", encodeValue],
     ["contentType", encodeValue],
     ["sizeBytes", encodeValue],
     ["sha256", encodeBytea],
+    ["storage", encodeValue],
     ["storageKey", encodeValue],
   ],
   columns: [
@@ -87,11 +93,14 @@ const createFileQuery = defineQuery<CreateFileParams, CreateFileRow>({
 });
 
 /**
- * CreateFile (:one) from queries/file/files.sql:1
+ * Records a file's metadata (the upload writes its content in the same transaction, or to
+ * object storage before this commits).
+ *
+ * CreateFile (:one) from queries/file/files.sql:3
  *
  * ```sql
- * INSERT INTO files (owner_id, record_id, name, content_type, size_bytes, sha256, storage_key)
- * VALUES ($1, $2, $3, $4, $5, $6, $7)
+ * INSERT INTO files (id, owner_id, record_id, name, content_type, size_bytes, sha256, storage, storage_key)
+ * VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
  * RETURNING id, owner_id, record_id, name, content_type, size_bytes, sha256, storage_key, created_at
  * ```
  */
@@ -103,7 +112,92 @@ export async function createFile(
   return runOne(db, createFileQuery, params, opts);
 }
 
-export const getFileSql = "SELECT id, owner_id, record_id, name, content_type, size_bytes, sha256, storage_key, created_at\nFROM files\nWHERE id = $1";
+export const insertFileChunkSql = "INSERT INTO file_chunks (file_id, seq, data) VALUES ($1, $2, $3)";
+
+/** Parameters of InsertFileChunk, keyed as in the query; `null` sends SQL NULL. */
+export interface InsertFileChunkParams {
+  /** `uuid` */
+  readonly fileId: string;
+  /** `integer` */
+  readonly seq: number;
+  /** `bytea` */
+  readonly data: Uint8Array;
+}
+
+const insertFileChunkQuery = defineQuery<InsertFileChunkParams, Record<string, never>>({
+  name: "InsertFileChunk",
+  sql: insertFileChunkSql,
+  params: [
+    ["fileId", encodeValue],
+    ["seq", encodeValue],
+    ["data", encodeBytea],
+  ],
+  columns: [],
+});
+
+/**
+ * One chunk of a file's content stored in PostgreSQL.
+ *
+ * InsertFileChunk (:exec) from queries/file/files.sql:9
+ *
+ * ```sql
+ * INSERT INTO file_chunks (file_id, seq, data) VALUES ($1, $2, $3)
+ * ```
+ */
+export async function insertFileChunk(
+  db: Queryable,
+  params: InsertFileChunkParams,
+  opts?: QueryOptions,
+): Promise<void> {
+  return runExec(db, insertFileChunkQuery, params, opts);
+}
+
+export const getFileChunkSql = "SELECT data FROM file_chunks WHERE file_id = $1 AND seq = $2";
+
+/** Parameters of GetFileChunk, keyed as in the query; `null` sends SQL NULL. */
+export interface GetFileChunkParams {
+  /** `uuid` */
+  readonly fileId: string;
+  /** `integer` */
+  readonly seq: number;
+}
+
+/** One row of GetFileChunk. */
+export interface GetFileChunkRow {
+  /** `bytea` */
+  data: Buffer;
+}
+
+const getFileChunkQuery = defineQuery<GetFileChunkParams, GetFileChunkRow>({
+  name: "GetFileChunk",
+  sql: getFileChunkSql,
+  params: [
+    ["fileId", encodeValue],
+    ["seq", encodeValue],
+  ],
+  columns: [
+    ["data", decodeBytea],
+  ],
+});
+
+/**
+ * The chunk at seq of a file stored in PostgreSQL (none past the last).
+ *
+ * GetFileChunk (:one) from queries/file/files.sql:13
+ *
+ * ```sql
+ * SELECT data FROM file_chunks WHERE file_id = $1 AND seq = $2
+ * ```
+ */
+export async function getFileChunk(
+  db: Queryable,
+  params: GetFileChunkParams,
+  opts?: QueryOptions,
+): Promise<GetFileChunkRow | null> {
+  return runOne(db, getFileChunkQuery, params, opts);
+}
+
+export const getFileSql = "SELECT id, owner_id, record_id, name, content_type, size_bytes, sha256, storage_key, created_at, storage\nFROM files\nWHERE id = $1";
 
 /** Parameters of GetFile, keyed as in the query; `null` sends SQL NULL. */
 export interface GetFileParams {
@@ -131,6 +225,8 @@ export interface GetFileRow {
   storageKey: string;
   /** `timestamp with time zone` */
   createdAt: Date;
+  /** `text` */
+  storage: string;
 }
 
 const getFileQuery = defineQuery<GetFileParams, GetFileRow>({
@@ -149,14 +245,15 @@ const getFileQuery = defineQuery<GetFileParams, GetFileRow>({
     ["sha256", decodeBytea],
     ["storageKey", decodeText],
     ["createdAt", decodeTimestamptz],
+    ["storage", decodeText],
   ],
 });
 
 /**
- * GetFile (:one) from queries/file/files.sql:6
+ * GetFile (:one) from queries/file/files.sql:16
  *
  * ```sql
- * SELECT id, owner_id, record_id, name, content_type, size_bytes, sha256, storage_key, created_at
+ * SELECT id, owner_id, record_id, name, content_type, size_bytes, sha256, storage_key, created_at, storage
  * FROM files
  * WHERE id = $1
  * ```
@@ -169,12 +266,18 @@ export async function getFile(
   return runOne(db, getFileQuery, params, opts);
 }
 
-export const listFilesByOwnerSql = "SELECT id, name, content_type, size_bytes, created_at\nFROM files\nWHERE owner_id = $1\nORDER BY created_at DESC, id";
+export const listFilesByOwnerSql = "SELECT id, name, content_type, size_bytes, created_at,\n  (extract(epoch FROM created_at) * 1000000)::bigint AS created_us\nFROM files\nWHERE owner_id = $1\n  AND ($2::bigint IS NULL\n       OR (created_at, id) < ('epoch'::timestamptz + $2::bigint * interval '1 microsecond',\n                              $3::uuid))\nORDER BY created_at DESC, id DESC\nLIMIT $4";
 
 /** Parameters of ListFilesByOwner, keyed as in the query; `null` sends SQL NULL. */
 export interface ListFilesByOwnerParams {
   /** `uuid` */
   readonly ownerId: string;
+  /** `bigint` */
+  readonly afterUs: bigint | null;
+  /** `uuid` */
+  readonly afterId: string | null;
+  /** `bigint` */
+  readonly pageSize: bigint;
 }
 
 /** One row of ListFilesByOwner. */
@@ -189,6 +292,8 @@ export interface ListFilesByOwnerRow {
   sizeBytes: bigint;
   /** `timestamp with time zone` */
   createdAt: Date;
+  /** `bigint` */
+  createdUs: bigint;
 }
 
 const listFilesByOwnerQuery = defineQuery<ListFilesByOwnerParams, ListFilesByOwnerRow>({
@@ -196,6 +301,9 @@ const listFilesByOwnerQuery = defineQuery<ListFilesByOwnerParams, ListFilesByOwn
   sql: listFilesByOwnerSql,
   params: [
     ["ownerId", encodeValue],
+    ["afterUs", encodeValue],
+    ["afterId", encodeValue],
+    ["pageSize", encodeValue],
   ],
   columns: [
     ["id", decodeText],
@@ -203,17 +311,27 @@ const listFilesByOwnerQuery = defineQuery<ListFilesByOwnerParams, ListFilesByOwn
     ["contentType", decodeText],
     ["sizeBytes", decodeBigInt],
     ["createdAt", decodeTimestamptz],
+    ["createdUs", decodeBigInt],
   ],
 });
 
 /**
- * ListFilesByOwner (:many) from queries/file/files.sql:11
+ * A page of a user's files, newest first, after the previous page's last file (none for the
+ * first page). The cursor carries created_at in whole microseconds (created_us), exactly as
+ * stored: a JavaScript Date would round it to milliseconds and skip files.
+ *
+ * ListFilesByOwner (:many) from queries/file/files.sql:24
  *
  * ```sql
- * SELECT id, name, content_type, size_bytes, created_at
+ * SELECT id, name, content_type, size_bytes, created_at,
+ *   (extract(epoch FROM created_at) * 1000000)::bigint AS created_us
  * FROM files
  * WHERE owner_id = $1
- * ORDER BY created_at DESC, id
+ *   AND ($2::bigint IS NULL
+ *        OR (created_at, id) < ('epoch'::timestamptz + $2::bigint * interval '1 microsecond',
+ *                               $3::uuid))
+ * ORDER BY created_at DESC, id DESC
+ * LIMIT $4
  * ```
  */
 export async function listFilesByOwner(
@@ -268,7 +386,7 @@ const ownerUsageQuery = defineQuery<OwnerUsageParams, OwnerUsageRow>({
 /**
  * Total bytes stored by a user (zero when they have no files).
  *
- * OwnerUsage (:one) from queries/file/files.sql:18
+ * OwnerUsage (:one) from queries/file/files.sql:36
  *
  * ```sql
  * SELECT count(*) AS files, coalesce(sum(size_bytes), 0)::bigint AS total_bytes
@@ -284,108 +402,51 @@ export async function ownerUsage(
   return runOne(db, ownerUsageQuery, params, opts);
 }
 
-export const deleteFileSql = "DELETE FROM files WHERE id = $1 AND owner_id = $2";
+export const deleteOwnFileSql = "DELETE FROM files WHERE id = $1 AND owner_id = $2\nRETURNING storage, storage_key";
 
-/** Parameters of DeleteFile, keyed as in the query; `null` sends SQL NULL. */
-export interface DeleteFileParams {
+/** Parameters of DeleteOwnFile, keyed as in the query; `null` sends SQL NULL. */
+export interface DeleteOwnFileParams {
   /** `uuid` */
   readonly id: string;
   /** `uuid` */
   readonly ownerId: string;
 }
 
-const deleteFileQuery = defineQuery<DeleteFileParams, Record<string, never>>({
-  name: "DeleteFile",
-  sql: deleteFileSql,
-  params: [
-    ["id", encodeValue],
-    ["ownerId", encodeValue],
-  ],
-  columns: [],
-});
-
-/**
- * DeleteFile (:execrows) from queries/file/files.sql:23
- *
- * ```sql
- * DELETE FROM files WHERE id = $1 AND owner_id = $2
- * ```
- */
-export async function deleteFile(
-  db: Queryable,
-  params: DeleteFileParams,
-  opts?: QueryOptions,
-): Promise<number> {
-  return runExecRows(db, deleteFileQuery, params, opts);
-}
-
-export const getOwnFileSql = "SELECT id, owner_id, record_id, name, content_type, size_bytes, sha256, storage_key, created_at\nFROM files\nWHERE id = $1 AND owner_id = $2";
-
-/** Parameters of GetOwnFile, keyed as in the query; `null` sends SQL NULL. */
-export interface GetOwnFileParams {
-  /** `uuid` */
-  readonly id: string;
-  /** `uuid` */
-  readonly ownerId: string;
-}
-
-/** One row of GetOwnFile. */
-export interface GetOwnFileRow {
-  /** `uuid` */
-  id: string;
-  /** `uuid` */
-  ownerId: string;
-  /** `bigint` */
-  recordId: bigint | null;
+/** One row of DeleteOwnFile. */
+export interface DeleteOwnFileRow {
   /** `text` */
-  name: string;
-  /** `text` */
-  contentType: string;
-  /** `bigint` */
-  sizeBytes: bigint;
-  /** `bytea` */
-  sha256: Buffer;
+  storage: string;
   /** `text` */
   storageKey: string;
-  /** `timestamp with time zone` */
-  createdAt: Date;
 }
 
-const getOwnFileQuery = defineQuery<GetOwnFileParams, GetOwnFileRow>({
-  name: "GetOwnFile",
-  sql: getOwnFileSql,
+const deleteOwnFileQuery = defineQuery<DeleteOwnFileParams, DeleteOwnFileRow>({
+  name: "DeleteOwnFile",
+  sql: deleteOwnFileSql,
   params: [
     ["id", encodeValue],
     ["ownerId", encodeValue],
   ],
   columns: [
-    ["id", decodeText],
-    ["ownerId", decodeText],
-    ["recordId", decodeBigInt],
-    ["name", decodeText],
-    ["contentType", decodeText],
-    ["sizeBytes", decodeBigInt],
-    ["sha256", decodeBytea],
+    ["storage", decodeText],
     ["storageKey", decodeText],
-    ["createdAt", decodeTimestamptz],
   ],
 });
 
 /**
- * A file of its owner; another user's file is not found.
+ * Deletes a file of its owner (its chunks go with it); no row for another user's file.
  *
- * GetOwnFile (:one) from queries/file/files.sql:27
+ * DeleteOwnFile (:one) from queries/file/files.sql:42
  *
  * ```sql
- * SELECT id, owner_id, record_id, name, content_type, size_bytes, sha256, storage_key, created_at
- * FROM files
- * WHERE id = $1 AND owner_id = $2
+ * DELETE FROM files WHERE id = $1 AND owner_id = $2
+ * RETURNING storage, storage_key
  * ```
  */
-export async function getOwnFile(
+export async function deleteOwnFile(
   db: Queryable,
-  params: GetOwnFileParams,
+  params: DeleteOwnFileParams,
   opts?: QueryOptions,
-): Promise<GetOwnFileRow | null> {
-  return runOne(db, getOwnFileQuery, params, opts);
+): Promise<DeleteOwnFileRow | null> {
+  return runOne(db, deleteOwnFileQuery, params, opts);
 }

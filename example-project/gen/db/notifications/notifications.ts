@@ -97,14 +97,16 @@ export async function createNotification(
   return runOne(db, createNotificationQuery, params, opts);
 }
 
-export const listNotificationsSql = "SELECT id, kind, title, body, payload, created_at, read_at\nFROM notifications\nWHERE user_id = $1 AND id < $2\nORDER BY id DESC\nLIMIT $3";
+export const listNotificationsSql = "SELECT id, kind, title, body, payload, created_at, read_at\nFROM notifications\nWHERE user_id = $1\n  AND ($2::bigint IS NULL OR id < $2)\n  AND (NOT $3::boolean OR read_at IS NULL)\nORDER BY id DESC\nLIMIT $4";
 
 /** Parameters of ListNotifications, keyed as in the query; `null` sends SQL NULL. */
 export interface ListNotificationsParams {
   /** `uuid` */
   readonly userId: string;
   /** `bigint` */
-  readonly beforeId: bigint;
+  readonly beforeId: bigint | null;
+  /** `boolean` */
+  readonly unreadOnly: boolean;
   /** `bigint` */
   readonly pageSize: bigint;
 }
@@ -133,6 +135,7 @@ const listNotificationsQuery = defineQuery<ListNotificationsParams, ListNotifica
   params: [
     ["userId", encodeValue],
     ["beforeId", encodeValue],
+    ["unreadOnly", encodeValue],
     ["pageSize", encodeValue],
   ],
   columns: [
@@ -147,16 +150,18 @@ const listNotificationsQuery = defineQuery<ListNotificationsParams, ListNotifica
 });
 
 /**
- * Newest first, keyset-paginated by id.
+ * Newest first, keyset-paginated by id: the page before `before_id` (unset: the newest).
  *
  * ListNotifications (:many) from queries/notifications/notifications.sql:7
  *
  * ```sql
  * SELECT id, kind, title, body, payload, created_at, read_at
  * FROM notifications
- * WHERE user_id = $1 AND id < $2
+ * WHERE user_id = $1
+ *   AND ($2::bigint IS NULL OR id < $2)
+ *   AND (NOT $3::boolean OR read_at IS NULL)
  * ORDER BY id DESC
- * LIMIT $3
+ * LIMIT $4
  * ```
  */
 export async function listNotifications(
@@ -224,7 +229,7 @@ const streamNotificationsQuery = defineQuery<StreamNotificationsParams, StreamNo
 });
 
 /**
- * StreamNotifications (:many) from queries/notifications/notifications.sql:14
+ * StreamNotifications (:many) from queries/notifications/notifications.sql:16
  *
  * ```sql
  * SELECT id, kind, title, body, payload, created_at, read_at
@@ -254,6 +259,154 @@ export function streamNotificationsStream(
   return runStream(db, streamNotificationsQuery, params, opts);
 }
 
+export const notificationsAfterSql = "SELECT id, kind, title, body, payload, created_at, read_at\nFROM notifications\nWHERE user_id = $1 AND id > $2\nORDER BY id\nLIMIT $3";
+
+/** Parameters of NotificationsAfter, keyed as in the query; `null` sends SQL NULL. */
+export interface NotificationsAfterParams {
+  /** `uuid` */
+  readonly userId: string;
+  /** `bigint` */
+  readonly afterId: bigint;
+  /** `bigint` */
+  readonly rowLimit: bigint;
+}
+
+/** One row of NotificationsAfter. */
+export interface NotificationsAfterRow {
+  /** `bigint` */
+  id: bigint;
+  /** `notification_kind` */
+  kind: NotificationKind;
+  /** `text` */
+  title: string;
+  /** `text` */
+  body: string | null;
+  /** `jsonb` */
+  payload: JsonValue | null;
+  /** `timestamp with time zone` */
+  createdAt: Date;
+  /** `timestamp with time zone` */
+  readAt: Date | null;
+}
+
+const notificationsAfterQuery = defineQuery<NotificationsAfterParams, NotificationsAfterRow>({
+  name: "NotificationsAfter",
+  sql: notificationsAfterSql,
+  params: [
+    ["userId", encodeValue],
+    ["afterId", encodeValue],
+    ["rowLimit", encodeValue],
+  ],
+  columns: [
+    ["id", decodeBigInt],
+    ["kind", decodeText],
+    ["title", decodeText],
+    ["body", decodeText],
+    ["payload", decodeJson],
+    ["createdAt", decodeTimestamptz],
+    ["readAt", decodeTimestamptz],
+  ],
+});
+
+/**
+ * The user's notifications after `after_id`, oldest first: a subscription's catch-up.
+ *
+ * NotificationsAfter (:many) from queries/notifications/notifications.sql:23
+ *
+ * ```sql
+ * SELECT id, kind, title, body, payload, created_at, read_at
+ * FROM notifications
+ * WHERE user_id = $1 AND id > $2
+ * ORDER BY id
+ * LIMIT $3
+ * ```
+ */
+export async function notificationsAfter(
+  db: Queryable,
+  params: NotificationsAfterParams,
+  opts?: QueryOptions,
+): Promise<NotificationsAfterRow[]> {
+  return runMany(db, notificationsAfterQuery, params, opts);
+}
+
+/**
+ * NotificationsAfter row by row through a server-side cursor, `batchSize` rows per FETCH (default 100),
+ * fetched only as the consumer pulls: for large results and streaming RPCs. Leaving the loop
+ * early rolls back the cursor's transaction and returns the connection to the pool.
+ */
+export function notificationsAfterStream(
+  db: Pool,
+  params: NotificationsAfterParams,
+  opts?: StreamOptions,
+): AsyncGenerator<NotificationsAfterRow, void, undefined> {
+  return runStream(db, notificationsAfterQuery, params, opts);
+}
+
+export const getNotificationSql = "SELECT id, kind, title, body, payload, created_at, read_at\nFROM notifications\nWHERE id = $1 AND user_id = $2";
+
+/** Parameters of GetNotification, keyed as in the query; `null` sends SQL NULL. */
+export interface GetNotificationParams {
+  /** `bigint` */
+  readonly id: bigint;
+  /** `uuid` */
+  readonly userId: string;
+}
+
+/** One row of GetNotification. */
+export interface GetNotificationRow {
+  /** `bigint` */
+  id: bigint;
+  /** `notification_kind` */
+  kind: NotificationKind;
+  /** `text` */
+  title: string;
+  /** `text` */
+  body: string | null;
+  /** `jsonb` */
+  payload: JsonValue | null;
+  /** `timestamp with time zone` */
+  createdAt: Date;
+  /** `timestamp with time zone` */
+  readAt: Date | null;
+}
+
+const getNotificationQuery = defineQuery<GetNotificationParams, GetNotificationRow>({
+  name: "GetNotification",
+  sql: getNotificationSql,
+  params: [
+    ["id", encodeValue],
+    ["userId", encodeValue],
+  ],
+  columns: [
+    ["id", decodeBigInt],
+    ["kind", decodeText],
+    ["title", decodeText],
+    ["body", decodeText],
+    ["payload", decodeJson],
+    ["createdAt", decodeTimestamptz],
+    ["readAt", decodeTimestamptz],
+  ],
+});
+
+/**
+ * One notification of the user (what a subscription reads when it is announced).
+ *
+ * GetNotification (:one) from queries/notifications/notifications.sql:31
+ *
+ * ```sql
+ * SELECT id, kind, title, body, payload, created_at, read_at
+ * FROM notifications
+ * WHERE id = $1 AND user_id = $2
+ * ```
+ */
+export async function getNotification(
+  db: Queryable,
+  params: GetNotificationParams,
+  opts?: QueryOptions,
+): Promise<GetNotificationRow | null> {
+  return runOne(db, getNotificationQuery, params, opts);
+}
+
 export const markNotificationsReadSql = "UPDATE notifications SET read_at = now()\nWHERE user_id = $1 AND id = ANY($2::bigint[]) AND read_at IS NULL";
 
 /** Parameters of MarkNotificationsRead, keyed as in the query; `null` sends SQL NULL. */
@@ -275,7 +428,7 @@ const markNotificationsReadQuery = defineQuery<MarkNotificationsReadParams, Reco
 });
 
 /**
- * MarkNotificationsRead (:execrows) from queries/notifications/notifications.sql:20
+ * MarkNotificationsRead (:execrows) from queries/notifications/notifications.sql:36
  *
  * ```sql
  * UPDATE notifications SET read_at = now()
@@ -288,6 +441,39 @@ export async function markNotificationsRead(
   opts?: QueryOptions,
 ): Promise<number> {
   return runExecRows(db, markNotificationsReadQuery, params, opts);
+}
+
+export const markAllNotificationsReadSql = "UPDATE notifications SET read_at = now()\nWHERE user_id = $1 AND read_at IS NULL";
+
+/** Parameters of MarkAllNotificationsRead, keyed as in the query; `null` sends SQL NULL. */
+export interface MarkAllNotificationsReadParams {
+  /** `uuid` */
+  readonly userId: string;
+}
+
+const markAllNotificationsReadQuery = defineQuery<MarkAllNotificationsReadParams, Record<string, never>>({
+  name: "MarkAllNotificationsRead",
+  sql: markAllNotificationsReadSql,
+  params: [
+    ["userId", encodeValue],
+  ],
+  columns: [],
+});
+
+/**
+ * MarkAllNotificationsRead (:execrows) from queries/notifications/notifications.sql:40
+ *
+ * ```sql
+ * UPDATE notifications SET read_at = now()
+ * WHERE user_id = $1 AND read_at IS NULL
+ * ```
+ */
+export async function markAllNotificationsRead(
+  db: Queryable,
+  params: MarkAllNotificationsReadParams,
+  opts?: QueryOptions,
+): Promise<number> {
+  return runExecRows(db, markAllNotificationsReadQuery, params, opts);
 }
 
 export const countUnreadSql = "SELECT count(*) AS unread FROM notifications WHERE user_id = $1 AND read_at IS NULL";
@@ -316,7 +502,7 @@ const countUnreadQuery = defineQuery<CountUnreadParams, CountUnreadRow>({
 });
 
 /**
- * CountUnread (:one) from queries/notifications/notifications.sql:24
+ * CountUnread (:one) from queries/notifications/notifications.sql:44
  *
  * ```sql
  * SELECT count(*) AS unread FROM notifications WHERE user_id = $1 AND read_at IS NULL

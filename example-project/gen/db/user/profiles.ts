@@ -230,7 +230,7 @@ export async function createProfile(
   return runOne(db, createProfileQuery, params, opts);
 }
 
-export const updateProfileSql = "UPDATE profiles\nSET display_name = coalesce($1, display_name),\n    bio = coalesce($2, bio),\n    timezone = coalesce($3, timezone),\n    updated_at = now()\nWHERE user_id = $4\nRETURNING user_id, handle, display_name, bio, avatar_file_id, locale, timezone, created_at, updated_at";
+export const updateProfileSql = "UPDATE profiles\nSET display_name = coalesce($1, display_name),\n    bio = coalesce($2, bio),\n    locale = coalesce($3, locale),\n    timezone = coalesce($4, timezone),\n    updated_at = now()\nWHERE user_id = $5\nRETURNING user_id, handle, display_name, bio, avatar_file_id, locale, timezone, created_at, updated_at";
 
 /** Parameters of UpdateProfile, keyed as in the query; `null` sends SQL NULL. */
 export interface UpdateProfileParams {
@@ -238,6 +238,8 @@ export interface UpdateProfileParams {
   readonly displayName: string | null;
   /** `text` */
   readonly bio: string | null;
+  /** `text` */
+  readonly locale: string | null;
   /** `text` */
   readonly timezone: string | null;
   /** `uuid` */
@@ -272,6 +274,7 @@ const updateProfileQuery = defineQuery<UpdateProfileParams, UpdateProfileRow>({
   params: [
     ["displayName", encodeValue],
     ["bio", encodeValue],
+    ["locale", encodeValue],
     ["timezone", encodeValue],
     ["userId", encodeValue],
   ],
@@ -297,9 +300,10 @@ const updateProfileQuery = defineQuery<UpdateProfileParams, UpdateProfileRow>({
  * UPDATE profiles
  * SET display_name = coalesce($1, display_name),
  *     bio = coalesce($2, bio),
- *     timezone = coalesce($3, timezone),
+ *     locale = coalesce($3, locale),
+ *     timezone = coalesce($4, timezone),
  *     updated_at = now()
- * WHERE user_id = $4
+ * WHERE user_id = $5
  * RETURNING user_id, handle, display_name, bio, avatar_file_id, locale, timezone, created_at, updated_at
  * ```
  */
@@ -332,7 +336,7 @@ const setProfileAvatarQuery = defineQuery<SetProfileAvatarParams, Record<string,
 });
 
 /**
- * SetProfileAvatar (:execrows) from queries/user/profiles.sql:26
+ * SetProfileAvatar (:execrows) from queries/user/profiles.sql:27
  *
  * ```sql
  * UPDATE profiles SET avatar_file_id = $1, updated_at = now()
@@ -382,7 +386,7 @@ const listProfilesByIdsQuery = defineQuery<ListProfilesByIdsParams, ListProfiles
 });
 
 /**
- * ListProfilesByIds (:many) from queries/user/profiles.sql:30
+ * ListProfilesByIds (:many) from queries/user/profiles.sql:31
  *
  * ```sql
  * SELECT user_id, handle, display_name, avatar_file_id
@@ -410,4 +414,133 @@ export function listProfilesByIdsStream(
   opts?: StreamOptions,
 ): AsyncGenerator<ListProfilesByIdsRow, void, undefined> {
   return runStream(db, listProfilesByIdsQuery, params, opts);
+}
+
+export const searchProfilesSql = "SELECT user_id, handle, display_name, avatar_file_id\nFROM profiles\nWHERE ($1::text IS NULL OR starts_with(handle, $1))\n  AND ($2::text IS NULL\n       OR strpos(lower(display_name), lower($2)) > 0)\n  AND ($3::text IS NULL OR locale = $3)\n  AND ($4::text IS NULL OR handle > $4)\nORDER BY handle\nLIMIT $5";
+
+/** Parameters of SearchProfiles, keyed as in the query; `null` sends SQL NULL. */
+export interface SearchProfilesParams {
+  /** `text` */
+  readonly handlePrefix: string | null;
+  /** `text` */
+  readonly nameContains: string | null;
+  /** `text` */
+  readonly locale: string | null;
+  /** `text` */
+  readonly afterHandle: string | null;
+  /** `bigint` */
+  readonly rowLimit: bigint;
+}
+
+/** One row of SearchProfiles. */
+export interface SearchProfilesRow {
+  /** `uuid` */
+  userId: string;
+  /** `text` */
+  handle: string;
+  /** `text` */
+  displayName: string;
+  /** `uuid` */
+  avatarFileId: string | null;
+}
+
+const searchProfilesQuery = defineQuery<SearchProfilesParams, SearchProfilesRow>({
+  name: "SearchProfiles",
+  sql: searchProfilesSql,
+  params: [
+    ["handlePrefix", encodeValue],
+    ["nameContains", encodeValue],
+    ["locale", encodeValue],
+    ["afterHandle", encodeValue],
+    ["rowLimit", encodeValue],
+  ],
+  columns: [
+    ["userId", decodeText],
+    ["handle", decodeText],
+    ["displayName", decodeText],
+    ["avatarFileId", decodeText],
+  ],
+});
+
+/**
+ * Profiles matching every filter that is given (a null filter matches all), in handle order,
+ * after the keyset cursor `after_handle` (handles are unique, so the order is total).
+ *
+ * SearchProfiles (:many) from queries/user/profiles.sql:39
+ *
+ * ```sql
+ * SELECT user_id, handle, display_name, avatar_file_id
+ * FROM profiles
+ * WHERE ($1::text IS NULL OR starts_with(handle, $1))
+ *   AND ($2::text IS NULL
+ *        OR strpos(lower(display_name), lower($2)) > 0)
+ *   AND ($3::text IS NULL OR locale = $3)
+ *   AND ($4::text IS NULL OR handle > $4)
+ * ORDER BY handle
+ * LIMIT $5
+ * ```
+ */
+export async function searchProfiles(
+  db: Queryable,
+  params: SearchProfilesParams,
+  opts?: QueryOptions,
+): Promise<SearchProfilesRow[]> {
+  return runMany(db, searchProfilesQuery, params, opts);
+}
+
+/**
+ * SearchProfiles row by row through a server-side cursor, `batchSize` rows per FETCH (default 100),
+ * fetched only as the consumer pulls: for large results and streaming RPCs. Leaving the loop
+ * early rolls back the cursor's transaction and returns the connection to the pool.
+ */
+export function searchProfilesStream(
+  db: Pool,
+  params: SearchProfilesParams,
+  opts?: StreamOptions,
+): AsyncGenerator<SearchProfilesRow, void, undefined> {
+  return runStream(db, searchProfilesQuery, params, opts);
+}
+
+export const deleteProfileSql = "DELETE FROM profiles WHERE user_id = $1\nRETURNING user_id";
+
+/** Parameters of DeleteProfile, keyed as in the query; `null` sends SQL NULL. */
+export interface DeleteProfileParams {
+  /** `uuid` */
+  readonly userId: string;
+}
+
+/** One row of DeleteProfile. */
+export interface DeleteProfileRow {
+  /** `uuid` */
+  userId: string;
+}
+
+const deleteProfileQuery = defineQuery<DeleteProfileParams, DeleteProfileRow>({
+  name: "DeleteProfile",
+  sql: deleteProfileSql,
+  params: [
+    ["userId", encodeValue],
+  ],
+  columns: [
+    ["userId", decodeText],
+  ],
+});
+
+/**
+ * Deletes the caller's profile and, through ON DELETE CASCADE, everything of theirs the user
+ * service keeps.
+ *
+ * DeleteProfile (:one) from queries/user/profiles.sql:52
+ *
+ * ```sql
+ * DELETE FROM profiles WHERE user_id = $1
+ * RETURNING user_id
+ * ```
+ */
+export async function deleteProfile(
+  db: Queryable,
+  params: DeleteProfileParams,
+  opts?: QueryOptions,
+): Promise<DeleteProfileRow | null> {
+  return runOne(db, deleteProfileQuery, params, opts);
 }

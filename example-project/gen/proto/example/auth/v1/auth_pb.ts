@@ -5,8 +5,8 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "../../../buf/validate/validate_pb.js";
-import type { EmptySchema, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_empty, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import { file_svcgen_v1_options } from "../../../svcgen/v1/options_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,48 +14,47 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file example/auth/v1/auth.proto.
  */
 export const file_example_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChpleGFtcGxlL2F1dGgvdjEvYXV0aC5wcm90bxIPZXhhbXBsZS5hdXRoLnYxIsYBCgdBY2NvdW50EgoKAmlkGAEgASgJEhQKDGZpcmViYXNlX3VpZBgCIAEoCRINCgVlbWFpbBgDIAEoCRIWCg5lbWFpbF92ZXJpZmllZBgEIAEoCBINCgVyb2xlcxgFIAMoCRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9sYXN0X3NpZ25faW5fYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIl8KDVNpZ25JblJlcXVlc3QSHAoIaWRfdG9rZW4YASABKAlCCrpIB3IFEAEYgCASIQoKdXNlcl9hZ2VudBgCIAEoCUIIukgFcgMYgARIAIgBAUINCgtfdXNlcl9hZ2VudCJmCg5TaWduSW5SZXNwb25zZRIpCgdhY2NvdW50GAEgASgLMhguZXhhbXBsZS5hdXRoLnYxLkFjY291bnQSKQoHc2Vzc2lvbhgCIAEoCzIYLmV4YW1wbGUuYXV0aC52MS5TZXNzaW9uIjUKEUdldEFjY291bnRSZXF1ZXN0EiAKDGZpcmViYXNlX3VpZBgBIAEoCUIKukgHcgUQARiAASJRChZTZXRBY2NvdW50Um9sZXNSZXF1ZXN0EhQKAmlkGAEgASgJQgi6SAVyA7ABARIhCgVyb2xlcxgCIAMoCUISukgPkgEMEBAYASIGcgQQARhAIokBCgdTZXNzaW9uEgoKAmlkGAEgASgJEhIKCmFjY291bnRfaWQYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihQEKFENyZWF0ZVNlc3Npb25SZXF1ZXN0EiEKCnVzZXJfYWdlbnQYASABKAlCCLpIBXIDGIAESACIAQESOwoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCC7pICMgBAbIBAkABQg0KC191c2VyX2FnZW50IqMBCg1BY3RpdmVTZXNzaW9uEgoKAmlkGAEgASgJEhcKCnVzZXJfYWdlbnQYAiABKAlIAIgBARIuCgpjcmVhdGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEINCgtfdXNlcl9hZ2VudCIVChNMaXN0U2Vzc2lvbnNSZXF1ZXN0IkgKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEjAKCHNlc3Npb25zGAEgAygLMh4uZXhhbXBsZS5hdXRoLnYxLkFjdGl2ZVNlc3Npb24iLAoUUmV2b2tlU2Vzc2lvblJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIigKFVJldm9rZVNlc3Npb25SZXNwb25zZRIPCgdyZXZva2VkGAEgASgDMuYFCgtBdXRoU2VydmljZRJTCgZTaWduSW4SHi5leGFtcGxlLmF1dGgudjEuU2lnbkluUmVxdWVzdBofLmV4YW1wbGUuYXV0aC52MS5TaWduSW5SZXNwb25zZSII+qkZBBICCAESdgoKR2V0QWNjb3VudBIiLmV4YW1wbGUuYXV0aC52MS5HZXRBY2NvdW50UmVxdWVzdBoYLmV4YW1wbGUuYXV0aC52MS5BY2NvdW50Iir6qRkmChdHZXRBY2NvdW50QnlGaXJlYmFzZVVpZBIJGgcKBWFkbWluMAESdgoPU2V0QWNjb3VudFJvbGVzEicuZXhhbXBsZS5hdXRoLnYxLlNldEFjY291bnRSb2xlc1JlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkiIvqpGR4KD1NldEFjY291bnRSb2xlcxIJGgcKBWFkbWluMAESdQoNQ3JlYXRlU2Vzc2lvbhIlLmV4YW1wbGUuYXV0aC52MS5DcmVhdGVTZXNzaW9uUmVxdWVzdBoYLmV4YW1wbGUuYXV0aC52MS5TZXNzaW9uIiP6qRkfCg1DcmVhdGVTZXNzaW9uGg4KCmFjY291bnRfaWQYARKHAQoMTGlzdFNlc3Npb25zEiQuZXhhbXBsZS5hdXRoLnYxLkxpc3RTZXNzaW9uc1JlcXVlc3QaJS5leGFtcGxlLmF1dGgudjEuTGlzdFNlc3Npb25zUmVzcG9uc2UiKvqpGSYKEkxpc3RBY3RpdmVTZXNzaW9ucxoOCgphY2NvdW50X2lkGAEwARKDAQoNUmV2b2tlU2Vzc2lvbhIlLmV4YW1wbGUuYXV0aC52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBomLmV4YW1wbGUuYXV0aC52MS5SZXZva2VTZXNzaW9uUmVzcG9uc2UiI/qpGR8KDVJldm9rZVNlc3Npb24aDgoKYWNjb3VudF9pZBgBGgv6qRkHCgIQARCIJ2IGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_empty, file_google_protobuf_timestamp, file_svcgen_v1_options]);
+  fileDesc("ChpleGFtcGxlL2F1dGgvdjEvYXV0aC5wcm90bxIPZXhhbXBsZS5hdXRoLnYxIr8BCgdBY2NvdW50EgoKAmlkGAEgASgJEhIKBWVtYWlsGAIgASgJSACIAQESFgoOZW1haWxfdmVyaWZpZWQYAyABKAgSDQoFcm9sZXMYBCADKAkSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPbGFzdF9zaWduX2luX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIICgZfZW1haWwisQEKB1Nlc3Npb24SCgoCaWQYASABKAkSEgoKYWNjb3VudF9pZBgCIAEoCRIXCgp1c2VyX2FnZW50GAMgASgJSACIAQESLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCDQoLX3VzZXJfYWdlbnQiQwoNU2lnbkluUmVxdWVzdBIjCgp1c2VyX2FnZW50GAEgASgJQgq6SAdyBRABGIAESACIAQFCDQoLX3VzZXJfYWdlbnQidwoOU2lnbkluUmVzcG9uc2USKQoHYWNjb3VudBgBIAEoCzIYLmV4YW1wbGUuYXV0aC52MS5BY2NvdW50EikKB3Nlc3Npb24YAiABKAsyGC5leGFtcGxlLmF1dGgudjEuU2Vzc2lvbhIPCgdjcmVhdGVkGAMgASgIIg4KDEdldE1lUmVxdWVzdCIpChFHZXRBY2NvdW50UmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiZgoWU2V0QWNjb3VudFJvbGVzUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQESNgoFcm9sZXMYAiADKAlCJ7pIJJIBIRAQGAEiG3IZMhdeW2Etel1bYS16MC05Xy1dezAsNjN9JCIVChNMaXN0U2Vzc2lvbnNSZXF1ZXN0IkIKFExpc3RTZXNzaW9uc1Jlc3BvbnNlEioKCHNlc3Npb25zGAEgAygLMhguZXhhbXBsZS5hdXRoLnYxLlNlc3Npb24iLAoUUmV2b2tlU2Vzc2lvblJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIlMKFVJldm9rZVNlc3Npb25SZXNwb25zZRIKCgJpZBgBIAEoCRIuCgpyZXZva2VkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDK6BQoLQXV0aFNlcnZpY2USSwoGU2lnbkluEh4uZXhhbXBsZS5hdXRoLnYxLlNpZ25JblJlcXVlc3QaHy5leGFtcGxlLmF1dGgudjEuU2lnbkluUmVzcG9uc2UiABJcCgVHZXRNZRIdLmV4YW1wbGUuYXV0aC52MS5HZXRNZVJlcXVlc3QaGC5leGFtcGxlLmF1dGgudjEuQWNjb3VudCIa+qkZFgoKR2V0QWNjb3VudBoGCgJpZBgBMAESaQoKR2V0QWNjb3VudBIiLmV4YW1wbGUuYXV0aC52MS5HZXRBY2NvdW50UmVxdWVzdBoYLmV4YW1wbGUuYXV0aC52MS5BY2NvdW50Ih36qRkZCgpHZXRBY2NvdW50EgkaBwoFYWRtaW4wARJ4Cg9TZXRBY2NvdW50Um9sZXMSJy5leGFtcGxlLmF1dGgudjEuU2V0QWNjb3VudFJvbGVzUmVxdWVzdBoYLmV4YW1wbGUuYXV0aC52MS5BY2NvdW50IiL6qRkeCg9TZXRBY2NvdW50Um9sZXMSCRoHCgVhZG1pbjABEocBCgxMaXN0U2Vzc2lvbnMSJC5leGFtcGxlLmF1dGgudjEuTGlzdFNlc3Npb25zUmVxdWVzdBolLmV4YW1wbGUuYXV0aC52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZSIq+qkZJgoSTGlzdEFjdGl2ZVNlc3Npb25zGg4KCmFjY291bnRfaWQYATABEoMBCg1SZXZva2VTZXNzaW9uEiUuZXhhbXBsZS5hdXRoLnYxLlJldm9rZVNlc3Npb25SZXF1ZXN0GiYuZXhhbXBsZS5hdXRoLnYxLlJldm9rZVNlc3Npb25SZXNwb25zZSIj+qkZHwoNUmV2b2tlU2Vzc2lvbhoOCgphY2NvdW50X2lkGAEaC/qpGQcKAhABEIgnYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_svcgen_v1_options]);
 
 /**
- * An account known to the auth service, one per Firebase user.
+ * An account known to the auth service, one per user of the identity provider.
  *
  * @generated from message example.auth.v1.Account
  */
 export type Account = Message<"example.auth.v1.Account"> & {
   /**
+   * The verified token's subject (auth.uid), the user id every service keys its data by.
+   *
    * @generated from field: string id = 1;
    */
   id: string;
 
   /**
-   * @generated from field: string firebase_uid = 2;
+   * Unset for sign-ins without an email.
+   *
+   * @generated from field: optional string email = 2;
    */
-  firebaseUid: string;
+  email?: string | undefined;
 
   /**
-   * @generated from field: string email = 3;
-   */
-  email: string;
-
-  /**
-   * @generated from field: bool email_verified = 4;
+   * @generated from field: bool email_verified = 3;
    */
   emailVerified: boolean;
 
   /**
-   * @generated from field: repeated string roles = 5;
+   * Roles an administrator assigned (SetAccountRoles).
+   *
+   * @generated from field: repeated string roles = 4;
    */
   roles: string[];
 
   /**
-   * @generated from field: google.protobuf.Timestamp created_at = 6;
+   * @generated from field: google.protobuf.Timestamp created_at = 5;
    */
   createdAt?: Timestamp | undefined;
 
   /**
-   * Unset until the first sign-in is recorded.
-   *
-   * @generated from field: google.protobuf.Timestamp last_sign_in_at = 7;
+   * @generated from field: google.protobuf.Timestamp last_sign_in_at = 6;
    */
   lastSignInAt?: Timestamp | undefined;
 };
@@ -68,18 +67,52 @@ export const AccountSchema: GenMessage<Account> = /*@__PURE__*/
   messageDesc(file_example_auth_v1_auth, 0);
 
 /**
+ * A session: one sign-in on one device.
+ *
+ * @generated from message example.auth.v1.Session
+ */
+export type Session = Message<"example.auth.v1.Session"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string account_id = 2;
+   */
+  accountId: string;
+
+  /**
+   * @generated from field: optional string user_agent = 3;
+   */
+  userAgent?: string | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 4;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expires_at = 5;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message example.auth.v1.Session.
+ * Use `create(SessionSchema)` to create a new message.
+ */
+export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
+  messageDesc(file_example_auth_v1_auth, 1);
+
+/**
  * @generated from message example.auth.v1.SignInRequest
  */
 export type SignInRequest = Message<"example.auth.v1.SignInRequest"> & {
   /**
-   * A Firebase ID token (a JWT) to verify.
+   * The client's description of itself, shown in the list of sessions.
    *
-   * @generated from field: string id_token = 1;
-   */
-  idToken: string;
-
-  /**
-   * @generated from field: optional string user_agent = 2;
+   * @generated from field: optional string user_agent = 1;
    */
   userAgent?: string | undefined;
 };
@@ -89,7 +122,7 @@ export type SignInRequest = Message<"example.auth.v1.SignInRequest"> & {
  * Use `create(SignInRequestSchema)` to create a new message.
  */
 export const SignInRequestSchema: GenMessage<SignInRequest> = /*@__PURE__*/
-  messageDesc(file_example_auth_v1_auth, 1);
+  messageDesc(file_example_auth_v1_auth, 2);
 
 /**
  * @generated from message example.auth.v1.SignInResponse
@@ -104,6 +137,13 @@ export type SignInResponse = Message<"example.auth.v1.SignInResponse"> & {
    * @generated from field: example.auth.v1.Session session = 2;
    */
   session?: Session | undefined;
+
+  /**
+   * True on the first sign-in of this user: the account was created by this call.
+   *
+   * @generated from field: bool created = 3;
+   */
+  created: boolean;
 };
 
 /**
@@ -111,16 +151,29 @@ export type SignInResponse = Message<"example.auth.v1.SignInResponse"> & {
  * Use `create(SignInResponseSchema)` to create a new message.
  */
 export const SignInResponseSchema: GenMessage<SignInResponse> = /*@__PURE__*/
-  messageDesc(file_example_auth_v1_auth, 2);
+  messageDesc(file_example_auth_v1_auth, 3);
+
+/**
+ * @generated from message example.auth.v1.GetMeRequest
+ */
+export type GetMeRequest = Message<"example.auth.v1.GetMeRequest"> & {
+};
+
+/**
+ * Describes the message example.auth.v1.GetMeRequest.
+ * Use `create(GetMeRequestSchema)` to create a new message.
+ */
+export const GetMeRequestSchema: GenMessage<GetMeRequest> = /*@__PURE__*/
+  messageDesc(file_example_auth_v1_auth, 4);
 
 /**
  * @generated from message example.auth.v1.GetAccountRequest
  */
 export type GetAccountRequest = Message<"example.auth.v1.GetAccountRequest"> & {
   /**
-   * @generated from field: string firebase_uid = 1;
+   * @generated from field: string id = 1;
    */
-  firebaseUid: string;
+  id: string;
 };
 
 /**
@@ -128,7 +181,7 @@ export type GetAccountRequest = Message<"example.auth.v1.GetAccountRequest"> & {
  * Use `create(GetAccountRequestSchema)` to create a new message.
  */
 export const GetAccountRequestSchema: GenMessage<GetAccountRequest> = /*@__PURE__*/
-  messageDesc(file_example_auth_v1_auth, 3);
+  messageDesc(file_example_auth_v1_auth, 5);
 
 /**
  * @generated from message example.auth.v1.SetAccountRolesRequest
@@ -150,97 +203,7 @@ export type SetAccountRolesRequest = Message<"example.auth.v1.SetAccountRolesReq
  * Use `create(SetAccountRolesRequestSchema)` to create a new message.
  */
 export const SetAccountRolesRequestSchema: GenMessage<SetAccountRolesRequest> = /*@__PURE__*/
-  messageDesc(file_example_auth_v1_auth, 4);
-
-/**
- * A session as created.
- *
- * @generated from message example.auth.v1.Session
- */
-export type Session = Message<"example.auth.v1.Session"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
-  id: string;
-
-  /**
-   * @generated from field: string account_id = 2;
-   */
-  accountId: string;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp created_at = 3;
-   */
-  createdAt?: Timestamp | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp expires_at = 4;
-   */
-  expiresAt?: Timestamp | undefined;
-};
-
-/**
- * Describes the message example.auth.v1.Session.
- * Use `create(SessionSchema)` to create a new message.
- */
-export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
-  messageDesc(file_example_auth_v1_auth, 5);
-
-/**
- * @generated from message example.auth.v1.CreateSessionRequest
- */
-export type CreateSessionRequest = Message<"example.auth.v1.CreateSessionRequest"> & {
-  /**
-   * @generated from field: optional string user_agent = 1;
-   */
-  userAgent?: string | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp expires_at = 2;
-   */
-  expiresAt?: Timestamp | undefined;
-};
-
-/**
- * Describes the message example.auth.v1.CreateSessionRequest.
- * Use `create(CreateSessionRequestSchema)` to create a new message.
- */
-export const CreateSessionRequestSchema: GenMessage<CreateSessionRequest> = /*@__PURE__*/
   messageDesc(file_example_auth_v1_auth, 6);
-
-/**
- * A session in the caller's list of active sessions.
- *
- * @generated from message example.auth.v1.ActiveSession
- */
-export type ActiveSession = Message<"example.auth.v1.ActiveSession"> & {
-  /**
-   * @generated from field: string id = 1;
-   */
-  id: string;
-
-  /**
-   * @generated from field: optional string user_agent = 2;
-   */
-  userAgent?: string | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp created_at = 3;
-   */
-  createdAt?: Timestamp | undefined;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp expires_at = 4;
-   */
-  expiresAt?: Timestamp | undefined;
-};
-
-/**
- * Describes the message example.auth.v1.ActiveSession.
- * Use `create(ActiveSessionSchema)` to create a new message.
- */
-export const ActiveSessionSchema: GenMessage<ActiveSession> = /*@__PURE__*/
-  messageDesc(file_example_auth_v1_auth, 7);
 
 /**
  * @generated from message example.auth.v1.ListSessionsRequest
@@ -253,16 +216,16 @@ export type ListSessionsRequest = Message<"example.auth.v1.ListSessionsRequest">
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_example_auth_v1_auth, 8);
+  messageDesc(file_example_auth_v1_auth, 7);
 
 /**
  * @generated from message example.auth.v1.ListSessionsResponse
  */
 export type ListSessionsResponse = Message<"example.auth.v1.ListSessionsResponse"> & {
   /**
-   * @generated from field: repeated example.auth.v1.ActiveSession sessions = 1;
+   * @generated from field: repeated example.auth.v1.Session sessions = 1;
    */
-  sessions: ActiveSession[];
+  sessions: Session[];
 };
 
 /**
@@ -270,7 +233,7 @@ export type ListSessionsResponse = Message<"example.auth.v1.ListSessionsResponse
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_example_auth_v1_auth, 9);
+  messageDesc(file_example_auth_v1_auth, 8);
 
 /**
  * @generated from message example.auth.v1.RevokeSessionRequest
@@ -287,18 +250,21 @@ export type RevokeSessionRequest = Message<"example.auth.v1.RevokeSessionRequest
  * Use `create(RevokeSessionRequestSchema)` to create a new message.
  */
 export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
-  messageDesc(file_example_auth_v1_auth, 10);
+  messageDesc(file_example_auth_v1_auth, 9);
 
 /**
  * @generated from message example.auth.v1.RevokeSessionResponse
  */
 export type RevokeSessionResponse = Message<"example.auth.v1.RevokeSessionResponse"> & {
   /**
-   * 1 when the session was revoked, 0 when it was not the caller's or already revoked.
-   *
-   * @generated from field: int64 revoked = 1;
+   * @generated from field: string id = 1;
    */
-  revoked: bigint;
+  id: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp revoked_at = 2;
+   */
+  revokedAt?: Timestamp | undefined;
 };
 
 /**
@@ -306,17 +272,19 @@ export type RevokeSessionResponse = Message<"example.auth.v1.RevokeSessionRespon
  * Use `create(RevokeSessionResponseSchema)` to create a new message.
  */
 export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
-  messageDesc(file_example_auth_v1_auth, 11);
+  messageDesc(file_example_auth_v1_auth, 10);
 
 /**
- * Accounts and sessions. The caller's account id is the token's uid (auth.uid).
+ * Accounts and sessions. The caller is the verified token's subject (auth.uid); the token
+ * arrives in the `authorization: Bearer` header and the server verifies it before any handler.
  *
  * @generated from service example.auth.v1.AuthService
  */
 export const AuthService: GenService<{
   /**
-   * Verifies a Firebase ID token, creates or updates the account (UpsertAccountOnSignIn) and
-   * opens a session. Not bound: token verification is domain logic in handlers.ts.
+   * Records a sign-in with the verified token: creates the account from its claims (subject,
+   * email, email_verified) on the first sign-in, updates them on later ones, and opens a
+   * session valid for 30 days. Hand-written in handlers.ts (one transaction, two queries).
    *
    * @generated from rpc example.auth.v1.AuthService.SignIn
    */
@@ -326,7 +294,17 @@ export const AuthService: GenService<{
     output: typeof SignInResponseSchema;
   },
   /**
-   * An account by its Firebase uid; administrators only.
+   * The caller's own account; NOT_FOUND before the first SignIn.
+   *
+   * @generated from rpc example.auth.v1.AuthService.GetMe
+   */
+  getMe: {
+    methodKind: "unary";
+    input: typeof GetMeRequestSchema;
+    output: typeof AccountSchema;
+  },
+  /**
+   * Any account by id; administrators only.
    *
    * @generated from rpc example.auth.v1.AuthService.GetAccount
    */
@@ -336,24 +314,14 @@ export const AuthService: GenService<{
     output: typeof AccountSchema;
   },
   /**
-   * Replaces an account's roles; administrators only.
+   * Replaces an account's roles; administrators only. NOT_FOUND for an unknown account.
    *
    * @generated from rpc example.auth.v1.AuthService.SetAccountRoles
    */
   setAccountRoles: {
     methodKind: "unary";
     input: typeof SetAccountRolesRequestSchema;
-    output: typeof EmptySchema;
-  },
-  /**
-   * Opens a session for the caller.
-   *
-   * @generated from rpc example.auth.v1.AuthService.CreateSession
-   */
-  createSession: {
-    methodKind: "unary";
-    input: typeof CreateSessionRequestSchema;
-    output: typeof SessionSchema;
+    output: typeof AccountSchema;
   },
   /**
    * The caller's active sessions, newest first.
@@ -366,7 +334,8 @@ export const AuthService: GenService<{
     output: typeof ListSessionsResponseSchema;
   },
   /**
-   * Revokes one of the caller's sessions.
+   * Revokes one of the caller's active sessions; NOT_FOUND when it is another user's, unknown
+   * or already revoked.
    *
    * @generated from rpc example.auth.v1.AuthService.RevokeSession
    */

@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file example/data/v1/data.proto.
  */
 export const file_example_data_v1_data: GenFile = /*@__PURE__*/
-  fileDesc("ChpleGFtcGxlL2RhdGEvdjEvZGF0YS5wcm90bxIPZXhhbXBsZS5kYXRhLnYxIqUCCgZSZWNvcmQSCgoCaWQYASABKAMSEAoIb3duZXJfaWQYAiABKAkSDQoFdGl0bGUYAyABKAkSJQoEYm9keRgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDAoEdGFncxgFIAMoCRI1Cgp2aXNpYmlsaXR5GAYgASgOMiEuZXhhbXBsZS5kYXRhLnYxLlJlY29yZFZpc2liaWxpdHkSDwoHdmVyc2lvbhgHIAEoBRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgljYW5fd3JpdGUYCiABKAgisAEKDVJlY29yZFN1bW1hcnkSCgoCaWQYASABKAMSDQoFdGl0bGUYAiABKAkSDAoEdGFncxgDIAMoCRI1Cgp2aXNpYmlsaXR5GAQgASgOMiEuZXhhbXBsZS5kYXRhLnYxLlJlY29yZFZpc2liaWxpdHkSDwoHdmVyc2lvbhgFIAEoBRIuCgp1cGRhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCInChBHZXRSZWNvcmRSZXF1ZXN0EhMKAmlkGAEgASgDQge6SAQiAiAAIlIKFExpc3RNeVJlY29yZHNSZXF1ZXN0EhwKCXBhZ2Vfc2l6ZRgBIAEoA0IJukgGIgQYZCgBEhwKC3BhZ2Vfb2Zmc2V0GAIgASgDQge6SAQiAigAIkgKFUxpc3RNeVJlY29yZHNSZXNwb25zZRIvCgdyZWNvcmRzGAEgAygLMh4uZXhhbXBsZS5kYXRhLnYxLlJlY29yZFN1bW1hcnkiwgEKE0NyZWF0ZVJlY29yZFJlcXVlc3QSGQoFdGl0bGUYASABKAlCCrpIB3IFEAEYyAESLQoEYm9keRgCIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBrpIA8gBARIeCgR0YWdzGAMgAygJQhC6SA2SAQoQFCIGcgQQARgyEkEKCnZpc2liaWxpdHkYBCABKA4yIS5leGFtcGxlLmRhdGEudjEuUmVjb3JkVmlzaWJpbGl0eUIKukgHggEEEAEgACKuAQoTVXBkYXRlUmVjb3JkUmVxdWVzdBITCgJpZBgBIAEoA0IHukgEIgIgABIYCgd2ZXJzaW9uGAIgASgFQge6SAQaAiAAEhkKBXRpdGxlGAMgASgJQgq6SAdyBRABGMgBEi0KBGJvZHkYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Qga6SAPIAQESHgoEdGFncxgFIAMoCUIQukgNkgEKEBQiBnIEEAEYMiJcCg1SZWNvcmRWZXJzaW9uEgoKAmlkGAEgASgDEg8KB3ZlcnNpb24YAiABKAUSLgoKdXBkYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiKgoTRGVsZXRlUmVjb3JkUmVxdWVzdBITCgJpZBgBIAEoA0IHukgEIgIgACInChREZWxldGVSZWNvcmRSZXNwb25zZRIPCgdkZWxldGVkGAEgASgDIl4KElNoYXJlUmVjb3JkUmVxdWVzdBIaCglyZWNvcmRfaWQYASABKANCB7pIBCICIAASGQoHdXNlcl9pZBgCIAEoCUIIukgFcgOwAQESEQoJY2FuX3dyaXRlGAMgASgIIiUKE1NoYXJlUmVjb3JkUmVzcG9uc2USDgoGc2hhcmVkGAEgASgDIhQKElJlY29yZFN0YXRzUmVxdWVzdCKLAQoPVmlzaWJpbGl0eVN0YXRzEjUKCnZpc2liaWxpdHkYASABKA4yIS5leGFtcGxlLmRhdGEudjEuUmVjb3JkVmlzaWJpbGl0eRIPCgdyZWNvcmRzGAIgASgDEjAKDGxhc3RfdXBkYXRlZBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRgoTUmVjb3JkU3RhdHNSZXNwb25zZRIvCgVzdGF0cxgBIAMoCzIgLmV4YW1wbGUuZGF0YS52MS5WaXNpYmlsaXR5U3RhdHMqkAEKEFJlY29yZFZpc2liaWxpdHkSIQodUkVDT1JEX1ZJU0lCSUxJVFlfVU5TUEVDSUZJRUQQABIdChlSRUNPUkRfVklTSUJJTElUWV9QUklWQVRFEAESHAoYUkVDT1JEX1ZJU0lCSUxJVFlfU0hBUkVEEAISHAoYUkVDT1JEX1ZJU0lCSUxJVFlfUFVCTElDEAMygwcKC0RhdGFTZXJ2aWNlEnIKCUdldFJlY29yZBIhLmV4YW1wbGUuZGF0YS52MS5HZXRSZWNvcmRSZXF1ZXN0GhcuZXhhbXBsZS5kYXRhLnYxLlJlY29yZCIp+qkZJQoSR2V0UmVjb3JkRm9yUmVhZGVyGg0KCXJlYWRlcl9pZBgBMAESiAEKDUxpc3RNeVJlY29yZHMSJS5leGFtcGxlLmRhdGEudjEuTGlzdE15UmVjb3Jkc1JlcXVlc3QaJi5leGFtcGxlLmRhdGEudjEuTGlzdE15UmVjb3Jkc1Jlc3BvbnNlIij6qRkkChJMaXN0UmVjb3Jkc0J5T3duZXIaDAoIb3duZXJfaWQYATABEm8KDENyZWF0ZVJlY29yZBIkLmV4YW1wbGUuZGF0YS52MS5DcmVhdGVSZWNvcmRSZXF1ZXN0GhcuZXhhbXBsZS5kYXRhLnYxLlJlY29yZCIg+qkZHAoMQ3JlYXRlUmVjb3JkGgwKCG93bmVyX2lkGAESdgoMVXBkYXRlUmVjb3JkEiQuZXhhbXBsZS5kYXRhLnYxLlVwZGF0ZVJlY29yZFJlcXVlc3QaHi5leGFtcGxlLmRhdGEudjEuUmVjb3JkVmVyc2lvbiIg+qkZHAoMVXBkYXRlUmVjb3JkGgwKCG93bmVyX2lkGAESgQEKDERlbGV0ZVJlY29yZBIkLmV4YW1wbGUuZGF0YS52MS5EZWxldGVSZWNvcmRSZXF1ZXN0GiUuZXhhbXBsZS5kYXRhLnYxLkRlbGV0ZVJlY29yZFJlc3BvbnNlIiT6qRkgChBTb2Z0RGVsZXRlUmVjb3JkGgwKCG93bmVyX2lkGAESfgoLU2hhcmVSZWNvcmQSIy5leGFtcGxlLmRhdGEudjEuU2hhcmVSZWNvcmRSZXF1ZXN0GiQuZXhhbXBsZS5kYXRhLnYxLlNoYXJlUmVjb3JkUmVzcG9uc2UiJPqpGSAKDlNoYXJlT3duUmVjb3JkGgwKCG93bmVyX2lkGAEwARJ7CgtSZWNvcmRTdGF0cxIjLmV4YW1wbGUuZGF0YS52MS5SZWNvcmRTdGF0c1JlcXVlc3QaJC5leGFtcGxlLmRhdGEudjEuUmVjb3JkU3RhdHNSZXNwb25zZSIh+qkZHQoLUmVjb3JkU3RhdHMaDAoIb3duZXJfaWQYATABGgv6qRkHCgIQARCIJ2IGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp, file_svcgen_v1_options]);
+  fileDesc("ChpleGFtcGxlL2RhdGEvdjEvZGF0YS5wcm90bxIPZXhhbXBsZS5kYXRhLnYxIqUCCgZSZWNvcmQSCgoCaWQYASABKAMSEAoIb3duZXJfaWQYAiABKAkSDQoFdGl0bGUYAyABKAkSJQoEYm9keRgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSDAoEdGFncxgFIAMoCRI1Cgp2aXNpYmlsaXR5GAYgASgOMiEuZXhhbXBsZS5kYXRhLnYxLlJlY29yZFZpc2liaWxpdHkSDwoHdmVyc2lvbhgHIAEoBRIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgljYW5fd3JpdGUYCiABKAgisAEKDVJlY29yZFN1bW1hcnkSCgoCaWQYASABKAMSDQoFdGl0bGUYAiABKAkSDAoEdGFncxgDIAMoCRI1Cgp2aXNpYmlsaXR5GAQgASgOMiEuZXhhbXBsZS5kYXRhLnYxLlJlY29yZFZpc2liaWxpdHkSDwoHdmVyc2lvbhgFIAEoBRIuCgp1cGRhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCInChBHZXRSZWNvcmRSZXF1ZXN0EhMKAmlkGAEgASgDQge6SAQiAiAAInsKFExpc3RNeVJlY29yZHNSZXF1ZXN0EiEKCXBhZ2Vfc2l6ZRgBIAEoBUIJukgGGgQYZCgBSACIAQESIwoKcGFnZV90b2tlbhgCIAEoCUIKukgHcgUQARiABEgBiAEBQgwKCl9wYWdlX3NpemVCDQoLX3BhZ2VfdG9rZW4iegoVTGlzdE15UmVjb3Jkc1Jlc3BvbnNlEi8KB3JlY29yZHMYASADKAsyHi5leGFtcGxlLmRhdGEudjEuUmVjb3JkU3VtbWFyeRIcCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlIAIgBAUISChBfbmV4dF9wYWdlX3Rva2VuIhkKF0xpc3RTaGFyZWRXaXRoTWVSZXF1ZXN0IksKGExpc3RTaGFyZWRXaXRoTWVSZXNwb25zZRIvCgdyZWNvcmRzGAEgAygLMh4uZXhhbXBsZS5kYXRhLnYxLlJlY29yZFN1bW1hcnkiGAoWRXhwb3J0TXlSZWNvcmRzUmVxdWVzdCLCAQoTQ3JlYXRlUmVjb3JkUmVxdWVzdBIZCgV0aXRsZRgBIAEoCUIKukgHcgUQARjIARItCgRib2R5GAIgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdEIGukgDyAEBEh4KBHRhZ3MYAyADKAlCELpIDZIBChAUIgZyBBABGDISQQoKdmlzaWJpbGl0eRgEIAEoDjIhLmV4YW1wbGUuZGF0YS52MS5SZWNvcmRWaXNpYmlsaXR5Qgq6SAeCAQQQASAAIvEBChNVcGRhdGVSZWNvcmRSZXF1ZXN0EhMKAmlkGAEgASgDQge6SAQiAiAAEhgKB3ZlcnNpb24YAiABKAVCB7pIBBoCIAASGQoFdGl0bGUYAyABKAlCCrpIB3IFEAEYyAESLQoEYm9keRgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RCBrpIA8gBARIeCgR0YWdzGAUgAygJQhC6SA2SAQoQFCIGcgQQARgyEkEKCnZpc2liaWxpdHkYBiABKA4yIS5leGFtcGxlLmRhdGEudjEuUmVjb3JkVmlzaWJpbGl0eUIKukgHggEEEAEgACIqChNEZWxldGVSZWNvcmRSZXF1ZXN0EhMKAmlkGAEgASgDQge6SAQiAiAAIhYKFERlbGV0ZVJlY29yZFJlc3BvbnNlIksKElNoYXJlUmVjb3JkUmVxdWVzdBIaCglyZWNvcmRfaWQYASABKANCB7pIBCICIAASGQoHdXNlcl9pZBgCIAEoCUIIukgFcgOwAQEiFQoTU2hhcmVSZWNvcmRSZXNwb25zZSJNChRVbnNoYXJlUmVjb3JkUmVxdWVzdBIaCglyZWNvcmRfaWQYASABKANCB7pIBCICIAASGQoHdXNlcl9pZBgCIAEoCUIIukgFcgOwAQEiKAoVVW5zaGFyZVJlY29yZFJlc3BvbnNlEg8KB3JlbW92ZWQYASABKAMiFAoSUmVjb3JkU3RhdHNSZXF1ZXN0IosBCg9WaXNpYmlsaXR5U3RhdHMSNQoKdmlzaWJpbGl0eRgBIAEoDjIhLmV4YW1wbGUuZGF0YS52MS5SZWNvcmRWaXNpYmlsaXR5Eg8KB3JlY29yZHMYAiABKAMSMAoMbGFzdF91cGRhdGVkGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJGChNSZWNvcmRTdGF0c1Jlc3BvbnNlEi8KBXN0YXRzGAEgAygLMiAuZXhhbXBsZS5kYXRhLnYxLlZpc2liaWxpdHlTdGF0cyqQAQoQUmVjb3JkVmlzaWJpbGl0eRIhCh1SRUNPUkRfVklTSUJJTElUWV9VTlNQRUNJRklFRBAAEh0KGVJFQ09SRF9WSVNJQklMSVRZX1BSSVZBVEUQARIcChhSRUNPUkRfVklTSUJJTElUWV9TSEFSRUQQAhIcChhSRUNPUkRfVklTSUJJTElUWV9QVUJMSUMQAzKWCQoLRGF0YVNlcnZpY2UScgoJR2V0UmVjb3JkEiEuZXhhbXBsZS5kYXRhLnYxLkdldFJlY29yZFJlcXVlc3QaFy5leGFtcGxlLmRhdGEudjEuUmVjb3JkIin6qRklChJHZXRSZWNvcmRGb3JSZWFkZXIaDQoJcmVhZGVyX2lkGAEwARJmCg1MaXN0TXlSZWNvcmRzEiUuZXhhbXBsZS5kYXRhLnYxLkxpc3RNeVJlY29yZHNSZXF1ZXN0GiYuZXhhbXBsZS5kYXRhLnYxLkxpc3RNeVJlY29yZHNSZXNwb25zZSIG+qkZAjABEpQBChBMaXN0U2hhcmVkV2l0aE1lEiguZXhhbXBsZS5kYXRhLnYxLkxpc3RTaGFyZWRXaXRoTWVSZXF1ZXN0GikuZXhhbXBsZS5kYXRhLnYxLkxpc3RTaGFyZWRXaXRoTWVSZXNwb25zZSIr+qkZJwoUTGlzdFNoYXJlZFdpdGhSZWFkZXIaDQoJcmVhZGVyX2lkGAEwARKDAQoPRXhwb3J0TXlSZWNvcmRzEicuZXhhbXBsZS5kYXRhLnYxLkV4cG9ydE15UmVjb3Jkc1JlcXVlc3QaFy5leGFtcGxlLmRhdGEudjEuUmVjb3JkIiz6qRkoChRFeHBvcnRSZWNvcmRzQnlPd25lchoMCghvd25lcl9pZBgBKODUAzABEm8KDENyZWF0ZVJlY29yZBIkLmV4YW1wbGUuZGF0YS52MS5DcmVhdGVSZWNvcmRSZXF1ZXN0GhcuZXhhbXBsZS5kYXRhLnYxLlJlY29yZCIg+qkZHAoMQ3JlYXRlUmVjb3JkGgwKCG93bmVyX2lkGAESTwoMVXBkYXRlUmVjb3JkEiQuZXhhbXBsZS5kYXRhLnYxLlVwZGF0ZVJlY29yZFJlcXVlc3QaFy5leGFtcGxlLmRhdGEudjEuUmVjb3JkIgASXQoMRGVsZXRlUmVjb3JkEiQuZXhhbXBsZS5kYXRhLnYxLkRlbGV0ZVJlY29yZFJlcXVlc3QaJS5leGFtcGxlLmRhdGEudjEuRGVsZXRlUmVjb3JkUmVzcG9uc2UiABJaCgtTaGFyZVJlY29yZBIjLmV4YW1wbGUuZGF0YS52MS5TaGFyZVJlY29yZFJlcXVlc3QaJC5leGFtcGxlLmRhdGEudjEuU2hhcmVSZWNvcmRSZXNwb25zZSIAEoYBCg1VbnNoYXJlUmVjb3JkEiUuZXhhbXBsZS5kYXRhLnYxLlVuc2hhcmVSZWNvcmRSZXF1ZXN0GiYuZXhhbXBsZS5kYXRhLnYxLlVuc2hhcmVSZWNvcmRSZXNwb25zZSIm+qkZIgoQVW5zaGFyZU93blJlY29yZBoMCghvd25lcl9pZBgBMAESewoLUmVjb3JkU3RhdHMSIy5leGFtcGxlLmRhdGEudjEuUmVjb3JkU3RhdHNSZXF1ZXN0GiQuZXhhbXBsZS5kYXRhLnYxLlJlY29yZFN0YXRzUmVzcG9uc2UiIfqpGR0KC1JlY29yZFN0YXRzGgwKCG93bmVyX2lkGAEwARoL+qkZBwoCEAEQiCdiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp, file_svcgen_v1_options]);
 
 /**
  * A data record as its reader sees it.
@@ -148,14 +148,18 @@ export const GetRecordRequestSchema: GenMessage<GetRecordRequest> = /*@__PURE__*
  */
 export type ListMyRecordsRequest = Message<"example.data.v1.ListMyRecordsRequest"> & {
   /**
-   * @generated from field: int64 page_size = 1;
+   * Records per page; unset is 20.
+   *
+   * @generated from field: optional int32 page_size = 1;
    */
-  pageSize: bigint;
+  pageSize?: number | undefined;
 
   /**
-   * @generated from field: int64 page_offset = 2;
+   * The next_page_token of the previous page; unset for the first page.
+   *
+   * @generated from field: optional string page_token = 2;
    */
-  pageOffset: bigint;
+  pageToken?: string | undefined;
 };
 
 /**
@@ -170,9 +174,18 @@ export const ListMyRecordsRequestSchema: GenMessage<ListMyRecordsRequest> = /*@_
  */
 export type ListMyRecordsResponse = Message<"example.data.v1.ListMyRecordsResponse"> & {
   /**
+   * Newest first.
+   *
    * @generated from field: repeated example.data.v1.RecordSummary records = 1;
    */
   records: RecordSummary[];
+
+  /**
+   * Unset on the last page. Opaque: pass it back unchanged.
+   *
+   * @generated from field: optional string next_page_token = 2;
+   */
+  nextPageToken?: string | undefined;
 };
 
 /**
@@ -181,6 +194,51 @@ export type ListMyRecordsResponse = Message<"example.data.v1.ListMyRecordsRespon
  */
 export const ListMyRecordsResponseSchema: GenMessage<ListMyRecordsResponse> = /*@__PURE__*/
   messageDesc(file_example_data_v1_data, 4);
+
+/**
+ * @generated from message example.data.v1.ListSharedWithMeRequest
+ */
+export type ListSharedWithMeRequest = Message<"example.data.v1.ListSharedWithMeRequest"> & {
+};
+
+/**
+ * Describes the message example.data.v1.ListSharedWithMeRequest.
+ * Use `create(ListSharedWithMeRequestSchema)` to create a new message.
+ */
+export const ListSharedWithMeRequestSchema: GenMessage<ListSharedWithMeRequest> = /*@__PURE__*/
+  messageDesc(file_example_data_v1_data, 5);
+
+/**
+ * @generated from message example.data.v1.ListSharedWithMeResponse
+ */
+export type ListSharedWithMeResponse = Message<"example.data.v1.ListSharedWithMeResponse"> & {
+  /**
+   * The 100 newest records other users shared with the caller.
+   *
+   * @generated from field: repeated example.data.v1.RecordSummary records = 1;
+   */
+  records: RecordSummary[];
+};
+
+/**
+ * Describes the message example.data.v1.ListSharedWithMeResponse.
+ * Use `create(ListSharedWithMeResponseSchema)` to create a new message.
+ */
+export const ListSharedWithMeResponseSchema: GenMessage<ListSharedWithMeResponse> = /*@__PURE__*/
+  messageDesc(file_example_data_v1_data, 6);
+
+/**
+ * @generated from message example.data.v1.ExportMyRecordsRequest
+ */
+export type ExportMyRecordsRequest = Message<"example.data.v1.ExportMyRecordsRequest"> & {
+};
+
+/**
+ * Describes the message example.data.v1.ExportMyRecordsRequest.
+ * Use `create(ExportMyRecordsRequestSchema)` to create a new message.
+ */
+export const ExportMyRecordsRequestSchema: GenMessage<ExportMyRecordsRequest> = /*@__PURE__*/
+  messageDesc(file_example_data_v1_data, 7);
 
 /**
  * @generated from message example.data.v1.CreateRecordRequest
@@ -212,9 +270,11 @@ export type CreateRecordRequest = Message<"example.data.v1.CreateRecordRequest">
  * Use `create(CreateRecordRequestSchema)` to create a new message.
  */
 export const CreateRecordRequestSchema: GenMessage<CreateRecordRequest> = /*@__PURE__*/
-  messageDesc(file_example_data_v1_data, 5);
+  messageDesc(file_example_data_v1_data, 8);
 
 /**
+ * Replaces a record's content. Only its owner may update it.
+ *
  * @generated from message example.data.v1.UpdateRecordRequest
  */
 export type UpdateRecordRequest = Message<"example.data.v1.UpdateRecordRequest"> & {
@@ -224,7 +284,8 @@ export type UpdateRecordRequest = Message<"example.data.v1.UpdateRecordRequest">
   id: bigint;
 
   /**
-   * The version the caller read; the update applies only if it is still current.
+   * The version the caller read; the update applies only if it is still current, else ABORTED
+   * with the reason RECORD_VERSION_MISMATCH and the current version in its metadata.
    *
    * @generated from field: int32 version = 2;
    */
@@ -244,6 +305,11 @@ export type UpdateRecordRequest = Message<"example.data.v1.UpdateRecordRequest">
    * @generated from field: repeated string tags = 5;
    */
   tags: string[];
+
+  /**
+   * @generated from field: example.data.v1.RecordVisibility visibility = 6;
+   */
+  visibility: RecordVisibility;
 };
 
 /**
@@ -251,34 +317,7 @@ export type UpdateRecordRequest = Message<"example.data.v1.UpdateRecordRequest">
  * Use `create(UpdateRecordRequestSchema)` to create a new message.
  */
 export const UpdateRecordRequestSchema: GenMessage<UpdateRecordRequest> = /*@__PURE__*/
-  messageDesc(file_example_data_v1_data, 6);
-
-/**
- * @generated from message example.data.v1.RecordVersion
- */
-export type RecordVersion = Message<"example.data.v1.RecordVersion"> & {
-  /**
-   * @generated from field: int64 id = 1;
-   */
-  id: bigint;
-
-  /**
-   * @generated from field: int32 version = 2;
-   */
-  version: number;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp updated_at = 3;
-   */
-  updatedAt?: Timestamp | undefined;
-};
-
-/**
- * Describes the message example.data.v1.RecordVersion.
- * Use `create(RecordVersionSchema)` to create a new message.
- */
-export const RecordVersionSchema: GenMessage<RecordVersion> = /*@__PURE__*/
-  messageDesc(file_example_data_v1_data, 7);
+  messageDesc(file_example_data_v1_data, 9);
 
 /**
  * @generated from message example.data.v1.DeleteRecordRequest
@@ -295,18 +334,12 @@ export type DeleteRecordRequest = Message<"example.data.v1.DeleteRecordRequest">
  * Use `create(DeleteRecordRequestSchema)` to create a new message.
  */
 export const DeleteRecordRequestSchema: GenMessage<DeleteRecordRequest> = /*@__PURE__*/
-  messageDesc(file_example_data_v1_data, 8);
+  messageDesc(file_example_data_v1_data, 10);
 
 /**
  * @generated from message example.data.v1.DeleteRecordResponse
  */
 export type DeleteRecordResponse = Message<"example.data.v1.DeleteRecordResponse"> & {
-  /**
-   * 1 when the caller's record was deleted, else 0.
-   *
-   * @generated from field: int64 deleted = 1;
-   */
-  deleted: bigint;
 };
 
 /**
@@ -314,7 +347,7 @@ export type DeleteRecordResponse = Message<"example.data.v1.DeleteRecordResponse
  * Use `create(DeleteRecordResponseSchema)` to create a new message.
  */
 export const DeleteRecordResponseSchema: GenMessage<DeleteRecordResponse> = /*@__PURE__*/
-  messageDesc(file_example_data_v1_data, 9);
+  messageDesc(file_example_data_v1_data, 11);
 
 /**
  * @generated from message example.data.v1.ShareRecordRequest
@@ -326,14 +359,11 @@ export type ShareRecordRequest = Message<"example.data.v1.ShareRecordRequest"> &
   recordId: bigint;
 
   /**
+   * The user who may read the record from now on.
+   *
    * @generated from field: string user_id = 2;
    */
   userId: string;
-
-  /**
-   * @generated from field: bool can_write = 3;
-   */
-  canWrite: boolean;
 };
 
 /**
@@ -341,18 +371,12 @@ export type ShareRecordRequest = Message<"example.data.v1.ShareRecordRequest"> &
  * Use `create(ShareRecordRequestSchema)` to create a new message.
  */
 export const ShareRecordRequestSchema: GenMessage<ShareRecordRequest> = /*@__PURE__*/
-  messageDesc(file_example_data_v1_data, 10);
+  messageDesc(file_example_data_v1_data, 12);
 
 /**
  * @generated from message example.data.v1.ShareRecordResponse
  */
 export type ShareRecordResponse = Message<"example.data.v1.ShareRecordResponse"> & {
-  /**
-   * 1 when shared (or the share updated), 0 when the caller does not own the record.
-   *
-   * @generated from field: int64 shared = 1;
-   */
-  shared: bigint;
 };
 
 /**
@@ -360,7 +384,48 @@ export type ShareRecordResponse = Message<"example.data.v1.ShareRecordResponse">
  * Use `create(ShareRecordResponseSchema)` to create a new message.
  */
 export const ShareRecordResponseSchema: GenMessage<ShareRecordResponse> = /*@__PURE__*/
-  messageDesc(file_example_data_v1_data, 11);
+  messageDesc(file_example_data_v1_data, 13);
+
+/**
+ * @generated from message example.data.v1.UnshareRecordRequest
+ */
+export type UnshareRecordRequest = Message<"example.data.v1.UnshareRecordRequest"> & {
+  /**
+   * @generated from field: int64 record_id = 1;
+   */
+  recordId: bigint;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message example.data.v1.UnshareRecordRequest.
+ * Use `create(UnshareRecordRequestSchema)` to create a new message.
+ */
+export const UnshareRecordRequestSchema: GenMessage<UnshareRecordRequest> = /*@__PURE__*/
+  messageDesc(file_example_data_v1_data, 14);
+
+/**
+ * @generated from message example.data.v1.UnshareRecordResponse
+ */
+export type UnshareRecordResponse = Message<"example.data.v1.UnshareRecordResponse"> & {
+  /**
+   * 1 when the share was removed, 0 when there was none (or the record is not the caller's).
+   *
+   * @generated from field: int64 removed = 1;
+   */
+  removed: bigint;
+};
+
+/**
+ * Describes the message example.data.v1.UnshareRecordResponse.
+ * Use `create(UnshareRecordResponseSchema)` to create a new message.
+ */
+export const UnshareRecordResponseSchema: GenMessage<UnshareRecordResponse> = /*@__PURE__*/
+  messageDesc(file_example_data_v1_data, 15);
 
 /**
  * @generated from message example.data.v1.RecordStatsRequest
@@ -373,7 +438,7 @@ export type RecordStatsRequest = Message<"example.data.v1.RecordStatsRequest"> &
  * Use `create(RecordStatsRequestSchema)` to create a new message.
  */
 export const RecordStatsRequestSchema: GenMessage<RecordStatsRequest> = /*@__PURE__*/
-  messageDesc(file_example_data_v1_data, 12);
+  messageDesc(file_example_data_v1_data, 16);
 
 /**
  * @generated from message example.data.v1.VisibilityStats
@@ -400,7 +465,7 @@ export type VisibilityStats = Message<"example.data.v1.VisibilityStats"> & {
  * Use `create(VisibilityStatsSchema)` to create a new message.
  */
 export const VisibilityStatsSchema: GenMessage<VisibilityStats> = /*@__PURE__*/
-  messageDesc(file_example_data_v1_data, 13);
+  messageDesc(file_example_data_v1_data, 17);
 
 /**
  * @generated from message example.data.v1.RecordStatsResponse
@@ -417,7 +482,7 @@ export type RecordStatsResponse = Message<"example.data.v1.RecordStatsResponse">
  * Use `create(RecordStatsResponseSchema)` to create a new message.
  */
 export const RecordStatsResponseSchema: GenMessage<RecordStatsResponse> = /*@__PURE__*/
-  messageDesc(file_example_data_v1_data, 14);
+  messageDesc(file_example_data_v1_data, 18);
 
 /**
  * Who may read a record; labels match the Postgres enum record_visibility.
@@ -453,7 +518,9 @@ export const RecordVisibilitySchema: GenEnum<RecordVisibility> = /*@__PURE__*/
   enumDesc(file_example_data_v1_data, 0);
 
 /**
- * Data records with ownership checks: the owner is always the caller (auth.uid).
+ * Data records with ownership checks: the owner is always the caller (auth.uid). A record the
+ * caller may not read is NOT_FOUND (its existence is not revealed); a record they may read but
+ * not change (shared with them, or public) is PERMISSION_DENIED on a write.
  *
  * @generated from service example.data.v1.DataService
  */
@@ -469,12 +536,35 @@ export const DataService: GenService<{
     output: typeof RecordSchema;
   },
   /**
+   * The caller's records, newest first, keyset-paginated (hand-written: the page token).
+   *
    * @generated from rpc example.data.v1.DataService.ListMyRecords
    */
   listMyRecords: {
     methodKind: "unary";
     input: typeof ListMyRecordsRequestSchema;
     output: typeof ListMyRecordsResponseSchema;
+  },
+  /**
+   * Records other users shared with the caller.
+   *
+   * @generated from rpc example.data.v1.DataService.ListSharedWithMe
+   */
+  listSharedWithMe: {
+    methodKind: "unary";
+    input: typeof ListSharedWithMeRequestSchema;
+    output: typeof ListSharedWithMeResponseSchema;
+  },
+  /**
+   * Every record of the caller in full, oldest first, read through a cursor only as fast as
+   * the client reads the stream.
+   *
+   * @generated from rpc example.data.v1.DataService.ExportMyRecords
+   */
+  exportMyRecords: {
+    methodKind: "server_streaming";
+    input: typeof ExportMyRecordsRequestSchema;
+    output: typeof RecordSchema;
   },
   /**
    * @generated from rpc example.data.v1.DataService.CreateRecord
@@ -485,16 +575,19 @@ export const DataService: GenService<{
     output: typeof RecordSchema;
   },
   /**
-   * Optimistic update; NOT_FOUND when the version is stale or the record is not the caller's.
+   * Optimistic update (hand-written): NOT_FOUND when the caller cannot read the record,
+   * PERMISSION_DENIED when they can but do not own it, ABORTED when the version is stale.
    *
    * @generated from rpc example.data.v1.DataService.UpdateRecord
    */
   updateRecord: {
     methodKind: "unary";
     input: typeof UpdateRecordRequestSchema;
-    output: typeof RecordVersionSchema;
+    output: typeof RecordSchema;
   },
   /**
+   * Soft-deletes one of the caller's records (hand-written, the same checks as UpdateRecord).
+   *
    * @generated from rpc example.data.v1.DataService.DeleteRecord
    */
   deleteRecord: {
@@ -503,12 +596,24 @@ export const DataService: GenService<{
     output: typeof DeleteRecordResponseSchema;
   },
   /**
+   * Lets another user read one of the caller's records (hand-written): NOT_FOUND or
+   * PERMISSION_DENIED as for UpdateRecord, ALREADY_EXISTS when it is shared with them already,
+   * INVALID_ARGUMENT for the caller themselves.
+   *
    * @generated from rpc example.data.v1.DataService.ShareRecord
    */
   shareRecord: {
     methodKind: "unary";
     input: typeof ShareRecordRequestSchema;
     output: typeof ShareRecordResponseSchema;
+  },
+  /**
+   * @generated from rpc example.data.v1.DataService.UnshareRecord
+   */
+  unshareRecord: {
+    methodKind: "unary";
+    input: typeof UnshareRecordRequestSchema;
+    output: typeof UnshareRecordResponseSchema;
   },
   /**
    * Per-visibility counts of the caller's records.

@@ -14,10 +14,11 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file example/file/v1/file.proto.
  */
 export const file_example_file_v1_file: GenFile = /*@__PURE__*/
-  fileDesc("ChpleGFtcGxlL2ZpbGUvdjEvZmlsZS5wcm90bxIPZXhhbXBsZS5maWxlLnYxItcBCgRGaWxlEgoKAmlkGAEgASgJEhAKCG93bmVyX2lkGAIgASgJEhYKCXJlY29yZF9pZBgDIAEoA0gAiAEBEgwKBG5hbWUYBCABKAkSFAoMY29udGVudF90eXBlGAUgASgJEhIKCnNpemVfYnl0ZXMYBiABKAMSDgoGc2hhMjU2GAcgASgMEhMKC3N0b3JhZ2Vfa2V5GAggASgJEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgwKCl9yZWNvcmRfaWQigQEKC0ZpbGVTdW1tYXJ5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSFAoMY29udGVudF90eXBlGAMgASgJEhIKCnNpemVfYnl0ZXMYBCABKAMSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi8AEKEUNyZWF0ZUZpbGVSZXF1ZXN0Eh8KCXJlY29yZF9pZBgBIAEoA0IHukgEIgIgAEgAiAEBEhgKBG5hbWUYAiABKAlCCrpIB3IFEAEY/wESNQoMY29udGVudF90eXBlGAMgASgJQh+6SBxyGjIYXlthLXpdKy9bYS16QS1aMC05ListXSskEiEKCnNpemVfYnl0ZXMYBCABKANCDbpICiIIGICAgIAUKAASFwoGc2hhMjU2GAUgASgMQge6SAR6AmggEh8KC3N0b3JhZ2Vfa2V5GAYgASgJQgq6SAdyBRABGIAIQgwKCl9yZWNvcmRfaWQiJgoOR2V0RmlsZVJlcXVlc3QSFAoCaWQYASABKAlCCLpIBXIDsAEBIhQKEkxpc3RNeUZpbGVzUmVxdWVzdCJCChNMaXN0TXlGaWxlc1Jlc3BvbnNlEisKBWZpbGVzGAEgAygLMhwuZXhhbXBsZS5maWxlLnYxLkZpbGVTdW1tYXJ5IhEKD0dldFVzYWdlUmVxdWVzdCIrCgVVc2FnZRINCgVmaWxlcxgBIAEoAxITCgt0b3RhbF9ieXRlcxgCIAEoAyIpChFEZWxldGVGaWxlUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiJQoSRGVsZXRlRmlsZVJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAMijAEKFkNyZWF0ZVVwbG9hZFVybFJlcXVlc3QSGAoEbmFtZRgBIAEoCUIKukgHcgUQARj/ARI1Cgxjb250ZW50X3R5cGUYAiABKAlCH7pIHHIaMhheW2Etel0rL1thLXpBLVowLTkuKy1dKyQSIQoKc2l6ZV9ieXRlcxgDIAEoA0INukgKIggYgICAgBQoACJyChdDcmVhdGVVcGxvYWRVcmxSZXNwb25zZRISCgp1cGxvYWRfdXJsGAEgASgJEhMKC3N0b3JhZ2Vfa2V5GAIgASgJEi4KCmV4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wMpQGCgtGaWxlU2VydmljZRJkCg9DcmVhdGVVcGxvYWRVcmwSJy5leGFtcGxlLmZpbGUudjEuQ3JlYXRlVXBsb2FkVXJsUmVxdWVzdBooLmV4YW1wbGUuZmlsZS52MS5DcmVhdGVVcGxvYWRVcmxSZXNwb25zZRJnCgpDcmVhdGVGaWxlEiIuZXhhbXBsZS5maWxlLnYxLkNyZWF0ZUZpbGVSZXF1ZXN0GhUuZXhhbXBsZS5maWxlLnYxLkZpbGUiHvqpGRoKCkNyZWF0ZUZpbGUaDAoIb3duZXJfaWQYARJjCgdHZXRGaWxlEh8uZXhhbXBsZS5maWxlLnYxLkdldEZpbGVSZXF1ZXN0GhUuZXhhbXBsZS5maWxlLnYxLkZpbGUiIPqpGRwKCkdldE93bkZpbGUaDAoIb3duZXJfaWQYATABEmIKDEFkbWluR2V0RmlsZRIfLmV4YW1wbGUuZmlsZS52MS5HZXRGaWxlUmVxdWVzdBoVLmV4YW1wbGUuZmlsZS52MS5GaWxlIhr6qRkWCgdHZXRGaWxlEgkaBwoFYWRtaW4wARKAAQoLTGlzdE15RmlsZXMSIy5leGFtcGxlLmZpbGUudjEuTGlzdE15RmlsZXNSZXF1ZXN0GiQuZXhhbXBsZS5maWxlLnYxLkxpc3RNeUZpbGVzUmVzcG9uc2UiJvqpGSIKEExpc3RGaWxlc0J5T3duZXIaDAoIb3duZXJfaWQYATABEmYKCEdldFVzYWdlEiAuZXhhbXBsZS5maWxlLnYxLkdldFVzYWdlUmVxdWVzdBoWLmV4YW1wbGUuZmlsZS52MS5Vc2FnZSIg+qkZHAoKT3duZXJVc2FnZRoMCghvd25lcl9pZBgBMAESdQoKRGVsZXRlRmlsZRIiLmV4YW1wbGUuZmlsZS52MS5EZWxldGVGaWxlUmVxdWVzdBojLmV4YW1wbGUuZmlsZS52MS5EZWxldGVGaWxlUmVzcG9uc2UiHvqpGRoKCkRlbGV0ZUZpbGUaDAoIb3duZXJfaWQYARoL+qkZBwoCEAEQiCdiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_svcgen_v1_options]);
+  fileDesc("ChpleGFtcGxlL2ZpbGUvdjEvZmlsZS5wcm90bxIPZXhhbXBsZS5maWxlLnYxItcBCgRGaWxlEgoKAmlkGAEgASgJEhAKCG93bmVyX2lkGAIgASgJEhYKCXJlY29yZF9pZBgDIAEoA0gAiAEBEgwKBG5hbWUYBCABKAkSFAoMY29udGVudF90eXBlGAUgASgJEhIKCnNpemVfYnl0ZXMYBiABKAMSDgoGc2hhMjU2GAcgASgMEhMKC3N0b3JhZ2Vfa2V5GAggASgJEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgwKCl9yZWNvcmRfaWQigQEKC0ZpbGVTdW1tYXJ5EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSFAoMY29udGVudF90eXBlGAMgASgJEhIKCnNpemVfYnl0ZXMYBCABKAMSLgoKY3JlYXRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAixgEKDlVwbG9hZE1ldGFkYXRhEh8KCXJlY29yZF9pZBgBIAEoA0IHukgEIgIgAEgAiAEBEhgKBG5hbWUYAiABKAlCCrpIB3IFEAEY/wESNQoMY29udGVudF90eXBlGAMgASgJQh+6SBxyGjIYXlthLXpdKy9bYS16QS1aMC05ListXSskEhsKCnNpemVfYnl0ZXMYBCABKANCB7pIBCICKAASFwoGc2hhMjU2GAUgASgMQge6SAR6AmggQgwKCl9yZWNvcmRfaWQibAoRVXBsb2FkRmlsZVJlcXVlc3QSMwoIbWV0YWRhdGEYASABKAsyHy5leGFtcGxlLmZpbGUudjEuVXBsb2FkTWV0YWRhdGFIABIaCgVjaHVuaxgCIAEoDEIJukgGegQYgIBASABCBgoEcGFydCImCg5HZXRGaWxlUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiKwoTRG93bmxvYWRGaWxlUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiWgoURG93bmxvYWRGaWxlUmVzcG9uc2USKQoIbWV0YWRhdGEYASABKAsyFS5leGFtcGxlLmZpbGUudjEuRmlsZUgAEg8KBWNodW5rGAIgASgMSABCBgoEcGFydCJRChJMaXN0TXlGaWxlc1JlcXVlc3QSHQoJcGFnZV9zaXplGAEgASgFQgq6SAcaBRjIASgAEhwKCnBhZ2VfdG9rZW4YAiABKAlCCLpIBXIDGMgBIlsKE0xpc3RNeUZpbGVzUmVzcG9uc2USKwoFZmlsZXMYASADKAsyHC5leGFtcGxlLmZpbGUudjEuRmlsZVN1bW1hcnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIhEKD0dldFVzYWdlUmVxdWVzdCIrCgVVc2FnZRINCgVmaWxlcxgBIAEoAxITCgt0b3RhbF9ieXRlcxgCIAEoAyIpChFEZWxldGVGaWxlUmVxdWVzdBIUCgJpZBgBIAEoCUIIukgFcgOwAQEiFAoSRGVsZXRlRmlsZVJlc3BvbnNlMqoFCgtGaWxlU2VydmljZRJTCgpVcGxvYWRGaWxlEiIuZXhhbXBsZS5maWxlLnYxLlVwbG9hZEZpbGVSZXF1ZXN0GhUuZXhhbXBsZS5maWxlLnYxLkZpbGUiCPqpGQQowKkHKAESaQoMRG93bmxvYWRGaWxlEiQuZXhhbXBsZS5maWxlLnYxLkRvd25sb2FkRmlsZVJlcXVlc3QaJS5leGFtcGxlLmZpbGUudjEuRG93bmxvYWRGaWxlUmVzcG9uc2UiCvqpGQYowKkHMAEwARJJCgdHZXRGaWxlEh8uZXhhbXBsZS5maWxlLnYxLkdldEZpbGVSZXF1ZXN0GhUuZXhhbXBsZS5maWxlLnYxLkZpbGUiBvqpGQIwARJiCgxBZG1pbkdldEZpbGUSHy5leGFtcGxlLmZpbGUudjEuR2V0RmlsZVJlcXVlc3QaFS5leGFtcGxlLmZpbGUudjEuRmlsZSIa+qkZFgoHR2V0RmlsZRIJGgcKBWFkbWluMAESYAoLTGlzdE15RmlsZXMSIy5leGFtcGxlLmZpbGUudjEuTGlzdE15RmlsZXNSZXF1ZXN0GiQuZXhhbXBsZS5maWxlLnYxLkxpc3RNeUZpbGVzUmVzcG9uc2UiBvqpGQIwARJmCghHZXRVc2FnZRIgLmV4YW1wbGUuZmlsZS52MS5HZXRVc2FnZVJlcXVlc3QaFi5leGFtcGxlLmZpbGUudjEuVXNhZ2UiIPqpGRwKCk93bmVyVXNhZ2UaDAoIb3duZXJfaWQYATABElUKCkRlbGV0ZUZpbGUSIi5leGFtcGxlLmZpbGUudjEuRGVsZXRlRmlsZVJlcXVlc3QaIy5leGFtcGxlLmZpbGUudjEuRGVsZXRlRmlsZVJlc3BvbnNlGgv6qRkHCgIQARCIJ2IGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_svcgen_v1_options]);
 
 /**
- * File metadata; the bytes live in object storage under storage_key.
+ * File metadata; the content lives in PostgreSQL (file_chunks) or in object storage under
+ * storage_key.
  *
  * @generated from message example.file.v1.File
  */
@@ -117,10 +118,14 @@ export const FileSummarySchema: GenMessage<FileSummary> = /*@__PURE__*/
   messageDesc(file_example_file_v1_file, 1);
 
 /**
- * @generated from message example.file.v1.CreateFileRequest
+ * The first message of an upload: what the client is about to send.
+ *
+ * @generated from message example.file.v1.UploadMetadata
  */
-export type CreateFileRequest = Message<"example.file.v1.CreateFileRequest"> & {
+export type UploadMetadata = Message<"example.file.v1.UploadMetadata"> & {
   /**
+   * The data record the file is attached to, if any.
+   *
    * @generated from field: optional int64 record_id = 1;
    */
   recordId?: bigint | undefined;
@@ -136,27 +141,60 @@ export type CreateFileRequest = Message<"example.file.v1.CreateFileRequest"> & {
   contentType: string;
 
   /**
+   * Declared size; the bytes sent must add up to exactly this. Above the service's limit
+   * (FILE_MAX_BYTES) the upload is RESOURCE_EXHAUSTED before any byte is read.
+   *
    * @generated from field: int64 size_bytes = 4;
    */
   sizeBytes: bigint;
 
   /**
+   * SHA-256 of the content; a mismatch is INVALID_ARGUMENT and nothing is stored.
+   *
    * @generated from field: bytes sha256 = 5;
    */
   sha256: Uint8Array;
-
-  /**
-   * @generated from field: string storage_key = 6;
-   */
-  storageKey: string;
 };
 
 /**
- * Describes the message example.file.v1.CreateFileRequest.
- * Use `create(CreateFileRequestSchema)` to create a new message.
+ * Describes the message example.file.v1.UploadMetadata.
+ * Use `create(UploadMetadataSchema)` to create a new message.
  */
-export const CreateFileRequestSchema: GenMessage<CreateFileRequest> = /*@__PURE__*/
+export const UploadMetadataSchema: GenMessage<UploadMetadata> = /*@__PURE__*/
   messageDesc(file_example_file_v1_file, 2);
+
+/**
+ * One message of an upload stream: metadata first, then the content in chunks.
+ *
+ * @generated from message example.file.v1.UploadFileRequest
+ */
+export type UploadFileRequest = Message<"example.file.v1.UploadFileRequest"> & {
+  /**
+   * @generated from oneof example.file.v1.UploadFileRequest.part
+   */
+  part: {
+    /**
+     * @generated from field: example.file.v1.UploadMetadata metadata = 1;
+     */
+    value: UploadMetadata;
+    case: "metadata";
+  } | {
+    /**
+     * Up to 1 MiB of content per message.
+     *
+     * @generated from field: bytes chunk = 2;
+     */
+    value: Uint8Array;
+    case: "chunk";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message example.file.v1.UploadFileRequest.
+ * Use `create(UploadFileRequestSchema)` to create a new message.
+ */
+export const UploadFileRequestSchema: GenMessage<UploadFileRequest> = /*@__PURE__*/
+  messageDesc(file_example_file_v1_file, 3);
 
 /**
  * @generated from message example.file.v1.GetFileRequest
@@ -173,12 +211,73 @@ export type GetFileRequest = Message<"example.file.v1.GetFileRequest"> & {
  * Use `create(GetFileRequestSchema)` to create a new message.
  */
 export const GetFileRequestSchema: GenMessage<GetFileRequest> = /*@__PURE__*/
-  messageDesc(file_example_file_v1_file, 3);
+  messageDesc(file_example_file_v1_file, 4);
+
+/**
+ * @generated from message example.file.v1.DownloadFileRequest
+ */
+export type DownloadFileRequest = Message<"example.file.v1.DownloadFileRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message example.file.v1.DownloadFileRequest.
+ * Use `create(DownloadFileRequestSchema)` to create a new message.
+ */
+export const DownloadFileRequestSchema: GenMessage<DownloadFileRequest> = /*@__PURE__*/
+  messageDesc(file_example_file_v1_file, 5);
+
+/**
+ * One message of a download stream: the metadata first, then the content in chunks.
+ *
+ * @generated from message example.file.v1.DownloadFileResponse
+ */
+export type DownloadFileResponse = Message<"example.file.v1.DownloadFileResponse"> & {
+  /**
+   * @generated from oneof example.file.v1.DownloadFileResponse.part
+   */
+  part: {
+    /**
+     * @generated from field: example.file.v1.File metadata = 1;
+     */
+    value: File;
+    case: "metadata";
+  } | {
+    /**
+     * @generated from field: bytes chunk = 2;
+     */
+    value: Uint8Array;
+    case: "chunk";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message example.file.v1.DownloadFileResponse.
+ * Use `create(DownloadFileResponseSchema)` to create a new message.
+ */
+export const DownloadFileResponseSchema: GenMessage<DownloadFileResponse> = /*@__PURE__*/
+  messageDesc(file_example_file_v1_file, 6);
 
 /**
  * @generated from message example.file.v1.ListMyFilesRequest
  */
 export type ListMyFilesRequest = Message<"example.file.v1.ListMyFilesRequest"> & {
+  /**
+   * Files per page; 0 means 50.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * The previous page's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
 };
 
 /**
@@ -186,16 +285,25 @@ export type ListMyFilesRequest = Message<"example.file.v1.ListMyFilesRequest"> &
  * Use `create(ListMyFilesRequestSchema)` to create a new message.
  */
 export const ListMyFilesRequestSchema: GenMessage<ListMyFilesRequest> = /*@__PURE__*/
-  messageDesc(file_example_file_v1_file, 4);
+  messageDesc(file_example_file_v1_file, 7);
 
 /**
  * @generated from message example.file.v1.ListMyFilesResponse
  */
 export type ListMyFilesResponse = Message<"example.file.v1.ListMyFilesResponse"> & {
   /**
+   * Newest first.
+   *
    * @generated from field: repeated example.file.v1.FileSummary files = 1;
    */
   files: FileSummary[];
+
+  /**
+   * Pass as page_token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
 };
 
 /**
@@ -203,7 +311,7 @@ export type ListMyFilesResponse = Message<"example.file.v1.ListMyFilesResponse">
  * Use `create(ListMyFilesResponseSchema)` to create a new message.
  */
 export const ListMyFilesResponseSchema: GenMessage<ListMyFilesResponse> = /*@__PURE__*/
-  messageDesc(file_example_file_v1_file, 5);
+  messageDesc(file_example_file_v1_file, 8);
 
 /**
  * @generated from message example.file.v1.GetUsageRequest
@@ -216,7 +324,7 @@ export type GetUsageRequest = Message<"example.file.v1.GetUsageRequest"> & {
  * Use `create(GetUsageRequestSchema)` to create a new message.
  */
 export const GetUsageRequestSchema: GenMessage<GetUsageRequest> = /*@__PURE__*/
-  messageDesc(file_example_file_v1_file, 6);
+  messageDesc(file_example_file_v1_file, 9);
 
 /**
  * @generated from message example.file.v1.Usage
@@ -238,7 +346,7 @@ export type Usage = Message<"example.file.v1.Usage"> & {
  * Use `create(UsageSchema)` to create a new message.
  */
 export const UsageSchema: GenMessage<Usage> = /*@__PURE__*/
-  messageDesc(file_example_file_v1_file, 7);
+  messageDesc(file_example_file_v1_file, 10);
 
 /**
  * @generated from message example.file.v1.DeleteFileRequest
@@ -255,18 +363,12 @@ export type DeleteFileRequest = Message<"example.file.v1.DeleteFileRequest"> & {
  * Use `create(DeleteFileRequestSchema)` to create a new message.
  */
 export const DeleteFileRequestSchema: GenMessage<DeleteFileRequest> = /*@__PURE__*/
-  messageDesc(file_example_file_v1_file, 8);
+  messageDesc(file_example_file_v1_file, 11);
 
 /**
  * @generated from message example.file.v1.DeleteFileResponse
  */
 export type DeleteFileResponse = Message<"example.file.v1.DeleteFileResponse"> & {
-  /**
-   * 1 when the caller's file was deleted, else 0.
-   *
-   * @generated from field: int64 deleted = 1;
-   */
-  deleted: bigint;
 };
 
 /**
@@ -274,90 +376,42 @@ export type DeleteFileResponse = Message<"example.file.v1.DeleteFileResponse"> &
  * Use `create(DeleteFileResponseSchema)` to create a new message.
  */
 export const DeleteFileResponseSchema: GenMessage<DeleteFileResponse> = /*@__PURE__*/
-  messageDesc(file_example_file_v1_file, 9);
+  messageDesc(file_example_file_v1_file, 12);
 
 /**
- * @generated from message example.file.v1.CreateUploadUrlRequest
- */
-export type CreateUploadUrlRequest = Message<"example.file.v1.CreateUploadUrlRequest"> & {
-  /**
-   * @generated from field: string name = 1;
-   */
-  name: string;
-
-  /**
-   * @generated from field: string content_type = 2;
-   */
-  contentType: string;
-
-  /**
-   * @generated from field: int64 size_bytes = 3;
-   */
-  sizeBytes: bigint;
-};
-
-/**
- * Describes the message example.file.v1.CreateUploadUrlRequest.
- * Use `create(CreateUploadUrlRequestSchema)` to create a new message.
- */
-export const CreateUploadUrlRequestSchema: GenMessage<CreateUploadUrlRequest> = /*@__PURE__*/
-  messageDesc(file_example_file_v1_file, 10);
-
-/**
- * @generated from message example.file.v1.CreateUploadUrlResponse
- */
-export type CreateUploadUrlResponse = Message<"example.file.v1.CreateUploadUrlResponse"> & {
-  /**
-   * @generated from field: string upload_url = 1;
-   */
-  uploadUrl: string;
-
-  /**
-   * @generated from field: string storage_key = 2;
-   */
-  storageKey: string;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp expires_at = 3;
-   */
-  expiresAt?: Timestamp | undefined;
-};
-
-/**
- * Describes the message example.file.v1.CreateUploadUrlResponse.
- * Use `create(CreateUploadUrlResponseSchema)` to create a new message.
- */
-export const CreateUploadUrlResponseSchema: GenMessage<CreateUploadUrlResponse> = /*@__PURE__*/
-  messageDesc(file_example_file_v1_file, 11);
-
-/**
- * File metadata of the caller's files (owner = auth.uid); any file for administrators.
+ * Files of their owners (owner = auth.uid): content streamed in and out, in PostgreSQL or in
+ * S3-compatible object storage (see the README's "File service"); any file's metadata for
+ * administrators.
  *
  * @generated from service example.file.v1.FileService
  */
 export const FileService: GenService<{
   /**
-   * Signs an object-storage upload URL. Not bound: signing is domain logic in handlers.ts.
+   * Uploads a file: an UploadMetadata message, then the content in chunks. Stored whole or
+   * not at all: RESOURCE_EXHAUSTED above the size limit, INVALID_ARGUMENT for a missing or
+   * misplaced metadata message, a size or checksum that does not match; a cancelled call or
+   * a passed deadline stores nothing.
    *
-   * @generated from rpc example.file.v1.FileService.CreateUploadUrl
+   * @generated from rpc example.file.v1.FileService.UploadFile
    */
-  createUploadUrl: {
-    methodKind: "unary";
-    input: typeof CreateUploadUrlRequestSchema;
-    output: typeof CreateUploadUrlResponseSchema;
-  },
-  /**
-   * Records the metadata of an uploaded file.
-   *
-   * @generated from rpc example.file.v1.FileService.CreateFile
-   */
-  createFile: {
-    methodKind: "unary";
-    input: typeof CreateFileRequestSchema;
+  uploadFile: {
+    methodKind: "client_streaming";
+    input: typeof UploadFileRequestSchema;
     output: typeof FileSchema;
   },
   /**
-   * One of the caller's files; NOT_FOUND for another user's.
+   * Downloads one of the caller's files: its metadata, then the content in chunks, read as
+   * the client reads. NOT_FOUND when absent, PERMISSION_DENIED for another user's file.
+   *
+   * @generated from rpc example.file.v1.FileService.DownloadFile
+   */
+  downloadFile: {
+    methodKind: "server_streaming";
+    input: typeof DownloadFileRequestSchema;
+    output: typeof DownloadFileResponseSchema;
+  },
+  /**
+   * One of the caller's files. NOT_FOUND when absent, PERMISSION_DENIED for another user's.
    *
    * @generated from rpc example.file.v1.FileService.GetFile
    */
@@ -377,6 +431,9 @@ export const FileService: GenService<{
     output: typeof FileSchema;
   },
   /**
+   * The caller's files, newest first, a page at a time (keyset pagination: stable while
+   * files are added or deleted).
+   *
    * @generated from rpc example.file.v1.FileService.ListMyFiles
    */
   listMyFiles: {
@@ -395,6 +452,9 @@ export const FileService: GenService<{
     output: typeof UsageSchema;
   },
   /**
+   * Deletes one of the caller's files and its content. NOT_FOUND when absent,
+   * PERMISSION_DENIED for another user's file.
+   *
    * @generated from rpc example.file.v1.FileService.DeleteFile
    */
   deleteFile: {

@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file example/notifications/v1/notifications.proto.
  */
 export const file_example_notifications_v1_notifications: GenFile = /*@__PURE__*/
-  fileDesc("CixleGFtcGxlL25vdGlmaWNhdGlvbnMvdjEvbm90aWZpY2F0aW9ucy5wcm90bxIYZXhhbXBsZS5ub3RpZmljYXRpb25zLnYxIoYCCgxOb3RpZmljYXRpb24SCgoCaWQYASABKAMSOAoEa2luZBgCIAEoDjIqLmV4YW1wbGUubm90aWZpY2F0aW9ucy52MS5Ob3RpZmljYXRpb25LaW5kEg0KBXRpdGxlGAMgASgJEhEKBGJvZHkYBCABKAlIAIgBARIoCgdwYXlsb2FkGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdyZWFkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIHCgVfYm9keSLnAQoZQ3JlYXRlTm90aWZpY2F0aW9uUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgi6SAVyA7ABARJECgRraW5kGAIgASgOMiouZXhhbXBsZS5ub3RpZmljYXRpb25zLnYxLk5vdGlmaWNhdGlvbktpbmRCCrpIB4IBBBABIAASGQoFdGl0bGUYAyABKAlCCrpIB3IFEAEYyAESGwoEYm9keRgEIAEoCUIIukgFcgMY0A9IAIgBARIoCgdwYXlsb2FkGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdEIHCgVfYm9keSJUChhMaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QSGgoJYmVmb3JlX2lkGAEgASgDQge6SAQiAiAAEhwKCXBhZ2Vfc2l6ZRgCIAEoA0IJukgGIgQYZCgBIloKGUxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2USPQoNbm90aWZpY2F0aW9ucxgBIAMoCzImLmV4YW1wbGUubm90aWZpY2F0aW9ucy52MS5Ob3RpZmljYXRpb24iHAoaU3RyZWFtTm90aWZpY2F0aW9uc1JlcXVlc3QiMQoPTWFya1JlYWRSZXF1ZXN0Eh4KA2lkcxgBIAMoA0IRukgOkgELCAEQ9AMiBCICIAAiIgoQTWFya1JlYWRSZXNwb25zZRIOCgZtYXJrZWQYASABKAMiFAoSQ291bnRVbnJlYWRSZXF1ZXN0IiUKE0NvdW50VW5yZWFkUmVzcG9uc2USDgoGdW5yZWFkGAEgASgDKqwBChBOb3RpZmljYXRpb25LaW5kEiEKHU5PVElGSUNBVElPTl9LSU5EX1VOU1BFQ0lGSUVEEAASGgoWTk9USUZJQ0FUSU9OX0tJTkRfSU5GTxABEh0KGU5PVElGSUNBVElPTl9LSU5EX1dBUk5JTkcQAhIdChlOT1RJRklDQVRJT05fS0lORF9NRU5USU9OEAMSGwoXTk9USUZJQ0FUSU9OX0tJTkRfU0hBUkUQBDKuBgoTTm90aWZpY2F0aW9uU2VydmljZRKfAQoSQ3JlYXRlTm90aWZpY2F0aW9uEjMuZXhhbXBsZS5ub3RpZmljYXRpb25zLnYxLkNyZWF0ZU5vdGlmaWNhdGlvblJlcXVlc3QaJi5leGFtcGxlLm5vdGlmaWNhdGlvbnMudjEuTm90aWZpY2F0aW9uIiz6qRkoChJDcmVhdGVOb3RpZmljYXRpb24SEhoQCgdzZXJ2aWNlCgVhZG1pbhKkAQoRTGlzdE5vdGlmaWNhdGlvbnMSMi5leGFtcGxlLm5vdGlmaWNhdGlvbnMudjEuTGlzdE5vdGlmaWNhdGlvbnNSZXF1ZXN0GjMuZXhhbXBsZS5ub3RpZmljYXRpb25zLnYxLkxpc3ROb3RpZmljYXRpb25zUmVzcG9uc2UiJvqpGSIKEUxpc3ROb3RpZmljYXRpb25zGgsKB3VzZXJfaWQYATABEqEBChNTdHJlYW1Ob3RpZmljYXRpb25zEjQuZXhhbXBsZS5ub3RpZmljYXRpb25zLnYxLlN0cmVhbU5vdGlmaWNhdGlvbnNSZXF1ZXN0GiYuZXhhbXBsZS5ub3RpZmljYXRpb25zLnYxLk5vdGlmaWNhdGlvbiIq+qkZJgoTU3RyZWFtTm90aWZpY2F0aW9ucxoLCgd1c2VyX2lkGAEo4NQDMAESjQEKCE1hcmtSZWFkEikuZXhhbXBsZS5ub3RpZmljYXRpb25zLnYxLk1hcmtSZWFkUmVxdWVzdBoqLmV4YW1wbGUubm90aWZpY2F0aW9ucy52MS5NYXJrUmVhZFJlc3BvbnNlIir6qRkmChVNYXJrTm90aWZpY2F0aW9uc1JlYWQaCwoHdXNlcl9pZBgBMAESjAEKC0NvdW50VW5yZWFkEiwuZXhhbXBsZS5ub3RpZmljYXRpb25zLnYxLkNvdW50VW5yZWFkUmVxdWVzdBotLmV4YW1wbGUubm90aWZpY2F0aW9ucy52MS5Db3VudFVucmVhZFJlc3BvbnNlIiD6qRkcCgtDb3VudFVucmVhZBoLCgd1c2VyX2lkGAEwARoL+qkZBwoCEAEQiCdiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp, file_svcgen_v1_options]);
+  fileDesc("CixleGFtcGxlL25vdGlmaWNhdGlvbnMvdjEvbm90aWZpY2F0aW9ucy5wcm90bxIYZXhhbXBsZS5ub3RpZmljYXRpb25zLnYxIoYCCgxOb3RpZmljYXRpb24SCgoCaWQYASABKAMSOAoEa2luZBgCIAEoDjIqLmV4YW1wbGUubm90aWZpY2F0aW9ucy52MS5Ob3RpZmljYXRpb25LaW5kEg0KBXRpdGxlGAMgASgJEhEKBGJvZHkYBCABKAlIAIgBARIoCgdwYXlsb2FkGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdyZWFkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIHCgVfYm9keSLnAQoZQ3JlYXRlTm90aWZpY2F0aW9uUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgi6SAVyA7ABARJECgRraW5kGAIgASgOMiouZXhhbXBsZS5ub3RpZmljYXRpb25zLnYxLk5vdGlmaWNhdGlvbktpbmRCCrpIB4IBBBABIAASGQoFdGl0bGUYAyABKAlCCrpIB3IFEAEYyAESGwoEYm9keRgEIAEoCUIIukgFcgMY0A9IAIgBARIoCgdwYXlsb2FkGAUgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdEIHCgVfYm9keSJ8ChhMaXN0Tm90aWZpY2F0aW9uc1JlcXVlc3QSHwoJYmVmb3JlX2lkGAEgASgDQge6SAQiAiAASACIAQESHAoJcGFnZV9zaXplGAIgASgDQgm6SAYiBBhkKAESEwoLdW5yZWFkX29ubHkYAyABKAhCDAoKX2JlZm9yZV9pZCJaChlMaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlEj0KDW5vdGlmaWNhdGlvbnMYASADKAsyJi5leGFtcGxlLm5vdGlmaWNhdGlvbnMudjEuTm90aWZpY2F0aW9uIj8KEFN1YnNjcmliZVJlcXVlc3QSHgoIYWZ0ZXJfaWQYASABKANCB7pIBCICKABIAIgBAUILCglfYWZ0ZXJfaWQiHAoaU3RyZWFtTm90aWZpY2F0aW9uc1JlcXVlc3QiMQoPTWFya1JlYWRSZXF1ZXN0Eh4KA2lkcxgBIAMoA0IRukgOkgELCAEQ9AMiBCICIAAiIgoQTWFya1JlYWRSZXNwb25zZRIOCgZtYXJrZWQYASABKAMiFAoSTWFya0FsbFJlYWRSZXF1ZXN0IhQKEkNvdW50VW5yZWFkUmVxdWVzdCIlChNDb3VudFVucmVhZFJlc3BvbnNlEg4KBnVucmVhZBgBIAEoAyqsAQoQTm90aWZpY2F0aW9uS2luZBIhCh1OT1RJRklDQVRJT05fS0lORF9VTlNQRUNJRklFRBAAEhoKFk5PVElGSUNBVElPTl9LSU5EX0lORk8QARIdChlOT1RJRklDQVRJT05fS0lORF9XQVJOSU5HEAISHQoZTk9USUZJQ0FUSU9OX0tJTkRfTUVOVElPThADEhsKF05PVElGSUNBVElPTl9LSU5EX1NIQVJFEAQytQgKE05vdGlmaWNhdGlvblNlcnZpY2USnwEKEkNyZWF0ZU5vdGlmaWNhdGlvbhIzLmV4YW1wbGUubm90aWZpY2F0aW9ucy52MS5DcmVhdGVOb3RpZmljYXRpb25SZXF1ZXN0GiYuZXhhbXBsZS5ub3RpZmljYXRpb25zLnYxLk5vdGlmaWNhdGlvbiIs+qkZKAoSQ3JlYXRlTm90aWZpY2F0aW9uEhIaEAoHc2VydmljZQoFYWRtaW4SpAEKEUxpc3ROb3RpZmljYXRpb25zEjIuZXhhbXBsZS5ub3RpZmljYXRpb25zLnYxLkxpc3ROb3RpZmljYXRpb25zUmVxdWVzdBozLmV4YW1wbGUubm90aWZpY2F0aW9ucy52MS5MaXN0Tm90aWZpY2F0aW9uc1Jlc3BvbnNlIib6qRkiChFMaXN0Tm90aWZpY2F0aW9ucxoLCgd1c2VyX2lkGAEwARKhAQoTU3RyZWFtTm90aWZpY2F0aW9ucxI0LmV4YW1wbGUubm90aWZpY2F0aW9ucy52MS5TdHJlYW1Ob3RpZmljYXRpb25zUmVxdWVzdBomLmV4YW1wbGUubm90aWZpY2F0aW9ucy52MS5Ob3RpZmljYXRpb24iKvqpGSYKE1N0cmVhbU5vdGlmaWNhdGlvbnMaCwoHdXNlcl9pZBgBKODUAzABEmwKCVN1YnNjcmliZRIqLmV4YW1wbGUubm90aWZpY2F0aW9ucy52MS5TdWJzY3JpYmVSZXF1ZXN0GiYuZXhhbXBsZS5ub3RpZmljYXRpb25zLnYxLk5vdGlmaWNhdGlvbiIJ+qkZBSiA3dsBMAESjQEKCE1hcmtSZWFkEikuZXhhbXBsZS5ub3RpZmljYXRpb25zLnYxLk1hcmtSZWFkUmVxdWVzdBoqLmV4YW1wbGUubm90aWZpY2F0aW9ucy52MS5NYXJrUmVhZFJlc3BvbnNlIir6qRkmChVNYXJrTm90aWZpY2F0aW9uc1JlYWQaCwoHdXNlcl9pZBgBMAESlgEKC01hcmtBbGxSZWFkEiwuZXhhbXBsZS5ub3RpZmljYXRpb25zLnYxLk1hcmtBbGxSZWFkUmVxdWVzdBoqLmV4YW1wbGUubm90aWZpY2F0aW9ucy52MS5NYXJrUmVhZFJlc3BvbnNlIi36qRkpChhNYXJrQWxsTm90aWZpY2F0aW9uc1JlYWQaCwoHdXNlcl9pZBgBMAESjAEKC0NvdW50VW5yZWFkEiwuZXhhbXBsZS5ub3RpZmljYXRpb25zLnYxLkNvdW50VW5yZWFkUmVxdWVzdBotLmV4YW1wbGUubm90aWZpY2F0aW9ucy52MS5Db3VudFVucmVhZFJlc3BvbnNlIiD6qRkcCgtDb3VudFVucmVhZBoLCgd1c2VyX2lkGAEwARoL+qkZBwoCEAEQiCdiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_struct, file_google_protobuf_timestamp, file_svcgen_v1_options]);
 
 /**
  * @generated from message example.notifications.v1.Notification
@@ -111,16 +111,24 @@ export const CreateNotificationRequestSchema: GenMessage<CreateNotificationReque
  */
 export type ListNotificationsRequest = Message<"example.notifications.v1.ListNotificationsRequest"> & {
   /**
-   * Keyset cursor: notifications with a smaller id (the last id of the previous page).
+   * Keyset cursor: the page of notifications older than this id (the last id of the previous
+   * page); unset for the newest page.
    *
-   * @generated from field: int64 before_id = 1;
+   * @generated from field: optional int64 before_id = 1;
    */
-  beforeId: bigint;
+  beforeId?: bigint | undefined;
 
   /**
    * @generated from field: int64 page_size = 2;
    */
   pageSize: bigint;
+
+  /**
+   * Only notifications not read yet.
+   *
+   * @generated from field: bool unread_only = 3;
+   */
+  unreadOnly: boolean;
 };
 
 /**
@@ -148,6 +156,27 @@ export const ListNotificationsResponseSchema: GenMessage<ListNotificationsRespon
   messageDesc(file_example_notifications_v1_notifications, 3);
 
 /**
+ * @generated from message example.notifications.v1.SubscribeRequest
+ */
+export type SubscribeRequest = Message<"example.notifications.v1.SubscribeRequest"> & {
+  /**
+   * Also deliver the caller's notifications with a larger id that exist already (at most
+   * 1000, oldest first) before the live ones: pass the last id received to resume without a
+   * gap. Unset: only notifications created from now on.
+   *
+   * @generated from field: optional int64 after_id = 1;
+   */
+  afterId?: bigint | undefined;
+};
+
+/**
+ * Describes the message example.notifications.v1.SubscribeRequest.
+ * Use `create(SubscribeRequestSchema)` to create a new message.
+ */
+export const SubscribeRequestSchema: GenMessage<SubscribeRequest> = /*@__PURE__*/
+  messageDesc(file_example_notifications_v1_notifications, 4);
+
+/**
  * @generated from message example.notifications.v1.StreamNotificationsRequest
  */
 export type StreamNotificationsRequest = Message<"example.notifications.v1.StreamNotificationsRequest"> & {
@@ -158,7 +187,7 @@ export type StreamNotificationsRequest = Message<"example.notifications.v1.Strea
  * Use `create(StreamNotificationsRequestSchema)` to create a new message.
  */
 export const StreamNotificationsRequestSchema: GenMessage<StreamNotificationsRequest> = /*@__PURE__*/
-  messageDesc(file_example_notifications_v1_notifications, 4);
+  messageDesc(file_example_notifications_v1_notifications, 5);
 
 /**
  * @generated from message example.notifications.v1.MarkReadRequest
@@ -175,7 +204,7 @@ export type MarkReadRequest = Message<"example.notifications.v1.MarkReadRequest"
  * Use `create(MarkReadRequestSchema)` to create a new message.
  */
 export const MarkReadRequestSchema: GenMessage<MarkReadRequest> = /*@__PURE__*/
-  messageDesc(file_example_notifications_v1_notifications, 5);
+  messageDesc(file_example_notifications_v1_notifications, 6);
 
 /**
  * @generated from message example.notifications.v1.MarkReadResponse
@@ -192,7 +221,20 @@ export type MarkReadResponse = Message<"example.notifications.v1.MarkReadRespons
  * Use `create(MarkReadResponseSchema)` to create a new message.
  */
 export const MarkReadResponseSchema: GenMessage<MarkReadResponse> = /*@__PURE__*/
-  messageDesc(file_example_notifications_v1_notifications, 6);
+  messageDesc(file_example_notifications_v1_notifications, 7);
+
+/**
+ * @generated from message example.notifications.v1.MarkAllReadRequest
+ */
+export type MarkAllReadRequest = Message<"example.notifications.v1.MarkAllReadRequest"> & {
+};
+
+/**
+ * Describes the message example.notifications.v1.MarkAllReadRequest.
+ * Use `create(MarkAllReadRequestSchema)` to create a new message.
+ */
+export const MarkAllReadRequestSchema: GenMessage<MarkAllReadRequest> = /*@__PURE__*/
+  messageDesc(file_example_notifications_v1_notifications, 8);
 
 /**
  * @generated from message example.notifications.v1.CountUnreadRequest
@@ -205,7 +247,7 @@ export type CountUnreadRequest = Message<"example.notifications.v1.CountUnreadRe
  * Use `create(CountUnreadRequestSchema)` to create a new message.
  */
 export const CountUnreadRequestSchema: GenMessage<CountUnreadRequest> = /*@__PURE__*/
-  messageDesc(file_example_notifications_v1_notifications, 7);
+  messageDesc(file_example_notifications_v1_notifications, 9);
 
 /**
  * @generated from message example.notifications.v1.CountUnreadResponse
@@ -222,7 +264,7 @@ export type CountUnreadResponse = Message<"example.notifications.v1.CountUnreadR
  * Use `create(CountUnreadResponseSchema)` to create a new message.
  */
 export const CountUnreadResponseSchema: GenMessage<CountUnreadResponse> = /*@__PURE__*/
-  messageDesc(file_example_notifications_v1_notifications, 8);
+  messageDesc(file_example_notifications_v1_notifications, 10);
 
 /**
  * What a notification is about; labels match the Postgres enum notification_kind.
@@ -297,11 +339,33 @@ export const NotificationService: GenService<{
     output: typeof NotificationSchema;
   },
   /**
+   * Delivers the caller's new notifications as they are created (hand-written: LISTEN on
+   * the `notification_created` channel through the service's pool), oldest first, never one
+   * twice. Runs until the client cancels, the deadline passes (DEADLINE_EXCEEDED; resubscribe
+   * with after_id) or the server shuts down; a client that reads too slowly to keep up (over
+   * 1000 notifications queued) is ended with RESOURCE_EXHAUSTED.
+   *
+   * @generated from rpc example.notifications.v1.NotificationService.Subscribe
+   */
+  subscribe: {
+    methodKind: "server_streaming";
+    input: typeof SubscribeRequestSchema;
+    output: typeof NotificationSchema;
+  },
+  /**
    * @generated from rpc example.notifications.v1.NotificationService.MarkRead
    */
   markRead: {
     methodKind: "unary";
     input: typeof MarkReadRequestSchema;
+    output: typeof MarkReadResponseSchema;
+  },
+  /**
+   * @generated from rpc example.notifications.v1.NotificationService.MarkAllRead
+   */
+  markAllRead: {
+    methodKind: "unary";
+    input: typeof MarkAllReadRequestSchema;
     output: typeof MarkReadResponseSchema;
   },
   /**

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file example/user/v1/user.proto.
  */
 export const file_example_user_v1_user: GenFile = /*@__PURE__*/
-  fileDesc("ChpleGFtcGxlL3VzZXIvdjEvdXNlci5wcm90bxIPZXhhbXBsZS51c2VyLnYxIp4CCgdQcm9maWxlEg8KB3VzZXJfaWQYASABKAkSDgoGaGFuZGxlGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIQCgNiaW8YBCABKAlIAIgBARIbCg5hdmF0YXJfZmlsZV9pZBgFIAEoCUgBiAEBEg4KBmxvY2FsZRgGIAEoCRIVCgh0aW1lem9uZRgHIAEoCUgCiAEBEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgYKBF9iaW9CEQoPX2F2YXRhcl9maWxlX2lkQgsKCV90aW1lem9uZSJ3Cg5Qcm9maWxlU3VtbWFyeRIPCgd1c2VyX2lkGAEgASgJEg4KBmhhbmRsZRgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSGwoOYXZhdGFyX2ZpbGVfaWQYBCABKAlIAIgBAUIRCg9fYXZhdGFyX2ZpbGVfaWQiLgoRR2V0UHJvZmlsZVJlcXVlc3QSGQoHdXNlcl9pZBgBIAEoCUIIukgFcgOwAQEiFQoTR2V0TXlQcm9maWxlUmVxdWVzdCJFChlHZXRQcm9maWxlQnlIYW5kbGVSZXF1ZXN0EigKBmhhbmRsZRgBIAEoCUIYukgVchMyEV5bYS16MC05X117MywzMH0kIs8BChRDcmVhdGVQcm9maWxlUmVxdWVzdBIoCgZoYW5kbGUYASABKAlCGLpIFXITMhFeW2EtejAtOV9dezMsMzB9JBIfCgxkaXNwbGF5X25hbWUYAiABKAlCCbpIBnIEEAEYZBIaCgNiaW8YAyABKAlCCLpIBXIDGOgHSACIAQESGQoGbG9jYWxlGAQgASgJQgm6SAZyBBACGCMSIAoIdGltZXpvbmUYBSABKAlCCbpIBnIEEAEYQEgBiAEBQgYKBF9iaW9CCwoJX3RpbWV6b25lIqABChRVcGRhdGVQcm9maWxlUmVxdWVzdBIkCgxkaXNwbGF5X25hbWUYASABKAlCCbpIBnIEEAEYZEgAiAEBEhoKA2JpbxgCIAEoCUIIukgFcgMY6AdIAYgBARIgCgh0aW1lem9uZRgDIAEoCUIJukgGcgQQARhASAKIAQFCDwoNX2Rpc3BsYXlfbmFtZUIGCgRfYmlvQgsKCV90aW1lem9uZSJMChBTZXRBdmF0YXJSZXF1ZXN0EiUKDmF2YXRhcl9maWxlX2lkGAEgASgJQgi6SAVyA7ABAUgAiAEBQhEKD19hdmF0YXJfZmlsZV9pZCIkChFTZXRBdmF0YXJSZXNwb25zZRIPCgd1cGRhdGVkGAEgASgDIjoKE0xpc3RQcm9maWxlc1JlcXVlc3QSIwoIdXNlcl9pZHMYASADKAlCEbpIDpIBCwgBEGQiBXIDsAEBIkkKFExpc3RQcm9maWxlc1Jlc3BvbnNlEjEKCHByb2ZpbGVzGAEgAygLMh8uZXhhbXBsZS51c2VyLnYxLlByb2ZpbGVTdW1tYXJ5MsIGCgtVc2VyU2VydmljZRJeCgpHZXRQcm9maWxlEiIuZXhhbXBsZS51c2VyLnYxLkdldFByb2ZpbGVSZXF1ZXN0GhguZXhhbXBsZS51c2VyLnYxLlByb2ZpbGUiEvqpGQ4KCkdldFByb2ZpbGUwARJvCgxHZXRNeVByb2ZpbGUSJC5leGFtcGxlLnVzZXIudjEuR2V0TXlQcm9maWxlUmVxdWVzdBoYLmV4YW1wbGUudXNlci52MS5Qcm9maWxlIh/6qRkbCgpHZXRQcm9maWxlGgsKB3VzZXJfaWQYATABEnoKEkdldFByb2ZpbGVCeUhhbmRsZRIqLmV4YW1wbGUudXNlci52MS5HZXRQcm9maWxlQnlIYW5kbGVSZXF1ZXN0GhguZXhhbXBsZS51c2VyLnYxLlByb2ZpbGUiHvqpGRoKEkdldFByb2ZpbGVCeUhhbmRsZRICCAEwARJyCg1DcmVhdGVQcm9maWxlEiUuZXhhbXBsZS51c2VyLnYxLkNyZWF0ZVByb2ZpbGVSZXF1ZXN0GhguZXhhbXBsZS51c2VyLnYxLlByb2ZpbGUiIPqpGRwKDUNyZWF0ZVByb2ZpbGUaCwoHdXNlcl9pZBgBEnIKDVVwZGF0ZVByb2ZpbGUSJS5leGFtcGxlLnVzZXIudjEuVXBkYXRlUHJvZmlsZVJlcXVlc3QaGC5leGFtcGxlLnVzZXIudjEuUHJvZmlsZSIg+qkZHAoNVXBkYXRlUHJvZmlsZRoLCgd1c2VyX2lkGAESeQoJU2V0QXZhdGFyEiEuZXhhbXBsZS51c2VyLnYxLlNldEF2YXRhclJlcXVlc3QaIi5leGFtcGxlLnVzZXIudjEuU2V0QXZhdGFyUmVzcG9uc2UiJfqpGSEKEFNldFByb2ZpbGVBdmF0YXIaCwoHdXNlcl9pZBgBMAESdgoMTGlzdFByb2ZpbGVzEiQuZXhhbXBsZS51c2VyLnYxLkxpc3RQcm9maWxlc1JlcXVlc3QaJS5leGFtcGxlLnVzZXIudjEuTGlzdFByb2ZpbGVzUmVzcG9uc2UiGfqpGRUKEUxpc3RQcm9maWxlc0J5SWRzMAEaC/qpGQcKAhABEIgnYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_svcgen_v1_options]);
+  fileDesc("ChpleGFtcGxlL3VzZXIvdjEvdXNlci5wcm90bxIPZXhhbXBsZS51c2VyLnYxIp4CCgdQcm9maWxlEg8KB3VzZXJfaWQYASABKAkSDgoGaGFuZGxlGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIQCgNiaW8YBCABKAlIAIgBARIbCg5hdmF0YXJfZmlsZV9pZBgFIAEoCUgBiAEBEg4KBmxvY2FsZRgGIAEoCRIVCgh0aW1lem9uZRgHIAEoCUgCiAEBEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgYKBF9iaW9CEQoPX2F2YXRhcl9maWxlX2lkQgsKCV90aW1lem9uZSJ3Cg5Qcm9maWxlU3VtbWFyeRIPCgd1c2VyX2lkGAEgASgJEg4KBmhhbmRsZRgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSGwoOYXZhdGFyX2ZpbGVfaWQYBCABKAlIAIgBAUIRCg9fYXZhdGFyX2ZpbGVfaWQiLgoRR2V0UHJvZmlsZVJlcXVlc3QSGQoHdXNlcl9pZBgBIAEoCUIIukgFcgOwAQEiFQoTR2V0TXlQcm9maWxlUmVxdWVzdCJFChlHZXRQcm9maWxlQnlIYW5kbGVSZXF1ZXN0EigKBmhhbmRsZRgBIAEoCUIYukgVchMyEV5bYS16MC05X117MywzMH0kIs8BChRDcmVhdGVQcm9maWxlUmVxdWVzdBIoCgZoYW5kbGUYASABKAlCGLpIFXITMhFeW2EtejAtOV9dezMsMzB9JBIfCgxkaXNwbGF5X25hbWUYAiABKAlCCbpIBnIEEAEYZBIaCgNiaW8YAyABKAlCCLpIBXIDGOgHSACIAQESGQoGbG9jYWxlGAQgASgJQgm6SAZyBBACGCMSIAoIdGltZXpvbmUYBSABKAlCCbpIBnIEEAEYQEgBiAEBQgYKBF9iaW9CCwoJX3RpbWV6b25lIssBChRVcGRhdGVQcm9maWxlUmVxdWVzdBIkCgxkaXNwbGF5X25hbWUYASABKAlCCbpIBnIEEAEYZEgAiAEBEhoKA2JpbxgCIAEoCUIIukgFcgMY6AdIAYgBARIgCgh0aW1lem9uZRgDIAEoCUIJukgGcgQQARhASAKIAQESHgoGbG9jYWxlGAQgASgJQgm6SAZyBBACGCNIA4gBAUIPCg1fZGlzcGxheV9uYW1lQgYKBF9iaW9CCwoJX3RpbWV6b25lQgkKB19sb2NhbGUiTAoQU2V0QXZhdGFyUmVxdWVzdBIlCg5hdmF0YXJfZmlsZV9pZBgBIAEoCUIIukgFcgOwAQFIAIgBAUIRCg9fYXZhdGFyX2ZpbGVfaWQiJAoRU2V0QXZhdGFyUmVzcG9uc2USDwoHdXBkYXRlZBgBIAEoAyI6ChNMaXN0UHJvZmlsZXNSZXF1ZXN0EiMKCHVzZXJfaWRzGAEgAygJQhG6SA6SAQsIARBkIgVyA7ABASJJChRMaXN0UHJvZmlsZXNSZXNwb25zZRIxCghwcm9maWxlcxgBIAMoCzIfLmV4YW1wbGUudXNlci52MS5Qcm9maWxlU3VtbWFyeSKoAgoVU2VhcmNoUHJvZmlsZXNSZXF1ZXN0EjQKDWhhbmRsZV9wcmVmaXgYASABKAlCGLpIFXITMhFeW2EtejAtOV9dezEsMzB9JEgAiAEBEiUKDW5hbWVfY29udGFpbnMYAiABKAlCCbpIBnIEEAEYZEgBiAEBEh4KBmxvY2FsZRgDIAEoCUIJukgGcgQQAhgjSAKIAQESIQoJcGFnZV9zaXplGAQgASgFQgm6SAYaBBhkKAFIA4gBARIjCgpwYWdlX3Rva2VuGAUgASgJQgq6SAdyBRABGIAESASIAQFCEAoOX2hhbmRsZV9wcmVmaXhCEAoOX25hbWVfY29udGFpbnNCCQoHX2xvY2FsZUIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuIn0KFlNlYXJjaFByb2ZpbGVzUmVzcG9uc2USMQoIcHJvZmlsZXMYASADKAsyHy5leGFtcGxlLnVzZXIudjEuUHJvZmlsZVN1bW1hcnkSHAoPbmV4dF9wYWdlX3Rva2VuGAIgASgJSACIAQFCEgoQX25leHRfcGFnZV90b2tlbiIYChZEZWxldGVNeUFjY291bnRSZXF1ZXN0IioKF0RlbGV0ZU15QWNjb3VudFJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkytggKC1VzZXJTZXJ2aWNlEl4KCkdldFByb2ZpbGUSIi5leGFtcGxlLnVzZXIudjEuR2V0UHJvZmlsZVJlcXVlc3QaGC5leGFtcGxlLnVzZXIudjEuUHJvZmlsZSIS+qkZDgoKR2V0UHJvZmlsZTABEm8KDEdldE15UHJvZmlsZRIkLmV4YW1wbGUudXNlci52MS5HZXRNeVByb2ZpbGVSZXF1ZXN0GhguZXhhbXBsZS51c2VyLnYxLlByb2ZpbGUiH/qpGRsKCkdldFByb2ZpbGUaCwoHdXNlcl9pZBgBMAESegoSR2V0UHJvZmlsZUJ5SGFuZGxlEiouZXhhbXBsZS51c2VyLnYxLkdldFByb2ZpbGVCeUhhbmRsZVJlcXVlc3QaGC5leGFtcGxlLnVzZXIudjEuUHJvZmlsZSIe+qkZGgoSR2V0UHJvZmlsZUJ5SGFuZGxlEgIIATABEnIKDUNyZWF0ZVByb2ZpbGUSJS5leGFtcGxlLnVzZXIudjEuQ3JlYXRlUHJvZmlsZVJlcXVlc3QaGC5leGFtcGxlLnVzZXIudjEuUHJvZmlsZSIg+qkZHAoNQ3JlYXRlUHJvZmlsZRoLCgd1c2VyX2lkGAEScgoNVXBkYXRlUHJvZmlsZRIlLmV4YW1wbGUudXNlci52MS5VcGRhdGVQcm9maWxlUmVxdWVzdBoYLmV4YW1wbGUudXNlci52MS5Qcm9maWxlIiD6qRkcCg1VcGRhdGVQcm9maWxlGgsKB3VzZXJfaWQYARJ5CglTZXRBdmF0YXISIS5leGFtcGxlLnVzZXIudjEuU2V0QXZhdGFyUmVxdWVzdBoiLmV4YW1wbGUudXNlci52MS5TZXRBdmF0YXJSZXNwb25zZSIl+qkZIQoQU2V0UHJvZmlsZUF2YXRhchoLCgd1c2VyX2lkGAEwARJ2CgxMaXN0UHJvZmlsZXMSJC5leGFtcGxlLnVzZXIudjEuTGlzdFByb2ZpbGVzUmVxdWVzdBolLmV4YW1wbGUudXNlci52MS5MaXN0UHJvZmlsZXNSZXNwb25zZSIZ+qkZFQoRTGlzdFByb2ZpbGVzQnlJZHMwARJpCg5TZWFyY2hQcm9maWxlcxImLmV4YW1wbGUudXNlci52MS5TZWFyY2hQcm9maWxlc1JlcXVlc3QaJy5leGFtcGxlLnVzZXIudjEuU2VhcmNoUHJvZmlsZXNSZXNwb25zZSIG+qkZAjABEoYBCg9EZWxldGVNeUFjY291bnQSJy5leGFtcGxlLnVzZXIudjEuRGVsZXRlTXlBY2NvdW50UmVxdWVzdBooLmV4YW1wbGUudXNlci52MS5EZWxldGVNeUFjY291bnRSZXNwb25zZSIg+qkZHAoNRGVsZXRlUHJvZmlsZRoLCgd1c2VyX2lkGAEaC/qpGQcKAhABEIgnYgZwcm90bzM", [file_buf_validate_validate, file_google_protobuf_timestamp, file_svcgen_v1_options]);
 
 /**
  * A public profile, keyed by the auth service's account id.
@@ -217,6 +217,13 @@ export type UpdateProfileRequest = Message<"example.user.v1.UpdateProfileRequest
    * @generated from field: optional string timezone = 3;
    */
   timezone?: string | undefined;
+
+  /**
+   * A BCP 47 language tag.
+   *
+   * @generated from field: optional string locale = 4;
+   */
+  locale?: string | undefined;
 };
 
 /**
@@ -299,6 +306,111 @@ export const ListProfilesResponseSchema: GenMessage<ListProfilesResponse> = /*@_
   messageDesc(file_example_user_v1_user, 10);
 
 /**
+ * Every filter that is set must match; none set lists every profile.
+ *
+ * @generated from message example.user.v1.SearchProfilesRequest
+ */
+export type SearchProfilesRequest = Message<"example.user.v1.SearchProfilesRequest"> & {
+  /**
+   * Handles starting with this.
+   *
+   * @generated from field: optional string handle_prefix = 1;
+   */
+  handlePrefix?: string | undefined;
+
+  /**
+   * Display names containing this, ignoring case.
+   *
+   * @generated from field: optional string name_contains = 2;
+   */
+  nameContains?: string | undefined;
+
+  /**
+   * @generated from field: optional string locale = 3;
+   */
+  locale?: string | undefined;
+
+  /**
+   * Profiles per page; unset is 20.
+   *
+   * @generated from field: optional int32 page_size = 4;
+   */
+  pageSize?: number | undefined;
+
+  /**
+   * The next_page_token of the previous page, with the same filters; unset for the first page.
+   *
+   * @generated from field: optional string page_token = 5;
+   */
+  pageToken?: string | undefined;
+};
+
+/**
+ * Describes the message example.user.v1.SearchProfilesRequest.
+ * Use `create(SearchProfilesRequestSchema)` to create a new message.
+ */
+export const SearchProfilesRequestSchema: GenMessage<SearchProfilesRequest> = /*@__PURE__*/
+  messageDesc(file_example_user_v1_user, 11);
+
+/**
+ * @generated from message example.user.v1.SearchProfilesResponse
+ */
+export type SearchProfilesResponse = Message<"example.user.v1.SearchProfilesResponse"> & {
+  /**
+   * In handle order.
+   *
+   * @generated from field: repeated example.user.v1.ProfileSummary profiles = 1;
+   */
+  profiles: ProfileSummary[];
+
+  /**
+   * Unset on the last page. Opaque: pass it back unchanged.
+   *
+   * @generated from field: optional string next_page_token = 2;
+   */
+  nextPageToken?: string | undefined;
+};
+
+/**
+ * Describes the message example.user.v1.SearchProfilesResponse.
+ * Use `create(SearchProfilesResponseSchema)` to create a new message.
+ */
+export const SearchProfilesResponseSchema: GenMessage<SearchProfilesResponse> = /*@__PURE__*/
+  messageDesc(file_example_user_v1_user, 12);
+
+/**
+ * @generated from message example.user.v1.DeleteMyAccountRequest
+ */
+export type DeleteMyAccountRequest = Message<"example.user.v1.DeleteMyAccountRequest"> & {
+};
+
+/**
+ * Describes the message example.user.v1.DeleteMyAccountRequest.
+ * Use `create(DeleteMyAccountRequestSchema)` to create a new message.
+ */
+export const DeleteMyAccountRequestSchema: GenMessage<DeleteMyAccountRequest> = /*@__PURE__*/
+  messageDesc(file_example_user_v1_user, 13);
+
+/**
+ * @generated from message example.user.v1.DeleteMyAccountResponse
+ */
+export type DeleteMyAccountResponse = Message<"example.user.v1.DeleteMyAccountResponse"> & {
+  /**
+   * The deleted profile's user id.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message example.user.v1.DeleteMyAccountResponse.
+ * Use `create(DeleteMyAccountResponseSchema)` to create a new message.
+ */
+export const DeleteMyAccountResponseSchema: GenMessage<DeleteMyAccountResponse> = /*@__PURE__*/
+  messageDesc(file_example_user_v1_user, 14);
+
+/**
  * Profiles. The caller's own profile is keyed by the token's uid (auth.uid).
  *
  * @generated from service example.user.v1.UserService
@@ -341,6 +453,8 @@ export const UserService: GenService<{
     output: typeof ProfileSchema;
   },
   /**
+   * Updates the caller's profile; NOT_FOUND before CreateProfile.
+   *
    * @generated from rpc example.user.v1.UserService.UpdateProfile
    */
   updateProfile: {
@@ -363,6 +477,28 @@ export const UserService: GenService<{
     methodKind: "unary";
     input: typeof ListProfilesRequestSchema;
     output: typeof ListProfilesResponseSchema;
+  },
+  /**
+   * Searches profiles with optional filters, keyset-paginated in handle order. Hand-written in
+   * handlers.ts: it encodes and checks the page token around the SearchProfiles query.
+   *
+   * @generated from rpc example.user.v1.UserService.SearchProfiles
+   */
+  searchProfiles: {
+    methodKind: "unary";
+    input: typeof SearchProfilesRequestSchema;
+    output: typeof SearchProfilesResponseSchema;
+  },
+  /**
+   * Deletes the caller's profile and the user service's data about them; NOT_FOUND when they
+   * have no profile.
+   *
+   * @generated from rpc example.user.v1.UserService.DeleteMyAccount
+   */
+  deleteMyAccount: {
+    methodKind: "unary";
+    input: typeof DeleteMyAccountRequestSchema;
+    output: typeof DeleteMyAccountResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_example_user_v1_user, 0);

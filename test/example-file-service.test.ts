@@ -1,0 +1,568 @@
+/**
+ * The example's file service end to end: the generated server (the runtime's whole interceptor
+ * chain) over real gRPC on loopback, real RS256 tokens from a test issuer checked against its
+ * JWKS, a real PostgreSQL, and for object storage a real S3-compatible HTTP server on loopback
+ * spoken to by `@aws-sdk/client-s3`. Every case runs against both storages.
+ */
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fromBinary } from "@bufbuild/protobuf";
+import { status } from "@grpc/grpc-js";
+import { createAuthInterceptor, createJwksVerifier } from "@svcgen/runtime/auth";
+import { BadRequestSchema } from "@svcgen/runtime/grpc";
+import { type ServerHandle, startServer } from "@svcgen/runtime/server";
+import { createTestIssuer, type TestIssuer } from "@svcgen/runtime/testing";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { errorMap } from "../example-project/gen/errors.js";
+import {
+  createFileServiceClient,
+  type FileServiceClient,
+} from "../example-project/gen/grpc/file-service.js";
+import type { UploadFileRequestSchema } from "../example-project/gen/proto/example/file/v1/file_pb.js";
+import { loadFileService } from "../example-project/gen/server/file-service.js";
+import {
+  createS3Client,
+  fileServiceConfigFromEnv,
+} from "../example-project/src/file-service/config.js";
+import { FileServiceImpl } from "../example-project/src/file-service/handlers.js";
+import { createTestDatabase, type TestDatabase } from "./db.js";
+import { type LocalS3Server, startLocalS3Server } from "./local-s3-server.js";
+
+type UploadMessage = import("@bufbuild/protobuf").MessageInitShape<typeof UploadFileRequestSchema>;
+
+const exampleDir = join(import.meta.dirname, "../example-project");
+/** The service's upload limit in these tests: a 5 MB file fits, 7 MB does not. */
+const maxBytes = 6_000_000;
+const bucket = "files";
+
+/** The file service's migrations, in order. */
+async function fileMigrations(): Promise<string> {
+  const dir = join(exampleDir, "migrations/file");
+  const names = (await readdir(dir)).filter((f) => f.endsWith(".sql")).sort();
+  return (await Promise.all(names.map((f) => readFile(join(dir, f), "utf8")))).join("\n");
+}
+
+// A commit that fails at COMMIT itself (a deferred constraint trigger), for files named so.
+const failAtCommit = `
+CREATE FUNCTION reject_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'rejected at commit' USING ERRCODE = 'raise_exception';
+END $$;
+CREATE CONSTRAINT TRIGGER reject_at_commit AFTER INSERT ON files DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW WHEN (NEW.name = 'reject-at-commit.bin') EXECUTE FUNCTION reject_at_commit();
+`;
+
+let db: TestDatabase;
+let sql: pg.Pool;
+let issuer: TestIssuer;
+let s3: LocalS3Server;
+const handles: ServerHandle[] = [];
+/** Errors the servers logged as unexpected (INTERNAL): only the rejected commit is expected. */
+const unexpected: string[] = [];
+const quiet = (): void => {};
+const clients: FileServiceClient[] = [];
+
+interface Backend {
+  readonly name: "postgres" | "s3";
+  client: FileServiceClient;
+  handle: ServerHandle;
+}
+const backends: Record<"postgres" | "s3", Backend> = {
+  postgres: { name: "postgres" } as Backend,
+  s3: { name: "s3" } as Backend,
+};
+
+async function serve(backend: Backend): Promise<void> {
+  const verifier = createJwksVerifier(issuer.verifierOptions);
+  const registration = await loadFileService();
+  const s3Target =
+    backend.name === "s3"
+      ? {
+          bucket,
+          // S3's smallest part: a 6 MB upload goes as two parts, a 5 MB one as one PUT.
+          partBytes: 5 * 1024 * 1024,
+          client: createS3Client({
+            endpoint: s3.endpoint,
+            region: "us-east-1",
+            forcePathStyle: true,
+            credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
+          }),
+        }
+      : false;
+  const handle = await startServer({
+    services: [
+      {
+        ...registration,
+        handlers: (pool: pg.Pool) => new FileServiceImpl(pool, { maxBytes, s3: s3Target }),
+      },
+    ],
+    errorMap,
+    env: { DATABASE_URL: db.url },
+    settings: { host: "127.0.0.1", port: 0, httpPort: 0, shutdownGraceMs: 1000 },
+    interceptors: { auth: createAuthInterceptor({ verifier }) },
+    logger: {
+      info: quiet,
+      warn: quiet,
+      error: (fields: object, message: string) => {
+        // The per-call line of an INTERNAL call is also an error; the cause is logged once.
+        if (message !== "unexpected error") return;
+        const error = (fields as { error?: { message?: string } }).error;
+        unexpected.push(`${message}: ${error?.message ?? JSON.stringify(fields)}`);
+      },
+    },
+  });
+  handles.push(handle);
+  backend.handle = handle;
+  backend.client = createFileServiceClient(handle.grpcAddress);
+  clients.push(backend.client);
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase("file_service", (await fileMigrations()) + failAtCommit);
+  sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  issuer = await createTestIssuer();
+  s3 = await startLocalS3Server([bucket]);
+  await serve(backends.postgres);
+  await serve(backends.s3);
+});
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  for (const h of handles) await h.close();
+  await sql?.end();
+  await s3?.close();
+  await issuer?.close();
+  await db?.drop();
+});
+
+/** Call options of user `uid`, with a freshly signed token. */
+async function as(uid: string, extra: { timeoutMs?: number; signal?: AbortSignal } = {}) {
+  return { metadata: await issuer.authorization({ uid }), timeoutMs: 30_000, ...extra };
+}
+
+const sha256 = (b: Uint8Array): Uint8Array => createHash("sha256").update(b).digest();
+
+/** The messages of an upload: metadata, then `content` in chunks of `chunk` bytes. */
+async function* uploadMessages(
+  content: Uint8Array,
+  meta: { name?: string; sizeBytes?: bigint; sha256?: Uint8Array } = {},
+  chunk = 64 * 1024,
+): AsyncGenerator<UploadMessage> {
+  yield {
+    part: {
+      case: "metadata",
+      value: {
+        name: meta.name ?? "blob.bin",
+        contentType: "application/octet-stream",
+        sizeBytes: meta.sizeBytes ?? BigInt(content.length),
+        sha256: meta.sha256 ?? sha256(content),
+      },
+    },
+  };
+  for (let i = 0; i < content.length; i += chunk) {
+    yield { part: { case: "chunk", value: content.subarray(i, i + chunk) } };
+  }
+}
+
+interface Failure {
+  code: number;
+  details: string;
+  fields: string[];
+}
+
+async function failure(p: Promise<unknown>): Promise<Failure> {
+  try {
+    await p;
+  } catch (e) {
+    const err = e as { code: number; details: string; metadata?: import("@grpc/grpc-js").Metadata };
+    const raw = err.metadata?.get("grpc-status-details-bin")[0];
+    let fields: string[] = [];
+    if (raw instanceof Buffer) {
+      const { StatusSchema } = await import("@svcgen/runtime/grpc");
+      const st = fromBinary(StatusSchema, raw);
+      for (const d of st.details) {
+        if (d.typeUrl.endsWith("google.rpc.BadRequest")) {
+          fields = fromBinary(BadRequestSchema, d.value).fieldViolations.map((v) => v.field);
+        }
+      }
+    }
+    return { code: err.code, details: err.details, fields };
+  }
+  throw new Error("expected the call to fail");
+}
+
+/** Whatever the user has stored, in the database and the bucket. */
+async function stored(uid: string): Promise<{ rows: number; chunks: number; objects: number }> {
+  const r = await sql.query<{ rows: string; chunks: string }>(
+    `SELECT (SELECT count(*) FROM files WHERE owner_id = $1) AS rows,
+            (SELECT count(*) FROM file_chunks c JOIN files f ON f.id = c.file_id
+              WHERE f.owner_id = $1) AS chunks`,
+    [uid],
+  );
+  const objects = s3.keys(bucket).filter((k) => k.startsWith(`${uid}/`)).length;
+  return { rows: Number(r.rows[0]?.rows), chunks: Number(r.rows[0]?.chunks), objects };
+}
+
+const nothing = { rows: 0, chunks: 0, objects: 0 };
+
+/** Waits until no session of the test database is left inside a transaction. */
+async function noOpenTransactions(): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const r = await sql.query(
+      `SELECT 1 FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid()
+          AND state LIKE 'idle in transaction%'`,
+    );
+    if (r.rowCount === 0) return;
+    await sleep(50);
+  }
+  throw new Error("a transaction stayed open");
+}
+
+describe.each(["postgres", "s3"] as const)("file service on %s", (name) => {
+  const b = (): Backend => backends[name];
+
+  test("a 5 MB upload and its download: same bytes, checksum verified, metadata first", async () => {
+    const alice = randomUUID();
+    const content = randomBytes(5_000_000);
+    const file = await b().client.uploadFile(
+      uploadMessages(content, { name: "five.bin" }),
+      await as(alice),
+    );
+    expect(file).toMatchObject({ ownerId: alice, name: "five.bin", sizeBytes: 5_000_000n });
+    expect(Buffer.from(file.sha256)).toEqual(Buffer.from(sha256(content)));
+    const parts: Buffer[] = [];
+    let first: unknown;
+    let messages = 0;
+    for await (const m of b().client.downloadFile({ id: file.id }, await as(alice))) {
+      if (messages++ === 0) first = m.part;
+      else if (m.part.case === "chunk") parts.push(Buffer.from(m.part.value));
+      else throw new Error(`unexpected ${m.part.case} after the first message`);
+    }
+    expect(first).toMatchObject({
+      case: "metadata",
+      value: { id: file.id, sizeBytes: 5_000_000n },
+    });
+    const got = Buffer.concat(parts);
+    expect(got.length).toBe(5_000_000);
+    expect(Buffer.from(sha256(got))).toEqual(Buffer.from(sha256(content)));
+    // 256 KiB chunks: 20 of them (the last shorter), in the chunk table or in one S3 object.
+    expect(parts.length).toBe(Math.ceil(5_000_000 / (256 * 1024)));
+    const where = await stored(alice);
+    if (name === "postgres") expect(where).toEqual({ rows: 1, chunks: 20, objects: 0 });
+    else {
+      expect(where).toEqual({ rows: 1, chunks: 0, objects: 1 });
+      expect(s3.object(bucket, file.storageKey)?.equals(content)).toBe(true);
+    }
+    expect(await b().client.getUsage({}, await as(alice))).toMatchObject({
+      files: 1n,
+      totalBytes: 5_000_000n,
+    });
+  });
+
+  test("an empty file and a file over one S3 part round-trip", async () => {
+    const uid = randomUUID();
+    for (const size of [0, 5_900_000]) {
+      const content = randomBytes(size);
+      const f = await b().client.uploadFile(uploadMessages(content), await as(uid));
+      const parts: Buffer[] = [];
+      for await (const m of b().client.downloadFile({ id: f.id }, await as(uid))) {
+        if (m.part.case === "chunk") parts.push(Buffer.from(m.part.value));
+      }
+      expect(Buffer.concat(parts).equals(content)).toBe(true);
+    }
+    expect(s3.pendingUploads()).toBe(0);
+  });
+
+  test("over the limit: RESOURCE_EXHAUSTED, declared or sent; the client's source stops being read", async () => {
+    const uid = randomUUID();
+    const big = await failure(
+      b().client.uploadFile(
+        uploadMessages(new Uint8Array(0), { sizeBytes: 7_000_000n }),
+        await as(uid),
+      ),
+    );
+    expect(big.code).toBe(status.RESOURCE_EXHAUSTED);
+    expect(big.fields).toEqual(["metadata.size_bytes"]);
+    // Declared at the limit, then an endless stream: the call ends and the source is left.
+    let pulled = 0;
+    async function* endless(): AsyncGenerator<UploadMessage> {
+      yield {
+        part: {
+          case: "metadata",
+          value: {
+            name: "endless.bin",
+            contentType: "application/octet-stream",
+            sizeBytes: BigInt(maxBytes),
+            sha256: new Uint8Array(32),
+          },
+        },
+      };
+      const chunk = randomBytes(64 * 1024);
+      for (;;) {
+        pulled++;
+        yield { part: { case: "chunk", value: chunk } };
+      }
+    }
+    const sent = await failure(b().client.uploadFile(endless(), await as(uid)));
+    expect(sent.code).toBe(status.RESOURCE_EXHAUSTED);
+    const pulledAtEnd = pulled;
+    await sleep(200);
+    expect(pulled).toBe(pulledAtEnd);
+    await noOpenTransactions();
+    expect(await stored(uid)).toEqual(nothing);
+    expect(s3.pendingUploads()).toBe(0);
+  });
+
+  test("a wrong checksum or size: INVALID_ARGUMENT naming the field, nothing stored", async () => {
+    const uid = randomUUID();
+    const content = randomBytes(300_000);
+    const badSum = await failure(
+      b().client.uploadFile(
+        uploadMessages(content, { sha256: sha256(Buffer.from("x")) }),
+        await as(uid),
+      ),
+    );
+    expect(badSum).toMatchObject({ code: status.INVALID_ARGUMENT, fields: ["metadata.sha256"] });
+    const short = await failure(
+      b().client.uploadFile(uploadMessages(content, { sizeBytes: 300_001n }), await as(uid)),
+    );
+    expect(short).toMatchObject({ code: status.INVALID_ARGUMENT, fields: ["metadata.size_bytes"] });
+    const long = await failure(
+      b().client.uploadFile(uploadMessages(content, { sizeBytes: 1000n }), await as(uid)),
+    );
+    expect(long).toMatchObject({ code: status.INVALID_ARGUMENT, fields: ["metadata.size_bytes"] });
+    await noOpenTransactions();
+    expect(await stored(uid)).toEqual(nothing);
+  });
+
+  test("missing, misplaced or invalid metadata: INVALID_ARGUMENT", async () => {
+    const uid = randomUUID();
+    const content = randomBytes(1000);
+    async function* only(...messages: UploadMessage[]): AsyncGenerator<UploadMessage> {
+      yield* messages;
+    }
+    const chunk: UploadMessage = { part: { case: "chunk", value: content } };
+    const meta = (sha: Uint8Array): UploadMessage => ({
+      part: {
+        case: "metadata",
+        value: {
+          name: "a.bin",
+          contentType: "application/octet-stream",
+          sizeBytes: 1000n,
+          sha256: sha,
+        },
+      },
+    });
+    const empty = await failure(b().client.uploadFile(only(), await as(uid)));
+    expect(empty).toMatchObject({ code: status.INVALID_ARGUMENT, fields: ["metadata"] });
+    const chunkFirst = await failure(
+      b().client.uploadFile(only(chunk, meta(sha256(content))), await as(uid)),
+    );
+    expect(chunkFirst).toMatchObject({ code: status.INVALID_ARGUMENT, fields: ["metadata"] });
+    const twice = await failure(
+      b().client.uploadFile(
+        only(meta(sha256(content)), meta(sha256(content)), chunk),
+        await as(uid),
+      ),
+    );
+    expect(twice).toMatchObject({ code: status.INVALID_ARGUMENT, fields: ["metadata"] });
+    // protovalidate on each message of the stream: sha256 must be 32 bytes.
+    const invalid = await failure(
+      b().client.uploadFile(only(meta(new Uint8Array(3)), chunk), await as(uid)),
+    );
+    expect(invalid.code).toBe(status.INVALID_ARGUMENT);
+    expect(invalid.fields).toContain("metadata.sha256");
+    const anonymous = await failure(b().client.uploadFile(uploadMessages(content)));
+    expect(anonymous.code).toBe(status.UNAUTHENTICATED);
+    expect(await stored(uid)).toEqual(nothing);
+  });
+
+  test("cancelled mid-upload or past its deadline: nothing stored, nothing left open", async () => {
+    const uid = randomUUID();
+    const content = randomBytes(3_000_000);
+    let sentChunks = 0;
+    /** Sends half of the content, then stalls until `release` (or forever). */
+    async function* stalling(release: Promise<void>): AsyncGenerator<UploadMessage> {
+      for await (const m of uploadMessages(content)) {
+        if (m.part?.case === "chunk" && ++sentChunks === 24) await release;
+        yield m;
+      }
+    }
+    const controller = new AbortController();
+    const cancelled = failure(
+      b().client.uploadFile(
+        stalling(new Promise(() => {})),
+        await as(uid, { signal: controller.signal }),
+      ),
+    );
+    while (sentChunks < 24) await sleep(10);
+    // Let the server take in what was sent (chunk rows or an S3 part in flight), then cancel.
+    await sleep(200);
+    controller.abort();
+    expect((await cancelled).code).toBe(status.CANCELLED);
+    sentChunks = 0;
+    const late = await failure(
+      b().client.uploadFile(stalling(new Promise(() => {})), await as(uid, { timeoutMs: 1000 })),
+    );
+    expect(late.code).toBe(status.DEADLINE_EXCEEDED);
+    await noOpenTransactions();
+    for (let i = 0; i < 50 && s3.pendingUploads() > 0; i++) await sleep(20);
+    expect(s3.pendingUploads()).toBe(0);
+    expect(await stored(uid)).toEqual(nothing);
+  });
+
+  test("another user's file: PERMISSION_DENIED to get, download or delete; absent: NOT_FOUND", async () => {
+    const alice = randomUUID();
+    const bob = randomUUID();
+    const content = randomBytes(10_000);
+    const f = await b().client.uploadFile(uploadMessages(content), await as(alice));
+    for (const call of [
+      async () => b().client.getFile({ id: f.id }, await as(bob)),
+      async () => b().client.deleteFile({ id: f.id }, await as(bob)),
+      async () => {
+        for await (const _ of b().client.downloadFile({ id: f.id }, await as(bob))) {
+          // nothing may arrive
+        }
+      },
+    ]) {
+      expect((await failure(call())).code).toBe(status.PERMISSION_DENIED);
+    }
+    const absent = randomUUID();
+    expect((await failure(b().client.getFile({ id: absent }, await as(alice)))).code).toBe(
+      status.NOT_FOUND,
+    );
+    expect((await failure(b().client.deleteFile({ id: absent }, await as(alice)))).code).toBe(
+      status.NOT_FOUND,
+    );
+    expect((await b().client.getFile({ id: f.id }, await as(alice))).name).toBe("blob.bin");
+    expect(await stored(alice)).toMatchObject({ rows: 1 });
+    await b().client.deleteFile({ id: f.id }, await as(alice));
+    expect(await stored(alice)).toEqual(nothing);
+    expect((await failure(b().client.deleteFile({ id: f.id }, await as(alice)))).code).toBe(
+      status.NOT_FOUND,
+    );
+  });
+
+  test("a metadata row that fails at COMMIT leaves no content behind", async () => {
+    const uid = randomUUID();
+    const content = randomBytes(100_000);
+    const f = await failure(
+      b().client.uploadFile(
+        uploadMessages(content, { name: "reject-at-commit.bin" }),
+        await as(uid),
+      ),
+    );
+    expect(f.code).not.toBe(status.OK);
+    expect(await stored(uid)).toEqual(nothing);
+  });
+
+  test("ListMyFiles pages with a keyset token, newest first, only the caller's", async () => {
+    const uid = randomUUID();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const f = await b().client.uploadFile(
+        uploadMessages(randomBytes(10), { name: `f${i}` }),
+        await as(uid),
+      );
+      ids.push(f.id);
+    }
+    await b().client.uploadFile(uploadMessages(randomBytes(10)), await as(randomUUID()));
+    const seen: string[] = [];
+    let token = "";
+    let pages = 0;
+    do {
+      const page = await b().client.listMyFiles({ pageSize: 2, pageToken: token }, await as(uid));
+      seen.push(...page.files.map((f) => f.name));
+      token = page.nextPageToken;
+      pages++;
+    } while (token !== "");
+    expect(pages).toBe(3);
+    expect(seen).toEqual(["f4", "f3", "f2", "f1", "f0"]);
+    const all = await b().client.listMyFiles({}, await as(uid));
+    expect(all.files.length).toBe(5);
+    expect(all.nextPageToken).toBe("");
+    const bad = await failure(b().client.listMyFiles({ pageToken: "nonsense" }, await as(uid)));
+    expect(bad).toMatchObject({ code: status.INVALID_ARGUMENT, fields: ["page_token"] });
+  });
+});
+
+describe("the runtime around a client stream", () => {
+  test("messages of UploadFile are counted in the server's metrics", async () => {
+    const uid = randomUUID();
+    await backends.postgres.client.uploadFile(uploadMessages(randomBytes(200_000)), await as(uid));
+    const text = await (
+      await fetch(`http://${backends.postgres.handle.httpAddress}/metrics`)
+    ).text();
+    const line = text
+      .split("\n")
+      .find(
+        (l) =>
+          l.startsWith("grpc_server_msg_received_total") && l.includes('grpc_method="UploadFile"'),
+      );
+    expect(line).toBeDefined();
+    expect(Number(line?.split(" ").pop())).toBeGreaterThanOrEqual(5);
+  });
+
+  test("no call failed unexpectedly but the two commits rejected on purpose", () => {
+    expect(unexpected.filter((u) => !u.endsWith("rejected at commit"))).toEqual([]);
+    expect(unexpected.length).toBe(2);
+  });
+
+  test("the S3 storage wrote through the S3 API: single PUTs and a multipart upload", () => {
+    const r = s3.requests();
+    expect(r.PutObject ?? 0).toBeGreaterThan(0);
+    expect(r.CompleteMultipartUpload ?? 0).toBeGreaterThan(0);
+    expect(r.AbortMultipartUpload ?? 0).toBeGreaterThan(0);
+  });
+});
+
+describe("file service configuration", () => {
+  test("defaults: 10 MiB, content in PostgreSQL", () => {
+    expect(fileServiceConfigFromEnv({})).toEqual({ maxBytes: 10 * 1024 * 1024, s3: undefined });
+  });
+
+  test("S3 from the environment, path-style by default", async () => {
+    const c = fileServiceConfigFromEnv({
+      FILE_MAX_BYTES: "2048",
+      S3_BUCKET: "files",
+      S3_ENDPOINT: "http://127.0.0.1:9000",
+      S3_REGION: "eu-central-1",
+      S3_ACCESS_KEY_ID: "k",
+      S3_SECRET_ACCESS_KEY: "s",
+    });
+    expect(c.maxBytes).toBe(2048);
+    expect(c.s3?.bucket).toBe("files");
+    expect(c.s3?.partBytes).toBe(8 * 1024 * 1024);
+    expect(c.s3?.client.config.forcePathStyle).toBe(true);
+    expect(await c.s3?.client.config.region()).toBe("eu-central-1");
+  });
+
+  test("every invalid variable in one error", () => {
+    expect(() =>
+      fileServiceConfigFromEnv({
+        FILE_MAX_BYTES: "ten",
+        S3_BUCKET: "files",
+        S3_ACCESS_KEY_ID: "k",
+        S3_FORCE_PATH_STYLE: "yes",
+        S3_PART_BYTES: "1024",
+        S3_ENDPOINT: "minio:9000",
+      }),
+    ).toThrow(
+      [
+        "Invalid file service configuration:",
+        '  FILE_MAX_BYTES="ten": expected a whole number of bytes >= 1',
+        '  S3_PART_BYTES="1024": expected a whole number of bytes >= 5242880',
+        "  S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY: set both or neither",
+        '  S3_FORCE_PATH_STYLE="yes": expected true or false',
+        '  S3_ENDPOINT="minio:9000": expected an http(s):// URL',
+      ].join("\n"),
+    );
+    expect(() => fileServiceConfigFromEnv({ S3_ENDPOINT: "http://x" })).toThrow(
+      "S3_ENDPOINT is set but S3_BUCKET is not: set it too",
+    );
+  });
+});
