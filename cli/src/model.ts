@@ -384,8 +384,10 @@ export interface EmittedEvent {
   readonly name: string;
   /** The payload's message type. */
   readonly message: MessageRef;
-  /** Where the ordering key comes from; absent: no key. */
+  /** Where a bound RPC's ordering key comes from; absent: no key. */
   readonly key?: EventFieldSource;
+  /** A hand-written RPC's declared key (its handler passes the value to `emit<Event>`). */
+  readonly handKey?: string;
   readonly payload: EventPayload;
 }
 

@@ -228,16 +228,18 @@ describe("event declaration diagnostics", () => {
       ],
     ]);
     const streaming = await diagnostics([
-      ordersFile,
-      "rpc ShipOrder(ShipOrderRequest)",
-      "rpc ShipOrder(stream ShipOrderRequest)",
+      mailerFile,
+      'rpc ListMails(ListMailsRequest) returns (ListMailsResponse) {\n    option (svcgen.v1.method) = { query: "ListMails" };',
+      'rpc ListMails(ListMailsRequest) returns (stream Mail) {\n    option (svcgen.v1.method) = { query: "ListMails", emits: [{ topic: "mails.listed" }] };',
     ]);
-    expect(brief(streaming.diagnostics)[0]).toEqual([
-      "error",
-      "SVC308",
-      ordersFile,
-      36,
-      "OrderService.ShipOrder: only a unary RPC can emit events; this one is client-streaming",
+    expect(brief(streaming.diagnostics)).toEqual([
+      [
+        "error",
+        "SVC308",
+        mailerFile,
+        19,
+        "MailerService.ListMails: only a unary RPC bound to a query can emit events; this one is server-streaming",
+      ],
     ]);
     const clash = await diagnostics([mailerFile, 'handler: "shipped"', 'handler: "listMails"']);
     expect(brief(clash.diagnostics)).toEqual([

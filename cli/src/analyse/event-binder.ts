@@ -162,10 +162,12 @@ export function bindEvents(input: EventBindInput): EventBindings {
           ...(hint === undefined ? {} : { hint }),
         });
       };
-      if (method.methodKind !== "unary") {
+      // svcgen writes the events of bound RPCs, in the query's transaction: unary ones only.
+      // A hand-written RPC of any kind calls emit<Event> itself.
+      if (method.methodKind !== "unary" && rule.query !== "") {
         error(
-          `only a unary RPC can emit events; this one is ${method.methodKind.replace("_", "-")}`,
-          "Emit from a unary RPC, or write the event in a hand-written handler with writeEvent",
+          `only a unary RPC bound to a query can emit events; this one is ${method.methodKind.replace("_", "-")}`,
+          "Remove the query option and call the generated emit<Event> helper in handlers.ts",
         );
         continue;
       }
@@ -336,7 +338,11 @@ function bindEmit(
     error(`event ${e.topic}: ${message}`, hint);
   };
   let key: EventFieldSource | undefined;
-  if (e.key !== "") {
+  let handKey: string | undefined;
+  if (e.key !== "" && !bound) {
+    // A hand-written RPC passes the key itself; the declaration names what it is.
+    handKey = e.key;
+  } else if (e.key !== "") {
     const r = resolveSource(method, e.key);
     if ("error" in r)
       fail(`key ${r.error}`, "Name a string or integer field of the request or response");
@@ -414,6 +420,7 @@ function bindEmit(
       name,
       message: input.messageRef(desc),
       ...(key === undefined ? {} : { key }),
+      ...(handKey === undefined ? {} : { handKey }),
       payload,
     },
     desc,

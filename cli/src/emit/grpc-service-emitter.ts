@@ -298,8 +298,9 @@ function producedEvents(service: ServiceModel): ProducedEvent[] {
   for (const m of service.methods) {
     for (const e of m.emits ?? []) {
       const seen = out.get(e.topic);
-      if (seen === undefined) out.set(e.topic, { event: e, keyed: e.key !== undefined });
-      else seen.keyed ||= e.key !== undefined;
+      const keyed = e.key !== undefined || e.handKey !== undefined;
+      if (seen === undefined) out.set(e.topic, { event: e, keyed });
+      else seen.keyed ||= keyed;
     }
   }
   return [...out.values()];

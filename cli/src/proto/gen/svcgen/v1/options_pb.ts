@@ -251,7 +251,8 @@ export type MethodRule = Message<"svcgen.v1.MethodRule"> & {
 
   /**
    * Events this RPC emits when it succeeds, written to the transactional outbox in the same
-   * transaction as its data (see EmitRule). The RPC must be unary.
+   * transaction as its data (see EmitRule). A bound RPC must be unary; a hand-written one of
+   * any kind calls the generated emit<Event> helper itself.
    *
    * @generated from field: repeated svcgen.v1.EmitRule emits = 10;
    */
@@ -294,9 +295,11 @@ export type EmitRule = Message<"svcgen.v1.EmitRule"> & {
   message: string;
 
   /**
-   * The ordering key (events of one key reach consumers in order): a string or integer field
-   * of the response or the request, as `id`, `response.id` or `request.user_id`. A bare name
-   * is looked up in the response first. Empty: no key (unordered).
+   * The ordering key (events of one key reach consumers in order). For a bound RPC: a string
+   * or integer field of the response or the request, as `id`, `response.id` or
+   * `request.user_id` (a bare name is looked up in the response first). For a hand-written
+   * RPC: what the key is, in words (`account.id`); its `emit<Event>` helper then takes the
+   * key as an argument. Empty: no key (unordered).
    *
    * @generated from field: string key = 3;
    */
