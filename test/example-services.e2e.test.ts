@@ -7,7 +7,7 @@
  * and an administrator; every RPC of the auth, user, data and notification services, happy
  * paths and error paths; the file service starts and answers.
  */
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { type ServiceError, status } from "@grpc/grpc-js";
@@ -216,10 +216,13 @@ async function eventually(probe: () => Promise<boolean>, ms = 5000): Promise<voi
   }
 }
 
-/** How many connections of the notification service hold a LISTEN. */
+/**
+ * How many connections of the notification service hold the subscriptions' LISTEN (the events
+ * relays and consumers hold LISTEN connections of their own, on other channels).
+ */
 async function listeners(): Promise<number> {
   const r = await sql.query<{ n: string }>(
-    "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'",
+    "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %notification_created%'",
   );
   return Number(r.rows[0]?.n ?? 0);
 }
@@ -619,28 +622,85 @@ describe("data service", () => {
 });
 
 describe("file service", () => {
-  test("still starts and serves its metadata RPCs with the same tokens", async () => {
-    const sha256 = new Uint8Array(32).fill(7);
-    const f = await files.createFile(
-      {
-        name: "a.txt",
-        contentType: "text/plain",
-        sizeBytes: 3n,
-        sha256,
-        storageKey: `k/${randomUUID()}`,
-      },
-      as.alice,
-    );
+  test("uploads and serves its metadata RPCs with the same tokens", async () => {
+    const content = new TextEncoder().encode("abc");
+    async function* upload() {
+      yield {
+        part: {
+          case: "metadata" as const,
+          value: {
+            name: "a.txt",
+            contentType: "text/plain",
+            sizeBytes: 3n,
+            sha256: createHash("sha256").update(content).digest(),
+          },
+        },
+      };
+      yield { part: { case: "chunk" as const, value: content } };
+    }
+    const f = await files.uploadFile(upload(), as.alice);
     expect((await files.getFile({ id: f.id }, as.alice)).name).toBe("a.txt");
     expect((await failure(files.getFile({ id: f.id }, as.bob))).code).toBe(status.NOT_FOUND);
     expect((await files.listMyFiles({}, as.alice)).files.map((x) => x.id)).toEqual([f.id]);
     expect((await files.getUsage({}, as.alice)).totalBytes).toBe(3n);
-    expect((await files.deleteFile({ id: f.id }, as.alice)).deleted).toBe(1n);
+    await files.deleteFile({ id: f.id }, as.alice);
+    expect((await failure(files.getFile({ id: f.id }, as.alice))).code).toBe(status.NOT_FOUND);
   });
 });
 
 describe("notification service", () => {
   const created: bigint[] = [];
+
+  test("the other services' events became notifications, one per event", async () => {
+    // user.signed_up (the auth tests' first sign-ins), record.shared (Alice shared with Bob),
+    // file.uploaded (Alice's upload): each through the outbox, the relay and the consumer.
+    const titles = async (uid: string): Promise<string[]> =>
+      (
+        await sql.query<{ title: string }>(
+          "SELECT title FROM notifications WHERE user_id = $1 ORDER BY id",
+          [uid],
+        )
+      ).rows.map((r) => r.title);
+    await eventually(
+      async () => (await titles(alice)).length === 2 && (await titles(bob)).length === 2,
+    );
+    expect(await titles(alice)).toEqual(["Welcome", "Uploaded a.txt"]);
+    expect(await titles(bob)).toEqual(["Welcome", "A record was shared with you"]);
+    const events = await sql.query<{ topic: string; n: string }>(
+      "SELECT topic, count(*) AS n FROM svcgen_processed_events WHERE group_name = 'example.notifications.v1.NotificationService' AND status = 'done' GROUP BY topic ORDER BY topic",
+    );
+    expect(events.rows.map((r) => [r.topic, Number(r.n)])).toEqual([
+      ["file.uploaded", 1],
+      ["record.shared", 1],
+      ["user.signed_up", 3],
+    ]);
+    // The tests below count only the notifications they create.
+    await sql.query("DELETE FROM notifications");
+  });
+
+  test("a sign-up's notification arrives on an open subscription within a second", async () => {
+    const dave = randomUUID();
+    as.dave = await (async () => ({
+      metadata: await issuer.authorization({
+        uid: dave,
+        email: "dave@example.com",
+        claims: { email_verified: true },
+      }),
+    }))();
+    const controller = new AbortController();
+    const stream = reader(notifications.subscribe({}, { ...as.dave, signal: controller.signal }));
+    await eventually(async () => (await listeners()) === 1);
+    const sent = Date.now();
+    expect((await auth.signIn({}, as.dave)).created).toBe(true);
+    // SignIn's transaction -> outbox -> relay -> event log -> consumer -> notification.
+    const welcome = await stream.next(1000);
+    expect(Date.now() - sent).toBeLessThan(1000);
+    expect(welcome).toMatchObject({ kind: NotificationKind.INFO, title: "Welcome" });
+    controller.abort();
+    expect(await stream.ended).toMatchObject({ code: status.CANCELLED });
+    await eventually(async () => (await listeners()) === 0);
+    await sql.query("DELETE FROM notifications");
+  });
 
   test("CreateNotification needs the service role", async () => {
     const req = { userId: alice, kind: NotificationKind.INFO, title: "Welcome" };
@@ -776,6 +836,11 @@ describe("account deletion and shutdown", () => {
       status.NOT_FOUND,
     );
     expect((await failure(users.deleteMyAccount({}, as.bob))).code).toBe(status.NOT_FOUND);
+    // user.deleted: the notification service removes Bob's notifications.
+    await eventually(
+      async () =>
+        (await sql.query("SELECT 1 FROM notifications WHERE user_id = $1", [bob])).rowCount === 0,
+    );
     // The handle is free again.
     await users.createProfile({ handle: "bob", displayName: "Carol", locale: "en" }, as.carol);
   });
