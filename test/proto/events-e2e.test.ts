@@ -248,6 +248,9 @@ describe.each([
     const exited = new Promise<number | string | null>((resolve) =>
       child.once("exit", (c, signal) => resolve(signal ?? c)),
     );
+    // Killed by afterAll even when it never gets to listen.
+    const partial = { process: child } as Service;
+    running.add(partial);
     child.stderr?.on("data", (d: Buffer) => log.push(d.toString()));
     child.stdout?.on("data", (d: Buffer) => {
       out += d.toString();
@@ -267,6 +270,7 @@ describe.each([
       void exited.then((c) => reject(new Error(`${stem} exited (${c}):\n${out}`)));
     });
     const s: Service = { process: child, exited, ...listening, output: () => out };
+    running.delete(partial);
     running.add(s);
     return s;
   }
