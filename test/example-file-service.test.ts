@@ -383,12 +383,15 @@ describe.each(["postgres", "s3"] as const)("file service on %s", (name) => {
 
   test("cancelled mid-upload or past its deadline: nothing stored, nothing left open", async () => {
     const uid = randomUUID();
-    const content = randomBytes(3_000_000);
+    // 86 chunks of 64 KiB before the stall: past one S3 part (5 MiB), so S3 has a multipart
+    // upload in progress to abort.
+    const stallAt = 86;
+    const content = randomBytes(5_900_000);
     let sentChunks = 0;
-    /** Sends half of the content, then stalls until `release` (or forever). */
+    /** Sends `stallAt` chunks, then stalls until `release` (or forever). */
     async function* stalling(release: Promise<void>): AsyncGenerator<UploadMessage> {
       for await (const m of uploadMessages(content)) {
-        if (m.part?.case === "chunk" && ++sentChunks === 24) await release;
+        if (m.part?.case === "chunk" && ++sentChunks === stallAt) await release;
         yield m;
       }
     }
@@ -399,9 +402,13 @@ describe.each(["postgres", "s3"] as const)("file service on %s", (name) => {
         await as(uid, { signal: controller.signal }),
       ),
     );
-    while (sentChunks < 24) await sleep(10);
+    while (sentChunks < stallAt) await sleep(10);
     // Let the server take in what was sent (chunk rows or an S3 part in flight), then cancel.
     await sleep(200);
+    if (name === "s3") {
+      for (let i = 0; i < 100 && s3.pendingUploads() === 0; i++) await sleep(20);
+      expect(s3.pendingUploads()).toBe(1);
+    }
     controller.abort();
     expect((await cancelled).code).toBe(status.CANCELLED);
     sentChunks = 0;
@@ -490,6 +497,110 @@ describe.each(["postgres", "s3"] as const)("file service on %s", (name) => {
   });
 });
 
+describe("uploads in progress", () => {
+  test("past FILE_MAX_CONCURRENT_UPLOADS (4) an upload is RESOURCE_EXHAUSTED at once; a slot frees when one ends", async () => {
+    const uid = randomUUID();
+    const content = randomBytes(200_000);
+    let arrived = 0;
+    async function* stalled(): AsyncGenerator<UploadMessage> {
+      let first = true;
+      for await (const m of uploadMessages(content)) {
+        yield m;
+        if (first) arrived++;
+        first = false;
+        await new Promise(() => {});
+      }
+    }
+    const controllers = [0, 1, 2, 3].map(() => new AbortController());
+    const pending = controllers.map(async (c) =>
+      failure(backends.postgres.client.uploadFile(stalled(), await as(uid, { signal: c.signal }))),
+    );
+    while (arrived < 4) await sleep(10);
+    // Each has reached the server once its first message was pulled; give them a moment to
+    // take their slots.
+    await sleep(300);
+    const refused = await failure(
+      backends.postgres.client.uploadFile(uploadMessages(content), await as(uid)),
+    );
+    expect(refused.code).toBe(status.RESOURCE_EXHAUSTED);
+    controllers[0]?.abort();
+    expect((await pending[0])?.code).toBe(status.CANCELLED);
+    let ok = false;
+    for (let i = 0; i < 50 && !ok; i++) {
+      try {
+        await backends.postgres.client.uploadFile(uploadMessages(content), await as(uid));
+        ok = true;
+      } catch {
+        await sleep(50);
+      }
+    }
+    expect(ok).toBe(true);
+    for (const c of controllers) c.abort();
+    await Promise.all(pending);
+    await noOpenTransactions();
+    expect(await stored(uid)).toMatchObject({ rows: 1 });
+  });
+});
+
+describe("download backpressure", () => {
+  test("a paused reader stops the server reading: far fewer chunks sent than the file has", async () => {
+    // A server of its own, so its message counter sees only this download.
+    const own: Backend = { name: "postgres" } as Backend;
+    const registration = await loadFileService();
+    own.handle = await startServer({
+      services: [
+        {
+          ...registration,
+          handlers: (pool: pg.Pool) =>
+            new FileServiceImpl(pool, { maxBytes: 40_000_000, s3: false, maxConcurrentUploads: 1 }),
+        },
+      ],
+      errorMap,
+      env: { DATABASE_URL: db.url },
+      settings: { host: "127.0.0.1", port: 0, httpPort: 0, shutdownGraceMs: 1000 },
+      interceptors: {
+        auth: createAuthInterceptor({ verifier: createJwksVerifier(issuer.verifierOptions) }),
+      },
+      logger: { info: quiet, warn: quiet, error: quiet },
+    });
+    handles.push(own.handle);
+    own.client = createFileServiceClient(own.handle.grpcAddress);
+    clients.push(own.client);
+    const uid = randomUUID();
+    const size = 24 * 1024 * 1024;
+    const chunks = size / (256 * 1024);
+    const content = randomBytes(size);
+    const f = await own.client.uploadFile(uploadMessages(content, {}, 1024 * 1024), await as(uid));
+    const sent = async (): Promise<number> => {
+      const text = await (await fetch(`http://${own.handle.httpAddress}/metrics`)).text();
+      const line = text
+        .split("\n")
+        .find(
+          (l) =>
+            l.startsWith("grpc_server_msg_sent_total") && l.includes('grpc_method="DownloadFile"'),
+        );
+      return Number(line?.split(" ").pop() ?? 0);
+    };
+    const it = own.client.downloadFile({ id: f.id }, await as(uid))[Symbol.asyncIterator]();
+    await it.next();
+    await it.next();
+    await sleep(1000);
+    const whilePaused = await sent();
+    console.log(
+      `download backpressure: ${whilePaused} of ${chunks + 1} messages sent while paused`,
+    );
+    expect(whilePaused).toBeLessThan(chunks / 2);
+    const parts: Buffer[] = [];
+    for (;;) {
+      const r = await it.next();
+      if (r.done === true) break;
+      if (r.value.part.case === "chunk") parts.push(Buffer.from(r.value.part.value));
+    }
+    expect(parts.length).toBe(chunks - 1);
+    expect(await sent()).toBe(chunks + 1);
+  });
+});
+
 describe("the runtime around a client stream", () => {
   test("messages of UploadFile are counted in the server's metrics", async () => {
     const uid = randomUUID();
@@ -522,7 +633,11 @@ describe("the runtime around a client stream", () => {
 
 describe("file service configuration", () => {
   test("defaults: 10 MiB, content in PostgreSQL", () => {
-    expect(fileServiceConfigFromEnv({})).toEqual({ maxBytes: 10 * 1024 * 1024, s3: undefined });
+    expect(fileServiceConfigFromEnv({})).toEqual({
+      maxBytes: 10 * 1024 * 1024,
+      maxConcurrentUploads: 4,
+      s3: undefined,
+    });
   });
 
   test("S3 from the environment, path-style by default", async () => {

@@ -7,7 +7,8 @@
  * and an administrator; every RPC of the auth, user, data and notification services, happy
  * paths and error paths; the file service starts and answers.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { type ServiceError, status } from "@grpc/grpc-js";
@@ -36,6 +37,7 @@ import {
   type UserServiceClient,
 } from "../example-project/gen/grpc/user-service.js";
 import { RecordVisibility } from "../example-project/gen/proto/example/data/v1/data_pb.js";
+import type { UploadFileRequestSchema } from "../example-project/gen/proto/example/file/v1/file_pb.js";
 import {
   type Notification,
   NotificationKind,
@@ -458,6 +460,41 @@ describe("user service", () => {
   });
 });
 
+describe("user service: follows", () => {
+  test("Follow, Unfollow, ListFollowing and ListFollowers, with their error paths", async () => {
+    const edge = await users.follow({ userId: bob }, as.alice);
+    expect(edge).toMatchObject({ followerId: alice, followeeId: bob });
+    await users.follow({ userId: alice }, as.bob);
+    const again = await failure(users.follow({ userId: bob }, as.alice));
+    expect(again).toMatchObject({ code: status.ALREADY_EXISTS, reason: "FOLLOWS_PKEY" });
+    // Carol has no profile yet, so nobody can follow her (and she cannot follow).
+    const noProfile = await failure(users.follow({ userId: carol }, as.alice));
+    expect(noProfile).toMatchObject({
+      code: status.FAILED_PRECONDITION,
+      reason: "FOLLOWS_FOLLOWEE_ID_FKEY",
+      fields: ["user_id"],
+    });
+    const self = await failure(users.follow({ userId: alice }, as.alice));
+    expect(self).toMatchObject({ code: status.INVALID_ARGUMENT, reason: "FOLLOWS_NOT_SELF" });
+    const bad = await failure(users.follow({ userId: "bob" }, as.alice));
+    expect(bad).toMatchObject({ code: status.INVALID_ARGUMENT, fields: ["user_id"] });
+    expect((await users.listFollowing({}, as.alice)).profiles.map((p) => p.handle)).toEqual([
+      "bob",
+    ]);
+    expect((await users.listFollowers({}, as.alice)).profiles.map((p) => p.handle)).toEqual([
+      "bob",
+    ]);
+    const user00 = (await users.getProfileByHandle({ handle: "user_00" })).userId;
+    await users.follow({ userId: user00 }, as.alice);
+    expect((await users.listFollowing({}, as.alice)).profiles.map((p) => p.handle)).toEqual([
+      "bob",
+      "user_00",
+    ]);
+    expect((await users.unfollow({ userId: user00 }, as.alice)).removed).toBe(1n);
+    expect((await users.unfollow({ userId: user00 }, as.alice)).removed).toBe(0n);
+  });
+});
+
 describe("data service", () => {
   let recordId = 0n;
 
@@ -621,30 +658,44 @@ describe("data service", () => {
   });
 });
 
+type UploadMessage = MessageInitShape<typeof UploadFileRequestSchema>;
+
 describe("file service", () => {
-  test("uploads and serves its metadata RPCs with the same tokens", async () => {
-    const content = new TextEncoder().encode("abc");
-    async function* upload() {
+  test("a 5 MB upload streamed in and downloaded back across processes, checksum verified", async () => {
+    const content = randomBytes(5_000_000);
+    const digest = createHash("sha256").update(content).digest();
+    async function* upload(): AsyncGenerator<UploadMessage> {
       yield {
         part: {
-          case: "metadata" as const,
+          case: "metadata",
           value: {
-            name: "a.txt",
-            contentType: "text/plain",
-            sizeBytes: 3n,
-            sha256: createHash("sha256").update(content).digest(),
+            name: "five.bin",
+            contentType: "application/octet-stream",
+            sizeBytes: BigInt(content.length),
+            sha256: digest,
           },
         },
       };
-      yield { part: { case: "chunk" as const, value: content } };
+      for (let i = 0; i < content.length; i += 64 * 1024) {
+        yield { part: { case: "chunk", value: content.subarray(i, i + 64 * 1024) } };
+      }
     }
     const f = await files.uploadFile(upload(), as.alice);
-    expect((await files.getFile({ id: f.id }, as.alice)).name).toBe("a.txt");
+    expect(f).toMatchObject({ ownerId: alice, name: "five.bin", sizeBytes: 5_000_000n });
+    expect(Buffer.from(f.sha256)).toEqual(digest);
+    const parts: Buffer[] = [];
+    for await (const m of files.downloadFile({ id: f.id }, as.alice)) {
+      if (m.part.case === "chunk") parts.push(Buffer.from(m.part.value));
+    }
+    const got = Buffer.concat(parts);
+    expect(got.length).toBe(content.length);
+    expect(createHash("sha256").update(got).digest()).toEqual(digest);
+    expect((await files.getFile({ id: f.id }, as.alice)).name).toBe("five.bin");
     expect((await failure(files.getFile({ id: f.id }, as.bob))).code).toBe(
       status.PERMISSION_DENIED,
     );
     expect((await files.listMyFiles({}, as.alice)).files.map((x) => x.id)).toEqual([f.id]);
-    expect((await files.getUsage({}, as.alice)).totalBytes).toBe(3n);
+    expect((await files.getUsage({}, as.alice)).totalBytes).toBe(5_000_000n);
     await files.deleteFile({ id: f.id }, as.alice);
     expect((await failure(files.getFile({ id: f.id }, as.alice))).code).toBe(status.NOT_FOUND);
   });
@@ -666,7 +717,7 @@ describe("notification service", () => {
     await eventually(
       async () => (await titles(alice)).length === 2 && (await titles(bob)).length === 2,
     );
-    expect(await titles(alice)).toEqual(["Welcome", "Uploaded a.txt"]);
+    expect(await titles(alice)).toEqual(["Welcome", "Uploaded five.bin"]);
     expect(await titles(bob)).toEqual(["Welcome", "A record was shared with you"]);
     const events = await sql.query<{ topic: string; n: string }>(
       "SELECT topic, count(*) AS n FROM svcgen_processed_events WHERE group_name = 'example.notifications.v1.NotificationService' AND status = 'done' GROUP BY topic ORDER BY topic",
@@ -835,8 +886,12 @@ describe("notification service", () => {
 });
 
 describe("account deletion and shutdown", () => {
-  test("DeleteMyAccount deletes the caller's profile; a second time is NOT_FOUND", async () => {
+  test("DeleteMyAccount deletes the caller's profile and their follows; a second time is NOT_FOUND", async () => {
+    expect((await users.listFollowers({}, as.alice)).profiles).toHaveLength(1);
     expect((await users.deleteMyAccount({}, as.bob)).userId).toBe(bob);
+    // The cascade removed Bob's follows in both directions.
+    expect((await users.listFollowers({}, as.alice)).profiles).toEqual([]);
+    expect((await users.listFollowing({}, as.alice)).profiles).toEqual([]);
     expect((await failure(users.getMyProfile({}, as.bob))).code).toBe(status.NOT_FOUND);
     expect((await failure(users.getProfileByHandle({ handle: "bob" }))).code).toBe(
       status.NOT_FOUND,

@@ -79,8 +79,27 @@ server.bindAsync(
     process.stdout.write(`${JSON.stringify({ msg: "listening", grpc: `127.0.0.1:${port}` })}\n`);
   },
 );
-process.on("message", (m) => {
+// BENCH_PROFILE=<dir>: a CPU profile of each measured window, as the runtime server writes.
+let session: import("node:inspector/promises").Session | undefined;
+process.on("message", async (m) => {
   if (m === "cpu") process.send?.({ cpu: process.cpuUsage() });
+  if (m === "prof-start") {
+    const { Session } = await import("node:inspector/promises");
+    session = new Session();
+    session.connect();
+    await session.post("Profiler.enable");
+    await session.post("Profiler.start");
+    process.send?.({ profiling: true });
+  }
+  if (m === "prof-stop" && session !== undefined) {
+    const { profile } = await session.post("Profiler.stop");
+    const { writeFileSync } = await import("node:fs");
+    const file = `${process.env.BENCH_PROFILE}/${process.env.BENCH_CONFIG}-${Date.now()}.cpuprofile`;
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+    session = undefined;
+    process.send?.({ profile: file });
+  }
 });
 process.on("SIGTERM", () => {
   server.forceShutdown();

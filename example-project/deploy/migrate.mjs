@@ -13,6 +13,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const migrations = [
   "migrations/auth/001_accounts.sql",
   "migrations/user/001_profiles.sql",
+  "migrations/user/002_follows.sql",
   "migrations/data/001_records.sql",
   "migrations/file/001_files.sql",
   "migrations/file/002_file_content.sql",

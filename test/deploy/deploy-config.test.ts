@@ -155,6 +155,52 @@ describe("deploy: configuration", () => {
   });
 });
 
+describe("stale deployment files", () => {
+  it("a removed service's files and a kind turned off are deleted; files svcgen did not write stay", async () => {
+    const dir = await project("deploy:\n");
+    expect((await run(dir, "generate")).code).toBe(0);
+    // The user's own files in the same folders: no svcgen header, never deleted.
+    await writeFile(join(dir, "deploy/fly/worker.toml"), 'app = "acme-worker"\n');
+    await writeFile(join(dir, "deploy/NOTES.md"), "# Our deploy notes\n");
+    await writeFile(join(dir, ".github/workflows/lint.yml"), "name: lint\n");
+
+    // The service is renamed: UserService's files go, AccountService's come.
+    const proto = join(dir, "proto/acme/users/v1/users.proto");
+    await writeFile(
+      proto,
+      (await readFile(proto, "utf8")).replace("service UserService {", "service AccountService {"),
+    );
+    const check = await run(dir, "generate", "--check");
+    expect(check.code).toBe(1);
+    expect(check.out + check.err).toContain("deploy/fly/user-service.toml");
+    const renamed = await run(dir, "generate");
+    expect(renamed.code, renamed.err).toBe(0);
+    const after = [...(await filesUnder(dir, ["deploy", ".github", "gen/server"])).keys()].sort();
+    expect(after.filter((f) => f.includes("user-service"))).toEqual([]);
+    expect(after).toContain("deploy/fly/account-service.toml");
+    expect(after).toContain("deploy/grafana/dashboards/account-service.json");
+    expect(after).toContain("gen/server/account-service.ts");
+
+    // Only the Dockerfile (and its migration script) stays wanted.
+    await writeFile(
+      join(dir, "svcgen.yaml"),
+      (await readFile(join(dir, "svcgen.yaml"), "utf8")).replace(
+        "deploy:\n",
+        "deploy:\n  files: [dockerfile]\n",
+      ),
+    );
+    const off = await run(dir, "generate");
+    expect(off.code, off.err).toBe(0);
+    expect([...(await filesUnder(dir, ["deploy", ".github"])).keys()].sort()).toEqual([
+      ".github/workflows/lint.yml",
+      "deploy/Dockerfile",
+      "deploy/NOTES.md",
+      "deploy/fly/worker.toml",
+      "deploy/migrate.mjs",
+    ]);
+  });
+});
+
 describe("deployment templates", () => {
   it("a user override changes the rendered file; eject then generate gives identical output", async () => {
     const dir = await project("deploy:\n", "templates: templates\n");

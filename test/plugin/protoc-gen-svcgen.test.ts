@@ -3,7 +3,7 @@
  * buf.gen.yaml of fixtures/plugin, on a temp copy of the users fixture: after `svcgen
  * generate` (a separate process, on the run's PostgreSQL server) wrote the manifest, the
  * plugin runs with `DATABASE_URL` pointing at a closed port and writes byte for byte the
- * `gen/proto` and `gen/grpc` files `svcgen generate` wrote. It reads the manifest (the
+ * `gen/proto`, `gen/grpc` and `gen/server` files and `gen/errors.ts` that `svcgen generate` wrote. It reads the manifest (the
  * serialised Model) and buf's descriptors; it never opens a database.
  */
 import { spawnSync } from "node:child_process";
@@ -26,6 +26,8 @@ import { protoConfig, repoRoot, usersProject } from "../proto/proto-fixture.js";
 import { usersModel } from "../proto/users-model.js";
 
 const pluginFixture = path.join(repoRoot, "fixtures/plugin");
+/** The generated files that come from the protos (with the manifest's queries): the plugin's. */
+const fromProtos = /^gen\/((proto|grpc|server)\/|errors\.ts$)/;
 const temps: string[] = [];
 
 /**
@@ -124,10 +126,12 @@ describe("buf generate with protoc-gen-svcgen, no database reachable", () => {
     expect(gen.stderr).not.toMatch(/error/);
     expect(gen.status).toBe(0);
     const all = await readTree(dir, path.join(dir, "gen"));
-    expected = new Map([...all].filter(([p]) => /^gen\/(proto|grpc)\//.test(p)));
+    expected = new Map([...all].filter(([p]) => fromProtos.test(p)));
     // Only the manifest and the query modules stay: the plugin writes the rest again.
     await rm(path.join(dir, "gen/proto"), { recursive: true });
     await rm(path.join(dir, "gen/grpc"), { recursive: true });
+    await rm(path.join(dir, "gen/server"), { recursive: true });
+    await rm(path.join(dir, "gen/errors.ts"));
     await rm(path.join(dir, ".svcgen-cache"), { recursive: true, force: true });
     bufRun = bufGenerate(dir, await closedDatabaseUrl());
   });
@@ -137,14 +141,17 @@ describe("buf generate with protoc-gen-svcgen, no database reachable", () => {
     expect(bufRun.status).toBe(0);
   });
 
-  test("writes exactly the gen/proto and gen/grpc files of svcgen generate, byte for byte", async () => {
+  test("writes exactly the gen/proto, gen/grpc, gen/server files and gen/errors.ts of svcgen generate, byte for byte", async () => {
     const written = await readTree(dir, path.join(dir, "gen"));
-    const plugin = new Map([...written].filter(([p]) => /^gen\/(proto|grpc)\//.test(p)));
+    const plugin = new Map([...written].filter(([p]) => fromProtos.test(p)));
     expect([...plugin.keys()].sort()).toEqual([
+      "gen/errors.ts",
       "gen/grpc/user-service.ts",
       "gen/proto/acme/users/v1/users_pb.ts",
       "gen/proto/buf/validate/validate_pb.ts",
       "gen/proto/svcgen/v1/options_pb.ts",
+      "gen/server/all.ts",
+      "gen/server/user-service.ts",
     ]);
     expect([...expected.keys()].sort()).toEqual([...plugin.keys()].sort());
     for (const [p, content] of expected) expect(plugin.get(p), p).toBe(content);

@@ -20,6 +20,7 @@ import {
   ruleLookup,
   type TokenVerifier,
 } from "@svcgen/runtime/auth";
+import { defineService, type ServerHandle, startServer } from "@svcgen/runtime/server";
 import {
   createGrpcServerLogInterceptor,
   createServiceLogger,
@@ -47,6 +48,15 @@ let certMode: "ok" | "fail" | "hang" = "ok";
 /** Cache-Control max-age of the served keys, seconds. */
 let maxAge = 3600;
 let certFetches = 0;
+/**
+ * Users as Firebase's Identity Toolkit reports them to the revocation check (`accounts:lookup`,
+ * served by the same loopback server): `validSince` (epoch seconds) is when the user's tokens
+ * were last revoked; absent users are unknown to the project.
+ */
+const accounts = new Map<string, { validSince?: number; disabled?: boolean }>();
+/** The lookups received: the uid asked for and the credential it came with. */
+const lookups: { uid: string | undefined; authorization: string | undefined }[] = [];
+let lookupMode: "ok" | "fail" = "ok";
 let certServer: HttpServer;
 let certPort = 0;
 
@@ -98,6 +108,35 @@ const sink = new Writable({
 
 beforeAll(async () => {
   certServer = createServer((req, res) => {
+    if (req.url?.includes("/accounts:lookup") === true) {
+      let body = "";
+      req.on("data", (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on("end", () => {
+        const uid = (JSON.parse(body) as { localId?: string[] }).localId?.[0];
+        lookups.push({ uid, authorization: req.headers.authorization });
+        if (lookupMode === "fail") {
+          res.writeHead(503, { "content-type": "application/json" }).end('{"error":{}}');
+          return;
+        }
+        const user = uid === undefined ? undefined : accounts.get(uid);
+        const users =
+          user === undefined
+            ? []
+            : [
+                {
+                  localId: uid,
+                  disabled: user.disabled ?? false,
+                  ...(user.validSince === undefined ? {} : { validSince: String(user.validSince) }),
+                },
+              ];
+        res
+          .writeHead(200, { "content-type": "application/json" })
+          .end(JSON.stringify({ kind: "identitytoolkit#GetAccountInfoResponse", users }));
+      });
+      return;
+    }
     certFetches += 1;
     if (certMode === "hang") return; // never answers
     if (certMode === "fail") {
@@ -359,5 +398,125 @@ describe("configuration", () => {
 
   test("no project id refuses to start", () => {
     expect(() => createFirebaseVerifier({ env: {} })).toThrow(/FIREBASE_PROJECT_ID/);
+  });
+});
+
+describe("revocation check (checkRevoked): Firebase's account lookup, through the runtime's server", () => {
+  const revokedUser = "33333333-3333-4333-8333-333333333333";
+  const disabledUser = "44444444-4444-4444-8444-444444444444";
+  const activeUser = "55555555-5555-4555-8555-555555555555";
+  let handle: ServerHandle;
+  let revoking: UserServiceClient;
+  const serverLines: Record<string, unknown>[] = [];
+
+  beforeAll(async () => {
+    const now = Math.floor(Date.now() / 1000);
+    // Revoked a minute ago: tokens from sign-ins before that are refused, later ones pass.
+    accounts.set(revokedUser, { validSince: now - 60 });
+    accounts.set(disabledUser, { disabled: true });
+    accounts.set(activeUser, {});
+    const v = createFirebaseVerifier({
+      projectId,
+      httpAgent: new LoopbackAgent(),
+      checkRevoked: true,
+      // firebase-admin's Credential contract: the access token its API calls carry.
+      credential: {
+        getAccessToken: async () => ({ access_token: "test-access-token", expires_in: 3600 }),
+      },
+      env: {},
+    });
+    handle = await startServer({
+      services: [
+        defineService({
+          service: UserService,
+          policies: userServicePolicies,
+          handlers: (p) => new UserServiceImpl(p),
+        }),
+      ],
+      env: { DATABASE_URL: db.url, SVCGEN_METRICS: "false" },
+      settings: { host: "127.0.0.1", port: 0, httpPort: 0 },
+      verifier: v,
+      logDestination: new Writable({
+        write(chunk: Buffer, _e, cb) {
+          for (const l of chunk.toString().split("\n"))
+            if (l !== "") serverLines.push(JSON.parse(l));
+          cb();
+        },
+      }),
+    });
+    revoking = createUserServiceClient(handle.grpcAddress);
+    await v.ready();
+  });
+
+  afterAll(async () => {
+    revoking?.close();
+    await handle?.close();
+  });
+
+  beforeEach(() => {
+    serverLines.length = 0;
+    lookups.length = 0;
+    lookupMode = "ok";
+  });
+
+  async function callAs(sub: string, authTime: number): Promise<number> {
+    const token = sign(claims({ sub, auth_time: authTime, iat: authTime }));
+    try {
+      await revoking.getMyProfile({}, { metadata: { authorization: `Bearer ${token}` } });
+      return status.OK;
+    } catch (e) {
+      return (e as ServiceError).code;
+    }
+  }
+
+  const security = () => serverLines.filter((l) => l.channel === "security");
+
+  test("a token from before the revocation: UNAUTHENTICATED, reason revoked, one security line", async () => {
+    const code = await callAs(revokedUser, Math.floor(Date.now() / 1000) - 600);
+    expect(code).toBe(status.UNAUTHENTICATED);
+    expect(security()).toHaveLength(1);
+    expect(security()[0]).toMatchObject({
+      event: "auth_failure",
+      reason: "revoked",
+      method: "/example.user.v1.UserService/GetMyProfile",
+    });
+    // Firebase was asked, about this user, with the service's credential.
+    expect(lookups).toEqual([{ uid: revokedUser, authorization: "Bearer test-access-token" }]);
+  });
+
+  test("a disabled user: UNAUTHENTICATED, reason revoked", async () => {
+    const code = await callAs(disabledUser, Math.floor(Date.now() / 1000) - 10);
+    expect(code).toBe(status.UNAUTHENTICATED);
+    expect(security().map((l) => l.reason)).toEqual(["revoked"]);
+  });
+
+  test("a sign-in after the revocation passes; so does a user never revoked; each call asks again", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    // NOT_FOUND: the caller passed auth (it has no profile row); not UNAUTHENTICATED.
+    expect(await callAs(revokedUser, now - 10)).toBe(status.NOT_FOUND);
+    expect(await callAs(activeUser, now - 10)).toBe(status.NOT_FOUND);
+    expect(await callAs(activeUser, now - 10)).toBe(status.NOT_FOUND);
+    expect(security()).toHaveLength(0);
+    // No verification cache with the revocation check: a revocation takes effect at once.
+    expect(lookups.map((l) => l.uid)).toEqual([revokedUser, activeUser, activeUser]);
+  });
+
+  test("a user deleted from the project is refused as revoked", async () => {
+    const code = await callAs(
+      "66666666-6666-4666-8666-666666666666",
+      Math.floor(Date.now() / 1000) - 10,
+    );
+    expect(code).toBe(status.UNAUTHENTICATED);
+    expect(security().map((l) => l.reason)).toEqual(["revoked"]);
+  });
+
+  test("Firebase unreachable for the lookup: UNAVAILABLE (the token may be fine), reason revocation_unavailable", async () => {
+    lookupMode = "fail";
+    const code = await callAs(activeUser, Math.floor(Date.now() / 1000) - 10);
+    expect(code).toBe(status.UNAVAILABLE);
+    expect(security()).toHaveLength(1);
+    expect(security()[0]).toMatchObject({ reason: "revocation_unavailable" });
+    lookupMode = "ok";
+    expect(await callAs(activeUser, Math.floor(Date.now() / 1000) - 10)).toBe(status.NOT_FOUND);
   });
 });

@@ -28,8 +28,30 @@ async function readIfExists(path: string): Promise<string | undefined> {
   }
 }
 
-/** Generated files under `dir` (recursively) that carry the generated-file header. */
-async function generatedFilesUnder(rootDir: string, dir: string): Promise<string[]> {
+/**
+ * A folder svcgen owns files in: a generated file there that a run no longer produces is
+ * deleted. A plain string is a folder of generated TypeScript (`gen/db`): `.ts` files that
+ * start with the generated-file header. Otherwise `generated(path, text)` decides which files
+ * are svcgen's; only those are ever deleted.
+ */
+export type OwnedDir =
+  | string
+  | {
+      readonly dir: string;
+      readonly generated: (relPath: string, text: string) => boolean;
+    };
+
+/** A generated TypeScript file: a `.ts` file that starts with one of svcgen's headers. */
+function isGeneratedTs(relPath: string, text: string): boolean {
+  return relPath.endsWith(".ts") && generatedMarkers.some((m) => text.startsWith(m));
+}
+
+/** Files under `dir` (recursively) that `generated` recognises. */
+async function generatedFilesUnder(
+  rootDir: string,
+  dir: string,
+  generated: (relPath: string, text: string) => boolean,
+): Promise<string[]> {
   const out: string[] = [];
   let entries: import("node:fs").Dirent[];
   try {
@@ -39,10 +61,10 @@ async function generatedFilesUnder(rootDir: string, dir: string): Promise<string
   }
   for (const e of entries) {
     const rel = `${dir}/${e.name}`;
-    if (e.isDirectory()) out.push(...(await generatedFilesUnder(rootDir, rel)));
-    else if (e.isFile() && e.name.endsWith(".ts")) {
+    if (e.isDirectory()) out.push(...(await generatedFilesUnder(rootDir, rel, generated)));
+    else if (e.isFile()) {
       const text = await readIfExists(join(rootDir, rel));
-      if (text !== undefined && generatedMarkers.some((m) => text.startsWith(m))) out.push(rel);
+      if (text !== undefined && generated(rel, text)) out.push(rel);
     }
   }
   return out;
@@ -55,7 +77,7 @@ async function generatedFilesUnder(rootDir: string, dir: string): Promise<string
 export async function writeGeneratedFiles(
   rootDir: string,
   files: readonly GeneratedFile[],
-  ownedDirs: readonly string[],
+  ownedDirs: readonly OwnedDir[],
   dryRun: boolean,
   memo?: Map<string, string>,
 ): Promise<WriteReport> {
@@ -79,8 +101,10 @@ export async function writeGeneratedFiles(
     memo?.set(f.path, f.content);
   }
   const deleted: string[] = [];
-  for (const dir of ownedDirs) {
-    for (const rel of await generatedFilesUnder(rootDir, dir)) {
+  for (const owned of ownedDirs) {
+    const { dir, generated } =
+      typeof owned === "string" ? { dir: owned, generated: isGeneratedTs } : owned;
+    for (const rel of await generatedFilesUnder(rootDir, dir, generated)) {
       if (wanted.has(rel)) continue;
       deleted.push(rel);
       if (!dryRun) await rm(join(rootDir, rel), { force: true });

@@ -15,6 +15,11 @@
  * there) and binds buf's descriptors to its queries. It never opens a database, whatever
  * `DATABASE_URL` says: `run(request)` is a pure function of the request and the manifest.
  *
+ * **Service entries and the error map.** Given the project's layout (which
+ * {@link runSvcgenPlugin} reads from `svcgen.yaml`), it also answers `server/<service>.ts`,
+ * `server/all.ts` and `errors.ts`, the same bytes as `svcgen generate`'s: the entries from the
+ * services it bound, the error map from those and the manifest's constraints.
+ *
  * **What it does not write.** Handler skeletons (`src/<service>/handlers.ts`) are created and
  * extended only by `svcgen generate`: they are user-owned files that must be read before being
  * extended, and a plugin only answers a request from buf with new files; it cannot reliably
@@ -37,9 +42,12 @@ import {
   Edition,
 } from "@bufbuild/protobuf/wkt";
 import type { Plugin } from "@bufbuild/protoplugin";
+import { buildModel } from "../analyse/model-builder.js";
 import type { ResolvedConfig } from "../config/config.js";
 import { findConfig, loadConfig } from "../config/load-config.js";
 import { type Diagnostic, formatDiagnostic, hasErrors, sortDiagnostics } from "../diagnostics.js";
+import { emitErrorMap } from "../emit/error-map-emitter.js";
+import { emitServerEntries } from "../emit/server-entry-emitter.js";
 import { manifestName, parseManifest } from "../manifest.js";
 import type { Model } from "../model.js";
 import { projectPath } from "../project-paths.js";
@@ -104,6 +112,22 @@ export interface PluginProject {
   readonly onDiagnostics?: (diagnostics: readonly Diagnostic[]) => void;
   /** Formats error diagnostics into the response's `error` text. Default: {@link formatDiagnostic}. */
   readonly format?: (d: Diagnostic) => string;
+  /**
+   * Where the project keeps its files, to also answer `server/*.ts` and `errors.ts` (their
+   * imports are relative to the output folder). Without it only messages and services are
+   * written.
+   */
+  readonly layout?: PluginLayout;
+}
+
+/** The project layout the service entries and the error map depend on, from `svcgen.yaml`. */
+export interface PluginLayout {
+  /** The output folder, project-relative (`gen`): buf's `out` must be the same folder. */
+  readonly out: string;
+  /** The handlers folder, project-relative (`src`, from `proto.handlers`). */
+  readonly handlersDir: string;
+  /** The `ErrorInfo` domain (`errors.domain`, default the project folder's name). */
+  readonly errorDomain: string;
 }
 
 /** The response features the plugin supports: proto3 `optional` and editions, like protoc-gen-es. */
@@ -144,7 +168,30 @@ export function createSvcgenPlugin(project: PluginProject): Plugin {
         response.error = errorText(diagnostics, project.format ?? ((d) => formatDiagnostic(d)));
         return response;
       }
-      for (const f of code.files) {
+      const files = [...code.files];
+      const layout = project.layout;
+      if (layout !== undefined) {
+        // The Model `svcgen generate` builds: the manifest's queries and constraints with the
+        // services just bound; emitted under the real `out` (relative imports depend on it),
+        // then named relative to it, as buf's `out` expects.
+        const model = buildModel({
+          queries: project.model.queries,
+          services: code.services,
+          constraints: project.model.constraints,
+        });
+        const { out } = layout;
+        const prefix = out === "" || out === "." ? "" : `${out}/`;
+        const entries = emitServerEntries(model, { out, handlersDir: layout.handlersDir });
+        const errors = emitErrorMap(model, { out, domain: layout.errorDomain });
+        for (const f of [...entries, errors]) {
+          files.push({
+            path: f.path.startsWith(prefix) ? f.path.slice(prefix.length) : f.path,
+            content: f.content,
+          });
+        }
+        files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+      }
+      for (const f of files) {
         response.file.push(
           create(CodeGeneratorResponse_FileSchema, { name: f.path, content: f.content }),
         );
@@ -286,6 +333,15 @@ export async function runSvcgenPlugin(
     onDiagnostics: (d) => {
       bindDiagnostics = d;
     },
+    ...(config.proto === undefined
+      ? {}
+      : {
+          layout: {
+            out: projectPath(config.rootDir, config.out),
+            handlersDir: projectPath(config.rootDir, config.proto.handlersDir),
+            errorDomain: config.errorDomain ?? path.basename(config.rootDir),
+          },
+        }),
   });
   const response = plugin.run(request);
   const all = sortDiagnostics([...loaded.diagnostics, ...bindDiagnostics]);

@@ -25,10 +25,14 @@ import type { Client, Pool, PoolClient } from "pg";
 import {
   createProfile,
   deleteProfile,
+  follow,
   getProfile,
   getProfileByHandle,
+  listFollowers,
+  listFollowing,
   listProfilesByIds,
   setProfileAvatar,
+  unfollow,
   updateProfile,
 } from "../db/user/profiles.js";
 import { UserDeletedSchema } from "../proto/example/events/v1/events_pb.js";
@@ -36,9 +40,14 @@ import {
   type CreateProfileRequest,
   type DeleteMyAccountRequest,
   DeleteMyAccountResponseSchema,
+  type FollowEdgeSchema,
+  type FollowRequest,
   type GetMyProfileRequest,
   type GetProfileByHandleRequest,
   type GetProfileRequest,
+  type ListFollowersRequest,
+  type ListFollowingRequest,
+  type ListFollowsResponseSchema,
   type ListProfilesRequest,
   type ListProfilesResponseSchema,
   type ProfileSchema,
@@ -46,6 +55,8 @@ import {
   type SearchProfilesResponseSchema,
   type SetAvatarRequest,
   type SetAvatarResponseSchema,
+  type UnfollowRequest,
+  type UnfollowResponseSchema,
   type UpdateProfileRequest,
   UserService,
 } from "../proto/example/user/v1/user_pb.js";
@@ -92,6 +103,22 @@ export interface UserServiceHandlers {
    */
   searchProfiles(request: SearchProfilesRequest, ctx: CallContext): Promise<MessageInitShape<typeof SearchProfilesResponseSchema>>;
   /**
+   * Follow: unary, bound to query Follow (queries/user/profiles.sql:58).
+   */
+  follow(request: FollowRequest, ctx: CallContext): Promise<MessageInitShape<typeof FollowEdgeSchema>>;
+  /**
+   * Unfollow: unary, bound to query Unfollow (queries/user/profiles.sql:63).
+   */
+  unfollow(request: UnfollowRequest, ctx: CallContext): Promise<MessageInitShape<typeof UnfollowResponseSchema>>;
+  /**
+   * ListFollowing: unary, bound to query ListFollowing (queries/user/profiles.sql:67).
+   */
+  listFollowing(request: ListFollowingRequest, ctx: CallContext): Promise<MessageInitShape<typeof ListFollowsResponseSchema>>;
+  /**
+   * ListFollowers: unary, bound to query ListFollowers (queries/user/profiles.sql:75).
+   */
+  listFollowers(request: ListFollowersRequest, ctx: CallContext): Promise<MessageInitShape<typeof ListFollowsResponseSchema>>;
+  /**
    * DeleteMyAccount: unary, bound to query DeleteProfile (queries/user/profiles.sql:52).
    */
   deleteMyAccount(request: DeleteMyAccountRequest, ctx: CallContext): Promise<MessageInitShape<typeof DeleteMyAccountResponseSchema>>;
@@ -110,6 +137,10 @@ export const userServicePolicies: Readonly<Record<string, MethodPolicy>> = {
   setAvatar: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
   listProfiles: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
   searchProfiles: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
+  follow: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: false },
+  unfollow: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
+  listFollowing: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
+  listFollowers: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: true },
   deleteMyAccount: { auth: { kind: "authenticated" }, timeoutMs: 5000, idempotent: false },
 };
 
@@ -174,7 +205,7 @@ export const userServiceEvents: ServiceEvents<UserServiceHandlers> = {
 /**
  * The methods of UserService bound to queries, implemented by svcgen; handlers.ts delegates to them.
  */
-export type UserServiceBound = Pick<UserServiceHandlers, "getProfile" | "getMyProfile" | "getProfileByHandle" | "createProfile" | "updateProfile" | "setAvatar" | "listProfiles" | "deleteMyAccount">;
+export type UserServiceBound = Pick<UserServiceHandlers, "getProfile" | "getMyProfile" | "getProfileByHandle" | "createProfile" | "updateProfile" | "setAvatar" | "listProfiles" | "follow" | "unfollow" | "listFollowing" | "listFollowers" | "deleteMyAccount">;
 
 /**
  * Options of the bound implementations.
@@ -296,6 +327,51 @@ export function createUserServiceBound(db: Pool, _options: UserServiceBoundOptio
     async listProfiles(request: ListProfilesRequest, ctx: CallContext): Promise<MessageInitShape<typeof ListProfilesResponseSchema>> {
       const rows = await listProfilesByIds(db, {
         userIds: request.userIds,
+      }, { signal: ctx.signal });
+      return {
+        profiles: rows.map((row) => ({
+          userId: row.userId,
+          handle: row.handle,
+          displayName: row.displayName,
+          avatarFileId: row.avatarFileId ?? undefined,
+        })),
+      };
+    },
+    async follow(request: FollowRequest, ctx: CallContext): Promise<MessageInitShape<typeof FollowEdgeSchema>> {
+      const row = await follow(db, {
+        followerId: required(ctx.principal?.uid, "principal.uid"),
+        followeeId: request.userId,
+      }, { signal: ctx.signal });
+      if (row === null) throw notFound("UserService.Follow: no FollowEdge for this request");
+      return {
+        followerId: row.followerId,
+        followeeId: row.followeeId,
+        createdAt: timestampFromDate(row.createdAt),
+      };
+    },
+    async unfollow(request: UnfollowRequest, ctx: CallContext): Promise<MessageInitShape<typeof UnfollowResponseSchema>> {
+      const count = await unfollow(db, {
+        followerId: required(ctx.principal?.uid, "principal.uid"),
+        followeeId: request.userId,
+      }, { signal: ctx.signal });
+      return { removed: toBigInt(count) };
+    },
+    async listFollowing(_request: ListFollowingRequest, ctx: CallContext): Promise<MessageInitShape<typeof ListFollowsResponseSchema>> {
+      const rows = await listFollowing(db, {
+        followerId: required(ctx.principal?.uid, "principal.uid"),
+      }, { signal: ctx.signal });
+      return {
+        profiles: rows.map((row) => ({
+          userId: row.userId,
+          handle: row.handle,
+          displayName: row.displayName,
+          avatarFileId: row.avatarFileId ?? undefined,
+        })),
+      };
+    },
+    async listFollowers(_request: ListFollowersRequest, ctx: CallContext): Promise<MessageInitShape<typeof ListFollowsResponseSchema>> {
+      const rows = await listFollowers(db, {
+        followeeId: required(ctx.principal?.uid, "principal.uid"),
       }, { signal: ctx.signal });
       return {
         profiles: rows.map((row) => ({

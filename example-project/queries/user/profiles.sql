@@ -52,3 +52,29 @@ LIMIT @row_limit;
 -- name: DeleteProfile :one
 DELETE FROM profiles WHERE user_id = @user_id
 RETURNING user_id;
+
+-- Following a user twice violates the primary key (ALREADY_EXISTS); a user without a profile
+-- violates the foreign key (FAILED_PRECONDITION); oneself violates follows_not_self.
+-- name: Follow :one
+INSERT INTO follows (follower_id, followee_id)
+VALUES (@follower_id, @followee_id)
+RETURNING follower_id, followee_id, created_at;
+
+-- name: Unfollow :execrows
+DELETE FROM follows WHERE follower_id = @follower_id AND followee_id = @followee_id;
+
+-- The profiles a user follows, by handle.
+-- name: ListFollowing :many
+SELECT p.user_id, p.handle, p.display_name, p.avatar_file_id
+FROM follows f
+JOIN profiles p ON p.user_id = f.followee_id
+WHERE f.follower_id = @follower_id
+ORDER BY p.handle;
+
+-- The profiles following a user, by handle.
+-- name: ListFollowers :many
+SELECT p.user_id, p.handle, p.display_name, p.avatar_file_id
+FROM follows f
+JOIN profiles p ON p.user_id = f.follower_id
+WHERE f.followee_id = @followee_id
+ORDER BY p.handle;

@@ -14,6 +14,8 @@ const minPartBytes = 5 * 1024 * 1024;
 export interface FileServiceConfig {
   /** `FILE_MAX_BYTES`: the largest upload, in bytes. Default 10 MiB. */
   readonly maxBytes: number;
+  /** `FILE_MAX_CONCURRENT_UPLOADS`: uploads in progress at once per instance. Default 4. */
+  readonly maxConcurrentUploads: number;
   /** Object storage for new files, when `S3_BUCKET` is set; else content goes to PostgreSQL. */
   readonly s3: S3Target | undefined;
 }
@@ -22,6 +24,9 @@ export interface FileServiceConfig {
  * Reads the file service's settings. Every variable is optional:
  *
  * - `FILE_MAX_BYTES`: upload limit in bytes (default 10485760).
+ * - `FILE_MAX_CONCURRENT_UPLOADS`: uploads in progress at once (default 4); each holds a
+ *   database connection (PostgreSQL storage) or up to one part in memory (S3) while the
+ *   client sends, so slow uploads cannot take the whole pool from the other RPCs.
  * - `S3_BUCKET`: store new files' content in this bucket (default: in PostgreSQL).
  * - `S3_ENDPOINT`: the S3-compatible endpoint, e.g. Supabase's
  *   `https://<project>.supabase.co/storage/v1/s3` (default: AWS S3 of the region).
@@ -50,6 +55,7 @@ export function fileServiceConfigFromEnv(
     return n;
   };
   const maxBytes = int("FILE_MAX_BYTES", defaultMaxBytes, 1);
+  const maxConcurrentUploads = int("FILE_MAX_CONCURRENT_UPLOADS", 4, 1);
   const bucket = env.S3_BUCKET ?? "";
   let s3: S3Target | undefined;
   if (bucket !== "") {
@@ -87,7 +93,7 @@ export function fileServiceConfigFromEnv(
   if (problems.length > 0) {
     throw new Error(`Invalid file service configuration:\n  ${problems.join("\n  ")}`);
   }
-  return { maxBytes, s3 };
+  return { maxBytes, maxConcurrentUploads, s3 };
 }
 
 /** Options of {@link createS3Client}. */

@@ -40,6 +40,11 @@ export interface FileServiceOptions extends FileServiceBoundOptions {
    * `S3_BUCKET` is set (see `config.ts`), else PostgreSQL.
    */
   readonly s3?: S3Target | false;
+  /**
+   * Uploads in progress at once; one more is RESOURCE_EXHAUSTED at once. Default
+   * `FILE_MAX_CONCURRENT_UPLOADS`, else 4.
+   */
+  readonly maxConcurrentUploads?: number;
   /** Where settings not given here are read. Default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
@@ -86,15 +91,21 @@ export class FileServiceImpl implements FileServiceHandlers {
   private readonly maxBytes: number;
   private readonly storage: FileStorage;
   private readonly content: ContentReader;
+  private readonly maxUploads: number;
+  private uploads = 0;
 
   constructor(
     private readonly db: Pool,
     options: FileServiceOptions = {},
   ) {
     this.bound = createFileServiceBound(db, options);
-    const needEnv = options.maxBytes === undefined || options.s3 === undefined;
+    const needEnv =
+      options.maxBytes === undefined ||
+      options.s3 === undefined ||
+      options.maxConcurrentUploads === undefined;
     const config = needEnv ? fileServiceConfigFromEnv(options.env) : undefined;
     this.maxBytes = options.maxBytes ?? config?.maxBytes ?? 0;
+    this.maxUploads = options.maxConcurrentUploads ?? config?.maxConcurrentUploads ?? 1;
     const s3 = options.s3 === false ? undefined : (options.s3 ?? config?.s3);
     this.storage = s3 === undefined ? createPostgresStorage(db) : createS3Storage(db, s3);
     // Files written to S3 stay readable if S3 is turned off only when a target is known.
@@ -106,6 +117,25 @@ export class FileServiceImpl implements FileServiceHandlers {
     ctx: CallContext,
   ): ReturnType<FileServiceHandlers["uploadFile"]> {
     const ownerId = callerOf(ctx);
+    if (this.uploads >= this.maxUploads) {
+      throw new RpcError(
+        status.RESOURCE_EXHAUSTED,
+        `${this.uploads} uploads are in progress, the most this instance takes: retry later`,
+      );
+    }
+    this.uploads++;
+    try {
+      return await this.upload(ownerId, requests, ctx);
+    } finally {
+      this.uploads--;
+    }
+  }
+
+  private async upload(
+    ownerId: string,
+    requests: AsyncIterable<UploadFileRequest>,
+    ctx: CallContext,
+  ): ReturnType<FileServiceHandlers["uploadFile"]> {
     const it = requests[Symbol.asyncIterator]();
     const first = await it.next();
     if (first.done === true || first.value.part.case !== "metadata") {

@@ -122,4 +122,32 @@ export class UserServiceImpl implements UserServiceHandlers {
   ): ReturnType<UserServiceHandlers["deleteMyAccount"]> {
     return this.bound.deleteMyAccount(request, ctx);
   }
+
+  follow(
+    request: Parameters<UserServiceHandlers["follow"]>[0],
+    ctx: CallContext,
+  ): ReturnType<UserServiceHandlers["follow"]> {
+    return this.bound.follow(request, ctx);
+  }
+
+  unfollow(
+    request: Parameters<UserServiceHandlers["unfollow"]>[0],
+    ctx: CallContext,
+  ): ReturnType<UserServiceHandlers["unfollow"]> {
+    return this.bound.unfollow(request, ctx);
+  }
+
+  listFollowing(
+    request: Parameters<UserServiceHandlers["listFollowing"]>[0],
+    ctx: CallContext,
+  ): ReturnType<UserServiceHandlers["listFollowing"]> {
+    return this.bound.listFollowing(request, ctx);
+  }
+
+  listFollowers(
+    request: Parameters<UserServiceHandlers["listFollowers"]>[0],
+    ctx: CallContext,
+  ): ReturnType<UserServiceHandlers["listFollowers"]> {
+    return this.bound.listFollowers(request, ctx);
+  }
 }

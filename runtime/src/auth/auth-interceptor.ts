@@ -10,7 +10,7 @@ import type { Metadata } from "@grpc/grpc-js";
 import { status } from "@grpc/grpc-js";
 import { isRpcError } from "../grpc/rpc-error.js";
 import type { Principal } from "../grpc/server-handlers.js";
-import type { ServerInterceptor } from "../server/interceptor.js";
+import type { ServerCall, ServerInterceptor } from "../server/interceptor.js";
 import {
   bearerToken,
   type SecurityEvent,
@@ -40,20 +40,27 @@ export interface AuthInterceptorOptions {
 }
 
 /** The principal of a call under `options`; undefined for an anonymous one. */
-async function resolve(
+function resolve(
   options: AuthInterceptorOptions,
   metadata: Metadata,
   method: string,
   signal: AbortSignal,
 ): Promise<Principal | undefined> {
   const { verifier, authenticate } = options;
-  if (verifier !== undefined) {
-    const token = bearerToken(metadata);
-    if (token === null) throw new AuthError("malformed_header", "Malformed authorization header");
-    if (token === undefined) return undefined;
-    return verifier.verify(token, signal);
+  try {
+    if (verifier !== undefined) {
+      const token = bearerToken(metadata);
+      if (token === null) {
+        throw new AuthError("malformed_header", "Malformed authorization header");
+      }
+      if (token === undefined) return Promise.resolve(undefined);
+      return verifier.verify(token, signal);
+    }
+    return Promise.resolve(authenticate?.(metadata, method));
+  } catch (error) {
+    // A hook that throws instead of rejecting is refused the same way.
+    return Promise.reject(error);
   }
-  return authenticate?.(metadata, method);
 }
 
 /** The bounded reason of a refusal (errors of a custom hook have none of their own). */
@@ -74,42 +81,61 @@ function reasonOf(error: unknown): AuthFailureReason | undefined {
 export function createAuthInterceptor(options: AuthInterceptorOptions = {}): ServerInterceptor {
   const anonymous = options.verifier === undefined && options.authenticate === undefined;
   const report = options.onSecurityEvent;
-  return async (call, next) => {
-    const rule = call.info.policy.auth;
-    if (anonymous && rule.kind === "public") return next();
-    try {
-      const principal = anonymous
-        ? undefined
-        : await resolve(options, call.ctx.metadata, call.info.path, call.ctx.signal);
-      call.setPrincipal(principal);
-      if (rule.kind !== "public") {
-        if (principal === undefined) {
-          throw new AuthError("missing_token", "This method needs a valid token");
-        }
-        if (rule.kind === "roles" && !rule.roles.some((r) => principal.roles.includes(r))) {
-          throw new AuthError(
-            "permission_denied",
-            "The caller lacks a role this method needs",
-            principal.uid,
-          );
-        }
-      }
-    } catch (error) {
-      const reason = reasonOf(error);
-      if (report !== undefined && reason !== undefined) {
-        const uid = (error as { uid?: unknown }).uid;
-        const event: SecurityEvent = {
-          kind: reason === "permission_denied" ? "permission_denied" : "auth_failure",
-          reason,
-          method: call.info.path,
-          peer: call.ctx.peer,
-          requestId: call.requestId,
-          ...(typeof uid === "string" ? { uid } : {}),
-        };
-        report(event);
-      }
-      throw error;
+  /** Reports a refusal once (the security line and metric), then passes it on. */
+  const refuse = (call: ServerCall, error: unknown): never => {
+    const reason = reasonOf(error);
+    if (report !== undefined && reason !== undefined) {
+      const uid = (error as { uid?: unknown }).uid;
+      const event: SecurityEvent = {
+        kind: reason === "permission_denied" ? "permission_denied" : "auth_failure",
+        reason,
+        method: call.info.path,
+        peer: call.ctx.peer,
+        requestId: call.requestId,
+        ...(typeof uid === "string" ? { uid } : {}),
+      };
+      report(event);
     }
-    return next();
+    throw error;
+  };
+  /** Sets the principal and enforces the method's rule; throws an AuthError to refuse. */
+  const admit = (call: ServerCall, principal: Principal | undefined): void => {
+    const rule = call.info.policy.auth;
+    call.setPrincipal(principal);
+    if (rule.kind === "public") return;
+    if (principal === undefined) {
+      throw new AuthError("missing_token", "This method needs a valid token");
+    }
+    if (rule.kind === "roles" && !rule.roles.some((r) => principal.roles.includes(r))) {
+      throw new AuthError(
+        "permission_denied",
+        "The caller lacks a role this method needs",
+        principal.uid,
+      );
+    }
+  };
+  // A chain of `then`s rather than an async function: one promise per call fewer, and errors
+  // of the rest of the call (`next()`) are never mistaken for refusals.
+  return (call, next) => {
+    if (anonymous) {
+      if (call.info.policy.auth.kind === "public") return next();
+      try {
+        admit(call, undefined);
+      } catch (error) {
+        return Promise.reject(error).catch((e: unknown) => refuse(call, e));
+      }
+      return next();
+    }
+    return resolve(options, call.ctx.metadata, call.info.path, call.ctx.signal).then(
+      (principal) => {
+        try {
+          admit(call, principal);
+        } catch (error) {
+          refuse(call, error);
+        }
+        return next();
+      },
+      (error: unknown) => refuse(call, error),
+    );
   };
 }

@@ -8,7 +8,7 @@
  */
 import { createPublicKey, type KeyObject } from "node:crypto";
 import type { Agent } from "node:http";
-import { type App, deleteApp, initializeApp } from "firebase-admin/app";
+import { type App, type Credential, deleteApp, initializeApp } from "firebase-admin/app";
 import { type Auth, getAuth } from "firebase-admin/auth";
 import {
   AuthConfigError,
@@ -26,10 +26,18 @@ export interface FirebaseVerifierOptions {
   /** The Firebase project id (the token audience). Default `FIREBASE_PROJECT_ID`, else `GOOGLE_CLOUD_PROJECT`. */
   readonly projectId?: string;
   /**
-   * Also ask Firebase whether the token was revoked or the user disabled (one API call per
-   * verification, needs service-account credentials). Default `FIREBASE_CHECK_REVOKED=true`, else off.
+   * Also ask Firebase whether the token was revoked or the user disabled (one Identity
+   * Toolkit lookup per verification, which needs credentials: `credential`, else Google's
+   * application default credentials). A revoked token or a disabled user is refused with
+   * UNAUTHENTICATED and reason `revoked`. Default `FIREBASE_CHECK_REVOKED=true`, else off.
    */
   readonly checkRevoked?: boolean;
+  /**
+   * The credential firebase-admin calls Google's APIs with (the revocation lookup).
+   * Default: application default credentials (`GOOGLE_APPLICATION_CREDENTIALS`, or the
+   * platform's metadata server). Key verification alone needs none.
+   */
+  readonly credential?: Credential;
   /** Allows `FIREBASE_AUTH_EMULATOR_HOST`. Default `SVCGEN_DEV_MODE=true`, else off. */
   readonly developmentMode?: boolean;
   /** Longest wait for one key fetch, ms. Default 5000. */
@@ -81,7 +89,11 @@ export function createFirebaseVerifier(options: FirebaseVerifierOptions = {}): T
   const skew = options.clockSkewSeconds ?? 0;
   appCounter += 1;
   const app: App = initializeApp(
-    { projectId, ...(options.httpAgent === undefined ? {} : { httpAgent: options.httpAgent }) },
+    {
+      projectId,
+      ...(options.httpAgent === undefined ? {} : { httpAgent: options.httpAgent }),
+      ...(options.credential === undefined ? {} : { credential: options.credential }),
+    },
     `svcgen-auth-${appCounter}`,
   );
   const auth: Auth = getAuth(app);
@@ -102,14 +114,15 @@ export function createFirebaseVerifier(options: FirebaseVerifierOptions = {}): T
       await raceSignal(keys.get(), signal);
       let decoded: Record<string, unknown>;
       try {
-        decoded = (await raceSignal(
-          auth.verifyIdToken(token, checkRevoked),
-          signal,
-        )) as unknown as Record<string, unknown>;
+        decoded = (await raceSignal(auth.verifyIdToken(token, false), signal)) as unknown as Record<
+          string,
+          unknown
+        >;
       } catch (error) {
         throw toAuthError(error);
       }
       checkStandardClaims(decoded, Date.now(), skew);
+      if (checkRevoked) await checkNotRevoked(auth, decoded, signal);
       return principalOf(decoded);
     },
     ready: () => keys.get().then(() => undefined),
@@ -234,6 +247,40 @@ function createKeyCache(inner: KeyFetcher, timeoutMs: number): KeyCache {
   };
 }
 
+/**
+ * What `verifyIdToken(token, true)` does after the signature, done here so that its two
+ * outcomes stay apart: the user's account (Identity Toolkit `accounts:lookup`) is disabled,
+ * deleted, or its tokens were revoked after this token's sign-in (`auth_time` before
+ * `tokensValidAfterTime`): UNAUTHENTICATED, reason `revoked`; the lookup itself failed
+ * (network, credentials, quota): UNAVAILABLE, reason `revocation_unavailable`, as the token
+ * may well be valid and a caller told UNAUTHENTICATED would sign its user out.
+ */
+async function checkNotRevoked(
+  auth: Auth,
+  decoded: Record<string, unknown>,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  let user: Awaited<ReturnType<Auth["getUser"]>>;
+  try {
+    user = await raceSignal(auth.getUser(String(decoded.sub)), signal);
+  } catch (error) {
+    if (error instanceof AuthError) throw error;
+    if ((error as { code?: unknown }).code === "auth/user-not-found") {
+      throw new AuthError("revoked", "The token was revoked or the user disabled");
+    }
+    throw new AuthError(
+      "revocation_unavailable",
+      "Could not check whether the token was revoked; retry later",
+    );
+  }
+  const authTime = typeof decoded.auth_time === "number" ? decoded.auth_time * 1000 : 0;
+  const validSince =
+    user.tokensValidAfterTime === undefined ? 0 : new Date(user.tokensValidAfterTime).getTime();
+  if (user.disabled || authTime < validSince) {
+    throw new AuthError("revoked", "The token was revoked or the user disabled");
+  }
+}
+
 /** The reason of a firebase-admin verification error, from its code and message. */
 function toAuthError(error: unknown): AuthError {
   if (error instanceof AuthError) return error;
@@ -268,6 +315,7 @@ function toAuthError(error: unknown): AuthError {
     bad_subject: "The token's subject is invalid",
     revoked: "The token was revoked or the user disabled",
     keys_unavailable: "Token signing keys are unavailable",
+    revocation_unavailable: "Could not check whether the token was revoked; retry later",
     permission_denied: "Permission denied",
   };
   return new AuthError(reason, text[reason]);

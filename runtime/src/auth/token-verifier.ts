@@ -24,6 +24,7 @@ export type AuthFailureReason =
   | "bad_subject"
   | "revoked"
   | "keys_unavailable"
+  | "revocation_unavailable"
   | "permission_denied";
 
 /** Every reason, for pre-registering metric series. */
@@ -40,12 +41,14 @@ export const authFailureReasons: readonly AuthFailureReason[] = [
   "bad_subject",
   "revoked",
   "keys_unavailable",
+  "revocation_unavailable",
   "permission_denied",
 ];
 
 /**
- * A refused token. `code` is UNAUTHENTICATED, except `keys_unavailable` (UNAVAILABLE: the
- * caller may retry, the token may be fine) and `permission_denied` (PERMISSION_DENIED).
+ * A refused token. `code` is UNAUTHENTICATED, except `keys_unavailable` and
+ * `revocation_unavailable` (UNAVAILABLE: the issuer could not be asked, the caller may retry,
+ * the token may be fine) and `permission_denied` (PERMISSION_DENIED).
  * The message is safe to send to the caller: it never contains the token.
  */
 export class AuthError extends RpcError {
@@ -56,7 +59,7 @@ export class AuthError extends RpcError {
     readonly uid?: string,
   ) {
     super(
-      reason === "keys_unavailable"
+      reason === "keys_unavailable" || reason === "revocation_unavailable"
         ? status.UNAVAILABLE
         : reason === "permission_denied"
           ? status.PERMISSION_DENIED

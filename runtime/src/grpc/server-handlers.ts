@@ -27,6 +27,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { createAuthInterceptor } from "../auth/auth-interceptor.js";
+import { onAbort } from "../server/abort-listeners.js";
 import { assembleChain, type ChainSlots, runChain } from "../server/chain.js";
 import { createDeadlineInterceptor, raceAbort } from "../server/deadline-interceptor.js";
 import { createErrorMapInterceptor, type ErrorMapTable, mapError } from "../server/error-map.js";
@@ -210,13 +211,13 @@ class LiveCall implements ServerCall {
   private principal: Principal | undefined;
   private id: string | undefined;
   private listeners: MessageListener[] | undefined;
-  private readonly onShutdown: (() => void) | undefined;
+  private readonly stopShutdownWatch: (() => void) | undefined;
 
   constructor(
     readonly info: MethodInfo,
     private readonly grpcCall: GrpcCall,
     readonly request: unknown,
-    private readonly shutdownSignal: AbortSignal | undefined,
+    shutdownSignal: AbortSignal | undefined,
   ) {
     const raw = grpcCall.getDeadline();
     this.deadlineAt = raw instanceof Date ? raw.getTime() : raw;
@@ -228,9 +229,10 @@ class LiveCall implements ServerCall {
     });
     if (shutdownSignal !== undefined) {
       const onShutdown = (): void => this.controller.abort(shuttingDown());
-      this.onShutdown = onShutdown;
+      // Every call in flight watches this one signal: a Set, not an EventTarget list walked
+      // on each removal (see abort-listeners.ts).
       if (shutdownSignal.aborted) onShutdown();
-      else shutdownSignal.addEventListener("abort", onShutdown, { once: true });
+      else this.stopShutdownWatch = onAbort(shutdownSignal, onShutdown);
     }
     const self = this;
     this.ctx = {
@@ -283,8 +285,7 @@ class LiveCall implements ServerCall {
   done(): void {
     this.finished = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.onShutdown !== undefined)
-      this.shutdownSignal?.removeEventListener("abort", this.onShutdown);
+    this.stopShutdownWatch?.();
   }
 
   private arm(): void {
@@ -457,9 +458,11 @@ export function createServerHandlers<S extends DescService>(
         ) => {
           const live = new LiveCall(info, call, call.request, options.shutdownSignal);
           live.message("received");
-          runChain(chain, live, async () => {
-            live.response = await fn(call.request, live.ctx);
-          }).then(
+          runChain(chain, live, () =>
+            Promise.resolve(fn(call.request, live.ctx)).then((response) => {
+              live.response = response;
+            }),
+          ).then(
             () => {
               live.done();
               let res: Message;

@@ -51,18 +51,17 @@ export function createBulkheadInterceptor(
     }
     return head;
   };
-  return async (call, next) => {
+  return (call, next) => {
     const group = call.info.policy.group ?? call.info.service;
     const head = headFor(group);
     const signal = call.ctx.signal;
-    try {
-      // Raced with the signal: a caller whose deadline passes while queued leaves at once
-      // (cockatiel drops its queued task when the slot comes, as the signal is aborted).
-      await raceAbort(
-        head.policy.execute(() => next(), signal),
-        signal,
-      );
-    } catch (error) {
+    // A call that will have to queue is raced with the signal: a caller whose deadline passes
+    // while queued leaves at once (cockatiel drops its queued task when the slot comes, as
+    // the signal is aborted). One that gets a slot at once runs bare: the deadline step
+    // inside already ends it when the signal fires.
+    const queued = head.policy.executionSlots === 0;
+    const run = head.policy.execute(() => next(), signal);
+    return (queued ? raceAbort(run, signal) : run).catch((error: unknown) => {
       if (error instanceof BulkheadRejectedError) {
         head.rejected++;
         state.events.emit("bulkhead-rejected", group, call.info.path);
@@ -71,6 +70,6 @@ export function createBulkheadInterceptor(
         });
       }
       throw error;
-    }
+    });
   };
 }

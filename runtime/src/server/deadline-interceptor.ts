@@ -4,6 +4,7 @@
  * fires (its queries are cancelled on the server) and the call ends DEADLINE_EXCEEDED at
  * once, even if the handler ignores the signal.
  */
+import { onAbort } from "./abort-listeners.js";
 import type { ServerInterceptor } from "./interceptor.js";
 
 /** Options of {@link createDeadlineInterceptor}. */
@@ -35,15 +36,14 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
     return Promise.reject(signal.reason);
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
+    const stop = onAbort(signal, () => reject(signal.reason));
     promise.then(
       (v) => {
-        signal.removeEventListener("abort", onAbort);
+        stop();
         resolve(v);
       },
       (e: unknown) => {
-        signal.removeEventListener("abort", onAbort);
+        stop();
         reject(e);
       },
     );

@@ -121,11 +121,8 @@ export function mapError(error: unknown, table?: ErrorMapTable): RpcError | unde
 
 /** The error-map interceptor: maps what it knows, passes the rest on unchanged. */
 export function createErrorMapInterceptor(table?: ErrorMapTable): ServerInterceptor {
-  return async (_call, next) => {
-    try {
-      await next();
-    } catch (error) {
-      throw mapError(error, table) ?? error;
-    }
+  const map = (error: unknown): never => {
+    throw mapError(error, table) ?? error;
   };
+  return (_call, next) => next().catch(map);
 }

@@ -21,16 +21,13 @@ export type UnexpectedErrorSink = (
 
 /** The recover interceptor; `report` is called once per unexpected error. */
 export function createRecoverInterceptor(report: UnexpectedErrorSink): ServerInterceptor {
-  return async (call, next) => {
-    try {
-      await next();
-    } catch (error) {
+  return (call, next) =>
+    next().catch((error: unknown) => {
       if (isRpcError(error)) throw error;
       const correlationId = randomUUID();
       report(error, call.info.path, correlationId, call.requestId);
       throw new RpcError(status.INTERNAL, `Internal error (correlation id ${correlationId})`, {
         errorInfo: { reason: "INTERNAL", domain: "svcgen", metadata: { correlationId } },
       });
-    }
-  };
+    });
 }

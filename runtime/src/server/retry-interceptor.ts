@@ -28,12 +28,10 @@ export function createRetryInterceptor(
   const initialDelay = options.initialDelayMs ?? 25;
   const backoff = new ExponentialBackoff({ initialDelay, maxDelay: options.maxDelayMs ?? 500 });
   const maxAttempts = options.maxAttempts ?? 3;
-  return async (call, next) => {
+  return (call, next) => {
     if (call.info.kind !== "unary") return next();
-    try {
-      // The first attempt runs bare: the policy is built only for calls that failed.
-      return await next();
-    } catch (first) {
+    // The first attempt runs bare: the policy is built only for calls that failed.
+    return next().catch(async (first: unknown) => {
       if (call.ctx.signal.aborted || !safeToRetry(call, first)) throw first;
       const policy = retry(
         handleWhen((e) => !call.ctx.signal.aborted && safeToRetry(call, e)),
@@ -56,7 +54,7 @@ export function createRetryInterceptor(
         if (call.ctx.signal.aborted) throw call.ctx.signal.reason;
         return next();
       });
-    }
+    });
   };
 }
 

@@ -52,20 +52,25 @@ export function createShedder(options: SheddingOptions, state: RuntimeState): Sh
     }, options.windowMs ?? 500);
     timer.unref();
   }
-  const interceptor: ServerInterceptor = async (call, next) => {
+  const leave = (): void => {
+    state.inFlight--;
+  };
+  const leaveWith = (error: unknown): never => {
+    state.inFlight--;
+    throw error;
+  };
+  const interceptor: ServerInterceptor = (call, next) => {
     if (state.inFlight >= maxInFlight || (late && state.inFlight >= minInFlight)) {
       state.shed++;
       state.events.emit("shed", call.info.path);
-      throw new RpcError(status.RESOURCE_EXHAUSTED, "The server is overloaded; retry later", {
-        errorInfo: { reason: "OVERLOADED", domain: "svcgen" },
-      });
+      return Promise.reject(
+        new RpcError(status.RESOURCE_EXHAUSTED, "The server is overloaded; retry later", {
+          errorInfo: { reason: "OVERLOADED", domain: "svcgen" },
+        }),
+      );
     }
     state.inFlight++;
-    try {
-      await next();
-    } finally {
-      state.inFlight--;
-    }
+    return next().then(leave, leaveWith);
   };
   return {
     interceptor,

@@ -309,9 +309,11 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
   // gets no traffic. A failed fetch is retried with backoff until it succeeds or we close.
   let keyTimer: NodeJS.Timeout | undefined;
   let stopped = false;
+  /** Settles when the first attempt to load the signing keys has (either way). */
+  let firstKeyAttempt: Promise<void> = Promise.resolve();
   if (verifier !== undefined) {
     let wait = options.keyRetryMs ?? 1000;
-    const loadKeys = (): void => {
+    const loadKeys = (): Promise<void> =>
       verifier.ready().then(
         () => {
           if (stopped) return;
@@ -324,14 +326,18 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
             { retryInMs: wait, ...errorFields(err) },
             "signing keys could not be fetched; not ready",
           );
-          keyTimer = setTimeout(loadKeys, wait);
+          keyTimer = setTimeout(() => void loadKeys(), wait);
           keyTimer.unref();
           wait = Math.min(wait * 2, 30_000);
         },
       );
-    };
-    loadKeys();
+    firstKeyAttempt = loadKeys();
   }
+  // Health is known before anyone can ask: the first database probe (it started with the pool)
+  // and the first key fetch have finished, so a healthy service is SERVING from its first
+  // health check instead of NOT_SERVING until the next probe. Bounded, so a database that does
+  // not answer delays the start by at most the connect timeout (health then says NOT_SERVING).
+  await settledWithin(Promise.all([db.probe(), firstKeyAttempt]), env.connectTimeoutMs + 500);
   // Everything started here that outlives the servers, released last by close() (and on a
   // failed start): the verifier we created, the query observer, the logs, the tracer.
   const releaseRest = async (): Promise<void> => {
@@ -595,4 +601,19 @@ export function isMainModule(importMetaUrl: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Waits for `work` to settle, or for `ms`, whichever comes first; never rejects. */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work.then(
+      () => {},
+      () => {},
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }

@@ -60,12 +60,64 @@ export function cachedRegexMatch(): (pattern: string, value: string) => boolean 
   };
 }
 
+// `buf.validate.message`, `.oneof` and `.field` are all extension 1159 of their options.
+const validateExtension = 1159;
+
+function declaresRules(
+  options: { readonly $unknown?: readonly { readonly no: number }[] | undefined } | undefined,
+): boolean {
+  return options?.$unknown?.some((u) => u.no === validateExtension) ?? false;
+}
+
+const ruleVerdicts = new WeakMap<DescMessage, boolean>();
+
+/**
+ * Whether protovalidate could find anything to check in a message of type `schema`: a
+ * `buf.validate` option on the message, one of its oneofs or fields, or on a message type
+ * reachable through its fields (lists and maps included). The verdict is computed once per
+ * type. Most request messages declare no rule, and validating one still cost a reflection,
+ * a cursor and a CEL clock update per call.
+ */
+export function hasValidationRules(
+  schema: DescMessage,
+  visiting = new Set<DescMessage>(),
+): boolean {
+  const known = ruleVerdicts.get(schema);
+  if (known !== undefined) return known;
+  // A type already being examined higher up adds nothing new (recursive messages).
+  if (visiting.has(schema)) return false;
+  visiting.add(schema);
+  let found = declaresRules(schema.proto.options);
+  for (const oneof of schema.oneofs) {
+    if (found) break;
+    found = declaresRules(oneof.proto.options);
+  }
+  for (const field of schema.fields) {
+    if (found) break;
+    found = declaresRules(field.proto.options);
+    const nested =
+      field.fieldKind === "message"
+        ? field.message
+        : field.fieldKind === "list" && field.listKind === "message"
+          ? field.message
+          : field.fieldKind === "map" && field.mapKind === "message"
+            ? field.message
+            : undefined;
+    if (!found && nested !== undefined) found = hasValidationRules(nested, visiting);
+  }
+  visiting.delete(schema);
+  // Only a complete answer is kept: one reached while a cycle was cut short may be partial.
+  if (found || visiting.size === 0) ruleVerdicts.set(schema, found);
+  return found;
+}
+
 /** Validates one message; throws INVALID_ARGUMENT with field violations when it breaks a rule. */
 export function validateMessage<I extends DescMessage>(
   validator: Validator,
   schema: I,
   message: MessageShape<I>,
 ): void {
+  if (!hasValidationRules(schema)) return;
   const result = validator.validate(schema, message);
   if (result.kind === "valid") return;
   if (result.kind === "invalid") {

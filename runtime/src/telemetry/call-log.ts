@@ -46,18 +46,10 @@ export function traceFields(): { trace_id?: string; span_id?: string } {
  * the same `info`/`warn`/`error` signature.
  */
 export function createCallLogInterceptor(log: Logger, statusOf: StatusOf): ServerInterceptor {
-  return async (call, next) => {
+  return (call, next) => {
     const ids = traceFields();
     const start = performance.now();
-    let code: number = status.OK;
-    let unexpected: unknown;
-    try {
-      await next();
-    } catch (error) {
-      code = statusOf(error);
-      if (!isRpcError(error)) unexpected = error;
-      throw error;
-    } finally {
+    const write = (code: number, unexpected: unknown): void => {
       const fields = {
         grpc_service: call.info.service,
         grpc_method: call.info.method,
@@ -69,7 +61,14 @@ export function createCallLogInterceptor(log: Logger, statusOf: StatusOf): Serve
         ...(unexpected === undefined ? {} : { err: unexpected, correlation_id: call.requestId }),
       };
       log[levelOfCode(code)](fields, "call");
-    }
+    };
+    return next().then(
+      () => write(status.OK, undefined),
+      (error: unknown) => {
+        write(statusOf(error), isRpcError(error) ? undefined : error);
+        throw error;
+      },
+    );
   };
 }
 

@@ -19,7 +19,7 @@ import {
   status,
 } from "@grpc/grpc-js";
 import { Counter, Histogram, type Registry } from "prom-client";
-import type { MethodKind, ServerInterceptor, StatusOf } from "../server/interceptor.js";
+import type { MethodInfo, MethodKind, ServerInterceptor, StatusOf } from "../server/interceptor.js";
 
 /** go-grpc-prometheus's `grpc_type` values. */
 export type GrpcType = "unary" | "client_stream" | "server_stream" | "bidi_stream";
@@ -74,12 +74,25 @@ export function splitPath(path: string): { service: string; method: string } {
   return { service: path.slice(1, slash), method: path.slice(slash + 1) };
 }
 
+/** The metrics of one method, its label values resolved once. */
+export interface MethodMetrics {
+  started(): void;
+  handled(code: number, seconds: number): void;
+  received(): void;
+  sent(): void;
+}
+
 /** The metrics of one side (server or client) of gRPC calls. */
 export interface RpcMetrics {
   started(type: GrpcType, service: string, method: string): void;
   handled(type: GrpcType, service: string, method: string, code: number, seconds: number): void;
   received(type: GrpcType, service: string, method: string): void;
   sent(type: GrpcType, service: string, method: string): void;
+  /**
+   * The same metrics bound to one method: the label children are looked up once per method
+   * (and per code), not on every call. Label values are bounded by the proto, so is this.
+   */
+  forMethod(type: GrpcType, service: string, method: string): MethodMetrics;
 }
 
 /** Options of {@link registerGrpcServerMetrics} and {@link registerGrpcClientMetrics}. */
@@ -129,14 +142,41 @@ function registerRpcMetrics(
     labelNames: labels,
     registers: [registry],
   });
+  const bound = new Map<string, MethodMetrics>();
+  const forMethod = (t: GrpcType, s: string, m: string): MethodMetrics => {
+    const key = `${t} ${s} ${m}`;
+    let entry = bound.get(key);
+    if (entry === undefined) {
+      const startedChild = started.labels(t, s, m);
+      const secondsChild = seconds.labels(t, s, m);
+      const receivedChild = received.labels(t, s, m);
+      const sentChild = sent.labels(t, s, m);
+      const byCode: ({ inc(): void } | undefined)[] = [];
+      entry = {
+        started: () => startedChild.inc(),
+        handled: (code, secs) => {
+          let child = byCode[code];
+          if (child === undefined) {
+            child = handled.labels(t, s, m, goCodeName(code));
+            // Codes outside 0-16 share the `Unknown` series without growing the array.
+            if (code >= 0 && code < goCodeNames.length) byCode[code] = child;
+          }
+          child.inc();
+          secondsChild.observe(secs);
+        },
+        received: () => receivedChild.inc(),
+        sent: () => sentChild.inc(),
+      };
+      bound.set(key, entry);
+    }
+    return entry;
+  };
   return {
-    started: (t, s, m) => started.labels(t, s, m).inc(),
-    handled: (t, s, m, code, secs) => {
-      handled.labels(t, s, m, goCodeName(code)).inc();
-      seconds.labels(t, s, m).observe(secs);
-    },
-    received: (t, s, m) => received.labels(t, s, m).inc(),
-    sent: (t, s, m) => sent.labels(t, s, m).inc(),
+    started: (t, s, m) => forMethod(t, s, m).started(),
+    handled: (t, s, m, code, secs) => forMethod(t, s, m).handled(code, secs),
+    received: (t, s, m) => forMethod(t, s, m).received(),
+    sent: (t, s, m) => forMethod(t, s, m).sent(),
+    forMethod,
   };
 }
 
@@ -164,24 +204,25 @@ export function createMetricsInterceptor(
   metrics: RpcMetrics,
   statusOf: StatusOf,
 ): ServerInterceptor {
-  return async (call, next) => {
-    const type = kindToType[call.info.kind];
-    const { service, method } = call.info;
-    metrics.started(type, service, method);
-    call.onMessage({
-      received: () => metrics.received(type, service, method),
-      sent: () => metrics.sent(type, service, method),
-    });
-    const start = performance.now();
-    let code: number = status.OK;
-    try {
-      await next();
-    } catch (error) {
-      code = statusOf(error);
-      throw error;
-    } finally {
-      metrics.handled(type, service, method, code, (performance.now() - start) / 1000);
+  // Per method, made on its first call: the bound metrics double as the message listener.
+  const byMethod = new WeakMap<MethodInfo, MethodMetrics>();
+  return (call, next) => {
+    let bound = byMethod.get(call.info);
+    if (bound === undefined) {
+      bound = metrics.forMethod(kindToType[call.info.kind], call.info.service, call.info.method);
+      byMethod.set(call.info, bound);
     }
+    const method = bound;
+    method.started();
+    call.onMessage(method);
+    const start = performance.now();
+    return next().then(
+      () => method.handled(status.OK, (performance.now() - start) / 1000),
+      (error: unknown) => {
+        method.handled(statusOf(error), (performance.now() - start) / 1000);
+        throw error;
+      },
+    );
   };
 }
 

@@ -544,3 +544,228 @@ export async function deleteProfile(
 ): Promise<DeleteProfileRow | null> {
   return runOne(db, deleteProfileQuery, params, opts);
 }
+
+export const followSql = "INSERT INTO follows (follower_id, followee_id)\nVALUES ($1, $2)\nRETURNING follower_id, followee_id, created_at";
+
+/** Parameters of Follow, keyed as in the query; `null` sends SQL NULL. */
+export interface FollowParams {
+  /** `uuid` */
+  readonly followerId: string;
+  /** `uuid` */
+  readonly followeeId: string;
+}
+
+/** One row of Follow. */
+export interface FollowRow {
+  /** `uuid` */
+  followerId: string;
+  /** `uuid` */
+  followeeId: string;
+  /** `timestamp with time zone` */
+  createdAt: Date;
+}
+
+const followQuery = defineQuery<FollowParams, FollowRow>({
+  name: "Follow",
+  sql: followSql,
+  params: [
+    ["followerId", encodeValue],
+    ["followeeId", encodeValue],
+  ],
+  columns: [
+    ["followerId", decodeText],
+    ["followeeId", decodeText],
+    ["createdAt", decodeTimestamptz],
+  ],
+});
+
+/**
+ * Following a user twice violates the primary key (ALREADY_EXISTS); a user without a profile
+ * violates the foreign key (FAILED_PRECONDITION); oneself violates follows_not_self.
+ *
+ * Follow (:one) from queries/user/profiles.sql:58
+ *
+ * ```sql
+ * INSERT INTO follows (follower_id, followee_id)
+ * VALUES ($1, $2)
+ * RETURNING follower_id, followee_id, created_at
+ * ```
+ */
+export async function follow(
+  db: Queryable,
+  params: FollowParams,
+  opts?: QueryOptions,
+): Promise<FollowRow | null> {
+  return runOne(db, followQuery, params, opts);
+}
+
+export const unfollowSql = "DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2";
+
+/** Parameters of Unfollow, keyed as in the query; `null` sends SQL NULL. */
+export interface UnfollowParams {
+  /** `uuid` */
+  readonly followerId: string;
+  /** `uuid` */
+  readonly followeeId: string;
+}
+
+const unfollowQuery = defineQuery<UnfollowParams, Record<string, never>>({
+  name: "Unfollow",
+  sql: unfollowSql,
+  params: [
+    ["followerId", encodeValue],
+    ["followeeId", encodeValue],
+  ],
+  columns: [],
+});
+
+/**
+ * Unfollow (:execrows) from queries/user/profiles.sql:63
+ *
+ * ```sql
+ * DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2
+ * ```
+ */
+export async function unfollow(
+  db: Queryable,
+  params: UnfollowParams,
+  opts?: QueryOptions,
+): Promise<number> {
+  return runExecRows(db, unfollowQuery, params, opts);
+}
+
+export const listFollowingSql = "SELECT p.user_id, p.handle, p.display_name, p.avatar_file_id\nFROM follows f\nJOIN profiles p ON p.user_id = f.followee_id\nWHERE f.follower_id = $1\nORDER BY p.handle";
+
+/** Parameters of ListFollowing, keyed as in the query; `null` sends SQL NULL. */
+export interface ListFollowingParams {
+  /** `uuid` */
+  readonly followerId: string;
+}
+
+/** One row of ListFollowing. */
+export interface ListFollowingRow {
+  /** `uuid` */
+  userId: string;
+  /** `text` */
+  handle: string;
+  /** `text` */
+  displayName: string;
+  /** `uuid` */
+  avatarFileId: string | null;
+}
+
+const listFollowingQuery = defineQuery<ListFollowingParams, ListFollowingRow>({
+  name: "ListFollowing",
+  sql: listFollowingSql,
+  params: [
+    ["followerId", encodeValue],
+  ],
+  columns: [
+    ["userId", decodeText],
+    ["handle", decodeText],
+    ["displayName", decodeText],
+    ["avatarFileId", decodeText],
+  ],
+});
+
+/**
+ * The profiles a user follows, by handle.
+ *
+ * ListFollowing (:many) from queries/user/profiles.sql:67
+ *
+ * ```sql
+ * SELECT p.user_id, p.handle, p.display_name, p.avatar_file_id
+ * FROM follows f
+ * JOIN profiles p ON p.user_id = f.followee_id
+ * WHERE f.follower_id = $1
+ * ORDER BY p.handle
+ * ```
+ */
+export async function listFollowing(
+  db: Queryable,
+  params: ListFollowingParams,
+  opts?: QueryOptions,
+): Promise<ListFollowingRow[]> {
+  return runMany(db, listFollowingQuery, params, opts);
+}
+
+/**
+ * ListFollowing row by row through a server-side cursor, `batchSize` rows per FETCH (default 100),
+ * fetched only as the consumer pulls: for large results and streaming RPCs. Leaving the loop
+ * early rolls back the cursor's transaction and returns the connection to the pool.
+ */
+export function listFollowingStream(
+  db: Pool,
+  params: ListFollowingParams,
+  opts?: StreamOptions,
+): AsyncGenerator<ListFollowingRow, void, undefined> {
+  return runStream(db, listFollowingQuery, params, opts);
+}
+
+export const listFollowersSql = "SELECT p.user_id, p.handle, p.display_name, p.avatar_file_id\nFROM follows f\nJOIN profiles p ON p.user_id = f.follower_id\nWHERE f.followee_id = $1\nORDER BY p.handle";
+
+/** Parameters of ListFollowers, keyed as in the query; `null` sends SQL NULL. */
+export interface ListFollowersParams {
+  /** `uuid` */
+  readonly followeeId: string;
+}
+
+/** One row of ListFollowers. */
+export interface ListFollowersRow {
+  /** `uuid` */
+  userId: string;
+  /** `text` */
+  handle: string;
+  /** `text` */
+  displayName: string;
+  /** `uuid` */
+  avatarFileId: string | null;
+}
+
+const listFollowersQuery = defineQuery<ListFollowersParams, ListFollowersRow>({
+  name: "ListFollowers",
+  sql: listFollowersSql,
+  params: [
+    ["followeeId", encodeValue],
+  ],
+  columns: [
+    ["userId", decodeText],
+    ["handle", decodeText],
+    ["displayName", decodeText],
+    ["avatarFileId", decodeText],
+  ],
+});
+
+/**
+ * The profiles following a user, by handle.
+ *
+ * ListFollowers (:many) from queries/user/profiles.sql:75
+ *
+ * ```sql
+ * SELECT p.user_id, p.handle, p.display_name, p.avatar_file_id
+ * FROM follows f
+ * JOIN profiles p ON p.user_id = f.follower_id
+ * WHERE f.followee_id = $1
+ * ORDER BY p.handle
+ * ```
+ */
+export async function listFollowers(
+  db: Queryable,
+  params: ListFollowersParams,
+  opts?: QueryOptions,
+): Promise<ListFollowersRow[]> {
+  return runMany(db, listFollowersQuery, params, opts);
+}
+
+/**
+ * ListFollowers row by row through a server-side cursor, `batchSize` rows per FETCH (default 100),
+ * fetched only as the consumer pulls: for large results and streaming RPCs. Leaving the loop
+ * early rolls back the cursor's transaction and returns the connection to the pool.
+ */
+export function listFollowersStream(
+  db: Pool,
+  params: ListFollowersParams,
+  opts?: StreamOptions,
+): AsyncGenerator<ListFollowersRow, void, undefined> {
+  return runStream(db, listFollowersQuery, params, opts);
+}

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file example/user/v1/user.proto.
  */
 export const file_example_user_v1_user: GenFile = /*@__PURE__*/
-  fileDesc("ChpleGFtcGxlL3VzZXIvdjEvdXNlci5wcm90bxIPZXhhbXBsZS51c2VyLnYxIp4CCgdQcm9maWxlEg8KB3VzZXJfaWQYASABKAkSDgoGaGFuZGxlGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIQCgNiaW8YBCABKAlIAIgBARIbCg5hdmF0YXJfZmlsZV9pZBgFIAEoCUgBiAEBEg4KBmxvY2FsZRgGIAEoCRIVCgh0aW1lem9uZRgHIAEoCUgCiAEBEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgYKBF9iaW9CEQoPX2F2YXRhcl9maWxlX2lkQgsKCV90aW1lem9uZSJ3Cg5Qcm9maWxlU3VtbWFyeRIPCgd1c2VyX2lkGAEgASgJEg4KBmhhbmRsZRgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSGwoOYXZhdGFyX2ZpbGVfaWQYBCABKAlIAIgBAUIRCg9fYXZhdGFyX2ZpbGVfaWQiLgoRR2V0UHJvZmlsZVJlcXVlc3QSGQoHdXNlcl9pZBgBIAEoCUIIukgFcgOwAQEiFQoTR2V0TXlQcm9maWxlUmVxdWVzdCJFChlHZXRQcm9maWxlQnlIYW5kbGVSZXF1ZXN0EigKBmhhbmRsZRgBIAEoCUIYukgVchMyEV5bYS16MC05X117MywzMH0kIs8BChRDcmVhdGVQcm9maWxlUmVxdWVzdBIoCgZoYW5kbGUYASABKAlCGLpIFXITMhFeW2EtejAtOV9dezMsMzB9JBIfCgxkaXNwbGF5X25hbWUYAiABKAlCCbpIBnIEEAEYZBIaCgNiaW8YAyABKAlCCLpIBXIDGOgHSACIAQESGQoGbG9jYWxlGAQgASgJQgm6SAZyBBACGCMSIAoIdGltZXpvbmUYBSABKAlCCbpIBnIEEAEYQEgBiAEBQgYKBF9iaW9CCwoJX3RpbWV6b25lIssBChRVcGRhdGVQcm9maWxlUmVxdWVzdBIkCgxkaXNwbGF5X25hbWUYASABKAlCCbpIBnIEEAEYZEgAiAEBEhoKA2JpbxgCIAEoCUIIukgFcgMY6AdIAYgBARIgCgh0aW1lem9uZRgDIAEoCUIJukgGcgQQARhASAKIAQESHgoGbG9jYWxlGAQgASgJQgm6SAZyBBACGCNIA4gBAUIPCg1fZGlzcGxheV9uYW1lQgYKBF9iaW9CCwoJX3RpbWV6b25lQgkKB19sb2NhbGUiTAoQU2V0QXZhdGFyUmVxdWVzdBIlCg5hdmF0YXJfZmlsZV9pZBgBIAEoCUIIukgFcgOwAQFIAIgBAUIRCg9fYXZhdGFyX2ZpbGVfaWQiJAoRU2V0QXZhdGFyUmVzcG9uc2USDwoHdXBkYXRlZBgBIAEoAyI6ChNMaXN0UHJvZmlsZXNSZXF1ZXN0EiMKCHVzZXJfaWRzGAEgAygJQhG6SA6SAQsIARBkIgVyA7ABASJJChRMaXN0UHJvZmlsZXNSZXNwb25zZRIxCghwcm9maWxlcxgBIAMoCzIfLmV4YW1wbGUudXNlci52MS5Qcm9maWxlU3VtbWFyeSKoAgoVU2VhcmNoUHJvZmlsZXNSZXF1ZXN0EjQKDWhhbmRsZV9wcmVmaXgYASABKAlCGLpIFXITMhFeW2EtejAtOV9dezEsMzB9JEgAiAEBEiUKDW5hbWVfY29udGFpbnMYAiABKAlCCbpIBnIEEAEYZEgBiAEBEh4KBmxvY2FsZRgDIAEoCUIJukgGcgQQAhgjSAKIAQESIQoJcGFnZV9zaXplGAQgASgFQgm6SAYaBBhkKAFIA4gBARIjCgpwYWdlX3Rva2VuGAUgASgJQgq6SAdyBRABGIAESASIAQFCEAoOX2hhbmRsZV9wcmVmaXhCEAoOX25hbWVfY29udGFpbnNCCQoHX2xvY2FsZUIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuIn0KFlNlYXJjaFByb2ZpbGVzUmVzcG9uc2USMQoIcHJvZmlsZXMYASADKAsyHy5leGFtcGxlLnVzZXIudjEuUHJvZmlsZVN1bW1hcnkSHAoPbmV4dF9wYWdlX3Rva2VuGAIgASgJSACIAQFCEgoQX25leHRfcGFnZV90b2tlbiIYChZEZWxldGVNeUFjY291bnRSZXF1ZXN0IioKF0RlbGV0ZU15QWNjb3VudFJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAky7ggKC1VzZXJTZXJ2aWNlEl4KCkdldFByb2ZpbGUSIi5leGFtcGxlLnVzZXIudjEuR2V0UHJvZmlsZVJlcXVlc3QaGC5leGFtcGxlLnVzZXIudjEuUHJvZmlsZSIS+qkZDgoKR2V0UHJvZmlsZTABEm8KDEdldE15UHJvZmlsZRIkLmV4YW1wbGUudXNlci52MS5HZXRNeVByb2ZpbGVSZXF1ZXN0GhguZXhhbXBsZS51c2VyLnYxLlByb2ZpbGUiH/qpGRsKCkdldFByb2ZpbGUaCwoHdXNlcl9pZBgBMAESegoSR2V0UHJvZmlsZUJ5SGFuZGxlEiouZXhhbXBsZS51c2VyLnYxLkdldFByb2ZpbGVCeUhhbmRsZVJlcXVlc3QaGC5leGFtcGxlLnVzZXIudjEuUHJvZmlsZSIe+qkZGgoSR2V0UHJvZmlsZUJ5SGFuZGxlEgIIATABEnIKDUNyZWF0ZVByb2ZpbGUSJS5leGFtcGxlLnVzZXIudjEuQ3JlYXRlUHJvZmlsZVJlcXVlc3QaGC5leGFtcGxlLnVzZXIudjEuUHJvZmlsZSIg+qkZHAoNQ3JlYXRlUHJvZmlsZRoLCgd1c2VyX2lkGAEScgoNVXBkYXRlUHJvZmlsZRIlLmV4YW1wbGUudXNlci52MS5VcGRhdGVQcm9maWxlUmVxdWVzdBoYLmV4YW1wbGUudXNlci52MS5Qcm9maWxlIiD6qRkcCg1VcGRhdGVQcm9maWxlGgsKB3VzZXJfaWQYARJ5CglTZXRBdmF0YXISIS5leGFtcGxlLnVzZXIudjEuU2V0QXZhdGFyUmVxdWVzdBoiLmV4YW1wbGUudXNlci52MS5TZXRBdmF0YXJSZXNwb25zZSIl+qkZIQoQU2V0UHJvZmlsZUF2YXRhchoLCgd1c2VyX2lkGAEwARJ2CgxMaXN0UHJvZmlsZXMSJC5leGFtcGxlLnVzZXIudjEuTGlzdFByb2ZpbGVzUmVxdWVzdBolLmV4YW1wbGUudXNlci52MS5MaXN0UHJvZmlsZXNSZXNwb25zZSIZ+qkZFQoRTGlzdFByb2ZpbGVzQnlJZHMwARJpCg5TZWFyY2hQcm9maWxlcxImLmV4YW1wbGUudXNlci52MS5TZWFyY2hQcm9maWxlc1JlcXVlc3QaJy5leGFtcGxlLnVzZXIudjEuU2VhcmNoUHJvZmlsZXNSZXNwb25zZSIG+qkZAjABEr4BCg9EZWxldGVNeUFjY291bnQSJy5leGFtcGxlLnVzZXIudjEuRGVsZXRlTXlBY2NvdW50UmVxdWVzdBooLmV4YW1wbGUudXNlci52MS5EZWxldGVNeUFjY291bnRSZXNwb25zZSJY+qkZVAoNRGVsZXRlUHJvZmlsZRoLCgd1c2VyX2lkGAFSNgoMdXNlci5kZWxldGVkEh1leGFtcGxlLmV2ZW50cy52MS5Vc2VyRGVsZXRlZBoHdXNlcl9pZBoL+qkZBwoCEAEQiCdiBnByb3RvMw", [file_buf_validate_validate, file_google_protobuf_timestamp, file_svcgen_v1_options]);
+  fileDesc("ChpleGFtcGxlL3VzZXIvdjEvdXNlci5wcm90bxIPZXhhbXBsZS51c2VyLnYxIp4CCgdQcm9maWxlEg8KB3VzZXJfaWQYASABKAkSDgoGaGFuZGxlGAIgASgJEhQKDGRpc3BsYXlfbmFtZRgDIAEoCRIQCgNiaW8YBCABKAlIAIgBARIbCg5hdmF0YXJfZmlsZV9pZBgFIAEoCUgBiAEBEg4KBmxvY2FsZRgGIAEoCRIVCgh0aW1lem9uZRgHIAEoCUgCiAEBEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgYKBF9iaW9CEQoPX2F2YXRhcl9maWxlX2lkQgsKCV90aW1lem9uZSJ3Cg5Qcm9maWxlU3VtbWFyeRIPCgd1c2VyX2lkGAEgASgJEg4KBmhhbmRsZRgCIAEoCRIUCgxkaXNwbGF5X25hbWUYAyABKAkSGwoOYXZhdGFyX2ZpbGVfaWQYBCABKAlIAIgBAUIRCg9fYXZhdGFyX2ZpbGVfaWQiLgoRR2V0UHJvZmlsZVJlcXVlc3QSGQoHdXNlcl9pZBgBIAEoCUIIukgFcgOwAQEiFQoTR2V0TXlQcm9maWxlUmVxdWVzdCJFChlHZXRQcm9maWxlQnlIYW5kbGVSZXF1ZXN0EigKBmhhbmRsZRgBIAEoCUIYukgVchMyEV5bYS16MC05X117MywzMH0kIs8BChRDcmVhdGVQcm9maWxlUmVxdWVzdBIoCgZoYW5kbGUYASABKAlCGLpIFXITMhFeW2EtejAtOV9dezMsMzB9JBIfCgxkaXNwbGF5X25hbWUYAiABKAlCCbpIBnIEEAEYZBIaCgNiaW8YAyABKAlCCLpIBXIDGOgHSACIAQESGQoGbG9jYWxlGAQgASgJQgm6SAZyBBACGCMSIAoIdGltZXpvbmUYBSABKAlCCbpIBnIEEAEYQEgBiAEBQgYKBF9iaW9CCwoJX3RpbWV6b25lIssBChRVcGRhdGVQcm9maWxlUmVxdWVzdBIkCgxkaXNwbGF5X25hbWUYASABKAlCCbpIBnIEEAEYZEgAiAEBEhoKA2JpbxgCIAEoCUIIukgFcgMY6AdIAYgBARIgCgh0aW1lem9uZRgDIAEoCUIJukgGcgQQARhASAKIAQESHgoGbG9jYWxlGAQgASgJQgm6SAZyBBACGCNIA4gBAUIPCg1fZGlzcGxheV9uYW1lQgYKBF9iaW9CCwoJX3RpbWV6b25lQgkKB19sb2NhbGUiTAoQU2V0QXZhdGFyUmVxdWVzdBIlCg5hdmF0YXJfZmlsZV9pZBgBIAEoCUIIukgFcgOwAQFIAIgBAUIRCg9fYXZhdGFyX2ZpbGVfaWQiJAoRU2V0QXZhdGFyUmVzcG9uc2USDwoHdXBkYXRlZBgBIAEoAyI6ChNMaXN0UHJvZmlsZXNSZXF1ZXN0EiMKCHVzZXJfaWRzGAEgAygJQhG6SA6SAQsIARBkIgVyA7ABASJJChRMaXN0UHJvZmlsZXNSZXNwb25zZRIxCghwcm9maWxlcxgBIAMoCzIfLmV4YW1wbGUudXNlci52MS5Qcm9maWxlU3VtbWFyeSKoAgoVU2VhcmNoUHJvZmlsZXNSZXF1ZXN0EjQKDWhhbmRsZV9wcmVmaXgYASABKAlCGLpIFXITMhFeW2EtejAtOV9dezEsMzB9JEgAiAEBEiUKDW5hbWVfY29udGFpbnMYAiABKAlCCbpIBnIEEAEYZEgBiAEBEh4KBmxvY2FsZRgDIAEoCUIJukgGcgQQAhgjSAKIAQESIQoJcGFnZV9zaXplGAQgASgFQgm6SAYaBBhkKAFIA4gBARIjCgpwYWdlX3Rva2VuGAUgASgJQgq6SAdyBRABGIAESASIAQFCEAoOX2hhbmRsZV9wcmVmaXhCEAoOX25hbWVfY29udGFpbnNCCQoHX2xvY2FsZUIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuIn0KFlNlYXJjaFByb2ZpbGVzUmVzcG9uc2USMQoIcHJvZmlsZXMYASADKAsyHy5leGFtcGxlLnVzZXIudjEuUHJvZmlsZVN1bW1hcnkSHAoPbmV4dF9wYWdlX3Rva2VuGAIgASgJSACIAQFCEgoQX25leHRfcGFnZV90b2tlbiIqCg1Gb2xsb3dSZXF1ZXN0EhkKB3VzZXJfaWQYASABKAlCCLpIBXIDsAEBImYKCkZvbGxvd0VkZ2USEwoLZm9sbG93ZXJfaWQYASABKAkSEwoLZm9sbG93ZWVfaWQYAiABKAkSLgoKY3JlYXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiLAoPVW5mb2xsb3dSZXF1ZXN0EhkKB3VzZXJfaWQYASABKAlCCLpIBXIDsAEBIiMKEFVuZm9sbG93UmVzcG9uc2USDwoHcmVtb3ZlZBgBIAEoAyIWChRMaXN0Rm9sbG93aW5nUmVxdWVzdCIWChRMaXN0Rm9sbG93ZXJzUmVxdWVzdCJIChNMaXN0Rm9sbG93c1Jlc3BvbnNlEjEKCHByb2ZpbGVzGAEgAygLMh8uZXhhbXBsZS51c2VyLnYxLlByb2ZpbGVTdW1tYXJ5IhgKFkRlbGV0ZU15QWNjb3VudFJlcXVlc3QiKgoXRGVsZXRlTXlBY2NvdW50UmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCTKHDQoLVXNlclNlcnZpY2USXgoKR2V0UHJvZmlsZRIiLmV4YW1wbGUudXNlci52MS5HZXRQcm9maWxlUmVxdWVzdBoYLmV4YW1wbGUudXNlci52MS5Qcm9maWxlIhL6qRkOCgpHZXRQcm9maWxlMAESbwoMR2V0TXlQcm9maWxlEiQuZXhhbXBsZS51c2VyLnYxLkdldE15UHJvZmlsZVJlcXVlc3QaGC5leGFtcGxlLnVzZXIudjEuUHJvZmlsZSIf+qkZGwoKR2V0UHJvZmlsZRoLCgd1c2VyX2lkGAEwARJ6ChJHZXRQcm9maWxlQnlIYW5kbGUSKi5leGFtcGxlLnVzZXIudjEuR2V0UHJvZmlsZUJ5SGFuZGxlUmVxdWVzdBoYLmV4YW1wbGUudXNlci52MS5Qcm9maWxlIh76qRkaChJHZXRQcm9maWxlQnlIYW5kbGUSAggBMAEScgoNQ3JlYXRlUHJvZmlsZRIlLmV4YW1wbGUudXNlci52MS5DcmVhdGVQcm9maWxlUmVxdWVzdBoYLmV4YW1wbGUudXNlci52MS5Qcm9maWxlIiD6qRkcCg1DcmVhdGVQcm9maWxlGgsKB3VzZXJfaWQYARJyCg1VcGRhdGVQcm9maWxlEiUuZXhhbXBsZS51c2VyLnYxLlVwZGF0ZVByb2ZpbGVSZXF1ZXN0GhguZXhhbXBsZS51c2VyLnYxLlByb2ZpbGUiIPqpGRwKDVVwZGF0ZVByb2ZpbGUaCwoHdXNlcl9pZBgBEnkKCVNldEF2YXRhchIhLmV4YW1wbGUudXNlci52MS5TZXRBdmF0YXJSZXF1ZXN0GiIuZXhhbXBsZS51c2VyLnYxLlNldEF2YXRhclJlc3BvbnNlIiX6qRkhChBTZXRQcm9maWxlQXZhdGFyGgsKB3VzZXJfaWQYATABEnYKDExpc3RQcm9maWxlcxIkLmV4YW1wbGUudXNlci52MS5MaXN0UHJvZmlsZXNSZXF1ZXN0GiUuZXhhbXBsZS51c2VyLnYxLkxpc3RQcm9maWxlc1Jlc3BvbnNlIhn6qRkVChFMaXN0UHJvZmlsZXNCeUlkczABEmkKDlNlYXJjaFByb2ZpbGVzEiYuZXhhbXBsZS51c2VyLnYxLlNlYXJjaFByb2ZpbGVzUmVxdWVzdBonLmV4YW1wbGUudXNlci52MS5TZWFyY2hQcm9maWxlc1Jlc3BvbnNlIgb6qRkCMAESfAoGRm9sbG93Eh4uZXhhbXBsZS51c2VyLnYxLkZvbGxvd1JlcXVlc3QaGy5leGFtcGxlLnVzZXIudjEuRm9sbG93RWRnZSI1+qkZMQoGRm9sbG93Gg8KC2ZvbGxvd2VyX2lkGAEaFgoLZm9sbG93ZWVfaWQSB3VzZXJfaWQSigEKCFVuZm9sbG93EiAuZXhhbXBsZS51c2VyLnYxLlVuZm9sbG93UmVxdWVzdBohLmV4YW1wbGUudXNlci52MS5VbmZvbGxvd1Jlc3BvbnNlIjn6qRk1CghVbmZvbGxvdxoPCgtmb2xsb3dlcl9pZBgBGhYKC2ZvbGxvd2VlX2lkEgd1c2VyX2lkMAEShAEKDUxpc3RGb2xsb3dpbmcSJS5leGFtcGxlLnVzZXIudjEuTGlzdEZvbGxvd2luZ1JlcXVlc3QaJC5leGFtcGxlLnVzZXIudjEuTGlzdEZvbGxvd3NSZXNwb25zZSIm+qkZIgoNTGlzdEZvbGxvd2luZxoPCgtmb2xsb3dlcl9pZBgBMAEShAEKDUxpc3RGb2xsb3dlcnMSJS5leGFtcGxlLnVzZXIudjEuTGlzdEZvbGxvd2Vyc1JlcXVlc3QaJC5leGFtcGxlLnVzZXIudjEuTGlzdEZvbGxvd3NSZXNwb25zZSIm+qkZIgoNTGlzdEZvbGxvd2VycxoPCgtmb2xsb3dlZV9pZBgBMAESvgEKD0RlbGV0ZU15QWNjb3VudBInLmV4YW1wbGUudXNlci52MS5EZWxldGVNeUFjY291bnRSZXF1ZXN0GiguZXhhbXBsZS51c2VyLnYxLkRlbGV0ZU15QWNjb3VudFJlc3BvbnNlIlj6qRlUCg1EZWxldGVQcm9maWxlGgsKB3VzZXJfaWQYAVI2Cgx1c2VyLmRlbGV0ZWQSHWV4YW1wbGUuZXZlbnRzLnYxLlVzZXJEZWxldGVkGgd1c2VyX2lkGgv6qRkHCgIQARCIJ2IGcHJvdG8z", [file_buf_validate_validate, file_google_protobuf_timestamp, file_svcgen_v1_options]);
 
 /**
  * A public profile, keyed by the auth service's account id.
@@ -379,6 +379,135 @@ export const SearchProfilesResponseSchema: GenMessage<SearchProfilesResponse> = 
   messageDesc(file_example_user_v1_user, 12);
 
 /**
+ * @generated from message example.user.v1.FollowRequest
+ */
+export type FollowRequest = Message<"example.user.v1.FollowRequest"> & {
+  /**
+   * The user to follow; they must have a profile.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message example.user.v1.FollowRequest.
+ * Use `create(FollowRequestSchema)` to create a new message.
+ */
+export const FollowRequestSchema: GenMessage<FollowRequest> = /*@__PURE__*/
+  messageDesc(file_example_user_v1_user, 13);
+
+/**
+ * One user following another.
+ *
+ * @generated from message example.user.v1.FollowEdge
+ */
+export type FollowEdge = Message<"example.user.v1.FollowEdge"> & {
+  /**
+   * @generated from field: string follower_id = 1;
+   */
+  followerId: string;
+
+  /**
+   * @generated from field: string followee_id = 2;
+   */
+  followeeId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 3;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message example.user.v1.FollowEdge.
+ * Use `create(FollowEdgeSchema)` to create a new message.
+ */
+export const FollowEdgeSchema: GenMessage<FollowEdge> = /*@__PURE__*/
+  messageDesc(file_example_user_v1_user, 14);
+
+/**
+ * @generated from message example.user.v1.UnfollowRequest
+ */
+export type UnfollowRequest = Message<"example.user.v1.UnfollowRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message example.user.v1.UnfollowRequest.
+ * Use `create(UnfollowRequestSchema)` to create a new message.
+ */
+export const UnfollowRequestSchema: GenMessage<UnfollowRequest> = /*@__PURE__*/
+  messageDesc(file_example_user_v1_user, 15);
+
+/**
+ * @generated from message example.user.v1.UnfollowResponse
+ */
+export type UnfollowResponse = Message<"example.user.v1.UnfollowResponse"> & {
+  /**
+   * 1 when the caller followed that user, else 0.
+   *
+   * @generated from field: int64 removed = 1;
+   */
+  removed: bigint;
+};
+
+/**
+ * Describes the message example.user.v1.UnfollowResponse.
+ * Use `create(UnfollowResponseSchema)` to create a new message.
+ */
+export const UnfollowResponseSchema: GenMessage<UnfollowResponse> = /*@__PURE__*/
+  messageDesc(file_example_user_v1_user, 16);
+
+/**
+ * @generated from message example.user.v1.ListFollowingRequest
+ */
+export type ListFollowingRequest = Message<"example.user.v1.ListFollowingRequest"> & {
+};
+
+/**
+ * Describes the message example.user.v1.ListFollowingRequest.
+ * Use `create(ListFollowingRequestSchema)` to create a new message.
+ */
+export const ListFollowingRequestSchema: GenMessage<ListFollowingRequest> = /*@__PURE__*/
+  messageDesc(file_example_user_v1_user, 17);
+
+/**
+ * @generated from message example.user.v1.ListFollowersRequest
+ */
+export type ListFollowersRequest = Message<"example.user.v1.ListFollowersRequest"> & {
+};
+
+/**
+ * Describes the message example.user.v1.ListFollowersRequest.
+ * Use `create(ListFollowersRequestSchema)` to create a new message.
+ */
+export const ListFollowersRequestSchema: GenMessage<ListFollowersRequest> = /*@__PURE__*/
+  messageDesc(file_example_user_v1_user, 18);
+
+/**
+ * @generated from message example.user.v1.ListFollowsResponse
+ */
+export type ListFollowsResponse = Message<"example.user.v1.ListFollowsResponse"> & {
+  /**
+   * In handle order.
+   *
+   * @generated from field: repeated example.user.v1.ProfileSummary profiles = 1;
+   */
+  profiles: ProfileSummary[];
+};
+
+/**
+ * Describes the message example.user.v1.ListFollowsResponse.
+ * Use `create(ListFollowsResponseSchema)` to create a new message.
+ */
+export const ListFollowsResponseSchema: GenMessage<ListFollowsResponse> = /*@__PURE__*/
+  messageDesc(file_example_user_v1_user, 19);
+
+/**
  * @generated from message example.user.v1.DeleteMyAccountRequest
  */
 export type DeleteMyAccountRequest = Message<"example.user.v1.DeleteMyAccountRequest"> & {
@@ -389,7 +518,7 @@ export type DeleteMyAccountRequest = Message<"example.user.v1.DeleteMyAccountReq
  * Use `create(DeleteMyAccountRequestSchema)` to create a new message.
  */
 export const DeleteMyAccountRequestSchema: GenMessage<DeleteMyAccountRequest> = /*@__PURE__*/
-  messageDesc(file_example_user_v1_user, 13);
+  messageDesc(file_example_user_v1_user, 20);
 
 /**
  * @generated from message example.user.v1.DeleteMyAccountResponse
@@ -408,7 +537,7 @@ export type DeleteMyAccountResponse = Message<"example.user.v1.DeleteMyAccountRe
  * Use `create(DeleteMyAccountResponseSchema)` to create a new message.
  */
 export const DeleteMyAccountResponseSchema: GenMessage<DeleteMyAccountResponse> = /*@__PURE__*/
-  messageDesc(file_example_user_v1_user, 14);
+  messageDesc(file_example_user_v1_user, 21);
 
 /**
  * Profiles. The caller's own profile is keyed by the token's uid (auth.uid).
@@ -490,8 +619,47 @@ export const UserService: GenService<{
     output: typeof SearchProfilesResponseSchema;
   },
   /**
-   * Deletes the caller's profile and the user service's data about them; NOT_FOUND when they
-   * have no profile.
+   * The caller follows another user: ALREADY_EXISTS when they do already, FAILED_PRECONDITION
+   * when that user has no profile (or the caller has none), INVALID_ARGUMENT for themselves.
+   *
+   * @generated from rpc example.user.v1.UserService.Follow
+   */
+  follow: {
+    methodKind: "unary";
+    input: typeof FollowRequestSchema;
+    output: typeof FollowEdgeSchema;
+  },
+  /**
+   * @generated from rpc example.user.v1.UserService.Unfollow
+   */
+  unfollow: {
+    methodKind: "unary";
+    input: typeof UnfollowRequestSchema;
+    output: typeof UnfollowResponseSchema;
+  },
+  /**
+   * The profiles the caller follows.
+   *
+   * @generated from rpc example.user.v1.UserService.ListFollowing
+   */
+  listFollowing: {
+    methodKind: "unary";
+    input: typeof ListFollowingRequestSchema;
+    output: typeof ListFollowsResponseSchema;
+  },
+  /**
+   * The profiles following the caller.
+   *
+   * @generated from rpc example.user.v1.UserService.ListFollowers
+   */
+  listFollowers: {
+    methodKind: "unary";
+    input: typeof ListFollowersRequestSchema;
+    output: typeof ListFollowsResponseSchema;
+  },
+  /**
+   * Deletes the caller's profile and, by cascade, everything the user service keeps about them
+   * (their follows in both directions); NOT_FOUND when they have no profile.
    *
    * @generated from rpc example.user.v1.UserService.DeleteMyAccount
    */
