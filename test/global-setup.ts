@@ -1,6 +1,9 @@
 /**
  * One PostgreSQL server for the whole test run: `DATABASE_URL` when set, else one embedded
- * server. Test files get a fresh database each with `createTestDatabase` (test/db.ts).
+ * server. Test files get a fresh database each with `createTestDatabase` (test/db.ts). The
+ * generated test kit (`gen/testing/`) finds the same server in `SVCGEN_TEST_DATABASE_URL`, as
+ * a project's own global setup would pass it (environment variables set here reach the test
+ * processes).
  */
 import pg from "pg";
 import type { TestProject } from "vitest/node";
@@ -16,6 +19,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const fromEnv = process.env.DATABASE_URL;
   if (fromEnv !== undefined && fromEnv !== "") {
     project.provide("databaseUrl", fromEnv);
+    process.env.SVCGEN_TEST_DATABASE_URL = fromEnv;
     // Tests generate projects against this server, which keeps a schema database per project
     // (database.keepSchema): drop the ones this run created, leave everything else alone.
     const before = new Set(await keptSchemas(fromEnv));
@@ -33,6 +37,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   const server = await startEmbeddedServer(15);
   project.provide("databaseUrl", server.url);
+  process.env.SVCGEN_TEST_DATABASE_URL = server.url;
   return () => server.stop();
 }
 
@@ -41,7 +46,8 @@ async function keptSchemas(url: string): Promise<string[]> {
   await c.connect();
   try {
     const r = await c.query<{ datname: string }>(
-      "SELECT datname FROM pg_database WHERE starts_with(datname, 'svcgen_schema_')",
+      // Kept schemas of generated projects, and the test kit's templates.
+      "SELECT datname FROM pg_database WHERE starts_with(datname, 'svcgen_schema_') OR starts_with(datname, 'svcgen_tpl_')",
     );
     return r.rows.map((x) => x.datname);
   } finally {

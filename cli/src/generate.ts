@@ -12,6 +12,7 @@ import { Codes, type Diagnostic, hasErrors } from "./diagnostics.js";
 import { emitErrorMap } from "./emit/error-map-emitter.js";
 import { emitQueryModules } from "./emit/query-module-emitter.js";
 import { emitServerEntries } from "./emit/server-entry-emitter.js";
+import { emitTestingKit } from "./emit/testing-kit-emitter.js";
 import type { GeneratedFile } from "./inputs.js";
 import { manifestName, serialiseManifest } from "./manifest.js";
 import type { ConstraintModel, Model, QueryModel } from "./model.js";
@@ -191,6 +192,13 @@ export async function generate(
       out,
       handlersDir,
       eventsTransport: config.eventsTransport,
+    }),
+  );
+  files.push(
+    ...emitTestingKit(analysis.model, {
+      out,
+      migrations: inputs.migrations.map((m) => m.path),
+      postgres: config.database.postgres,
     }),
   );
   const handlers = emitHandlerFiles(analysis.model, out, handlersDir, (p) =>

@@ -387,6 +387,10 @@ function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option("--rps <n>", "at most this many calls started per second")
     .option("--timeout <ms>", "deadline of each call", "10000")
     .option("--warmup <seconds>", "run this long first without counting the calls")
+    .option(
+      "--stream-count <n>",
+      "messages each client-streaming or bidi call sends (default 10; {{seq}} counts messages)",
+    )
     .option("--target <host:port>", "the service", "127.0.0.1:50051")
     .option("--token <jwt>", "send authorization: Bearer <jwt>")
     .option("-H, --header <name: value>", "send this metadata (repeatable)", collect, [])

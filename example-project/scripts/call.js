@@ -13,24 +13,18 @@
 //   --roles     the token's roles, comma separated (e.g. admin, service)
 //   --anonymous no token at all
 //   --addr      call this host:port instead of the address in the state file
-//   --timeout   deadline in ms (default 10000)
+//   --timeout   deadline in ms (default 10000; none for a server stream)
 //
 // Addresses and the token endpoint come from the state file the running example writes
 // (example-project/.run/state.json, or SVCGEN_EXAMPLE_STATE).
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { fromBinary, fromJson, toJson } from "@bufbuild/protobuf";
-import { anyUnpack } from "@bufbuild/protobuf/wkt";
-import {
-  BadRequestSchema,
-  createServiceClient,
-  ErrorInfoSchema,
-  StatusSchema,
-} from "@svcgen/runtime/grpc";
+import { fromJson, toJson } from "@bufbuild/protobuf";
+import { createServiceClient } from "@svcgen/runtime/grpc";
 import { fetchDevToken } from "./lib/dev-tokens.js";
 import { distDir, readState, statePath } from "./lib/paths.js";
-import { statusName } from "./tour.js";
+import { detailLines, statusName } from "./lib/status.js";
 
 function fail(message) {
   process.stderr.write(`example:call: ${message}\n`);
@@ -46,7 +40,7 @@ const { values: flags, positionals } = (() => {
         roles: { type: "string", default: "" },
         anonymous: { type: "boolean", default: false },
         addr: { type: "string" },
-        timeout: { type: "string", default: "10000" },
+        timeout: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -134,7 +128,16 @@ try {
 // --- The call -----------------------------------------------------------------------------------
 const client = createServiceClient(service, address);
 const call = client[method.localName];
-const options = { metadata, timeoutMs: Number(flags.timeout) };
+// A deadline of 10 s by default; none for a server stream (a subscription runs until Ctrl-C).
+const timeoutMs =
+  flags.timeout !== undefined
+    ? Number(flags.timeout)
+    : method.methodKind === "server_streaming"
+      ? undefined
+      : 10_000;
+if (timeoutMs !== undefined && !(timeoutMs > 0))
+  fail(`--timeout ${flags.timeout} is not a number of milliseconds`);
+const options = timeoutMs === undefined ? { metadata } : { metadata, timeoutMs };
 const show = (m, pretty) => JSON.stringify(toJson(method.output, m), null, pretty ? 2 : undefined);
 try {
   if (method.methodKind === "unary") {
@@ -153,7 +156,7 @@ try {
   client.close();
   if (typeof e?.code !== "number") throw e;
   process.stderr.write(`${statusName(e.code)}: ${e.details}\n`);
-  for (const line of detailLines(e.metadata?.get("grpc-status-details-bin")[0])) {
+  for (const line of detailLines(e)) {
     process.stderr.write(`  ${line}\n`);
   }
   process.exit(1);
@@ -218,29 +221,4 @@ function distance(a, b) {
 
 async function* iterate(items) {
   yield* items;
-}
-
-/** Readable lines of a google.rpc.Status's details: field violations and ErrorInfo. */
-function detailLines(raw) {
-  if (!(raw instanceof Buffer)) return [];
-  const lines = [];
-  for (const d of fromBinary(StatusSchema, raw).details) {
-    const badRequest = anyUnpack(d, BadRequestSchema);
-    if (badRequest !== undefined) {
-      for (const v of badRequest.fieldViolations) lines.push(`field ${v.field}: ${v.description}`);
-      continue;
-    }
-    const info = anyUnpack(d, ErrorInfoSchema);
-    if (info !== undefined) {
-      const meta = Object.entries(info.metadata)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(" ");
-      lines.push(
-        `ErrorInfo reason ${info.reason} domain ${info.domain}${meta === "" ? "" : ` ${meta}`}`,
-      );
-      continue;
-    }
-    lines.push(`detail ${d.typeUrl}`);
-  }
-  return lines;
 }

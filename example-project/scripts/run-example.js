@@ -3,32 +3,33 @@
 //   1. build svcgen (the generator and @svcgen/runtime of this checkout)
 //   2. start a database: an embedded PostgreSQL (nothing to install), or DATABASE_URL when set
 //   3. svcgen generate: the example's gen/ from its migrations, queries and protos
-//   4. compile gen/ and src/ (the hand-written handlers) into dist/
+//   4. compile gen/, src/ (the hand-written handlers) and scripts/ into dist/
 //   5. apply the migrations (deploy/migrate.mjs, the release step of a deploy)
-//   6. start the five services, one process each (dist/gen/server/<service>.js), with a local
-//      development token issuer; print each one's gRPC and HTTP addresses
+//   6. start the five services, one process each (dist/gen/server/<service>.js, through
+//      scripts/services.ts, which the end-to-end test uses too), with a local development
+//      token issuer; wait until each is ready and print its gRPC and HTTP addresses
 //   7. run the tour (tour.js): a short scripted client
 //   8. keep running until Ctrl-C (or SIGTERM): stop the services gracefully, then the database
 //
 // Try calls meanwhile with `npm run example:call -- <service> <method> '<json>'`.
-// Nothing is left running afterwards: every child runs in a process group of its own and is
-// stopped here (or killed when this process exits, if something went wrong).
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+// Nothing is left running afterwards: every child runs in a process group of its own, so a
+// Ctrl-C in the terminal reaches only this process, which stops them in order (and kills them
+// when it exits, if something went wrong).
+import { createWriteStream, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, relative } from "node:path";
 import { startDevTokens } from "./lib/dev-tokens.js";
-import { distDir, exampleDir, repoDir, runDir, statePath } from "./lib/paths.js";
+import { exampleDir, repoDir, runDir, statePath } from "./lib/paths.js";
 import { runNode, startNode, waitForLine } from "./lib/processes.js";
 
-const require = createRequire(import.meta.url);
-const tsc = require.resolve("typescript/bin/tsc");
+const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 const logDir = join(runDir, "logs");
 const started = Date.now();
 /** The services' own grace period: how long Ctrl-C waits for calls in flight. */
 const graceMs = 5000;
 
-/** Everything running, for shutdown: services, the database, the token issuer. */
-const running = { services: [], database: undefined, tokens: undefined };
+/** Everything running, for shutdown: the services, the database, the token issuer. */
+const running = { services: undefined, database: undefined, tokens: undefined };
 
 function print(line) {
   process.stdout.write(`${line}\n`);
@@ -36,6 +37,8 @@ function print(line) {
 function step(title) {
   print(`example: ${title} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
+const logPath = (name) => join(logDir, `${name}.log`);
+const shown = (path) => relative(process.cwd(), path);
 
 // --- Ctrl-C and SIGTERM: one orderly shutdown, whenever they arrive -----------------------
 let shuttingDown;
@@ -44,11 +47,13 @@ function shutdown(reason, exitCode) {
     print(`example: ${reason}; stopping`);
     let code = exitCode;
     // Services first (each drains its calls for up to its grace period), in parallel.
-    const exits = await Promise.all(running.services.map((s) => s.stop("SIGTERM", graceMs + 5000)));
+    const services = Object.values(running.services?.services ?? {});
+    const exits = await Promise.all(services.map((s) => s.stop(graceMs + 5000)));
     for (const [i, exit] of exits.entries()) {
-      if (exit.code !== 0) {
+      if (exit !== 0) {
+        const how = exit === null ? "on a signal" : `with code ${exit}`;
         print(
-          `example: ${running.services[i].name} exited ${exit.signal ?? `with code ${exit.code}`}`,
+          `example: ${services[i].name} exited ${how} (log: ${shown(logPath(services[i].name))})`,
         );
         code = 1;
       }
@@ -80,15 +85,10 @@ try {
     step("starting an embedded PostgreSQL 15");
     const db = startNode("postgres", [join(exampleDir, "scripts/lib/database-process.js")], {
       stdin: "pipe", // it stops when this process goes away and its stdin closes
-      logFile: join(logDir, "postgres.log"),
+      logFile: logPath("postgres"),
     });
     running.database = db;
-    databaseUrl = await waitForLine(
-      db,
-      (line) => jsonLine(line)?.url,
-      60_000,
-      join(logDir, "postgres.log"),
-    );
+    databaseUrl = await waitForLine(db, (line) => jsonLine(line)?.url, 60_000, logPath("postgres"));
   }
   const env = { ...process.env, DATABASE_URL: databaseUrl };
 
@@ -98,79 +98,39 @@ try {
     env,
   });
 
-  step("compiling gen/ and src/ into dist/");
-  await runNode(
-    "tsc",
-    [
-      tsc,
-      "-p",
-      "tsconfig.json",
-      "--noEmit",
-      "false",
-      "--outDir",
-      "dist",
-      "--rootDir",
-      ".",
-      "--declaration",
-      "false",
-      "--sourceMap",
-      "false",
-      "--incremental",
-      "--tsBuildInfoFile",
-      join("dist", ".tsbuildinfo"),
-    ],
-    { cwd: exampleDir },
-  );
+  step("compiling gen/, src/ and scripts/ into dist/ (tsconfig.build.json)");
+  await runNode("tsc", [tsc, "-p", "tsconfig.build.json"], { cwd: exampleDir });
 
   step("applying the migrations (deploy/migrate.mjs)");
   await runNode("migrate", [join(exampleDir, "deploy/migrate.mjs")], { cwd: exampleDir, env });
 
   step("starting the services");
   running.tokens = await startDevTokens();
-  const entries = readdirSync(join(distDir, "gen/server"))
-    .filter((f) => f.endsWith(".js") && f !== "all.js")
-    .sort();
-  const serviceEnv = {
-    ...env,
-    ...running.tokens.env, // tokens from the development issuer, verified as in production
-    HOST: "127.0.0.1", // loopback only
-    PORT: "0", // free ports, printed below
-    HTTP_PORT: "0",
-    SHUTDOWN_GRACE_MS: String(graceMs),
-    DATABASE_POOL_MAX: "4",
-  };
-  const addresses = await Promise.all(
-    entries.map((file) => {
-      const name = file.replace(/\.js$/, "");
-      const logFile = join(logDir, `${name}.log`);
-      const proc = startNode(name, [join(distDir, "gen/server", file)], {
-        env: serviceEnv,
-        logFile,
-      });
-      running.services.push(proc);
-      proc.exited.then(({ code, signal }) => {
-        if (shuttingDown === undefined) {
-          void shutdown(
-            `${name} exited (${signal ?? `code ${code}`}; log: ${relative(process.cwd(), logFile)})`,
-            1,
-          );
-        }
-      });
-      return waitForLine(
-        proc,
-        (line) => {
-          const j = jsonLine(line);
-          return j?.msg === "listening" ? { grpc: j.grpc, http: j.http } : undefined;
-        },
-        60_000,
-        logFile,
-      );
-    }),
-  );
-  const services = Object.fromEntries(
-    entries.map((f, i) => [f.replace(/\.js$/, ""), addresses[i]]),
-  );
-  for (const [name, a] of Object.entries(services)) {
+  const { startServices } = await import("../dist/scripts/services.js");
+  const logs = new Map();
+  running.services = await startServices({
+    databaseUrl,
+    env: {
+      ...running.tokens.env, // tokens from the development issuer, verified as in production
+      SHUTDOWN_GRACE_MS: String(graceMs),
+      DATABASE_POOL_MAX: "4",
+    },
+    processGroup: true, // Ctrl-C reaches only this process, which stops them in order
+    onLine: (name, line) => {
+      if (!logs.has(name)) logs.set(name, createWriteStream(logPath(name)));
+      logs.get(name).write(`${line}\n`);
+    },
+  });
+  const services = {};
+  for (const s of Object.values(running.services.services)) {
+    services[s.name] = { grpc: s.grpcAddress, http: s.httpAddress };
+    s.exited.then((code) => {
+      if (shuttingDown !== undefined) return;
+      const how = code === null ? "on a signal" : `code ${code}`;
+      void shutdown(`${s.name} exited (${how}; log: ${shown(logPath(s.name))})`, 1);
+    });
+  }
+  for (const [name, a] of Object.entries(services).sort()) {
     print(`  ${name.padEnd(22)} grpc ${a.grpc.padEnd(18)} http http://${a.http}/readyz`);
   }
   const state = {
@@ -184,24 +144,24 @@ try {
 
   step("the tour");
   const { runTour } = await import("./tour.js");
-  state.users = await runTour({
-    services,
-    databaseUrl,
-    authorization: running.tokens.authorization,
-    print,
-  });
+  state.users = await runTour({ services, authorization: running.tokens.authorization, print });
   writeFileSync(statePath(), JSON.stringify(state, null, 2));
   print("example: tour passed: every step answered as expected");
   print("");
   print(
     "The services keep running. Call any RPC as alice (or --uid, --roles) in another terminal:",
   );
-  print("  npm run example:call -- user GetMyProfile '{}'");
+  print("  npm run example:call -- user GetMyProfile");
   print("  npm run example:call -- data ListMyRecords '{\"pageSize\": 10}'");
-  print("  npm run example:call -- notifications StreamNotifications '{}'");
-  print(`Logs: ${relative(process.cwd(), logDir)}/. Press Ctrl-C to stop.`);
+  print(
+    "  npm run example:call -- notifications Subscribe   # live: create one from another terminal",
+  );
+  print(`Logs: ${shown(logDir)}/. Press Ctrl-C to stop.`);
 } catch (e) {
-  print(`example: ${e instanceof Error ? e.message : String(e)}`);
+  // A service that failed to start comes with its output: show its last lines.
+  const lines = (e instanceof Error ? e.message : String(e)).split("\n");
+  const brief = lines.length > 12 ? [lines[0], "  ...", ...lines.slice(-10)] : lines;
+  print(`example: ${brief.join("\n")}`);
   await shutdown("a step failed", 1);
 }
 

@@ -1,6 +1,7 @@
 // Starts the example's services as separate processes from their compiled entries
 // (dist/gen/server/<service>.js) and stops them again, leaving no process behind. Used by the
-// end-to-end test (test/example-services.e2e.test.ts) and by `npm run example`.
+// end-to-end test (test/example-services.e2e.test.ts); importable by any Node program after
+// `tsc -p tsconfig.build.json` (dist/scripts/services.js).
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
@@ -46,16 +47,27 @@ export async function exampleMigrationSql(): Promise<string> {
 }
 
 /**
- * Compiles gen/ and src/ (and these scripts) into `dist/` with tsc (tsconfig.build.json,
- * incremental: an unchanged project compiles in about a second). Rejects with tsc's output
- * when the project does not compile. Returns the dist folder.
+ * Compiles gen/ and src/ (and these scripts) with tsc (tsconfig.build.json, incremental: an
+ * unchanged project compiles in a few seconds) into `outDir`, default `<example>/dist`. A test
+ * gives its own folder so that it never reads files another run is writing (`npm run example`
+ * compiles into dist/); any folder inside this repository works, since the compiled files find
+ * their packages in its node_modules. Rejects with tsc's output when the project does not
+ * compile. Returns the output folder.
  */
-export async function buildExample(): Promise<string> {
+export async function buildExample(outDir: string = join(exampleDir, "dist")): Promise<string> {
   const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
   await new Promise<void>((resolve, reject) => {
     execFile(
       process.execPath,
-      [tsc, "-p", join(exampleDir, "tsconfig.build.json")],
+      [
+        tsc,
+        "-p",
+        join(exampleDir, "tsconfig.build.json"),
+        "--outDir",
+        outDir,
+        "--tsBuildInfoFile",
+        join(outDir, ".tsbuildinfo"),
+      ],
       { cwd: exampleDir },
       (error, stdout, stderr) => {
         if (error === null) resolve();
@@ -63,7 +75,7 @@ export async function buildExample(): Promise<string> {
       },
     );
   });
-  return join(exampleDir, "dist");
+  return outDir;
 }
 
 /** Options of {@link startServices}. */
@@ -87,6 +99,13 @@ export interface StartServicesOptions {
   readonly startTimeoutMs?: number;
   /** Every line a service writes (stdout and stderr); default: kept for error messages only. */
   readonly onLine?: (service: ExampleService, line: string) => void;
+  /**
+   * Start each service in a process group of its own (default false). `npm run example` sets
+   * it: a Ctrl-C in the terminal then reaches only the parent, which stops the services once
+   * (a service that got the terminal's SIGINT and then the parent's SIGTERM would take the
+   * second signal as "exit now").
+   */
+  readonly processGroup?: boolean;
 }
 
 /** A running service process. */
@@ -139,7 +158,11 @@ export async function startServices(options: StartServicesOptions): Promise<Runn
   const names = options.services ?? exampleServices;
   const started: RunningService[] = [];
   const results = await Promise.allSettled(
-    names.map((name) => startOne(name, dist, options).then((s) => (started.push(s), s))),
+    names.map(async (name) => {
+      const service = await startOne(name, dist, options);
+      started.push(service);
+      return service;
+    }),
   );
   const failed = results.find((r) => r.status === "rejected");
   if (failed !== undefined) {
@@ -179,6 +202,7 @@ async function startOne(
       HTTP_PORT: "0",
     },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: options.processGroup === true,
   });
   live.add(child);
   const lines: string[] = [];

@@ -1,10 +1,8 @@
-// The scripted client `npm run example` runs once the five services listen: a short tour of
+// The scripted client `npm run example` runs once the five services are ready: a short tour of
 // what they do, through their generated clients, with development tokens the services verify
 // like any production token. The tour is the list `steps` below: one entry per thing to show,
 // each a title and an async function; add a step by adding an entry.
 import { createHash } from "node:crypto";
-import pg from "pg";
-import { upsertAccountOnSignIn } from "../dist/gen/db/auth/accounts.js";
 import { createAuthServiceClient } from "../dist/gen/grpc/auth-service.js";
 import { createDataServiceClient } from "../dist/gen/grpc/data-service.js";
 import { createFileServiceClient } from "../dist/gen/grpc/file-service.js";
@@ -12,13 +10,21 @@ import { createNotificationServiceClient } from "../dist/gen/grpc/notification-s
 import { createUserServiceClient } from "../dist/gen/grpc/user-service.js";
 import { RecordVisibility } from "../dist/gen/proto/example/data/v1/data_pb.js";
 import { NotificationKind } from "../dist/gen/proto/example/notifications/v1/notifications_pb.js";
+import { errorInfoOf, statusName } from "./lib/status.js";
+
+/** The tour's user: the token's subject is her account id. */
+const alice = {
+  uid: "a11ce000-0000-4000-8000-000000000001",
+  email: "alice@example.com",
+};
+/** Another service, allowed to notify users (the `service` role). */
+const notifier = "00000000-0000-4000-8000-00000000000a";
 
 /**
  * What every step gets.
  * @typedef {object} TourContext
  * @property {ReturnType<typeof clientsFor>} clients one generated client per service
- * @property {(uid: string, roles?: string[]) => Promise<{ metadata: Record<string, string> }>} as call options of a signed-in user
- * @property {pg.Pool} db the example's database (only the sign-in step uses it, see there)
+ * @property {(uid: string, roles?: string[], more?: object) => Promise<{ metadata: Record<string, string> }>} as call options of a signed-in caller
  * @property {Record<string, string>} users name -> account id, filled by the sign-in step
  * @property {Record<string, unknown>} notes values steps hand on to later steps
  * @property {(line: string) => void} say prints one indented line under the step's title
@@ -32,26 +38,19 @@ export const steps = [
   {
     title: "sign in",
     async run(t) {
-      // The account is upserted from the verified token's claims, as AuthService.SignIn does
-      // (the same generated query, UpsertAccountOnSignIn); then the signed-in user opens a
-      // session through the auth service, whose account id comes from the token.
-      const row = await upsertAccountOnSignIn(t.db, {
-        firebaseUid: "dev-alice",
-        email: "alice@example.com",
-        emailVerified: true,
+      // The auth service creates (or updates) the account from the verified token's claims,
+      // never from the request, and opens a session.
+      const me = await t.as(alice.uid, [], {
+        email: alice.email,
+        claims: { email_verified: true },
       });
-      if (row === null) throw new Error("no account row");
-      t.users.alice = row.id;
-      const session = await t.clients.auth.createSession(
-        {
-          userAgent: "npm run example",
-          expiresAt: { seconds: BigInt(nowSeconds() + 3600), nanos: 0 },
-        },
-        await t.as(row.id),
+      const r = await t.clients.auth.signIn({ userAgent: "npm run example" }, me);
+      t.users.alice = r.account.id;
+      const sessions = await t.clients.auth.listSessions({}, me);
+      t.say(
+        `${r.account.email} is account ${r.account.id} (${r.created ? "created" : "signed in again"})`,
       );
-      const sessions = await t.clients.auth.listSessions({}, await t.as(row.id));
-      t.say(`alice@example.com is account ${row.id}`);
-      t.say(`session ${session.id} opened; ${sessions.sessions.length} active`);
+      t.say(`session ${r.session.id} opened; ${sessions.sessions.length} active`);
     },
   },
   {
@@ -60,7 +59,7 @@ export const steps = [
       const me = await t.as(t.users.alice);
       let profile;
       try {
-        profile = await t.clients.users.getMyProfile({}, me);
+        await t.clients.users.getMyProfile({}, me);
         profile = await t.clients.users.updateProfile(
           { bio: `Back at ${new Date().toISOString()}` },
           me,
@@ -91,69 +90,82 @@ export const steps = [
         },
         me,
       );
-      const v2 = await t.clients.data.updateRecord(
-        {
-          id: record.id,
-          version: record.version,
-          title: "Plan v2",
-          body: { steps: ["generate", "run", "deploy"] },
-          tags: ["demo"],
-        },
-        me,
-      );
-      const got = await t.clients.data.getRecord({ id: record.id }, me);
+      const update = (version, title) => ({
+        id: record.id,
+        version,
+        title,
+        body: { steps: ["generate", "run", "deploy"] },
+        tags: ["demo"],
+        visibility: RecordVisibility.PRIVATE,
+      });
+      const v2 = await t.clients.data.updateRecord(update(record.version, "Plan v2"), me);
       t.notes.recordId = record.id;
       t.say(
-        `record ${record.id} "${got.title}" at version ${v2.version}, body ${JSON.stringify(got.body)}`,
+        `record ${record.id} "${v2.title}" at version ${v2.version}, body ${JSON.stringify(v2.body)}`,
       );
-      // Optimistic concurrency: an update naming the old version matches nothing.
-      const stale = await t.clients.data
-        .updateRecord(
-          { id: record.id, version: record.version, title: "stale", body: {}, tags: [] },
-          me,
-        )
-        .then(
-          () => "accepted",
-          (e) => statusName(e.code),
-        );
-      t.say(`an update at the stale version ${record.version}: ${stale}`);
-      if (stale === "accepted") throw new Error("a stale update was accepted");
+      // Optimistic concurrency: an update naming the old version is refused.
+      const stale = await t.clients.data.updateRecord(update(record.version, "stale"), me).then(
+        () => undefined,
+        (e) => e,
+      );
+      if (stale?.code !== 10) throw new Error("a stale update was not ABORTED");
+      t.say(
+        `an update at the stale version ${record.version}: ${statusName(stale.code)} (${errorInfoOf(stale)?.reason})`,
+      );
     },
   },
   {
-    title: "file",
+    title: "file upload and download",
     async run(t) {
-      // The file service records files' metadata; uploading and downloading content arrive
-      // with its streaming RPCs (see README "Status").
+      // Upload as a client stream: the metadata first, then the content in 1 MiB chunks. The
+      // service stores it in one transaction, checking the declared size and the SHA-256.
       const me = await t.as(t.users.alice);
-      const content = Buffer.from("hello from npm run example\n");
+      const content = Buffer.alloc(2_500_000);
+      for (let i = 0; i < content.length; i++) content[i] = (i * 31 + 7) % 251;
       const sha256 = createHash("sha256").update(content).digest();
-      const file = await t.clients.files.createFile(
-        {
-          recordId: /** @type {bigint} */ (t.notes.recordId),
-          name: "hello.txt",
-          contentType: "text/plain",
+      const chunk = 1 << 20;
+      async function* upload() {
+        const metadata = {
+          recordId: t.notes.recordId,
+          name: "plan.bin",
+          contentType: "application/octet-stream",
           sizeBytes: BigInt(content.length),
           sha256,
-          storageKey: `example/${t.users.alice}/${Date.now()}-hello.txt`,
-        },
-        me,
-      );
-      const got = await t.clients.files.getFile({ id: file.id }, me);
-      if (!Buffer.from(got.sha256).equals(sha256)) throw new Error("the file's checksum changed");
-      const usage = await t.clients.files.getUsage({}, me);
-      t.say(
-        `file ${got.name} (${got.sizeBytes} bytes, sha256 ${sha256.toString("hex").slice(0, 12)}...)`,
-      );
-      t.say(`alice stores ${usage.files} file(s), ${usage.totalBytes} bytes`);
+        };
+        yield { part: { case: "metadata", value: metadata } };
+        for (let at = 0; at < content.length; at += chunk) {
+          yield { part: { case: "chunk", value: content.subarray(at, at + chunk) } };
+        }
+      }
+      const file = await t.clients.files.uploadFile(upload(), me);
+      const sent = Math.ceil(content.length / chunk);
+      t.say(`uploaded ${file.name}: ${file.sizeBytes} bytes in ${sent} chunks, file ${file.id}`);
+      // Download as a server stream: the metadata, then the content in chunks.
+      const parts = [];
+      for await (const m of t.clients.files.downloadFile({ id: file.id }, me)) {
+        if (m.part.case === "chunk") parts.push(m.part.value);
+      }
+      const back = Buffer.concat(parts);
+      if (!createHash("sha256").update(back).digest().equals(sha256)) {
+        throw new Error("the downloaded content differs from the uploaded one");
+      }
+      const hex = sha256.toString("hex").slice(0, 12);
+      t.say(`downloaded ${back.length} bytes in ${parts.length} chunks; SHA-256 ${hex}... matches`);
     },
   },
   {
     title: "notification",
     async run(t) {
-      // Another service (a principal with the `service` role) notifies alice; alice then reads
-      // her notifications as a server stream and counts the unread ones.
-      const sender = await t.as("00000000-0000-4000-8000-00000000000a", ["service"]);
+      // Alice subscribes (a server stream that stays open); another service (a principal with
+      // the `service` role) notifies her; the notification arrives on her open stream.
+      const me = await t.as(t.users.alice);
+      const stop = new AbortController();
+      const stream = t.clients.notifications.subscribe(
+        { afterId: 0n },
+        { ...me, signal: stop.signal },
+      );
+      const sender = await t.as(notifier, ["service"]);
+      const sentAt = Date.now();
       const sent = await t.clients.notifications.createNotification(
         {
           userId: t.users.alice,
@@ -162,14 +174,25 @@ export const steps = [
         },
         sender,
       );
-      const me = await t.as(t.users.alice);
+      const timer = setTimeout(() => stop.abort(), 5000);
       let arrived = false;
-      for await (const n of t.clients.notifications.streamNotifications({}, me)) {
-        if (n.id === sent.id) arrived = true;
+      try {
+        for await (const n of stream) {
+          if (n.id === sent.id) {
+            arrived = true;
+            break; // ends the subscription (the client cancels the call)
+          }
+        }
+      } catch (e) {
+        if (!stop.signal.aborted) throw e;
+      } finally {
+        clearTimeout(timer);
       }
-      if (!arrived) throw new Error(`notification ${sent.id} did not arrive`);
+      if (!arrived) throw new Error(`notification ${sent.id} did not arrive within 5 s`);
       const { unread } = await t.clients.notifications.countUnread({}, me);
-      t.say(`"${sent.title}" arrived on alice's stream; ${unread} unread`);
+      t.say(
+        `"${sent.title}" arrived on alice's subscription after ${Date.now() - sentAt} ms; ${unread} unread`,
+      );
     },
   },
 ];
@@ -196,17 +219,18 @@ export function clientsFor(services) {
 /**
  * Runs every step in order and prints what it shows; rejects at the first step that fails,
  * naming it.
- * @param {{ services: Record<string, { grpc: string }>, databaseUrl: string, authorization: (uid: string, roles?: string[]) => Promise<Record<string, string>>, print: (line: string) => void }} options
+ * @param {{ services: Record<string, { grpc: string }>, authorization: (uid: string, roles?: string[], more?: object) => Promise<Record<string, string>>, print: (line: string) => void }} options
  * @returns {Promise<Record<string, string>>} the users the tour signed in (name -> account id)
  */
 export async function runTour(options) {
   const clients = clientsFor(options.services);
-  const db = new pg.Pool({ connectionString: options.databaseUrl, max: 2 });
   /** @type {TourContext} */
   const t = {
     clients,
-    as: async (uid, roles = []) => ({ metadata: await options.authorization(uid, roles) }),
-    db,
+    as: async (uid, roles = [], more = {}) => ({
+      metadata: await options.authorization(uid, roles, more),
+      timeoutMs: 30_000,
+    }),
     users: {},
     notes: {},
     say: (line) => options.print(`    ${line}`),
@@ -218,42 +242,14 @@ export async function runTour(options) {
         await step.run(t);
       } catch (e) {
         const why =
-          e?.code !== undefined ? `${statusName(e.code)}: ${e.details}` : String(e?.message ?? e);
+          typeof e?.code === "number"
+            ? `${statusName(e.code)}: ${e.details}`
+            : String(e?.message ?? e);
         throw new Error(`tour step ${i + 1} (${step.title}) failed: ${why}`);
       }
     }
     return t.users;
   } finally {
     for (const c of Object.values(clients)) c.close();
-    await db.end();
   }
-}
-
-const statusNames = [
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED",
-];
-
-/** The name of a gRPC status code (`5` -> `NOT_FOUND`). */
-export function statusName(code) {
-  return statusNames[code] ?? `status ${code}`;
-}
-
-function nowSeconds() {
-  return Math.floor(Date.now() / 1000);
 }

@@ -294,5 +294,10 @@ describe("svcgen load", () => {
     const bad = await svcgen("UserService.GetProfile", "--concurrency", "0");
     expect(bad.code).toBe(2);
     expect(bad.err).toBe("error: --concurrency must be a whole number > 0, not 0\n");
+    const notStream = await svcgen("UserService.GetProfile", "--stream-count", "5");
+    expect(notStream.code).toBe(2);
+    expect(notStream.err).toBe(
+      "error: --stream-count applies to client-streaming and bidi methods; UserService.GetProfile is unary\n",
+    );
   });
 });

@@ -3,7 +3,7 @@
  * buf.gen.yaml of fixtures/plugin, on a temp copy of the users fixture: after `svcgen
  * generate` (a separate process, on the run's PostgreSQL server) wrote the manifest, the
  * plugin runs with `DATABASE_URL` pointing at a closed port and writes byte for byte the
- * `gen/proto`, `gen/grpc` and `gen/server` files and `gen/errors.ts` that `svcgen generate` wrote. It reads the manifest (the
+ * `gen/proto`, `gen/grpc`, `gen/server` and `gen/testing` files and `gen/errors.ts` that `svcgen generate` wrote. It reads the manifest (the
  * serialised Model) and buf's descriptors; it never opens a database.
  */
 import { spawnSync } from "node:child_process";
@@ -27,7 +27,7 @@ import { usersModel } from "../proto/users-model.js";
 
 const pluginFixture = path.join(repoRoot, "fixtures/plugin");
 /** The generated files that come from the protos (with the manifest's queries): the plugin's. */
-const fromProtos = /^gen\/((proto|grpc|server)\/|errors\.ts$)/;
+const fromProtos = /^gen\/((proto|grpc|server|testing)\/|errors\.ts$)/;
 const temps: string[] = [];
 
 /**
@@ -131,6 +131,7 @@ describe("buf generate with protoc-gen-svcgen, no database reachable", () => {
     await rm(path.join(dir, "gen/proto"), { recursive: true });
     await rm(path.join(dir, "gen/grpc"), { recursive: true });
     await rm(path.join(dir, "gen/server"), { recursive: true });
+    await rm(path.join(dir, "gen/testing"), { recursive: true });
     await rm(path.join(dir, "gen/errors.ts"));
     await rm(path.join(dir, ".svcgen-cache"), { recursive: true, force: true });
     bufRun = bufGenerate(dir, await closedDatabaseUrl());
@@ -141,7 +142,7 @@ describe("buf generate with protoc-gen-svcgen, no database reachable", () => {
     expect(bufRun.status).toBe(0);
   });
 
-  test("writes exactly the gen/proto, gen/grpc, gen/server files and gen/errors.ts of svcgen generate, byte for byte", async () => {
+  test("writes exactly the gen/proto, gen/grpc, gen/server, gen/testing files and gen/errors.ts of svcgen generate, byte for byte", async () => {
     const written = await readTree(dir, path.join(dir, "gen"));
     const plugin = new Map([...written].filter(([p]) => fromProtos.test(p)));
     expect([...plugin.keys()].sort()).toEqual([
@@ -152,6 +153,8 @@ describe("buf generate with protoc-gen-svcgen, no database reachable", () => {
       "gen/proto/svcgen/v1/options_pb.ts",
       "gen/server/all.ts",
       "gen/server/user-service.ts",
+      "gen/testing/setup.ts",
+      "gen/testing/user-service.ts",
     ]);
     expect([...expected.keys()].sort()).toEqual([...plugin.keys()].sort());
     for (const [p, content] of expected) expect(plugin.get(p), p).toBe(content);

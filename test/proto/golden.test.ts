@@ -11,6 +11,7 @@ import { buildModel } from "../../cli/src/analyse/model-builder.js";
 import { emitErrorMap } from "../../cli/src/emit/error-map-emitter.js";
 import { emitQueryModules } from "../../cli/src/emit/query-module-emitter.js";
 import { emitServerEntries } from "../../cli/src/emit/server-entry-emitter.js";
+import { emitTestingKit } from "../../cli/src/emit/testing-kit-emitter.js";
 import { generateProto } from "../../cli/src/proto/generate-proto.js";
 import { protoConfig, repoRoot, usersGolden, usersProject } from "./proto-fixture.js";
 import { usersModel } from "./users-model.js";
@@ -27,7 +28,12 @@ describe("golden output of the users fixture", async () => {
   const model = buildModel({ ...usersModel, services: out.services });
   const errors = emitErrorMap(model, { out: "gen", domain: "acme-users" });
   const entries = emitServerEntries(model, { out: "gen", handlersDir: "src" });
-  const files = [...queryModules, errors, ...entries, ...out.files, ...out.handlerFiles];
+  const kit = emitTestingKit(model, {
+    out: "gen",
+    migrations: ["migrations/001_users.sql"],
+    postgres: 15,
+  });
+  const files = [...queryModules, errors, ...entries, ...kit, ...out.files, ...out.handlerFiles];
 
   test("no diagnostics", () => {
     expect(out.diagnostics).toEqual([]);
@@ -45,6 +51,8 @@ describe("golden output of the users fixture", async () => {
       "gen/proto/svcgen/v1/options_pb.ts",
       "gen/server/all.ts",
       "gen/server/user-service.ts",
+      "gen/testing/setup.ts",
+      "gen/testing/user-service.ts",
       "src/user-service/handlers.ts",
     ]);
     expect(out.handlerFiles.every((f) => f.created)).toBe(true);

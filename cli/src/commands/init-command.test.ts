@@ -30,6 +30,7 @@ describe("runInit", () => {
       "queries/users.sql",
       "proto/app/v1/users.proto",
       "tsconfig.json",
+      "test/user-service.test.ts",
       "package.json",
     ]);
     expect(updated).toEqual([]);

@@ -3,7 +3,9 @@
  * grpc-js (ghz cannot be installed everywhere). Message types come from the project's protos
  * through the same buf build `generate` does; requests are JSON templates (`{{seq}}`,
  * `{{uuid}}`, `{{name}}` from a values file) encoded once when they have no placeholder. One
- * channel (its own HTTP/2 connection) per `perChannel` in-flight calls. Reports throughput,
+ * channel (its own HTTP/2 connection) per `perChannel` in-flight calls. Every method kind: a
+ * client-streaming or bidi call sends `streamCount` messages from the template (with
+ * backpressure) and then half-closes; a bidi or server stream is read to its end. Reports throughput,
  * status counts, latency percentiles and the load client's own CPU per call, so a benchmark
  * can tell whether the client or the service was the bottleneck.
  */
@@ -64,6 +66,11 @@ export interface LoadOptions {
   readonly warmupMs?: number;
   /** Per-call deadline, ms. Default 10000. */
   readonly timeoutMs?: number;
+  /**
+   * Messages each client-streaming or bidi call sends. Default 10. Message `i` of call `c` is
+   * the template's request number `c * streamCount + i` (so `{{seq}}` counts messages).
+   */
+  readonly streamCount?: number;
   /** Metadata sent with every call (`authorization`, ...). */
   readonly metadata?: readonly (readonly [string, string])[];
   /** Told of every completed call (tests record per-call timings with it). */
@@ -95,6 +102,8 @@ export interface LoadReport {
   readonly clientCpu: { readonly usPerCall: number; readonly coreShare: number };
   /** Up to 5 distinct failure messages with their counts. */
   readonly errors: readonly { code: string; message: string; count: number }[];
+  /** Request messages sent and response messages received by the counted calls. */
+  readonly messages: { readonly sent: number; readonly received: number };
 }
 
 /** A compiled request template: the request bytes of call number `seq`. */
@@ -352,7 +361,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     options.durationMs ?? (options.calls === undefined ? 10_000 : Number.POSITIVE_INFINITY);
   const timeoutMs = options.timeoutMs ?? 10_000;
   const path = `/${options.method.parent.typeName}/${options.method.name}`;
-  const streaming = options.method.methodKind === "server_streaming";
+  const kind = options.method.methodKind;
+  const streamCount =
+    kind === "client_streaming" || kind === "bidi_streaming"
+      ? Math.max(1, options.streamCount ?? 10)
+      : 1;
   const channelCount = Math.ceil(concurrency / perChannel);
   // A local subchannel pool per client: otherwise grpc-js shares one connection between
   // clients of the same target, and the channels would not spread the load.
@@ -368,6 +381,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const constantRequest = options.template.constant
     ? Buffer.from(options.template.encode(0))
     : undefined;
+  const requestOf = (n: number): Buffer => {
+    if (constantRequest !== undefined) return constantRequest;
+    const bytes = options.template.encode(n);
+    return Buffer.isBuffer(bytes)
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  };
+  let sent = 0;
+  let received = 0;
 
   let latencies = new Float64Array(1024);
   let count = 0;
@@ -382,8 +404,16 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   let limit = warming ? Number.POSITIVE_INFINITY : total;
   const interval = options.rps === undefined ? 0 : 1000 / options.rps;
 
-  const record = (seq: number, code: number, ms: number, error?: ServiceError): void => {
+  const record = (
+    seq: number,
+    code: number,
+    ms: number,
+    error: ServiceError | undefined,
+    messages: { sent: number; received: number },
+  ): void => {
     if (warming) return;
+    sent += messages.sent;
+    received += messages.received;
     if (count === latencies.length) {
       const grown = new Float64Array(latencies.length * 2);
       grown.set(latencies);
@@ -408,35 +438,86 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
 
   const call = (client: Client, seq: number): Promise<void> =>
     new Promise((done) => {
-      const bytes = constantRequest ?? options.template.encode(seq);
-      const request = Buffer.isBuffer(bytes)
-        ? bytes
-        : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       const t0 = performance.now();
       const deadline = Date.now() + timeoutMs;
-      if (streaming) {
-        const stream = client.makeServerStreamRequest(path, identity, identity, request, metadata, {
-          deadline,
-        });
-        stream.on("data", () => {});
-        stream.on("error", (e: ServiceError) => {
-          record(seq, e.code, performance.now() - t0, e);
-          done();
-        });
-        stream.on("status", (s: { code: number }) => {
-          if (s.code === grpcStatus.OK) {
-            record(seq, grpcStatus.OK, performance.now() - t0);
-            done();
-          }
-        });
+      const io = { sent: 0, received: 0 };
+      let settled = false;
+      const finish = (code: number, error?: ServiceError): void => {
+        if (settled) return;
+        settled = true;
+        record(seq, code, performance.now() - t0, error, io);
+        done();
+      };
+      const onReply = (err: ServiceError | null): void => {
+        if (err === null) io.received++;
+        finish(err === null ? grpcStatus.OK : err.code, err ?? undefined);
+      };
+      if (kind === "unary") {
+        io.sent = 1;
+        client.makeUnaryRequest(
+          path,
+          identity,
+          identity,
+          requestOf(seq),
+          metadata,
+          { deadline },
+          onReply,
+        );
         return;
       }
-      client.makeUnaryRequest(path, identity, identity, request, metadata, { deadline }, (err) => {
-        const ms = performance.now() - t0;
-        if (err === null) record(seq, grpcStatus.OK, ms);
-        else record(seq, err.code, ms, err);
-        done();
-      });
+      if (kind === "server_streaming") {
+        io.sent = 1;
+        const stream = client.makeServerStreamRequest(
+          path,
+          identity,
+          identity,
+          requestOf(seq),
+          metadata,
+          {
+            deadline,
+          },
+        );
+        readToEnd(stream);
+        return;
+      }
+      const writable =
+        kind === "client_streaming"
+          ? client.makeClientStreamRequest(
+              path,
+              identity,
+              identity,
+              metadata,
+              { deadline },
+              onReply,
+            )
+          : client.makeBidiStreamRequest(path, identity, identity, metadata, { deadline });
+      if (kind === "bidi_streaming")
+        readToEnd(writable as ReturnType<Client["makeBidiStreamRequest"]>);
+      // Writes honour backpressure: wait for 'drain' when the stream's buffer is full.
+      let i = 0;
+      const writeMore = (): void => {
+        while (i < streamCount && !settled) {
+          const ok = writable.write(requestOf(seq * streamCount + i));
+          i++;
+          io.sent++;
+          if (!ok) {
+            writable.once("drain", writeMore);
+            return;
+          }
+        }
+        if (!settled) writable.end();
+      };
+      writeMore();
+
+      function readToEnd(stream: NodeJS.EventEmitter): void {
+        stream.on("data", () => {
+          io.received++;
+        });
+        stream.on("error", (e: ServiceError) => finish(e.code, e));
+        stream.on("status", (s: { code: number }) => {
+          if (s.code === grpcStatus.OK) finish(grpcStatus.OK);
+        });
+      }
     });
 
   const worker = async (w: number): Promise<void> => {
@@ -503,6 +584,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       coreShare: round((cpu.user + cpu.system) / 1000 / elapsed),
     },
     errors: [...errors.values()],
+    messages: { sent, received },
   };
 }
 
@@ -522,6 +604,9 @@ export function formatReport(r: LoadReport): string {
     `  latency ms: p50 ${ms(r.latencyMs.p50)}  p90 ${ms(r.latencyMs.p90)}  p99 ${ms(r.latencyMs.p99)}` +
       `  max ${ms(r.latencyMs.max)}  (min ${ms(r.latencyMs.min)}, mean ${ms(r.latencyMs.mean)})`,
     `  client CPU: ${r.clientCpu.usPerCall.toFixed(1)} us per call (${Math.round(r.clientCpu.coreShare * 100)} % of one core)`,
+    ...(r.messages.sent === r.calls && r.messages.received <= r.calls
+      ? []
+      : [`  messages: ${r.messages.sent} sent, ${r.messages.received} received`]),
     ...r.errors.map((e) => `  ${e.code} x${e.count}: ${e.message}`),
     "",
   ].join("\n");
@@ -538,6 +623,7 @@ export interface LoadCommandOptions {
   readonly rps?: string;
   readonly timeout: string;
   readonly warmup?: string;
+  readonly streamCount?: string;
   readonly target: string;
   readonly token?: string;
   readonly header: readonly string[];
@@ -574,6 +660,7 @@ export function parseLoadOptions(
   const calls = positive("--calls", opts.calls, true);
   const rps = positive("--rps", opts.rps, false);
   const warmup = positive("--warmup", opts.warmup, false);
+  const streamCount = positive("--stream-count", opts.streamCount, true);
   return {
     target: opts.target,
     concurrency: positive("--concurrency", opts.concurrency, true) ?? 10,
@@ -584,6 +671,7 @@ export function parseLoadOptions(
     ...(calls === undefined ? {} : { calls }),
     ...(rps === undefined ? {} : { rps }),
     ...(warmup === undefined ? {} : { warmupMs: warmup * 1000 }),
+    ...(streamCount === undefined ? {} : { streamCount }),
   };
 }
 
@@ -596,10 +684,13 @@ export async function runLoadCommand(
 ): Promise<{ report: LoadReport; text: string }> {
   const run = parseLoadOptions(opts);
   const method = findMethod(await loadProjectServices(config), name);
-  if (method.methodKind !== "unary" && method.methodKind !== "server_streaming") {
+  if (
+    run.streamCount !== undefined &&
+    method.methodKind !== "client_streaming" &&
+    method.methodKind !== "bidi_streaming"
+  ) {
     throw new LoadUsageError(
-      `${method.parent.name}.${method.name} is a ${method.methodKind.replace("_", "-")} method`,
-      "svcgen load calls unary and server-streaming methods",
+      `--stream-count applies to client-streaming and bidi methods; ${method.parent.name}.${method.name} is ${method.methodKind.replace("_", "-")}`,
     );
   }
   const values = opts.values === undefined ? [] : await readValues(resolve(cwd, opts.values));

@@ -14,6 +14,7 @@ import * as runtimeEvents from "../../../runtime/src/events/index.js";
 import * as runtimeGrpc from "../../../runtime/src/grpc/index.js";
 import * as runtime from "../../../runtime/src/index.js";
 import * as runtimeServer from "../../../runtime/src/server/index.js";
+import * as runtimeTesting from "../../../runtime/src/testing/index.js";
 import { buildModel } from "../analyse/model-builder.js";
 import type { GeneratedFile } from "../inputs.js";
 import { serialiseManifest } from "../manifest.js";
@@ -135,7 +136,7 @@ function typeCheck(
 }
 
 /** Runtime types that take a type argument. */
-const genericSymbols = new Set(["ServiceClient", "CopySpec", "BatchResult"]);
+const genericSymbols = new Set(["ServiceClient", "CopySpec", "BatchResult", "TestService"]);
 
 test("every golden output, and the usage examples next to them, type-check strictly", () => {
   const roots = caseNames.flatMap((name) => {
@@ -165,6 +166,7 @@ test("every value symbol in the runtime symbol table is exported by its runtime 
     "/server": new Set(Object.keys(runtimeServer)),
     "/entry": new Set(Object.keys(runtimeEntry)),
     "/events": new Set(Object.keys(runtimeEvents)),
+    "/testing": new Set(Object.keys(runtimeTesting)),
   };
   for (const [symbol, { typeOnly, subpath }] of Object.entries(runtimeSymbols)) {
     if (!typeOnly) expect(exported[subpath]?.has(symbol), symbol).toBe(true);

@@ -3,7 +3,8 @@
  * of the package (`@svcgen/runtime` for query modules, `@svcgen/runtime/grpc` for services and
  * handlers, `@svcgen/runtime/server` for the error map and the server entries,
  * `@svcgen/runtime/events` for the outbox writes and consumer types of declared events,
- * `@svcgen/runtime/entry` for what an entry may load before the telemetry preload). Emitters import runtime symbols only through this table (`FileBuilder.runtime`);
+ * `@svcgen/runtime/entry` for what an entry may load before the telemetry preload,
+ * `@svcgen/runtime/testing` for the test kit). Emitters import runtime symbols only through this table (`FileBuilder.runtime`);
  * the golden tests type-check every generated file against the runtime and check that each
  * value symbol is exported from its subpath, so a change on either side that breaks generated
  * code fails a test.
@@ -89,6 +90,13 @@ export const runtimeSymbols = {
   StoredEvent: { typeOnly: true, subpath: "/events" },
   traceHeaders: { typeOnly: false, subpath: "/events" },
   writeEvent: { typeOnly: false, subpath: "/events" },
+  TestDatabasesConfig: { typeOnly: true, subpath: "/testing" },
+  TestService: { typeOnly: true, subpath: "/testing" },
+  TestServiceOptions: { typeOnly: true, subpath: "/testing" },
+  defineTestDatabases: { typeOnly: false, subpath: "/testing" },
+  runWithTestDatabases: { typeOnly: false, subpath: "/testing" },
+  setupTestDatabases: { typeOnly: false, subpath: "/testing" },
+  startTestServer: { typeOnly: false, subpath: "/testing" },
 } as const satisfies Record<
   string,
   { readonly typeOnly: boolean; readonly subpath: RuntimeSubpath }
@@ -97,8 +105,9 @@ export const runtimeSymbols = {
 /**
  * The runtime's subpaths generated code imports. `/entry` loads only Node built-ins, so an
  * entry may import it statically before the telemetry preload has loaded grpc-js or pg.
+ * `/testing` is imported only by the test kit (`gen/testing/`).
  */
-export type RuntimeSubpath = "" | "/grpc" | "/server" | "/entry" | "/events";
+export type RuntimeSubpath = "" | "/grpc" | "/server" | "/entry" | "/events" | "/testing";
 
 /**
  * Modules an entry imports for their side effect, first, before anything else loads:

@@ -43,7 +43,7 @@ export function serviceLoaderName(service: ServiceModel): string {
 }
 
 /** Words of `text` in lines of at most `width` characters (a longer word gets its own line). */
-function wrap(text: string, width = 92): string[] {
+export function wrap(text: string, width = 92): string[] {
   const lines: string[] = [];
   let line = "";
   for (const word of text.split(" ")) {

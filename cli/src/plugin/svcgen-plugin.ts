@@ -17,8 +17,10 @@
  *
  * **Service entries and the error map.** Given the project's layout (which
  * {@link runSvcgenPlugin} reads from `svcgen.yaml`), it also answers `server/<service>.ts`,
- * `server/all.ts` and `errors.ts`, the same bytes as `svcgen generate`'s: the entries from the
- * services it bound, the error map from those and the manifest's constraints.
+ * `server/all.ts`, `errors.ts` and the test kit (`testing/setup.ts`, `testing/<service>.ts`),
+ * the same bytes as `svcgen generate`'s: the entries and the kit from the services it bound
+ * (the kit also from the migrations svcgen.yaml lists), the error map from those and the
+ * manifest's constraints.
  *
  * **What it does not write.** Handler skeletons (`src/<service>/handlers.ts`) are created and
  * extended only by `svcgen generate`: they are user-owned files that must be read before being
@@ -48,6 +50,7 @@ import { findConfig, loadConfig } from "../config/load-config.js";
 import { type Diagnostic, formatDiagnostic, hasErrors, sortDiagnostics } from "../diagnostics.js";
 import { emitErrorMap } from "../emit/error-map-emitter.js";
 import { emitServerEntries } from "../emit/server-entry-emitter.js";
+import { emitTestingKit } from "../emit/testing-kit-emitter.js";
 import { manifestName, parseManifest } from "../manifest.js";
 import type { Model } from "../model.js";
 import { projectPath } from "../project-paths.js";
@@ -128,6 +131,10 @@ export interface PluginLayout {
   readonly handlersDir: string;
   /** The `ErrorInfo` domain (`errors.domain`, default the project folder's name). */
   readonly errorDomain: string;
+  /** The migrations, project-relative, in order (the test kit's template). */
+  readonly migrations: readonly string[];
+  /** Major version of the embedded PostgreSQL (`database.postgres`). */
+  readonly postgres: number;
 }
 
 /** The response features the plugin supports: proto3 `optional` and editions, like protoc-gen-es. */
@@ -183,7 +190,12 @@ export function createSvcgenPlugin(project: PluginProject): Plugin {
         const prefix = out === "" || out === "." ? "" : `${out}/`;
         const entries = emitServerEntries(model, { out, handlersDir: layout.handlersDir });
         const errors = emitErrorMap(model, { out, domain: layout.errorDomain });
-        for (const f of [...entries, errors]) {
+        const kit = emitTestingKit(model, {
+          out,
+          migrations: layout.migrations,
+          postgres: layout.postgres,
+        });
+        for (const f of [...entries, errors, ...kit]) {
           files.push({
             path: f.path.startsWith(prefix) ? f.path.slice(prefix.length) : f.path,
             content: f.content,
@@ -340,6 +352,8 @@ export async function runSvcgenPlugin(
             out: projectPath(config.rootDir, config.out),
             handlersDir: projectPath(config.rootDir, config.proto.handlersDir),
             errorDomain: config.errorDomain ?? path.basename(config.rootDir),
+            migrations: config.schemaFiles.map((f) => projectPath(config.rootDir, f)),
+            postgres: config.database.postgres,
           },
         }),
   });

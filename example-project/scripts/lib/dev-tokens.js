@@ -9,7 +9,7 @@ import { createTestIssuer } from "@svcgen/runtime/testing";
 
 /**
  * Starts the issuer and the token endpoint.
- * @returns {Promise<{ env: Record<string, string>, tokenUrl: string, authorization: (uid: string, roles?: string[]) => Promise<Record<string, string>>, close: () => Promise<void> }>}
+ * @returns {Promise<{ env: Record<string, string>, tokenUrl: string, authorization: (uid: string, roles?: string[], more?: object) => Promise<Record<string, string>>, close: () => Promise<void> }>}
  */
 export async function startDevTokens() {
   const issuer = await createTestIssuer({
@@ -41,8 +41,12 @@ export async function startDevTokens() {
       AUTH_AUDIENCE: issuer.audience,
     },
     tokenUrl: `http://127.0.0.1:${port}/token`,
-    /** Call metadata `{ authorization: "Bearer ..." }` of a user with these roles. */
-    authorization: (uid, roles = []) => issuer.authorization({ uid, roles, expiresIn: "1h" }),
+    /**
+     * Call metadata `{ authorization: "Bearer ..." }` of a user with these roles; `more` adds
+     * claims (`{ email: "a@example.com", claims: { email_verified: true } }`).
+     */
+    authorization: (uid, roles = [], more = {}) =>
+      issuer.authorization({ ...more, uid, roles, expiresIn: "1h" }),
     async close() {
       await new Promise((resolve) => {
         server.close(() => resolve(undefined));

@@ -146,14 +146,3 @@ export function runNode(name, args, options = {}) {
     });
   });
 }
-
-/** Kills every child still running (their process groups), at once. */
-export function killAll() {
-  for (const child of running) {
-    try {
-      process.kill(-child.pid, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
-}

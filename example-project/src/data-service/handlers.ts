@@ -6,7 +6,6 @@ import { status } from "@grpc/grpc-js";
 import { withTransaction } from "@svcgen/runtime";
 import { type CallContext, invalidField, RpcError, toJsonObject } from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
-import type { RecordVisibility as RecordVisibilityLabel } from "../../gen/db/enums.js";
 import {
   getRecordAccess,
   listRecordsByOwner,
@@ -14,6 +13,7 @@ import {
   softDeleteRecord,
   updateRecord,
 } from "../../gen/db/data/records.js";
+import type { RecordVisibility as RecordVisibilityLabel } from "../../gen/db/enums.js";
 import {
   createDataServiceBound,
   emitRecordShared,
@@ -94,7 +94,8 @@ export class DataServiceImpl implements DataServiceHandlers {
     const after = decodePageToken(request.pageToken, "records");
     let beforeId: bigint | null = null;
     if (after !== undefined) {
-      if (!/^[1-9]\d{0,18}$/.test(after)) throw invalidField("page_token", "not a page token of this list");
+      if (!/^[1-9]\d{0,18}$/.test(after))
+        throw invalidField("page_token", "not a page token of this list");
       beforeId = BigInt(after);
     }
     const pageSize = request.pageSize ?? defaultPageSize;
@@ -155,18 +156,26 @@ export class DataServiceImpl implements DataServiceHandlers {
       { signal: ctx.signal },
     );
     if (row === null) {
-      throw await writeRefusal(this.db, request.id, caller, ctx, (current) =>
-        new RpcError(
-          status.ABORTED,
-          `Record ${request.id} is at version ${current}, not ${request.version}: read it again`,
-          {
-            errorInfo: {
-              reason: "RECORD_VERSION_MISMATCH",
-              domain: errorDomain,
-              metadata: { currentVersion: String(current), requestedVersion: String(request.version) },
+      throw await writeRefusal(
+        this.db,
+        request.id,
+        caller,
+        ctx,
+        (current) =>
+          new RpcError(
+            status.ABORTED,
+            `Record ${request.id} is at version ${current}, not ${request.version}: read it again`,
+            {
+              errorInfo: {
+                reason: "RECORD_VERSION_MISMATCH",
+                domain: errorDomain,
+                metadata: {
+                  currentVersion: String(current),
+                  requestedVersion: String(request.version),
+                },
+              },
             },
-          },
-        ),
+          ),
       );
     }
     return {

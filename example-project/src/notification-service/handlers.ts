@@ -16,10 +16,10 @@ import {
   notificationsAfter,
 } from "../../gen/db/notifications/notifications.js";
 import {
+  createNotificationServiceBound,
   type NotificationServiceBound,
   type NotificationServiceBoundOptions,
   type NotificationServiceHandlers,
-  createNotificationServiceBound,
 } from "../../gen/grpc/notification-service.js";
 import {
   NotificationKind,

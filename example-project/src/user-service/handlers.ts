@@ -5,10 +5,10 @@ import type { CallContext } from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
 import { searchProfiles } from "../../gen/db/user/profiles.js";
 import {
+  createUserServiceBound,
   type UserServiceBound,
   type UserServiceBoundOptions,
   type UserServiceHandlers,
-  createUserServiceBound,
 } from "../../gen/grpc/user-service.js";
 import { decodePageToken, encodePageToken, filterFingerprint } from "../shared/page-token.js";
 

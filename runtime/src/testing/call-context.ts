@@ -153,3 +153,30 @@ export async function expectQueryCancelled(
     );
   }
 }
+
+/** Options of {@link untilOk}. */
+export interface UntilOkOptions {
+  /** Give up after this long, ms. Default 15000. */
+  readonly timeoutMs?: number;
+  /** Wait between attempts, ms. Default 100. */
+  readonly intervalMs?: number;
+}
+
+/**
+ * Calls again until a call succeeds (after an outage, say) or `timeoutMs` passes; resolves to
+ * the first OK outcome, else the last failed one (never rejects), with `ms` the time until then
+ * across attempts.
+ */
+export async function untilOk<T>(
+  call: () => Promise<T>,
+  options: UntilOkOptions = {},
+): Promise<CallOutcome<T>> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const t0 = performance.now();
+  for (;;) {
+    const outcome = await callOutcome(call);
+    const ms = performance.now() - t0;
+    if (outcome.codeName === "OK" || ms >= timeoutMs) return { ...outcome, ms };
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
+  }
+}

@@ -2,7 +2,9 @@
  * `@svcgen/runtime/testing`: building blocks for testing generated services. Import it only
  * from tests (never from a service's own code): a test token issuer (real keys, JWKS on
  * loopback), database outages, call-context helpers (deadlines, cancel mid-call, asserting
- * that server-side SQL was cancelled), and fault-injection specs for `startServer`.
+ * that server-side SQL was cancelled), fault-injection specs for `startServer`, test databases
+ * (one migrated template per run, a fresh copy per test file or test) and in-process test
+ * services (`startTestServer`, which a generated `gen/testing/<service>.ts` calls).
  */
 
 export {
@@ -15,4 +17,6 @@ export {
 } from "../server/fault-interceptor.js";
 export * from "./call-context.js";
 export * from "./database-outage.js";
+export * from "./test-databases.js";
 export * from "./test-issuer.js";
+export * from "./test-service.js";
