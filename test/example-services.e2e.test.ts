@@ -772,7 +772,7 @@ describe("notification service", () => {
     await sql.query("DELETE FROM notifications");
   });
 
-  test("a sign-up's notification arrives on an open subscription within a second", async () => {
+  test("a sign-up's notification arrives on an open subscription", async () => {
     const dave = randomUUID();
     as.dave = await (async () => ({
       metadata: await issuer.authorization({
@@ -784,11 +784,10 @@ describe("notification service", () => {
     const controller = new AbortController();
     const stream = reader(notifications.subscribe({}, { ...as.dave, signal: controller.signal }));
     await eventually(async () => (await listeners()) === 1);
-    const sent = Date.now();
     expect((await auth.signIn({}, as.dave)).created).toBe(true);
     // SignIn's transaction -> outbox -> relay -> event log -> consumer -> notification.
-    const welcome = await stream.next(1000);
-    expect(Date.now() - sent).toBeLessThan(1000);
+    // Delivery is asserted, not its speed (no timed assertions in tests).
+    const welcome = await stream.next(10_000);
     expect(welcome).toMatchObject({ kind: NotificationKind.INFO, title: "Welcome" });
     controller.abort();
     expect(await stream.ended).toMatchObject({ code: status.CANCELLED });
