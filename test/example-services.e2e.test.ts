@@ -228,10 +228,13 @@ async function eventually(probe: () => Promise<boolean>, ms = 5000): Promise<voi
   }
 }
 
-/** How many connections of the notification service hold a LISTEN. */
+/**
+ * How many connections of the notification service hold the subscriptions' LISTEN (the events
+ * relays and consumers hold LISTEN connections of their own, on other channels).
+ */
 async function listeners(): Promise<number> {
   const r = await sql.query<{ n: string }>(
-    "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'",
+    "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %notification_created%'",
   );
   return Number(r.rows[0]?.n ?? 0);
 }
@@ -743,6 +746,60 @@ describe("file service", () => {
 describe("notification service", () => {
   const created: bigint[] = [];
 
+  test("the other services' events became notifications, one per event", async () => {
+    // user.signed_up (the auth tests' first sign-ins), record.shared (Alice shared with Bob),
+    // file.uploaded (Alice's upload): each through the outbox, the relay and the consumer.
+    const titles = async (uid: string): Promise<string[]> =>
+      (
+        await sql.query<{ title: string }>(
+          "SELECT title FROM notifications WHERE user_id = $1 ORDER BY id",
+          [uid],
+        )
+      ).rows.map((r) => r.title);
+    await eventually(
+      async () => (await titles(alice)).length === 2 && (await titles(bob)).length === 2,
+    );
+    expect(await titles(alice)).toEqual(["Welcome", "Uploaded five.bin"]);
+    expect(await titles(bob)).toEqual(["Welcome", "A record was shared with you"]);
+    const events = await sql.query<{ topic: string; n: string }>(
+      "SELECT topic, count(*) AS n FROM svcgen_processed_events WHERE group_name = 'example.notifications.v1.NotificationService' AND status = 'done' GROUP BY topic ORDER BY topic",
+    );
+    // One user.signed_up per account the auth tests created.
+    const accounts = Number(
+      (await sql.query<{ n: string }>("SELECT count(*) AS n FROM accounts")).rows[0]?.n,
+    );
+    expect(events.rows.map((r) => [r.topic, Number(r.n)])).toEqual([
+      ["file.uploaded", 1],
+      ["record.shared", 1],
+      ["user.signed_up", accounts],
+    ]);
+    // The tests below count only the notifications they create.
+    await sql.query("DELETE FROM notifications");
+  });
+
+  test("a sign-up's notification arrives on an open subscription", async () => {
+    const dave = randomUUID();
+    as.dave = await (async () => ({
+      metadata: await issuer.authorization({
+        uid: dave,
+        email: "dave@example.com",
+        claims: { email_verified: true },
+      }),
+    }))();
+    const controller = new AbortController();
+    const stream = reader(notifications.subscribe({}, { ...as.dave, signal: controller.signal }));
+    await eventually(async () => (await listeners()) === 1);
+    expect((await auth.signIn({}, as.dave)).created).toBe(true);
+    // SignIn's transaction -> outbox -> relay -> event log -> consumer -> notification.
+    // Delivery is asserted, not its speed (no timed assertions in tests).
+    const welcome = await stream.next(10_000);
+    expect(welcome).toMatchObject({ kind: NotificationKind.INFO, title: "Welcome" });
+    controller.abort();
+    expect(await stream.ended).toMatchObject({ code: status.CANCELLED });
+    await eventually(async () => (await listeners()) === 0);
+    await sql.query("DELETE FROM notifications");
+  });
+
   test("CreateNotification needs the service role", async () => {
     const req = { userId: alice, kind: NotificationKind.INFO, title: "Welcome" };
     expect((await failure(notifications.createNotification(req, as.alice))).code).toBe(
@@ -881,6 +938,11 @@ describe("account deletion and shutdown", () => {
       status.NOT_FOUND,
     );
     expect((await failure(users.deleteMyAccount({}, as.bob))).code).toBe(status.NOT_FOUND);
+    // user.deleted: the notification service removes Bob's notifications.
+    await eventually(
+      async () =>
+        (await sql.query("SELECT 1 FROM notifications WHERE user_id = $1", [bob])).rowCount === 0,
+    );
     // The handle is free again.
     await users.createProfile({ handle: "bob", displayName: "Carol", locale: "en" }, as.carol);
   });

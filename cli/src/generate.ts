@@ -187,7 +187,13 @@ export async function generate(
   const { emitProtoCode, emitHandlerFiles } = await import("./proto/generate-proto.js");
   files.push(...emitProtoCode(inputs.protos, analysis.model, out));
   const handlersDir = projectPath(config.rootDir, config.proto.handlersDir);
-  files.push(...emitServerEntries(analysis.model, { out, handlersDir }));
+  files.push(
+    ...emitServerEntries(analysis.model, {
+      out,
+      handlersDir,
+      eventsTransport: config.eventsTransport,
+    }),
+  );
   files.push(
     ...emitTestingKit(analysis.model, {
       out,

@@ -354,6 +354,61 @@ export interface MethodPolicy {
   readonly group?: string;
 }
 
+/** A top-level field of a producing RPC's request or response, for an event's key or payload. */
+export interface EventFieldSource {
+  readonly from: "request" | "response";
+  readonly field: FieldRef;
+}
+
+/** How a producing RPC fills an event's payload. */
+export type EventPayload =
+  /** The response message, as the RPC returns it. */
+  | { readonly kind: "response" }
+  /** The request message, as the RPC received it. */
+  | { readonly kind: "request" }
+  /** A message of its own, field by field from the request and the response. */
+  | {
+      /** Empty for a hand-written RPC: its handler passes the payload to `emit<Event>`. */
+      readonly kind: "fields";
+      readonly fields: readonly {
+        readonly field: FieldRef;
+        readonly source: EventFieldSource;
+      }[];
+    };
+
+/** An event one RPC emits (`emits` in `(svcgen.v1.method)`), checked. */
+export interface EmittedEvent {
+  /** `user.signed_up`. */
+  readonly topic: string;
+  /** The topic in PascalCase, naming the helpers: `UserSignedUp` (`emitUserSignedUp`). */
+  readonly name: string;
+  /** The payload's message type. */
+  readonly message: MessageRef;
+  /** Where a bound RPC's ordering key comes from; absent: no key. */
+  readonly key?: EventFieldSource;
+  /** A hand-written RPC's declared key (its handler passes the value to `emit<Event>`). */
+  readonly handKey?: string;
+  readonly payload: EventPayload;
+}
+
+/** One topic a service consumes (`consumes` in `(svcgen.v1.service)`), checked. */
+export interface ConsumedEvent {
+  readonly topic: string;
+  /** The topic in PascalCase: `UserSignedUp`. */
+  readonly name: string;
+  /** The payload's message type (the producer's). */
+  readonly message: MessageRef;
+  /** The handler method in TypeScript: `onUserSignedUp`. */
+  readonly handler: string;
+}
+
+/** A service's consumer group and what it consumes. */
+export interface ConsumerModel {
+  /** The group: `consumer_group`, else the service's full name. */
+  readonly group: string;
+  readonly events: readonly ConsumedEvent[];
+}
+
 /** The four RPC kinds. */
 export type MethodKind = "unary" | "server_streaming" | "client_streaming" | "bidi_streaming";
 
@@ -369,6 +424,8 @@ export interface MethodModel {
   readonly policy: MethodPolicy;
   /** Set when the RPC is bound to a query and the binding checked out. */
   readonly binding?: MethodBinding;
+  /** The events it emits, in declaration order; absent when none. */
+  readonly emits?: readonly EmittedEvent[];
 }
 
 /** One gRPC service of the project's protos. */
@@ -384,6 +441,8 @@ export interface ServiceModel {
   /** File name stem of its generated and handler files (`user-service`). */
   readonly stem: string;
   readonly methods: readonly MethodModel[];
+  /** What the service consumes; absent when nothing. */
+  readonly consumer?: ConsumerModel;
 }
 
 /**

@@ -19,6 +19,7 @@ const migrations = [
   "migrations/file/002_file_content.sql",
   "migrations/notifications/001_notifications.sql",
   "migrations/notifications/002_notify_on_insert.sql",
+  "migrations/notifications/003_notification_events.sql",
 ];
 
 async function migrate(url) {

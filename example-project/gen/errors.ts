@@ -293,6 +293,14 @@ export const errorMap: ErrorMapTable = {
       message: "A notification with this before_id already exists",
       description: "must be unique",
     },
+    notifications_event_id_key: {
+      kind: "unique",
+      code: "ALREADY_EXISTS",
+      reason: "NOTIFICATIONS_EVENT_ID_KEY",
+      fields: ["eventId"],
+      message: "A notification with this eventId already exists",
+      description: "must be unique",
+    },
     "notifications.created_at": {
       kind: "not_null",
       code: "INVALID_ARGUMENT",

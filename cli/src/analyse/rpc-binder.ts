@@ -44,6 +44,7 @@ import {
 import { ProtoCodes } from "../proto/proto-codes.js";
 import { fieldLocation, type Locator, methodLocation } from "../proto/source-locations.js";
 import { leafType } from "../ts-type-renderer.js";
+import { bindEvents } from "./event-binder.js";
 import { stringTypes } from "./ts-types.js";
 
 /** The module of a proto file's generated messages, relative to the output folder. */
@@ -299,6 +300,8 @@ export interface BindInput {
   readonly services: readonly DescService[];
   readonly queries: readonly QueryModel[];
   readonly locate: Locator;
+  /** A message of the build by full name, for event payload types. Default: none found. */
+  readonly message?: (typeName: string) => DescMessage | undefined;
 }
 
 /**
@@ -371,7 +374,25 @@ export function bindServices(input: BindInput): {
       methods,
     });
   }
-  return { services, diagnostics };
+  // Events: declared per RPC and per service, checked across services (producer and
+  // consumer payload types).
+  const events = bindEvents({
+    services: input.services,
+    message: input.message ?? (() => undefined),
+    locate: input.locate,
+    messageRef,
+    fieldRef,
+  });
+  diagnostics.push(...events.diagnostics);
+  const withEvents = services.map((s) => {
+    const consumer = events.consumers.get(s.typeName);
+    const methods = s.methods.map((m) => {
+      const emits = events.emits.get(`${s.typeName}.${m.name}`);
+      return emits === undefined ? m : { ...m, emits };
+    });
+    return consumer === undefined ? { ...s, methods } : { ...s, methods, consumer };
+  });
+  return { services: withEvents, diagnostics };
 }
 
 /** Reports a binding problem; with `field`, at that field's declaration, else at the RPC's option. */

@@ -41,6 +41,11 @@
  * errors:
  *   domain: my-project    # the ErrorInfo domain of gen/errors.ts; default the `name` of the
  *                         #   package.json beside this file, else the folder's name
+ * events:
+ *   transport: postgres   # postgres | nats: the default transport of the generated entries'
+ *                         #   relay and consumers; default postgres. At run time
+ *                         #   SVCGEN_EVENTS_TRANSPORT overrides it, and NATS_URL alone selects
+ *                         #   nats when this key is absent
  * templates: templates    # optional; a folder whose files override the built-in text
  *                         #   templates by name (`svcgen templates eject` copies them there)
  * deploy:                 # optional; absent: no deployment files. Every key has a default
@@ -236,6 +241,16 @@ export const configSchema = z.strictObject(
       )
       .nullish(),
     deploy: deploySchema.nullish(),
+    events: z
+      .strictObject(
+        {
+          transport: z
+            .enum(["postgres", "nats"], { error: "expected postgres or nats" })
+            .optional(),
+        },
+        { error: "expected a mapping" },
+      )
+      .nullish(),
     // One flat union (not pathList inside it), so the reporter can name the one branch that
     // fits what was written: an unknown key of the mapping, an empty folder name.
     proto: z
@@ -278,6 +293,7 @@ export const knownKeys: Readonly<Record<string, readonly string[]>> = {
   options: ["int8", "date", "preparedStatements", "unannotated"],
   proto: ["roots", "handlers"],
   errors: ["domain"],
+  events: ["transport"],
   deploy: Object.keys(deploySchema.shape),
   "deploy.vm": ["size", "memory"],
 };

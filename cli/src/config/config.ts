@@ -149,6 +149,11 @@ export interface ResolvedConfig {
    * `name` of the package.json beside the config, else the project folder's name.
    */
   readonly errorDomain?: string;
+  /**
+   * `events.transport`: the transport generated entries use unless the environment says
+   * otherwise; absent: the runtime's choice (NATS when `NATS_URL` is set, else PostgreSQL).
+   */
+  readonly eventsTransport?: "postgres" | "nats";
   /** Template overrides; absent when the config has no `templates:` key. */
   readonly templates?: TemplatesConfig;
   /** Deployment files; absent when the config has no `deploy:` key. */

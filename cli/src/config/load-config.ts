@@ -203,6 +203,7 @@ class ConfigLoader {
       cacheDir: resolve(this.rootDir, raw.cache ?? ".svcgen-cache"),
       proto,
       errorDomain: raw.errors?.domain ?? defaultErrorDomain(this.rootDir),
+      ...(raw.events?.transport === undefined ? {} : { eventsTransport: raw.events.transport }),
     };
   }
 

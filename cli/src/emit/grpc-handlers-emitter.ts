@@ -7,7 +7,7 @@
  */
 import { Project, ScriptTarget, SyntaxKind } from "ts-morph";
 import type { Diagnostic } from "../diagnostics.js";
-import type { MethodModel, ServiceModel } from "../model.js";
+import type { ConsumedEvent, MethodModel, ServiceModel } from "../model.js";
 import { ProtoCodes } from "../proto/proto-codes.js";
 import { createFileBuilder, type FileBuilder } from "./generated-file.js";
 import { generatedHeader } from "./grpc-service-emitter.js";
@@ -47,6 +47,21 @@ function methodText(service: ServiceModel, m: MethodModel, names: MethodNames): 
   return [...head, ...body, "  }"].join("\n");
 }
 
+/** One consumer method of the class: a stub that throws until written (the event is retried, then dead-lettered). */
+function consumerText(service: ServiceModel, e: ConsumedEvent): string {
+  const iface = `${service.name}Handlers`;
+  const param = (i: number): string => `Parameters<${iface}[${JSON.stringify(e.handler)}]>[${i}]`;
+  return [
+    `  ${e.handler}(`,
+    `    _event: ${param(0)},`,
+    `    _tx: ${param(1)},`,
+    `    _ctx: ${param(2)},`,
+    "  ): Promise<void> {",
+    `    throw new Error(${JSON.stringify(`${service.name}.${e.handler}: handling ${e.topic} is not implemented yet`)});`,
+    "  }",
+  ].join("\n");
+}
+
 /** Runtime names for method text printed into `f`, imported on use. */
 function runtimeNames(f: FileBuilder): MethodNames {
   return {
@@ -76,7 +91,10 @@ export function createHandlerFile(
   const gen = (name: string, typeOnly: boolean): string =>
     f.import({ name, from: genGrpcFromHandler, typeOnly });
   const names = runtimeNames(f);
-  const methods = service.methods.map((m) => methodText(service, m, names));
+  const methods = [
+    ...service.methods.map((m) => methodText(service, m, names)),
+    ...(service.consumer?.events ?? []).map((e) => consumerText(service, e)),
+  ];
   f.print();
   f.print`/** Serves ${service.typeName}: register with \`add${s}(server, new ${cls}(pool))\`. */`;
   f.print`export class ${cls} implements ${gen(`${s}Handlers`, true)} {`;
@@ -140,7 +158,11 @@ export function mergeHandlerFile(
       return [];
     }),
   );
-  const rpcNames = new Set(service.methods.map((m) => m.localName));
+  const consumed = service.consumer?.events ?? [];
+  const rpcNames = new Set([
+    ...service.methods.map((m) => m.localName),
+    ...consumed.map((e) => e.handler),
+  ]);
   for (const m of cls.getMethods()) {
     if (rpcNames.has(m.getName())) continue;
     // Private, protected and static methods are the user's helpers: none can handle an RPC.
@@ -168,7 +190,10 @@ export function mergeHandlerFile(
     });
   }
   const missing = service.methods.filter((m) => !present.has(m.localName));
-  if (missing.length === 0) return { content: undefined, diagnostics };
+  const missingConsumers = consumed.filter((e) => !present.has(e.handler));
+  if (missing.length === 0 && missingConsumers.length === 0) {
+    return { content: undefined, diagnostics };
+  }
 
   // Stubs need `unimplemented` and `CallContext`: the names the file imports, else imported
   // by one import statement from the printer, added before the first import.
@@ -186,7 +211,10 @@ export function mergeHandlerFile(
   const close = cls.getEnd() - 1;
   const before = existing.slice(0, close);
   const lead = before.endsWith("\n") ? "" : "\n";
-  const stubs = missing.map((m) => `\n${methodText(service, m, names)}\n`).join("");
+  const stubs = [
+    ...missing.map((m) => `\n${methodText(service, m, names)}\n`),
+    ...missingConsumers.map((e) => `\n${consumerText(service, e)}\n`),
+  ].join("");
   let content = `${before}${lead}${stubs}${existing.slice(close)}`;
   const importBlock = f.renderImports();
   if (importBlock !== "") {

@@ -10,6 +10,8 @@ import type {
   ColumnBinding,
   ColumnModel,
   Conversion,
+  EmittedEvent,
+  EventFieldSource,
   MessageRef,
   MethodBinding,
   MethodModel,
@@ -105,7 +107,12 @@ export function emitGrpcService(
   const base = lowerFirst(s);
   const queries = new Map(model.queries.map((q) => [q.name, q]));
   const bound = service.methods.filter((m) => m.binding !== undefined);
+  const produced = producedEvents(service);
+  const consumer = service.consumer;
+  const hasEvents = produced.length > 0 || consumer !== undefined;
   for (const name of [
+    ...produced.map((e) => `emit${e.event.name}`),
+    ...(hasEvents ? [`${base}Events`] : []),
     `${base}Definition`,
     `${s}Handlers`,
     `${base}Policies`,
@@ -143,6 +150,20 @@ export function emitGrpcService(
       "  ",
     );
     body.push(`  ${m.localName}(${sig.params}): ${sig.returns};`);
+  }
+  for (const e of consumer?.events ?? []) {
+    doc(
+      [
+        `Consumes ${e.topic} (${e.message.typeName}) in consumer group ${consumer?.group}.`,
+        "Called once per event with its payload, inside the transaction that records it as processed",
+        "(write through `tx` and your writes commit with that record); throwing rolls back and the",
+        "event is retried with backoff, then dead-lettered.",
+      ],
+      "  ",
+    );
+    body.push(
+      `  ${e.handler}(event: ${messageType(f, e.message)}, tx: ${f.import({ name: "PoolClient", from: "pg", typeOnly: true })}, ctx: ${f.runtime("EventContext")}): Promise<void>;`,
+    );
   }
   body.push("}", "");
 
@@ -196,6 +217,8 @@ export function emitGrpcService(
     `  return ${f.runtime("createServiceClient")}(${svcConst}, target, options);`,
     "}",
   );
+  for (const e of produced) body.push("", ...emitHelper(f, e));
+  if (hasEvents) body.push("", ...eventsConst(f, service, produced));
 
   // Bound implementations.
   const boundNames = bound.map((m) => JSON.stringify(m.localName));
@@ -219,7 +242,13 @@ export function emitGrpcService(
     "}",
     "",
   );
-  const ctx: BoundContext = { f, options, enumConsts: new Map(), service };
+  const ctx: BoundContext = {
+    f,
+    options,
+    enumConsts: new Map(),
+    service,
+    keyed: new Map(produced.map((e) => [e.event.topic, e.keyed])),
+  };
   const poolType = f.import({ name: "Pool", from: "pg", typeOnly: true });
   const impls: string[] = [];
   for (const m of bound) {
@@ -253,6 +282,167 @@ interface BoundContext {
   /** Enum maps by conversion, declared once per file. */
   readonly enumConsts: Map<string, { readonly ident: string; readonly decl: string }>;
   readonly service: ServiceModel;
+  /** Whether each produced topic's `emit<Event>` helper takes a key. */
+  readonly keyed: ReadonlyMap<string, boolean>;
+}
+
+/** A topic the service's RPCs emit, once per topic, and whether any declaration has a key. */
+interface ProducedEvent {
+  readonly event: EmittedEvent;
+  readonly keyed: boolean;
+}
+
+/** The topics the service's RPCs emit, in declaration order, one per topic. */
+function producedEvents(service: ServiceModel): ProducedEvent[] {
+  const out = new Map<string, { event: EmittedEvent; keyed: boolean }>();
+  for (const m of service.methods) {
+    for (const e of m.emits ?? []) {
+      const seen = out.get(e.topic);
+      const keyed = e.key !== undefined || e.handKey !== undefined;
+      if (seen === undefined) out.set(e.topic, { event: e, keyed });
+      else seen.keyed ||= keyed;
+    }
+  }
+  return [...out.values()];
+}
+
+/** The message schema constant of `m`, imported as a value. */
+function schemaValue(f: FileBuilder, m: MessageRef): string {
+  return f.import({ name: m.schema, from: moduleSpecifier(m.module), typeOnly: false });
+}
+
+/** `emit<Event>(tx, payload, key?)`: the typed outbox write of one topic. */
+function emitHelper(f: FileBuilder, p: ProducedEvent): string[] {
+  const e = p.event;
+  const schema = schemaValue(f, e.message);
+  const init = `${f.import({ name: "MessageInitShape", from: "@bufbuild/protobuf", typeOnly: true })}<typeof ${schema}>`;
+  const tx = `${f.import({ name: "PoolClient", from: "pg", typeOnly: true })} | ${f.import({ name: "Client", from: "pg", typeOnly: true })}`;
+  const create = f.import({ name: "create", from: "@bufbuild/protobuf", typeOnly: false });
+  const toBinary = f.import({ name: "toBinary", from: "@bufbuild/protobuf", typeOnly: false });
+  return [
+    ...jsDocLines([
+      `Writes one ${e.topic} event (payload ${e.message.typeName}) to the outbox.`,
+      "Call it with `tx`, the transaction that writes the data the event describes: relays deliver",
+      "the event once that commits, and never if it rolls back; nothing waits for a consumer.",
+      `${p.keyed ? "Events of one `key` reach consumers in order. " : ""}The active trace context goes in its`,
+      "headers, so the consumer's span joins the producer's trace. Resolves with the event's id.",
+    ]),
+    `export function emit${e.name}(`,
+    `  tx: ${tx},`,
+    `  payload: ${init},`,
+    ...(p.keyed ? ["  key: string,"] : []),
+    "): Promise<string> {",
+    `  return ${f.runtime("writeEvent")}(tx, {`,
+    `    topic: ${JSON.stringify(e.topic)},`,
+    ...(p.keyed ? ["    key,"] : []),
+    `    payload: ${toBinary}(${schema}, ${create}(${schema}, payload)),`,
+    `    headers: ${f.runtime("traceHeaders")}(),`,
+    "  });",
+    "}",
+  ];
+}
+
+/** `<service>Events`: what the server entry needs to run the relay and the consumer. */
+function eventsConst(f: FileBuilder, service: ServiceModel, produced: ProducedEvent[]): string[] {
+  const base = lowerFirst(service.name);
+  const c = service.consumer;
+  const lines = [
+    ...jsDocLines([
+      `The events of ${service.typeName}, for its server entry: the topics its RPCs emit (the entry`,
+      c === undefined
+        ? "runs the outbox relay when there are any)."
+        : `runs the outbox relay when there are any) and its consumer group ${c.group} (the entry`,
+      ...(c === undefined ? [] : ["runs it, each event dispatched to its handler method)."]),
+    ]),
+    `export const ${base}Events: ${f.runtime("ServiceEvents")}<${service.name}Handlers> = {`,
+    `  produces: [${produced.map((p) => JSON.stringify(p.event.topic)).join(", ")}],`,
+  ];
+  if (c !== undefined) {
+    const fromBinary = f.import({
+      name: "fromBinary",
+      from: "@bufbuild/protobuf",
+      typeOnly: false,
+    });
+    lines.push(
+      "  consumes: {",
+      `    group: ${JSON.stringify(c.group)},`,
+      `    topics: [${c.events.map((e) => JSON.stringify(e.topic)).join(", ")}],`,
+      `    handle(handlers, event: ${f.runtime("StoredEvent")}, tx, ctx) {`,
+      "      switch (event.topic) {",
+    );
+    for (const e of c.events) {
+      lines.push(
+        `        case ${JSON.stringify(e.topic)}:`,
+        `          return handlers.${e.handler}(${fromBinary}(${schemaValue(f, e.message)}, event.payload), tx, ctx);`,
+      );
+    }
+    lines.push(
+      "        default:",
+      `          return Promise.reject(new Error(\`${service.name} does not consume \${event.topic}\`));`,
+      "      }",
+      "    },",
+      "  },",
+    );
+  }
+  lines.push("};");
+  return lines;
+}
+
+/** The expression of an event's key or payload field source (`response.id`, `request.userId`). */
+function sourceExpr(s: EventFieldSource): string {
+  return `${s.from}.${s.field.localName}`;
+}
+
+/** The `await emit<Event>(tx, payload, key)` statements of a producing RPC, `response` in scope. */
+function emitCalls(m: MethodModel, ctx: BoundContext, indent: string): string[] {
+  const out: string[] = [];
+  for (const e of m.emits ?? []) {
+    // The payload: the response or request message itself, or an object, one field per line.
+    let payload: string[];
+    switch (e.payload.kind) {
+      case "response":
+      case "request":
+        payload = [`${indent}  ${e.payload.kind},`];
+        break;
+      case "fields": {
+        const parts = e.payload.fields.map(({ field, source }) =>
+          // An unset optional source leaves a plain payload field at its default.
+          source.field.presence && !field.presence
+            ? `...(${sourceExpr(source)} === undefined ? {} : { ${field.localName}: ${sourceExpr(source)} })`
+            : `${field.localName}: ${sourceExpr(source)}`,
+        );
+        payload =
+          parts.length === 0
+            ? [`${indent}  {},`]
+            : [`${indent}  {`, ...parts.map((p) => `${indent}    ${p},`), `${indent}  },`];
+        break;
+      }
+    }
+    const key =
+      e.key === undefined
+        ? ctx.keyed.get(e.topic) === true
+          ? ['""']
+          : []
+        : [`String(${sourceExpr(e.key)}${e.key.field.presence ? ' ?? ""' : ""})`];
+    out.push(
+      `${indent}await emit${e.name}(`,
+      `${indent}  tx,`,
+      ...payload,
+      ...key.map((k) => `${indent}  ${k},`),
+      `${indent});`,
+    );
+  }
+  return out;
+}
+
+/** Whether a producing RPC's events read the request. */
+function emitsReadRequest(m: MethodModel): boolean {
+  return (m.emits ?? []).some(
+    (e) =>
+      e.key?.from === "request" ||
+      e.payload.kind === "request" ||
+      (e.payload.kind === "fields" && e.payload.fields.some((x) => x.source.from === "request")),
+  );
 }
 
 /** The expression converting `expr` by `c`; `name` names the value in runtime errors. */
@@ -394,7 +584,7 @@ function paramValue(p: ParamBinding, q: QueryModel, ctx: BoundContext): string {
 function emitBound(m: MethodModel, b: MethodBinding, q: QueryModel, ctx: BoundContext): string[] {
   const { f, options } = ctx;
   const i6 = "      ";
-  const reqUsed = b.params.some((p) => p.source.kind === "field");
+  const reqUsed = b.params.some((p) => p.source.kind === "field") || emitsReadRequest(m);
   const sig = methodSignature(f, m, { request: reqUsed ? "request" : "_request", ctx: "ctx" });
   const queryModule = options.queryModule(q.file);
   if (b.result.kind === "stream") {
@@ -444,37 +634,63 @@ function emitBound(m: MethodModel, b: MethodBinding, q: QueryModel, ctx: BoundCo
     out.push("    },");
     return out;
   }
-  const call = `${fn}(db, ${paramsObject(b.params, q, ctx, i6)}, { signal: ctx.signal })`;
-  const out = [`    async ${m.localName}(${sig.params}): ${sig.returns} {`];
+  // A producing RPC runs its query and writes its events in one transaction: `tx` instead of
+  // the pool, the response built as a message (its fields feed keys and payloads), the events
+  // written after the query; NOT_FOUND or any error rolls both back.
+  const emitting = (m.emits ?? []).length > 0;
+  const dbExpr = emitting ? "tx" : "db";
+  const call = `${fn}(${dbExpr}, ${paramsObject(b.params, q, ctx, i6)}, { signal: ctx.signal })`;
+  const lines: string[] = [];
+  let value: string;
   switch (b.result.kind) {
     case "one":
-      out.push(
+      lines.push(
         `      const row = await ${call};`,
         `      if (row === null) throw ${f.runtime("notFound")}(${JSON.stringify(`${ctx.service.name}.${m.name}: no ${m.output.tsName} for this request`)});`,
-        `      return ${rowToMessage(b.result.columns, q, ctx, i6)};`,
       );
+      value = rowToMessage(b.result.columns, q, ctx, i6);
       break;
     case "manyField":
-      out.push(
-        `      const rows = await ${call};`,
-        "      return {",
+      lines.push(`      const rows = await ${call};`);
+      value = [
+        "{",
         `        ${b.result.field.localName}: rows.map((row) => (${rowToMessage(b.result.columns, q, ctx, "        ")})),`,
-        "      };",
-      );
+        "      }",
+      ].join("\n");
       break;
     case "exec":
-      out.push(`      await ${call};`, "      return {};");
+      lines.push(`      await ${call};`);
+      value = "{}";
       break;
     case "execrows":
-      if (b.result.field === undefined) out.push(`      await ${call};`, "      return {};");
-      else {
-        out.push(
-          `      const count = await ${call};`,
-          `      return { ${b.result.field.localName}: ${convert(b.result.conversion, "count", "count", ctx)} };`,
-        );
+      if (b.result.field === undefined) {
+        lines.push(`      await ${call};`);
+        value = "{}";
+      } else {
+        lines.push(`      const count = await ${call};`);
+        value = `{ ${b.result.field.localName}: ${convert(b.result.conversion, "count", "count", ctx)} }`;
       }
       break;
   }
-  out.push("    },");
-  return out;
+  const head = `    async ${m.localName}(${sig.params}): ${sig.returns} {`;
+  if (!emitting) return [head, ...lines, `      return ${value};`, "    },"];
+  const create = f.import({ name: "create", from: "@bufbuild/protobuf", typeOnly: false });
+  const outSchema = schemaValue(f, m.output);
+  const inner = [
+    ...lines,
+    `      const response = ${create}(${outSchema}, ${value});`,
+    ...emitCalls(m, ctx, i6),
+    "      return response;",
+  ];
+  return [
+    head,
+    `      return ${f.runtime("withTransaction")}(`,
+    "        db,",
+    "        async (tx) => {",
+    ...inner.map((l) => (l === "" ? l : `    ${l}`.replace(/\n/g, "\n    "))),
+    "        },",
+    "        { signal: ctx.signal },",
+    "      );",
+    "    },",
+  ];
 }

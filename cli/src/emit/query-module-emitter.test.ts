@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { describe, expect, test } from "vitest";
 import * as runtimeEntry from "../../../runtime/src/entry/index.js";
+import * as runtimeEvents from "../../../runtime/src/events/index.js";
 import * as runtimeGrpc from "../../../runtime/src/grpc/index.js";
 import * as runtime from "../../../runtime/src/index.js";
 import * as runtimeServer from "../../../runtime/src/server/index.js";
@@ -164,6 +165,7 @@ test("every value symbol in the runtime symbol table is exported by its runtime 
     "/grpc": new Set(Object.keys(runtimeGrpc)),
     "/server": new Set(Object.keys(runtimeServer)),
     "/entry": new Set(Object.keys(runtimeEntry)),
+    "/events": new Set(Object.keys(runtimeEvents)),
     "/testing": new Set(Object.keys(runtimeTesting)),
   };
   for (const [symbol, { typeOnly, subpath }] of Object.entries(runtimeSymbols)) {

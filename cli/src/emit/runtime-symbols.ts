@@ -2,6 +2,7 @@
  * The one table of `@svcgen/runtime` symbols that generated code may import, for every subpath
  * of the package (`@svcgen/runtime` for query modules, `@svcgen/runtime/grpc` for services and
  * handlers, `@svcgen/runtime/server` for the error map and the server entries,
+ * `@svcgen/runtime/events` for the outbox writes and consumer types of declared events,
  * `@svcgen/runtime/entry` for what an entry may load before the telemetry preload,
  * `@svcgen/runtime/testing` for the test kit). Emitters import runtime symbols only through this table (`FileBuilder.runtime`);
  * the golden tests type-check every generated file against the runtime and check that each
@@ -55,6 +56,7 @@ export const runtimeSymbols = {
   encodeTimestamp: { typeOnly: false, subpath: "" },
   encodeTimestamptz: { typeOnly: false, subpath: "" },
   encodeValue: { typeOnly: false, subpath: "" },
+  withTransaction: { typeOnly: false, subpath: "" },
   CallContext: { typeOnly: true, subpath: "/grpc" },
   ClientOptions: { typeOnly: true, subpath: "/grpc" },
   ClientTarget: { typeOnly: true, subpath: "/grpc" },
@@ -78,11 +80,16 @@ export const runtimeSymbols = {
   ErrorMapTable: { typeOnly: true, subpath: "/server" },
   RegisteredService: { typeOnly: true, subpath: "/server" },
   ServerHandle: { typeOnly: true, subpath: "/server" },
+  ServiceEvents: { typeOnly: true, subpath: "/server" },
   StartServerOptions: { typeOnly: true, subpath: "/server" },
   defineService: { typeOnly: false, subpath: "/server" },
   runMain: { typeOnly: false, subpath: "/server" },
   startServer: { typeOnly: false, subpath: "/server" },
   isMainModule: { typeOnly: false, subpath: "/entry" },
+  EventContext: { typeOnly: true, subpath: "/events" },
+  StoredEvent: { typeOnly: true, subpath: "/events" },
+  traceHeaders: { typeOnly: false, subpath: "/events" },
+  writeEvent: { typeOnly: false, subpath: "/events" },
   TestDatabasesConfig: { typeOnly: true, subpath: "/testing" },
   TestService: { typeOnly: true, subpath: "/testing" },
   TestServiceOptions: { typeOnly: true, subpath: "/testing" },
@@ -100,7 +107,7 @@ export const runtimeSymbols = {
  * entry may import it statically before the telemetry preload has loaded grpc-js or pg.
  * `/testing` is imported only by the test kit (`gen/testing/`).
  */
-export type RuntimeSubpath = "" | "/grpc" | "/server" | "/entry" | "/testing";
+export type RuntimeSubpath = "" | "/grpc" | "/server" | "/entry" | "/events" | "/testing";
 
 /**
  * Modules an entry imports for their side effect, first, before anything else loads:

@@ -23,6 +23,13 @@ export interface ServerEmitOptions {
   readonly out: string;
   /** The handlers folder, project-relative (`src`, from `proto.handlers`). */
   readonly handlersDir: string;
+  /** `events.transport` of the config: the entries' default event transport. */
+  readonly eventsTransport?: "postgres" | "nats" | undefined;
+}
+
+/** Whether a service produces or consumes events (its entry then passes its `<service>Events`). */
+function hasEvents(service: ServiceModel): boolean {
+  return service.consumer !== undefined || service.methods.some((m) => (m.emits ?? []).length > 0);
 }
 
 /** The file of one service's entry: `<out>/server/<stem>.ts`, next to `<out>/grpc/<stem>.ts`. */
@@ -69,6 +76,7 @@ function printStart(
   names: { entry: string; startOptions: string; handle: string },
   what: string,
   services: (indent: string) => string[],
+  eventsTransport: "postgres" | "nats" | undefined,
 ): void {
   const errors = f.import({ name: "errorMap", from: "../errors.js", typeOnly: false });
   const lazy = f.lazyImports();
@@ -90,7 +98,12 @@ function printStart(
   for (const line of lazy.render("  ")) f.print(line);
   for (const line of body) f.print(line);
   const errorMap = errors === "errorMap" ? errors : `errorMap: ${errors}`;
-  f.print`  return ${startServer}({ services, ${errorMap}, ...options });`;
+  // svcgen.yaml's events.transport; the environment (SVCGEN_EVENTS_TRANSPORT) still wins.
+  const events =
+    eventsTransport === undefined
+      ? ""
+      : `, events: { transport: ${JSON.stringify(eventsTransport)}, ...options.events }`;
+  f.print`  return ${startServer}({ services, ${errorMap}, ...options${events} });`;
   f.print("}");
   f.print();
   f.print("// Run with node: start from the environment; SIGTERM/SIGINT shut down gracefully.");
@@ -129,12 +142,18 @@ function emitServiceEntry(
   const svc = lazy.import(service.name, serviceModule);
   const policies = lazy.import(`${lowerFirst(service.name)}Policies`, grpcModule);
   const impl = lazy.import(cls, handlerModule);
+  const events = hasEvents(service)
+    ? lazy.import(`${lowerFirst(service.name)}Events`, grpcModule)
+    : undefined;
   f.print();
   f.jsDoc(
     wrap(
       `${service.typeName} as the server registers it: its policies, and its handlers made by ` +
-        `\`new ${cls}(pool)\` from ${handlerFilePath(service, options.handlersDir)}. Loaded with ` +
-        "`import()`, so an entry's telemetry preload runs before grpc-js and pg load.",
+        `\`new ${cls}(pool)\` from ${handlerFilePath(service, options.handlersDir)}` +
+        (events === undefined
+          ? ""
+          : ", and its events (the outbox relay for the topics it emits, its consumer group for those it consumes)") +
+        ". Loaded with `import()`, so an entry's telemetry preload runs before grpc-js and pg load.",
     ),
   );
   f.print`export async function ${loader}(): Promise<${registered}> {`;
@@ -143,11 +162,16 @@ function emitServiceEntry(
   f.print`    service: ${svc},`;
   f.print`    policies: ${policies},`;
   f.print`    handlers: (db) => new ${impl}(db),`;
+  if (events !== undefined) f.print`    events: ${events},`;
   f.print("  });");
   f.print("}");
-  printStart(f, names, service.typeName, (indent) => [
-    `${indent}const services = [await ${loader}()];`,
-  ]);
+  printStart(
+    f,
+    names,
+    service.typeName,
+    (indent) => [`${indent}const services = [await ${loader}()];`],
+    hasEvents(service) ? options.eventsTransport : undefined,
+  );
   return f.finish();
 }
 
@@ -165,11 +189,17 @@ function emitAllEntry(model: Model, options: ServerEmitOptions): { path: string;
     model.services.length === 1
       ? (model.services[0]?.typeName ?? "")
       : `every service of the project (${model.services.map((s) => s.name).join(", ")})`;
-  printStart(f, names, what, (indent) => [
-    `${indent}const services = await Promise.all([`,
-    ...loaders.map((l) => `${indent}  ${l}(),`),
-    `${indent}]);`,
-  ]);
+  printStart(
+    f,
+    names,
+    what,
+    (indent) => [
+      `${indent}const services = await Promise.all([`,
+      ...loaders.map((l) => `${indent}  ${l}(),`),
+      `${indent}]);`,
+    ],
+    model.services.some(hasEvents) ? options.eventsTransport : undefined,
+  );
   return f.finish();
 }
 

@@ -91,7 +91,12 @@ export function bindProtoServices(
     seen.set(serviceStem(s), s);
   }
   const locate = createLocator(protos.files, protos.sourcePaths);
-  const bound = bindServices({ services, queries, locate });
+  const bound = bindServices({
+    services,
+    queries,
+    locate,
+    message: (name) => registry.getMessage(name),
+  });
   return { services: bound.services, diagnostics: [...diagnostics, ...bound.diagnostics] };
 }
 

@@ -19,4 +19,11 @@ export const ProtoCodes = {
   breaking: "SVC306",
   /** The user's handler file could not be updated (no class found, not parseable). */
   handlerFile: "SVC307",
+  /**
+   * An event declaration that cannot work: a bad topic, an unknown message, a key or payload
+   * field that does not exist or fit, a consumer whose payload type differs from the producer's.
+   */
+  badEvent: "SVC308",
+  /** A service consumes a topic that no RPC of the project emits (a warning). */
+  unproducedTopic: "SVC309",
 } as const;

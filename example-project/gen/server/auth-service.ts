@@ -8,14 +8,15 @@ import { errorMap } from "../errors.js";
 
 /**
  * example.auth.v1.AuthService as the server registers it: its policies, and its handlers made
- * by `new AuthServiceImpl(pool)` from src/auth-service/handlers.ts. Loaded with `import()`, so
- * an entry's telemetry preload runs before grpc-js and pg load.
+ * by `new AuthServiceImpl(pool)` from src/auth-service/handlers.ts, and its events (the outbox
+ * relay for the topics it emits, its consumer group for those it consumes). Loaded with
+ * `import()`, so an entry's telemetry preload runs before grpc-js and pg load.
  */
 export async function loadAuthService(): Promise<RegisteredService> {
   const [
     { defineService },
     { AuthServiceImpl },
-    { authServicePolicies },
+    { authServiceEvents, authServicePolicies },
     { AuthService },
   ] = await Promise.all([
     import("@svcgen/runtime/server"),
@@ -27,6 +28,7 @@ export async function loadAuthService(): Promise<RegisteredService> {
     service: AuthService,
     policies: authServicePolicies,
     handlers: (db) => new AuthServiceImpl(db),
+    events: authServiceEvents,
   });
 }
 

@@ -8,14 +8,15 @@ import { errorMap } from "../errors.js";
 
 /**
  * example.data.v1.DataService as the server registers it: its policies, and its handlers made
- * by `new DataServiceImpl(pool)` from src/data-service/handlers.ts. Loaded with `import()`, so
- * an entry's telemetry preload runs before grpc-js and pg load.
+ * by `new DataServiceImpl(pool)` from src/data-service/handlers.ts, and its events (the outbox
+ * relay for the topics it emits, its consumer group for those it consumes). Loaded with
+ * `import()`, so an entry's telemetry preload runs before grpc-js and pg load.
  */
 export async function loadDataService(): Promise<RegisteredService> {
   const [
     { defineService },
     { DataServiceImpl },
-    { dataServicePolicies },
+    { dataServiceEvents, dataServicePolicies },
     { DataService },
   ] = await Promise.all([
     import("@svcgen/runtime/server"),
@@ -27,6 +28,7 @@ export async function loadDataService(): Promise<RegisteredService> {
     service: DataService,
     policies: dataServicePolicies,
     handlers: (db) => new DataServiceImpl(db),
+    events: dataServiceEvents,
   });
 }
 

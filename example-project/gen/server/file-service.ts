@@ -8,14 +8,15 @@ import { errorMap } from "../errors.js";
 
 /**
  * example.file.v1.FileService as the server registers it: its policies, and its handlers made
- * by `new FileServiceImpl(pool)` from src/file-service/handlers.ts. Loaded with `import()`, so
- * an entry's telemetry preload runs before grpc-js and pg load.
+ * by `new FileServiceImpl(pool)` from src/file-service/handlers.ts, and its events (the outbox
+ * relay for the topics it emits, its consumer group for those it consumes). Loaded with
+ * `import()`, so an entry's telemetry preload runs before grpc-js and pg load.
  */
 export async function loadFileService(): Promise<RegisteredService> {
   const [
     { defineService },
     { FileServiceImpl },
-    { fileServicePolicies },
+    { fileServiceEvents, fileServicePolicies },
     { FileService },
   ] = await Promise.all([
     import("@svcgen/runtime/server"),
@@ -27,6 +28,7 @@ export async function loadFileService(): Promise<RegisteredService> {
     service: FileService,
     policies: fileServicePolicies,
     handlers: (db) => new FileServiceImpl(db),
+    events: fileServiceEvents,
   });
 }
 

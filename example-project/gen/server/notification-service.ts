@@ -9,14 +9,15 @@ import { errorMap } from "../errors.js";
 /**
  * example.notifications.v1.NotificationService as the server registers it: its policies, and
  * its handlers made by `new NotificationServiceImpl(pool)` from
- * src/notification-service/handlers.ts. Loaded with `import()`, so an entry's telemetry
- * preload runs before grpc-js and pg load.
+ * src/notification-service/handlers.ts, and its events (the outbox relay for the topics it
+ * emits, its consumer group for those it consumes). Loaded with `import()`, so an entry's
+ * telemetry preload runs before grpc-js and pg load.
  */
 export async function loadNotificationService(): Promise<RegisteredService> {
   const [
     { defineService },
     { NotificationServiceImpl },
-    { notificationServicePolicies },
+    { notificationServiceEvents, notificationServicePolicies },
     { NotificationService },
   ] = await Promise.all([
     import("@svcgen/runtime/server"),
@@ -28,6 +29,7 @@ export async function loadNotificationService(): Promise<RegisteredService> {
     service: NotificationService,
     policies: notificationServicePolicies,
     handlers: (db) => new NotificationServiceImpl(db),
+    events: notificationServiceEvents,
   });
 }
 

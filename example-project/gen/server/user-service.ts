@@ -8,14 +8,15 @@ import { errorMap } from "../errors.js";
 
 /**
  * example.user.v1.UserService as the server registers it: its policies, and its handlers made
- * by `new UserServiceImpl(pool)` from src/user-service/handlers.ts. Loaded with `import()`, so
- * an entry's telemetry preload runs before grpc-js and pg load.
+ * by `new UserServiceImpl(pool)` from src/user-service/handlers.ts, and its events (the outbox
+ * relay for the topics it emits, its consumer group for those it consumes). Loaded with
+ * `import()`, so an entry's telemetry preload runs before grpc-js and pg load.
  */
 export async function loadUserService(): Promise<RegisteredService> {
   const [
     { defineService },
     { UserServiceImpl },
-    { userServicePolicies },
+    { userServiceEvents, userServicePolicies },
     { UserService },
   ] = await Promise.all([
     import("@svcgen/runtime/server"),
@@ -27,6 +28,7 @@ export async function loadUserService(): Promise<RegisteredService> {
     service: UserService,
     policies: userServicePolicies,
     handlers: (db) => new UserServiceImpl(db),
+    events: userServiceEvents,
   });
 }
 

@@ -26,6 +26,7 @@ export const testDatabases: TestDatabasesConfig = defineTestDatabases({
     "migrations/file/002_file_content.sql",
     "migrations/notifications/001_notifications.sql",
     "migrations/notifications/002_notify_on_insert.sql",
+    "migrations/notifications/003_notification_events.sql",
   ],
   postgres: 15,
 });

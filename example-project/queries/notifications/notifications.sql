@@ -43,3 +43,13 @@ WHERE user_id = @user_id AND read_at IS NULL;
 
 -- name: CountUnread :one
 SELECT count(*) AS unread FROM notifications WHERE user_id = @user_id AND read_at IS NULL;
+
+-- A notification made from an event: at most one per event (a replayed event adds nothing).
+-- name: CreateNotificationForEvent :execrows
+INSERT INTO notifications (user_id, kind, title, body, payload, event_id)
+VALUES (@user_id, @kind, @title, sqlc.narg(body), sqlc.narg(payload), @event_id)
+ON CONFLICT (event_id) DO NOTHING;
+
+-- Every notification of a user (their account was deleted).
+-- name: DeleteUserNotifications :execrows
+DELETE FROM notifications WHERE user_id = @user_id;

@@ -12,6 +12,7 @@ import {
   type AuthServiceBoundOptions,
   type AuthServiceHandlers,
   createAuthServiceBound,
+  emitUserSignedUp,
 } from "../../gen/grpc/auth-service.js";
 
 /** How long a session opened by SignIn lasts: 30 days. */
@@ -53,6 +54,11 @@ export class AuthServiceImpl implements AuthServiceHandlers {
           { signal: ctx.signal },
         );
         if (account === null) throw new Error("the account upsert returned no row");
+        // The first sign-in: the notification service welcomes the new user (delivered after
+        // this transaction commits, never if it rolls back).
+        if (account.created) {
+          await emitUserSignedUp(tx, { userId: account.id, email: account.email ?? "" }, account.id);
+        }
         const session = await createSession(
           tx,
           {

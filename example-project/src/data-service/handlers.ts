@@ -3,6 +3,7 @@
 
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
+import { withTransaction } from "@svcgen/runtime";
 import { type CallContext, invalidField, RpcError, toJsonObject } from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
 import {
@@ -15,6 +16,7 @@ import {
 import type { RecordVisibility as RecordVisibilityLabel } from "../../gen/db/enums.js";
 import {
   createDataServiceBound,
+  emitRecordShared,
   type DataServiceBound,
   type DataServiceBoundOptions,
   type DataServiceHandlers,
@@ -217,9 +219,24 @@ export class DataServiceImpl implements DataServiceHandlers {
     if (request.userId.toLowerCase() === caller.toLowerCase()) {
       throw invalidField("user_id", "a record cannot be shared with its owner");
     }
-    const shared = await shareOwnRecord(
+    // The share and its record.shared event commit together (the recipient's notification).
+    const shared = await withTransaction(
       this.db,
-      { recordId: request.recordId, ownerId: caller, userId: request.userId },
+      async (tx) => {
+        const n = await shareOwnRecord(
+          tx,
+          { recordId: request.recordId, ownerId: caller, userId: request.userId },
+          { signal: ctx.signal },
+        );
+        if (n > 0) {
+          await emitRecordShared(
+            tx,
+            { recordId: request.recordId, ownerId: caller, userId: request.userId },
+            String(request.recordId),
+          );
+        }
+        return n;
+      },
       { signal: ctx.signal },
     );
     if (shared === 0) throw await writeRefusal(this.db, request.recordId, caller, ctx);

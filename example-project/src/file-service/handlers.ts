@@ -15,6 +15,7 @@ import {
 } from "../../gen/db/file/files.js";
 import {
   createFileServiceBound,
+  emitFileUploaded,
   type FileServiceBound,
   type FileServiceBoundOptions,
   type FileServiceHandlers,
@@ -206,6 +207,13 @@ export class FileServiceImpl implements FileServiceHandlers {
       },
       content(),
       ctx.signal,
+      // With the row, in its transaction: the owner's "uploaded" notification.
+      (tx, stored) =>
+        emitFileUploaded(
+          tx,
+          { fileId: stored.id, ownerId, name: stored.name, sizeBytes: stored.sizeBytes },
+          ownerId,
+        ).then(() => undefined),
     );
     return toFileMessage(row);
   }

@@ -15,7 +15,7 @@ import {
 import { status } from "@grpc/grpc-js";
 import { withTransaction } from "@svcgen/runtime";
 import { RpcError } from "@svcgen/runtime/grpc";
-import type { Pool } from "pg";
+import type { Client, Pool, PoolClient } from "pg";
 import {
   type CreateFileRow,
   createFile,
@@ -65,9 +65,15 @@ export interface FileStorage {
   /**
    * Stores `content` and the metadata row, all or nothing: when `content` throws (a wrong
    * checksum, a size over the limit, a cancelled call) or the row cannot be committed,
-   * nothing is left behind. `content` verifies itself before it ends.
+   * nothing is left behind. `content` verifies itself before it ends. `inTransaction` runs in
+   * the transaction that commits the row (the upload's event goes there), after the insert.
    */
-  store(file: NewFile, content: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<CreateFileRow>;
+  store(
+    file: NewFile,
+    content: AsyncIterable<Uint8Array>,
+    signal: AbortSignal,
+    inTransaction?: (tx: PoolClient | Client, row: CreateFileRow) => Promise<void>,
+  ): Promise<CreateFileRow>;
 }
 
 /** Reads the content of stored files, from wherever each one's row says it is. */
@@ -105,7 +111,7 @@ async function* rechunk(source: AsyncIterable<Uint8Array>, size: number): AsyncG
 export function createPostgresStorage(db: Pool): FileStorage {
   return {
     kind: "postgres",
-    store(file, content, signal) {
+    store(file, content, signal, inTransaction) {
       return withTransaction(
         db,
         async (tx) => {
@@ -118,6 +124,7 @@ export function createPostgresStorage(db: Pool): FileStorage {
           }
           // A call cancelled after its last chunk still stores nothing.
           if (signal.aborted) throw signal.reason;
+          await inTransaction?.(tx, row);
           return row;
         },
         // The content stream can be read only once: a serialization failure is not retried.
@@ -138,13 +145,20 @@ export function createS3Storage(db: Pool, target: S3Target): FileStorage {
   const partBytes = target.partBytes ?? 8 * 1024 * 1024;
   return {
     kind: "s3",
-    async store(file, content, signal) {
+    async store(file, content, signal, inTransaction) {
       await putObject(target, file, content, partBytes, signal);
       try {
         if (signal.aborted) throw signal.reason;
-        const row = await createFile(db, { ...file, storage: "s3" }, { signal });
-        if (row === null) throw new Error("INSERT ... RETURNING gave no row");
-        return row;
+        return await withTransaction(
+          db,
+          async (tx) => {
+            const row = await createFile(tx, { ...file, storage: "s3" }, { signal });
+            if (row === null) throw new Error("INSERT ... RETURNING gave no row");
+            await inTransaction?.(tx, row);
+            return row;
+          },
+          { signal },
+        );
       } catch (error) {
         await deleteObject(target, file.storageKey);
         throw error;

@@ -5,9 +5,12 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
 import { type CallContext, RpcError, toJsonObject } from "@svcgen/runtime/grpc";
-import type { Pool } from "pg";
+import type { EventContext } from "@svcgen/runtime/events";
+import type { Pool, PoolClient } from "pg";
 import type { NotificationKind as NotificationKindLabel } from "../../gen/db/enums.js";
 import {
+  createNotificationForEvent,
+  deleteUserNotifications,
   type GetNotificationRow,
   getNotification,
   notificationsAfter,
@@ -22,6 +25,12 @@ import {
   NotificationKind,
   type NotificationSchema,
 } from "../../gen/proto/example/notifications/v1/notifications_pb.js";
+import type {
+  FileUploaded,
+  RecordShared,
+  UserDeleted,
+  UserSignedUp,
+} from "../../gen/proto/example/events/v1/events_pb.js";
 import { NotificationListener } from "./notification-listener.js";
 
 /** Announced notifications a subscription may have queued before it is ended as too slow. */
@@ -177,5 +186,46 @@ export class NotificationServiceImpl implements NotificationServiceHandlers {
     ctx: CallContext,
   ): ReturnType<NotificationServiceHandlers["markAllRead"]> {
     return this.bound.markAllRead(request, ctx);
+  }
+
+  /** A welcome note for the new user. */
+  async onUserSignedUp(event: UserSignedUp, tx: PoolClient, ctx: EventContext): Promise<void> {
+    await createNotificationForEvent(tx, {
+      userId: event.userId,
+      kind: "info",
+      title: "Welcome",
+      body: event.email === "" ? null : `Signed up as ${event.email}`,
+      payload: { userId: event.userId },
+      eventId: ctx.id,
+    });
+  }
+
+  /** Tells the user a record was shared with them. */
+  async onRecordShared(event: RecordShared, tx: PoolClient, ctx: EventContext): Promise<void> {
+    await createNotificationForEvent(tx, {
+      userId: event.userId,
+      kind: "share",
+      title: "A record was shared with you",
+      body: null,
+      payload: { recordId: String(event.recordId), ownerId: event.ownerId },
+      eventId: ctx.id,
+    });
+  }
+
+  /** Confirms an upload to its owner. */
+  async onFileUploaded(event: FileUploaded, tx: PoolClient, ctx: EventContext): Promise<void> {
+    await createNotificationForEvent(tx, {
+      userId: event.ownerId,
+      kind: "info",
+      title: `Uploaded ${event.name}`,
+      body: `${event.sizeBytes} bytes`,
+      payload: { fileId: event.fileId },
+      eventId: ctx.id,
+    });
+  }
+
+  /** A deleted account's notifications go with it. */
+  async onUserDeleted(event: UserDeleted, tx: PoolClient, _ctx: EventContext): Promise<void> {
+    await deleteUserNotifications(tx, { userId: event.userId });
   }
 }

@@ -34,7 +34,16 @@ export interface ConsumerOptions {
   readonly retryMaxMs?: number | undefined;
   /** Default: silent. Dead letters are logged with `error`, failed attempts with `warn`. */
   readonly logger?: EventLogger | undefined;
+  /**
+   * Called after every attempt with the event's topic and what came of it: `done` (handled
+   * and recorded), `skipped` (processed before: a redelivery), `failed` (the handler threw; it
+   * will be retried) or `dead` (its last attempt failed). Metrics count these. Default none.
+   */
+  readonly onOutcome?: ((topic: string, outcome: ConsumerOutcome) => void) | undefined;
 }
+
+/** What {@link ConsumerOptions.onOutcome} reports for one attempt at an event. */
+export type ConsumerOutcome = "done" | "skipped" | "failed" | "dead";
 
 /** A running consumer. */
 export interface Consumer {
@@ -138,13 +147,17 @@ export async function startConsumer(options: ConsumerOptions): Promise<Consumer>
   const retryBaseMs = options.retryBaseMs ?? 200;
   const retryMaxMs = options.retryMaxMs ?? 10_000;
   const logger = options.logger ?? silentLogger;
+  const onOutcome = options.onOutcome ?? (() => {});
   const stopping = new AbortController();
 
   async function deliver(event: StoredEvent, progress: () => void): Promise<void> {
     for (;;) {
       if (stopping.signal.aborted) throw new ConsumerStoppedError("Consumer stopped");
       const outcome = await processEvent(pool, group, event, handle);
-      if (outcome.kind !== "failed") return;
+      if (outcome.kind !== "failed") {
+        onOutcome(event.topic, outcome.kind);
+        return;
+      }
       const details = {
         group,
         eventId: event.id,
@@ -154,9 +167,11 @@ export async function startConsumer(options: ConsumerOptions): Promise<Consumer>
       };
       if (outcome.attempts >= maxAttempts) {
         await pool.query(deadSql, [group, event.id]);
+        onOutcome(event.topic, "dead");
         logger.error("Event dead-lettered after its last attempt", details);
         return;
       }
+      onOutcome(event.topic, "failed");
       logger.warn("Event handler failed; retrying", details);
       progress();
       await pause(backoffDelay(outcome.attempts, retryBaseMs, retryMaxMs), stopping.signal);

@@ -102,3 +102,21 @@ export function pause(ms: number, signal?: AbortSignal): Promise<void> {
 export function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * What a generated consumer method receives beside the decoded payload and the transaction:
+ * the event's identity and metadata, and the consumer group handling it.
+ */
+export interface EventContext {
+  /** The event's UUID (the dedupe key: a redelivery has the same id). */
+  readonly id: string;
+  readonly topic: string;
+  /** The ordering key, `""` for none. */
+  readonly key: string;
+  /** When the producer wrote it. */
+  readonly createdAt: Date;
+  /** The producer's headers (trace context). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The consumer group handling it. */
+  readonly group: string;
+}

@@ -6,6 +6,7 @@
 export {
   type Consumer,
   type ConsumerOptions,
+  type ConsumerOutcome,
   type EventHandler,
   type ProcessOutcome,
   processEvent,
@@ -13,6 +14,7 @@ export {
 } from "./event-consumer.js";
 export { type PruneOptions, type PruneResult, pruneEvents } from "./event-retention.js";
 export {
+  type EventContext,
   type EventLogger,
   type EventTransport,
   type StoredEvent,
@@ -20,6 +22,7 @@ export {
   silentLogger,
   type TransportSubscription,
 } from "./event-types.js";
+export { ensureEventsSchema } from "./events-migration.js";
 export {
   eventCursorTable,
   eventLogChannel,
@@ -33,3 +36,4 @@ export { createNatsTransport, type NatsTransportOptions } from "./nats-transport
 export { type Relay, type RelayOptions, startRelay } from "./outbox-relay.js";
 export { InvalidEventError, type NewEvent, writeEvent } from "./outbox-writer.js";
 export { createPostgresTransport, type PostgresTransportOptions } from "./postgres-transport.js";
+export { traceHeaders, withEventSpan } from "./trace-context.js";

@@ -21,6 +21,7 @@ export * from "./recover-interceptor.js";
 export * from "./reflection.js";
 export * from "./retry-interceptor.js";
 export * from "./runtime-events.js";
+export * from "./service-events.js";
 export * from "./shedding-interceptor.js";
 export * from "./side-port.js";
 export {

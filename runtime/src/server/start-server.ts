@@ -70,6 +70,12 @@ import { createRecoverInterceptor } from "./recover-interceptor.js";
 import { addReflection } from "./reflection.js";
 import { createRetryInterceptor, type RetryOptions } from "./retry-interceptor.js";
 import { type RuntimeSnapshot, RuntimeState } from "./runtime-events.js";
+import {
+  type EventsSettings,
+  type RunningEvents,
+  type ServiceEvents,
+  startServiceEvents,
+} from "./service-events.js";
 import { createShedder, type SheddingOptions } from "./shedding-interceptor.js";
 import { type SidePort, type SidePortRoute, startSidePort } from "./side-port.js";
 
@@ -87,14 +93,21 @@ export interface RegisteredService {
   readonly handlers: object | ((db: pg.Pool) => object);
   readonly policies: Readonly<Record<string, MethodPolicy>>;
   readonly fallbacks?: Readonly<Record<string, FallbackHandler>>;
+  /** The events it produces and consumes (`<service>Events` of the generated module). */
+  readonly events?: ServiceEvents<never>;
 }
 
 /** Typed registration of one generated service (checks handlers against the service). */
-export function defineService<S extends DescService>(registration: {
+export function defineService<
+  S extends DescService,
+  H extends ServiceHandlers<S> = ServiceHandlers<S>,
+>(registration: {
   readonly service: S;
-  readonly handlers: ServiceHandlers<S> | ((db: pg.Pool) => ServiceHandlers<S>);
+  readonly handlers: H | ((db: pg.Pool) => H);
   readonly policies: Readonly<Record<string, MethodPolicy>>;
   readonly fallbacks?: Readonly<Record<string, FallbackHandler>>;
+  /** Its events; the consumer dispatches to the handlers made above (which implement `on<Event>`). */
+  readonly events?: ServiceEvents<H>;
 }): RegisteredService {
   return registration as RegisteredService;
 }
@@ -172,6 +185,11 @@ export interface StartServerOptions {
   readonly keyRetryMs?: number;
   /** How often the database health probe runs, ms. Default 500. */
   readonly probeIntervalMs?: number;
+  /**
+   * Events of services that declare them (relay, consumers, transport, tables); see
+   * `service-events.ts`. The generated entry passes svcgen.yaml's `events.transport`.
+   */
+  readonly events?: EventsSettings;
 }
 
 /** A running server. */
@@ -190,6 +208,8 @@ export interface ServerHandle {
   serving(): boolean;
   /** The registry `/metrics` serves; undefined with metrics off. */
   readonly metrics: Registry | undefined;
+  /** The running relay and consumers; undefined when no service has events. */
+  readonly events: RunningEvents | undefined;
   /**
    * Graceful shutdown: NOT_SERVING and readiness 503, wait `shutdownDelayMs`, stop accepting,
    * let calls finish until the grace period ends, abort the rest (server-side SQL cancel),
@@ -400,8 +420,10 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     "grpc.max_receive_message_length": env.maxMessageBytes,
     "grpc.max_send_message_length": env.maxMessageBytes,
   });
+  const withEvents: { events: ServiceEvents; handlers: object }[] = [];
   for (const s of options.services) {
     const handlers = typeof s.handlers === "function" ? s.handlers(db.pool) : s.handlers;
+    if (s.events !== undefined) withEvents.push({ events: s.events as ServiceEvents, handlers });
     server.addService(
       createServiceDefinition(s.service),
       createServerHandlers(s.service, handlers as ServiceHandlers<DescService>, s.policies, {
@@ -421,7 +443,26 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     );
 
   let side: SidePort | undefined;
+  let events: RunningEvents | undefined;
   try {
+    // Before the ports open: a service whose events cannot run (tables, broker) does not start.
+    events = await startServiceEvents({
+      pool: db.pool,
+      services: withEvents,
+      env: rawEnv,
+      ...(options.events === undefined ? {} : { settings: options.events }),
+      logger: {
+        warn: (message, details) => logger.warn({ ...details }, message),
+        error: (message, details) => logger.error({ ...details }, message),
+      },
+      ...(registry === undefined ? {} : { registry }),
+    });
+    if (events !== undefined) {
+      logger.info(
+        { transport: events.transport, relay: events.relay !== undefined },
+        "events started",
+      );
+    }
     const port = await new Promise<number>((resolve, reject) => {
       server.bindAsync(
         `${env.host.includes(":") ? `[${env.host}]` : env.host}:${env.port}`,
@@ -443,6 +484,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     logger.info({ grpc: grpcAddress, http: httpAddress, services: names }, "listening");
     let closing: Promise<void> | undefined;
     const sidePort = side;
+    const runningEvents = events;
     const close = async (): Promise<void> => {
       const started = Date.now();
       draining = true;
@@ -468,6 +510,15 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
         server.forceShutdown();
       }
       shedder?.stop();
+      // Consumers finish the event in hand and the relay its batch, before the pool closes.
+      if (runningEvents !== undefined) {
+        await Promise.race([
+          runningEvents
+            .stop()
+            .catch((err: unknown) => logger.warn(errorFields(err), "stopping events failed")),
+          sleep(Math.max(100, env.shutdownGraceMs - (Date.now() - started))),
+        ]);
+      }
       await Promise.race([
         db.close(),
         sleep(Math.max(100, env.shutdownGraceMs - (Date.now() - started))),
@@ -484,6 +535,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
       snapshot: () => state.snapshot(),
       serving: isServing,
       metrics: registry,
+      events,
       close() {
         closing ??= close();
         return closing;
@@ -492,6 +544,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
   } catch (err) {
     server.forceShutdown();
     shedder?.stop();
+    await events?.stop().catch(() => undefined);
     await side?.close();
     await db.close();
     await releaseRest();

@@ -515,3 +515,88 @@ export async function countUnread(
 ): Promise<CountUnreadRow | null> {
   return runOne(db, countUnreadQuery, params, opts);
 }
+
+export const createNotificationForEventSql = "INSERT INTO notifications (user_id, kind, title, body, payload, event_id)\nVALUES ($1, $2, $3, $4, $5, $6)\nON CONFLICT (event_id) DO NOTHING";
+
+/** Parameters of CreateNotificationForEvent, keyed as in the query; `null` sends SQL NULL. */
+export interface CreateNotificationForEventParams {
+  /** `uuid` */
+  readonly userId: string;
+  /** `notification_kind` */
+  readonly kind: NotificationKind;
+  /** `text` */
+  readonly title: string;
+  /** `text` */
+  readonly body: string | null;
+  /** `jsonb` */
+  readonly payload: JsonValue | null;
+  /** `uuid` */
+  readonly eventId: string | null;
+}
+
+const createNotificationForEventQuery = defineQuery<CreateNotificationForEventParams, Record<string, never>>({
+  name: "CreateNotificationForEvent",
+  sql: createNotificationForEventSql,
+  params: [
+    ["userId", encodeValue],
+    ["kind", encodeValue],
+    ["title", encodeValue],
+    ["body", encodeValue],
+    ["payload", encodeJson],
+    ["eventId", encodeValue],
+  ],
+  columns: [],
+});
+
+/**
+ * A notification made from an event: at most one per event (a replayed event adds nothing).
+ *
+ * CreateNotificationForEvent (:execrows) from queries/notifications/notifications.sql:48
+ *
+ * ```sql
+ * INSERT INTO notifications (user_id, kind, title, body, payload, event_id)
+ * VALUES ($1, $2, $3, $4, $5, $6)
+ * ON CONFLICT (event_id) DO NOTHING
+ * ```
+ */
+export async function createNotificationForEvent(
+  db: Queryable,
+  params: CreateNotificationForEventParams,
+  opts?: QueryOptions,
+): Promise<number> {
+  return runExecRows(db, createNotificationForEventQuery, params, opts);
+}
+
+export const deleteUserNotificationsSql = "DELETE FROM notifications WHERE user_id = $1";
+
+/** Parameters of DeleteUserNotifications, keyed as in the query; `null` sends SQL NULL. */
+export interface DeleteUserNotificationsParams {
+  /** `uuid` */
+  readonly userId: string;
+}
+
+const deleteUserNotificationsQuery = defineQuery<DeleteUserNotificationsParams, Record<string, never>>({
+  name: "DeleteUserNotifications",
+  sql: deleteUserNotificationsSql,
+  params: [
+    ["userId", encodeValue],
+  ],
+  columns: [],
+});
+
+/**
+ * Every notification of a user (their account was deleted).
+ *
+ * DeleteUserNotifications (:execrows) from queries/notifications/notifications.sql:54
+ *
+ * ```sql
+ * DELETE FROM notifications WHERE user_id = $1
+ * ```
+ */
+export async function deleteUserNotifications(
+  db: Queryable,
+  params: DeleteUserNotificationsParams,
+  opts?: QueryOptions,
+): Promise<number> {
+  return runExecRows(db, deleteUserNotificationsQuery, params, opts);
+}

@@ -1,4 +1,5 @@
-// svcgen's own options: bind an RPC to an annotated SQL query and declare who may call it.
+// svcgen's own options: bind an RPC to an annotated SQL query, declare who may call it and the
+// events it emits, and declare the events a service consumes.
 //
 // Import this file as "svcgen/v1/options.proto"; svcgen makes it available to every build
 // (no copy in your module, no network access needed).
@@ -24,7 +25,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file svcgen/v1/options.proto.
  */
 export const file_svcgen_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("ChdzdmNnZW4vdjEvb3B0aW9ucy5wcm90bxIJc3ZjZ2VuLnYxIlwKBEF1dGgSEAoGcHVibGljGAEgASgISAASFwoNYXV0aGVudGljYXRlZBgCIAEoCEgAEiEKBXJvbGVzGAMgASgLMhAuc3ZjZ2VuLnYxLlJvbGVzSABCBgoEcnVsZSIWCgVSb2xlcxINCgVuYW1lcxgBIAMoCSJ0CgxQYXJhbU1hcHBpbmcSDQoFcGFyYW0YASABKAkSDwoFZmllbGQYAiABKAlIABIpCglwcmluY2lwYWwYAyABKA4yFC5zdmNnZW4udjEuUHJpbmNpcGFsSAASDwoFY2xhaW0YBCABKAlIAEIICgZzb3VyY2UiLgoNQ29sdW1uTWFwcGluZxINCgVmaWVsZBgBIAEoCRIOCgZjb2x1bW4YAiABKAki7gEKCk1ldGhvZFJ1bGUSDQoFcXVlcnkYASABKAkSHQoEYXV0aBgCIAEoCzIPLnN2Y2dlbi52MS5BdXRoEicKBnBhcmFtcxgDIAMoCzIXLnN2Y2dlbi52MS5QYXJhbU1hcHBpbmcSKQoHY29sdW1ucxgEIAMoCzIYLnN2Y2dlbi52MS5Db2x1bW5NYXBwaW5nEhIKCnRpbWVvdXRfbXMYBSABKA0SEgoKaWRlbXBvdGVudBgGIAEoCBISCgpyb3dzX2ZpZWxkGAcgASgJEhMKC2NvdW50X2ZpZWxkGAggASgJEg0KBWdyb3VwGAkgASgJIk8KC1NlcnZpY2VSdWxlEh0KBGF1dGgYASABKAsyDy5zdmNnZW4udjEuQXV0aBISCgp0aW1lb3V0X21zGAIgASgNEg0KBWdyb3VwGAMgASgJKk4KCVByaW5jaXBhbBIZChVQUklOQ0lQQUxfVU5TUEVDSUZJRUQQABIRCg1QUklOQ0lQQUxfVUlEEAESEwoPUFJJTkNJUEFMX0VNQUlMEAI6TwoGbWV0aG9kEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYn5UDIAEoCzIVLnN2Y2dlbi52MS5NZXRob2RSdWxlUgZtZXRob2Q6UwoHc2VydmljZRIfLmdvb2dsZS5wcm90b2J1Zi5TZXJ2aWNlT3B0aW9ucxiflQMgASgLMhYuc3ZjZ2VuLnYxLlNlcnZpY2VSdWxlUgdzZXJ2aWNlYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("ChdzdmNnZW4vdjEvb3B0aW9ucy5wcm90bxIJc3ZjZ2VuLnYxIlwKBEF1dGgSEAoGcHVibGljGAEgASgISAASFwoNYXV0aGVudGljYXRlZBgCIAEoCEgAEiEKBXJvbGVzGAMgASgLMhAuc3ZjZ2VuLnYxLlJvbGVzSABCBgoEcnVsZSIWCgVSb2xlcxINCgVuYW1lcxgBIAMoCSJ0CgxQYXJhbU1hcHBpbmcSDQoFcGFyYW0YASABKAkSDwoFZmllbGQYAiABKAlIABIpCglwcmluY2lwYWwYAyABKA4yFC5zdmNnZW4udjEuUHJpbmNpcGFsSAASDwoFY2xhaW0YBCABKAlIAEIICgZzb3VyY2UiLgoNQ29sdW1uTWFwcGluZxINCgVmaWVsZBgBIAEoCRIOCgZjb2x1bW4YAiABKAkikgIKCk1ldGhvZFJ1bGUSDQoFcXVlcnkYASABKAkSHQoEYXV0aBgCIAEoCzIPLnN2Y2dlbi52MS5BdXRoEicKBnBhcmFtcxgDIAMoCzIXLnN2Y2dlbi52MS5QYXJhbU1hcHBpbmcSKQoHY29sdW1ucxgEIAMoCzIYLnN2Y2dlbi52MS5Db2x1bW5NYXBwaW5nEhIKCnRpbWVvdXRfbXMYBSABKA0SEgoKaWRlbXBvdGVudBgGIAEoCBISCgpyb3dzX2ZpZWxkGAcgASgJEhMKC2NvdW50X2ZpZWxkGAggASgJEg0KBWdyb3VwGAkgASgJEiIKBWVtaXRzGAogAygLMhMuc3ZjZ2VuLnYxLkVtaXRSdWxlImAKCEVtaXRSdWxlEg0KBXRvcGljGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSCwoDa2V5GAMgASgJEicKBmZpZWxkcxgEIAMoCzIXLnN2Y2dlbi52MS5QYXlsb2FkRmllbGQiKwoMUGF5bG9hZEZpZWxkEg0KBWZpZWxkGAEgASgJEgwKBGZyb20YAiABKAkiPgoLQ29uc3VtZVJ1bGUSDQoFdG9waWMYASABKAkSDwoHbWVzc2FnZRgCIAEoCRIPCgdoYW5kbGVyGAMgASgJIpEBCgtTZXJ2aWNlUnVsZRIdCgRhdXRoGAEgASgLMg8uc3ZjZ2VuLnYxLkF1dGgSEgoKdGltZW91dF9tcxgCIAEoDRINCgVncm91cBgDIAEoCRIoCghjb25zdW1lcxgEIAMoCzIWLnN2Y2dlbi52MS5Db25zdW1lUnVsZRIWCg5jb25zdW1lcl9ncm91cBgFIAEoCSpOCglQcmluY2lwYWwSGQoVUFJJTkNJUEFMX1VOU1BFQ0lGSUVEEAASEQoNUFJJTkNJUEFMX1VJRBABEhMKD1BSSU5DSVBBTF9FTUFJTBACOk8KBm1ldGhvZBIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGJ+VAyABKAsyFS5zdmNnZW4udjEuTWV0aG9kUnVsZVIGbWV0aG9kOlMKB3NlcnZpY2USHy5nb29nbGUucHJvdG9idWYuU2VydmljZU9wdGlvbnMYn5UDIAEoCzIWLnN2Y2dlbi52MS5TZXJ2aWNlUnVsZVIHc2VydmljZWIGcHJvdG8z", [file_google_protobuf_descriptor]);
 
 /**
  * Who may call an RPC. Exactly one rule; an empty Auth means "inherit the service's rule",
@@ -247,6 +248,15 @@ export type MethodRule = Message<"svcgen.v1.MethodRule"> & {
    * @generated from field: string group = 9;
    */
   group: string;
+
+  /**
+   * Events this RPC emits when it succeeds, written to the transactional outbox in the same
+   * transaction as its data (see EmitRule). A bound RPC must be unary; a hand-written one of
+   * any kind calls the generated emit<Event> helper itself.
+   *
+   * @generated from field: repeated svcgen.v1.EmitRule emits = 10;
+   */
+  emits: EmitRule[];
 };
 
 /**
@@ -255,6 +265,136 @@ export type MethodRule = Message<"svcgen.v1.MethodRule"> & {
  */
 export const MethodRuleSchema: GenMessage<MethodRule> = /*@__PURE__*/
   messageDesc(file_svcgen_v1_options, 4);
+
+/**
+ * One event a producing RPC emits: `emits: [{ topic: "user.signed_up", key: "id" }]`.
+ *
+ * A bound RPC (with `query`) runs its query and writes the event in one transaction: the
+ * call never waits on a consumer, and a failed call (an error, NOT_FOUND) writes no event.
+ * A hand-written RPC gets a typed helper `emit<Event>(tx, payload, key)` in its generated
+ * service module, to call inside its own transaction.
+ *
+ * @generated from message svcgen.v1.EmitRule
+ */
+export type EmitRule = Message<"svcgen.v1.EmitRule"> & {
+  /**
+   * The topic: dot-separated words of letters, digits, `_` and `-` (`user.signed_up`). It
+   * names the generated helpers (`emitUserSignedUp`, `onUserSignedUp`) and must be unique
+   * per message type across the project.
+   *
+   * @generated from field: string topic = 1;
+   */
+  topic: string;
+
+  /**
+   * The payload's message type by full name (`acme.events.v1.UserSignedUp`), from any file
+   * of the build. Default: the RPC's response message, sent as it is.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * The ordering key (events of one key reach consumers in order). For a bound RPC: a string
+   * or integer field of the response or the request, as `id`, `response.id` or
+   * `request.user_id` (a bare name is looked up in the response first). For a hand-written
+   * RPC: what the key is, in words (`account.id`); its `emit<Event>` helper then takes the
+   * key as an argument. Empty: no key (unordered).
+   *
+   * @generated from field: string key = 3;
+   */
+  key: string;
+
+  /**
+   * Where payload fields come from when `message` is not the response or request type.
+   * Fields without a mapping take the response field with the same name, else the request
+   * field with the same name (snake_case and camelCase compare equal); a payload field found
+   * in neither is an error. Types must match (same scalar, enum or message type).
+   *
+   * @generated from field: repeated svcgen.v1.PayloadField fields = 4;
+   */
+  fields: PayloadField[];
+};
+
+/**
+ * Describes the message svcgen.v1.EmitRule.
+ * Use `create(EmitRuleSchema)` to create a new message.
+ */
+export const EmitRuleSchema: GenMessage<EmitRule> = /*@__PURE__*/
+  messageDesc(file_svcgen_v1_options, 5);
+
+/**
+ * The source of one payload field: `{ field: "user_id", from: "request.owner_id" }`.
+ *
+ * @generated from message svcgen.v1.PayloadField
+ */
+export type PayloadField = Message<"svcgen.v1.PayloadField"> & {
+  /**
+   * The payload field, by its proto name.
+   *
+   * @generated from field: string field = 1;
+   */
+  field: string;
+
+  /**
+   * `request.<field>` or `response.<field>`: a top-level field of the RPC's request or
+   * response message.
+   *
+   * @generated from field: string from = 2;
+   */
+  from: string;
+};
+
+/**
+ * Describes the message svcgen.v1.PayloadField.
+ * Use `create(PayloadFieldSchema)` to create a new message.
+ */
+export const PayloadFieldSchema: GenMessage<PayloadField> = /*@__PURE__*/
+  messageDesc(file_svcgen_v1_options, 6);
+
+/**
+ * One topic a service consumes: `consumes: [{ topic: "user.signed_up" }]`.
+ *
+ * The service's handler interface gains `on<Event>(event, tx, ctx)` (the method name can be
+ * set with `handler`), called once per event with the decoded payload, the transaction that
+ * also records the event as processed (writes through `tx` commit with it), and the event's
+ * id, key and headers. A redelivered event is skipped; a throwing handler rolls back and the
+ * event is retried with backoff, then dead-lettered.
+ *
+ * @generated from message svcgen.v1.ConsumeRule
+ */
+export type ConsumeRule = Message<"svcgen.v1.ConsumeRule"> & {
+  /**
+   * The topic, as a producer's EmitRule names it. A topic no RPC of the project emits is a
+   * warning (it may come from another project), and then `message` is required.
+   *
+   * @generated from field: string topic = 1;
+   */
+  topic: string;
+
+  /**
+   * The payload's message type by full name. Default: the producer's; when given it must be
+   * the same type as the producer's.
+   *
+   * @generated from field: string message = 2;
+   */
+  message: string;
+
+  /**
+   * The handler method's name in TypeScript. Default: `on` + the topic in PascalCase
+   * (`user.signed_up` -> `onUserSignedUp`).
+   *
+   * @generated from field: string handler = 3;
+   */
+  handler: string;
+};
+
+/**
+ * Describes the message svcgen.v1.ConsumeRule.
+ * Use `create(ConsumeRuleSchema)` to create a new message.
+ */
+export const ConsumeRuleSchema: GenMessage<ConsumeRule> = /*@__PURE__*/
+  messageDesc(file_svcgen_v1_options, 7);
 
 /**
  * svcgen's options on one service: `option (svcgen.v1.service) = { ... };`
@@ -283,6 +423,22 @@ export type ServiceRule = Message<"svcgen.v1.ServiceRule"> & {
    * @generated from field: string group = 3;
    */
   group: string;
+
+  /**
+   * Topics this service consumes (see ConsumeRule). Its entry starts one consumer group for
+   * them with the service and stops it on shutdown.
+   *
+   * @generated from field: repeated svcgen.v1.ConsumeRule consumes = 4;
+   */
+  consumes: ConsumeRule[];
+
+  /**
+   * The consumer group: each group processes every event once, and instances of a group
+   * share the work. Default: the service's full name (`acme.notify.v1.NotificationService`).
+   *
+   * @generated from field: string consumer_group = 5;
+   */
+  consumerGroup: string;
 };
 
 /**
@@ -290,7 +446,7 @@ export type ServiceRule = Message<"svcgen.v1.ServiceRule"> & {
  * Use `create(ServiceRuleSchema)` to create a new message.
  */
 export const ServiceRuleSchema: GenMessage<ServiceRule> = /*@__PURE__*/
-  messageDesc(file_svcgen_v1_options, 5);
+  messageDesc(file_svcgen_v1_options, 8);
 
 /**
  * Which value of the authenticated principal feeds a query parameter.
