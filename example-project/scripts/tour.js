@@ -17,8 +17,11 @@ const alice = {
   uid: "a11ce000-0000-4000-8000-000000000001",
   email: "alice@example.com",
 };
-/** Another service, allowed to notify users (the `service` role). */
-const notifier = "00000000-0000-4000-8000-00000000000a";
+/** The tour's second user, who shares a record with Alice. */
+const bobUser = {
+  uid: "b0b00000-0000-4000-8000-000000000002",
+  email: "bob@example.com",
+};
 
 /**
  * What every step gets.
@@ -154,32 +157,39 @@ export const steps = [
     },
   },
   {
-    title: "notification",
+    title: "notification, fed by an event",
     async run(t) {
-      // Alice subscribes (a server stream that stays open); another service (a principal with
-      // the `service` role) notifies her; the notification arrives on her open stream.
+      // Alice subscribes: a server stream that stays open. It first catches up from the newest
+      // notification she has (so nothing created meanwhile is missed), then goes live.
       const me = await t.as(t.users.alice);
+      const page = await t.clients.notifications.listNotifications({ pageSize: 1n }, me);
+      const newest = page.notifications[0]?.id ?? 0n;
       const stop = new AbortController();
       const stream = t.clients.notifications.subscribe(
-        { afterId: 0n },
+        { afterId: newest },
         { ...me, signal: stop.signal },
       );
-      const sender = await t.as(notifier, ["service"]);
-      const sentAt = Date.now();
-      const sent = await t.clients.notifications.createNotification(
-        {
-          userId: t.users.alice,
-          kind: NotificationKind.SHARE,
-          title: "Bob shared a record with you",
-        },
-        sender,
+      // Bob signs in and shares a record with her. ShareRecord writes a `record.shared` event
+      // to the outbox in its own transaction; the relay delivers it, the notification service's
+      // consumer turns it into her notification (once per event), and her stream gets it.
+      const bob = await t.as(bobUser.uid, [], {
+        email: bobUser.email,
+        claims: { email_verified: true },
+      });
+      const signedIn = await t.clients.auth.signIn({ userAgent: "npm run example" }, bob);
+      t.users.bob = signedIn.account.id;
+      const record = await t.clients.data.createRecord(
+        { title: "Trip", body: { days: 3 }, tags: [], visibility: RecordVisibility.PRIVATE },
+        bob,
       );
-      const timer = setTimeout(() => stop.abort(), 5000);
-      let arrived = false;
+      const sharedAt = Date.now();
+      await t.clients.data.shareRecord({ recordId: record.id, userId: t.users.alice }, bob);
+      const timer = setTimeout(() => stop.abort(), 10_000);
+      let arrived;
       try {
         for await (const n of stream) {
-          if (n.id === sent.id) {
-            arrived = true;
+          if (n.kind === NotificationKind.SHARE) {
+            arrived = n;
             break; // ends the subscription (the client cancels the call)
           }
         }
@@ -188,11 +198,12 @@ export const steps = [
       } finally {
         clearTimeout(timer);
       }
-      if (!arrived) throw new Error(`notification ${sent.id} did not arrive within 5 s`);
+      if (arrived === undefined) throw new Error("the share's notification did not arrive within 10 s");
+      const ms = Date.now() - sharedAt;
+      t.say(`bob shared record ${record.id} with alice (event record.shared)`);
+      t.say(`"${arrived.title}" arrived on alice's open subscription ${ms} ms later`);
       const { unread } = await t.clients.notifications.countUnread({}, me);
-      t.say(
-        `"${sent.title}" arrived on alice's subscription after ${Date.now() - sentAt} ms; ${unread} unread`,
-      );
+      t.say(`alice has ${unread} unread (the welcome and the upload came as events too)`);
     },
   },
 ];
