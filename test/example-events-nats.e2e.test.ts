@@ -38,24 +38,11 @@ import {
   type RunningServices,
   startServices,
 } from "../example-project/scripts/services.js";
+import { natsSkipReason, natsUrl } from "./system-tools.js";
 
-const natsUrl = "nats://127.0.0.1:4222";
-
-async function natsUnavailable(): Promise<string | undefined> {
-  try {
-    const nc = await connect({ servers: natsUrl, timeout: 2000, reconnect: false });
-    await (await nc.jetstreamManager()).getAccountInfo();
-    await nc.close();
-    return undefined;
-  } catch (err) {
-    return `NATS JetStream is not reachable at ${natsUrl} (${err instanceof Error ? err.message : String(err)})`;
-  }
-}
 // Outside CI the run is skipped, with the reason printed, where no server answers; CI
 // (CI=true) must run it, so there it fails instead.
-const natsDown = await natsUnavailable();
-const skip = process.env.CI === "true" ? undefined : natsDown;
-if (skip !== undefined) console.warn(`Skipping the example's events over NATS: ${skip}`);
+const skip = await natsSkipReason("the example's events over NATS");
 
 /** Its own compiled copy: the PostgreSQL e2e compiles into another folder at the same time. */
 const distDir = join(import.meta.dirname, ".tmp", "example-nats-dist");

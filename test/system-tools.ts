@@ -19,3 +19,28 @@ export function systemTool(name: string, installHint: string): string | undefine
     return undefined;
   }
 }
+
+/** NATS with JetStream, as this machine and CI run it. */
+export const natsUrl = "nats://127.0.0.1:4222";
+
+/**
+ * Why tests needing NATS JetStream at `natsUrl` cannot run here, printed with `what` (the
+ * tests left out), or undefined when they must run: always under CI (`CI=true`), where a
+ * missing server then fails them, and wherever JetStream answers.
+ */
+export async function natsSkipReason(what: string): Promise<string | undefined> {
+  if (process.env.CI === "true") return undefined;
+  const { connect } = await import("nats");
+  let nc: Awaited<ReturnType<typeof connect>> | undefined;
+  try {
+    nc = await connect({ servers: natsUrl, timeout: 2000, reconnect: false });
+    await (await nc.jetstreamManager()).getAccountInfo();
+    return undefined;
+  } catch (err) {
+    const reason = `NATS JetStream is not reachable at ${natsUrl} (${err instanceof Error ? err.message : String(err)})`;
+    console.warn(`Skipping ${what}: ${reason}`);
+    return reason;
+  } finally {
+    await nc?.close();
+  }
+}

@@ -27,28 +27,14 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { main } from "../../cli/src/main.js";
 import { createTestDatabase, serverUrl, type TestDatabase } from "../db.js";
-import { systemTool } from "../system-tools.js";
+import { natsSkipReason, natsUrl, systemTool } from "../system-tools.js";
 import { eventsProject } from "./events-model.js";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..", "..");
-const natsUrl = "nats://127.0.0.1:4222";
-
-async function natsUnavailable(): Promise<string | undefined> {
-  try {
-    const nc = await connect({ servers: natsUrl, timeout: 2000, reconnect: false });
-    await (await nc.jetstreamManager()).getAccountInfo();
-    await nc.close();
-    return undefined;
-  } catch (err) {
-    return `NATS JetStream is not reachable at ${natsUrl} (${err instanceof Error ? err.message : String(err)})`;
-  }
-}
 // Outside CI the NATS run is skipped, with the reason printed, where no server answers; CI
 // (CI=true) must run it, so there it fails instead.
-const natsDown = await natsUnavailable();
-const natsSkip = process.env.CI === "true" ? undefined : natsDown;
-if (natsSkip !== undefined) console.warn(`Skipping generated events over NATS: ${natsSkip}`);
+const natsSkip = await natsSkipReason("generated events over NATS");
 
 /** The mailer's handlers: each event becomes one mail row, written in the event's transaction. */
 const mailerHandlers = `import type { EventContext } from "@svcgen/runtime/events";

@@ -25,30 +25,11 @@ import {
 } from "../../runtime/src/events/index.js";
 import { withTransaction } from "../../runtime/src/index.js";
 import { createTestDatabase, type TestDatabase } from "../db.js";
-
-const natsUrl = "nats://127.0.0.1:4222";
-
-/** Why the NATS tests cannot run here, or undefined when JetStream answers. */
-async function natsUnavailable(): Promise<string | undefined> {
-  let nc: NatsConnection | undefined;
-  try {
-    nc = await connect({ servers: natsUrl, timeout: 2000, reconnect: false });
-    await (await nc.jetstreamManager()).getAccountInfo();
-    return undefined;
-  } catch (err) {
-    return `NATS JetStream is not reachable at ${natsUrl} (${err instanceof Error ? err.message : String(err)})`;
-  } finally {
-    await nc?.close();
-  }
-}
+import { natsSkipReason as natsSkip, natsUrl } from "../system-tools.js";
 
 // Outside CI the NATS tests are skipped, with the reason printed, where no server answers; CI
 // (CI=true) must run them, so there they fail instead.
-const natsDown = await natsUnavailable();
-const natsSkipReason = process.env.CI === "true" ? undefined : natsDown;
-if (natsSkipReason !== undefined) {
-  console.warn(`Skipping the NATS JetStream events tests: ${natsSkipReason}`);
-}
+const natsSkipReason = await natsSkip("the NATS JetStream events tests");
 
 const appSchema = `
 CREATE TABLE orders (id serial PRIMARY KEY, key text NOT NULL, n int NOT NULL);
