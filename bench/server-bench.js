@@ -9,7 +9,7 @@
  * go as OTLP/protobuf to a sink in this process; every call carries a real RS256 token.
  *
  *   node bench/server-bench.js [--seconds 3] [--rounds 3] [--concurrency 32] [--no-outage]
- *     [--only plain,a] [--zero] [--no-write] [--svcgen-load]
+ *     [--only plain,a] [--zero] [--async] [--no-write] [--svcgen-load]
  *
  * --svcgen-load: in every round, right after this script's own client loads a server,
  * `svcgen load` (the built CLI in its own process, as a user runs it) puts the same load on the
@@ -207,6 +207,24 @@ const allConfigs = [
     execArgv: register,
   },
 ];
+// --async: (b) and 0 % again with AsyncLocalStorage context propagation (SVCGEN_TRACE_CONTEXT=async).
+const asyncTraced = (ratio) => ({ ...traced(ratio), SVCGEN_TRACE_CONTEXT: "async" });
+allConfigs.push(
+  {
+    id: "basync",
+    name: "(b) with SVCGEN_TRACE_CONTEXT=async (AsyncLocalStorage)",
+    file: "runtime-server",
+    env: asyncTraced(1),
+    execArgv: register,
+  },
+  {
+    id: "zasync",
+    name: "0 % sampling with SVCGEN_TRACE_CONTEXT=async",
+    file: "runtime-server",
+    env: asyncTraced(0),
+    execArgv: register,
+  },
+);
 if (baselineArg !== undefined) {
   const registerBaseline = ["--import", join(baselineArg, "dist", "telemetry", "register.js")];
   for (const c of allConfigs.filter((x) => x.file === "runtime-server")) {
@@ -225,7 +243,8 @@ const configs = allConfigs
   .filter((c) =>
     onlyArg !== undefined
       ? onlyArg.includes(baseId(c.id))
-      : baseId(c.id) !== "zero" || args.includes("--zero"),
+      : (baseId(c.id) !== "zero" || args.includes("--zero")) &&
+        (!["basync", "zasync"].includes(baseId(c.id)) || args.includes("--async")),
   )
   // A configuration next to its baseline, so both see the same moment of a drifting machine.
   .sort(

@@ -62,12 +62,23 @@ void runMain(async () => {
       const { Session } = await import("node:inspector/promises");
       session = new Session();
       session.connect();
-      await session.post("Profiler.enable");
-      await session.post("Profiler.start");
+      if (process.env.BENCH_HEAP) {
+        await session.post("HeapProfiler.enable");
+        await session.post("HeapProfiler.startSampling", {
+          samplingInterval: 4096,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true,
+        });
+      } else {
+        await session.post("Profiler.enable");
+        await session.post("Profiler.start");
+      }
       process.send?.({ profiling: true });
     }
     if (m === "prof-stop" && session !== undefined) {
-      const { profile } = await session.post("Profiler.stop");
+      const { profile } = process.env.BENCH_HEAP
+        ? await session.post("HeapProfiler.stopSampling")
+        : await session.post("Profiler.stop");
       const { writeFileSync } = await import("node:fs");
       const file = `${process.env.BENCH_PROFILE}/${process.env.BENCH_CONFIG}-${Date.now()}.cpuprofile`;
       writeFileSync(file, JSON.stringify(profile));

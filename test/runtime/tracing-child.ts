@@ -10,6 +10,7 @@ registerLoaderHook();
 const exporter = new InMemorySpanExporter();
 const tracing = startTracing({
   serviceName: "tracing-test",
+  contextPropagation: process.env.SVCGEN_TRACE_CONTEXT === "async" ? "async" : "call",
   spanProcessors: [new SimpleSpanProcessor(exporter)],
 });
 const { runScenario } = await import("./tracing-scenario.js");

@@ -336,7 +336,7 @@ function emitHelper(f: FileBuilder, p: ProducedEvent): string[] {
     `    topic: ${JSON.stringify(e.topic)},`,
     ...(p.keyed ? ["    key,"] : []),
     `    payload: ${toBinary}(${schema}, ${create}(${schema}, payload)),`,
-    `    headers: ${f.runtime("traceHeaders")}(),`,
+    `    headers: ${f.runtime("traceHeaders")}(tx),`,
     "  });",
     "}",
   ];

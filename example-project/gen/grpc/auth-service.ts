@@ -135,7 +135,7 @@ export function emitUserSignedUp(
     topic: "user.signed_up",
     key,
     payload: toBinary(UserSignedUpSchema, create(UserSignedUpSchema, payload)),
-    headers: traceHeaders(),
+    headers: traceHeaders(tx),
   });
 }
 

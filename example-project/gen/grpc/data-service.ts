@@ -171,7 +171,7 @@ export function emitRecordShared(
     topic: "record.shared",
     key,
     payload: toBinary(RecordSharedSchema, create(RecordSharedSchema, payload)),
-    headers: traceHeaders(),
+    headers: traceHeaders(tx),
   });
 }
 

@@ -137,7 +137,7 @@ export function emitFileUploaded(
     topic: "file.uploaded",
     key,
     payload: toBinary(FileUploadedSchema, create(FileUploadedSchema, payload)),
-    headers: traceHeaders(),
+    headers: traceHeaders(tx),
   });
 }
 

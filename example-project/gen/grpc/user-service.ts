@@ -190,7 +190,7 @@ export function emitUserDeleted(
     topic: "user.deleted",
     key,
     payload: toBinary(UserDeletedSchema, create(UserDeletedSchema, payload)),
-    headers: traceHeaders(),
+    headers: traceHeaders(tx),
   });
 }
 

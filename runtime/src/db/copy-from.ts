@@ -13,10 +13,12 @@
  * A row that cannot be encoded, a source that throws, or an aborted signal sends CopyFail: the
  * server discards the whole COPY, so a failed call never leaves part of its rows behind.
  */
+
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import pg from "pg";
 import { from as copyFromStream } from "pg-copy-streams";
+import { inTrace, traceContextFor } from "../telemetry/trace-scope.js";
 import type { Encoder } from "./codecs.js";
 import { QueryAbortedError } from "./errors.js";
 import { checkOut, isBroken, isPool, type Queryable } from "./query.js";
@@ -140,6 +142,7 @@ export async function runCopyFrom<Row>(
   const signal = opts?.signal;
   if (signal?.aborted) throw new QueryAbortedError(signal.reason, spec.name);
   const pooled = isPool(db);
+  const traceCtx = traceContextFor(signal, pooled ? undefined : db);
   const client = !pooled
     ? db
     : signal === undefined
@@ -148,7 +151,7 @@ export async function runCopyFrom<Row>(
   let failure: unknown;
   const state = { sourceFailed: false };
   try {
-    const stream = client.query(copyFromStream(spec.sql));
+    const stream = inTrace(traceCtx, () => client.query(copyFromStream(spec.sql)));
     const source = Readable.from(copyText(spec, rows, state), { objectMode: false });
     try {
       await pipeline(source, stream, signal === undefined ? {} : { signal });

@@ -5,8 +5,9 @@
  * and each column is decoded by position with the codec chosen at generate time.
  */
 import { createHash } from "node:crypto";
-import { context, trace } from "@opentelemetry/api";
+import type { Context } from "@opentelemetry/api";
 import type { Client, Pool, PoolClient, QueryArrayConfig, QueryArrayResult } from "pg";
+import { inTrace, traceContextFor } from "../telemetry/trace-scope.js";
 import { sendCancelRequest } from "./cancel.js";
 import type { Decoder, Encoder } from "./codecs.js";
 import { QueryAbortedError, TooManyRowsError } from "./errors.js";
@@ -162,6 +163,7 @@ async function runCancellable(
   config: QueryArrayConfig,
   signal: AbortSignal,
   queryName: string,
+  traceCtx: Context,
 ): Promise<QueryArrayResult> {
   const internals = client as unknown as ClientInternals;
   let settled = false;
@@ -182,7 +184,7 @@ async function runCancellable(
   };
   signal.addEventListener("abort", onAbort, { once: true });
   try {
-    return await send(client, config, queryName);
+    return await send(client, config, queryName, traceCtx);
   } catch (err) {
     if (signal.aborted && !(err instanceof QueryAbortedError)) {
       throw new QueryAbortedError(abortReason(signal), queryName, err);
@@ -211,11 +213,13 @@ async function execute<Params, Row>(
   };
   if (prepare) config.name = query.statementName;
   const observer = settings().queryObserver;
-  if (observer === undefined) return runOn(db, config, signal, query.name);
+  // Read now, before any await: the caller's trace context is still the active one.
+  const traceCtx = traceContextFor(signal, db);
+  if (observer === undefined) return runOn(db, config, signal, query.name, traceCtx);
   const start = performance.now();
   let ok = false;
   try {
-    const result = await runOn(db, config, signal, query.name);
+    const result = await runOn(db, config, signal, query.name, traceCtx);
     ok = true;
     return result;
   } finally {
@@ -237,18 +241,13 @@ function send(
   client: Client | PoolClient,
   config: QueryArrayConfig,
   queryName: string,
+  traceCtx: Context,
 ): Promise<QueryArrayResult> {
   const holder = globalThis as CurrentQueryHolder;
   holder[currentQueryKey] = queryName;
   try {
-    // In a trace that is not sampled, send the query outside it: the pg instrumentation
-    // (`requireParentSpan`) then skips it instead of building attributes and a span that
-    // nobody records. Without tracing there is no active span and this costs a lookup.
-    const span = trace.getActiveSpan();
-    if (span !== undefined && !span.isRecording()) {
-      return context.with(trace.deleteSpan(context.active()), () => client.query(config));
-    }
-    return client.query(config);
+    // In the trace of the call that runs it, outside one that is not sampled (trace-scope.ts).
+    return inTrace(traceCtx, () => client.query(config));
   } finally {
     holder[currentQueryKey] = undefined;
   }
@@ -304,11 +303,12 @@ async function runOn(
   config: QueryArrayConfig,
   signal: AbortSignal | undefined,
   queryName: string,
+  traceCtx: Context,
 ): Promise<QueryArrayResult> {
   if (!isPool(db)) {
     return signal === undefined
-      ? send(db, config, queryName)
-      : runCancellable(db, config, signal, queryName);
+      ? send(db, config, queryName, traceCtx)
+      : runCancellable(db, config, signal, queryName, traceCtx);
   }
   // Always check a connection out and query on it: `pool.query` on a saturated pool runs in
   // the async context of whichever query released the connection, so tracing would put the
@@ -318,8 +318,8 @@ async function runOn(
   let failure: unknown;
   try {
     return signal === undefined
-      ? await send(client, config, queryName)
-      : await runCancellable(client, config, signal, queryName);
+      ? await send(client, config, queryName, traceCtx)
+      : await runCancellable(client, config, signal, queryName, traceCtx);
   } catch (err) {
     failure = err;
     throw err;
@@ -496,20 +496,21 @@ export async function* runStream<Params, Row>(
   const signal = opts?.signal;
   if (signal?.aborted) throw new QueryAbortedError(abortReason(signal), query.name);
   const batch = Math.max(1, Math.floor(opts?.batchSize ?? defaultStreamBatchSize));
+  const traceCtx = traceContextFor(signal);
   const client =
     signal === undefined ? await pool.connect() : await checkOut(pool, signal, query.name);
   const guard = new CheckoutGuard(client);
   const run = (config: QueryArrayConfig): Promise<QueryArrayResult> => {
-    if (signal === undefined) return client.query(config);
+    if (signal === undefined) return inTrace(traceCtx, () => client.query(config));
     if (signal.aborted)
       return Promise.reject(new QueryAbortedError(abortReason(signal), query.name));
-    return runCancellable(client, config, signal, query.name);
+    return runCancellable(client, config, signal, query.name, traceCtx);
   };
   const template = templateOf(query);
   let open = false;
   let broken: unknown;
   try {
-    await client.query("BEGIN");
+    await inTrace(traceCtx, () => client.query("BEGIN"));
     open = true;
     await run({
       text: `DECLARE svcgen_stream NO SCROLL CURSOR FOR ${query.sql}`,
@@ -529,11 +530,11 @@ export async function* runStream<Params, Row>(
       if (res.rows.length < batch) break;
     }
     open = false;
-    await client.query("COMMIT");
+    await inTrace(traceCtx, () => client.query("COMMIT"));
   } finally {
     if (open) {
       try {
-        await client.query("ROLLBACK");
+        await inTrace(traceCtx, () => client.query("ROLLBACK"));
       } catch (err) {
         // A connection that cannot even roll back is not given to the next caller.
         broken = err instanceof Error ? err : new Error(String(err));

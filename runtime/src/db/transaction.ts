@@ -2,7 +2,15 @@
  * `withTransaction`: BEGIN with the requested isolation, run a function, COMMIT; ROLLBACK on
  * error; run the whole function again on serialization failures and deadlocks.
  */
+
+import { trace } from "@opentelemetry/api";
 import type { Client, Pool, PoolClient } from "pg";
+import {
+  attachedTraceContext,
+  attachTraceContext,
+  inTraceOf,
+  traceContextFor,
+} from "../telemetry/trace-scope.js";
 import { QueryAbortedError, sqlState } from "./errors.js";
 
 /** PostgreSQL's isolation levels, spelled as in `BEGIN ISOLATION LEVEL ...`. */
@@ -82,6 +90,10 @@ export async function withTransaction<T>(
   const maxRetries = opts.maxRetries ?? 3;
   const signal = opts.signal;
   const begin = beginStatement(opts);
+  // The caller's trace context, read before any await; it goes with the transaction's client
+  // so that every query inside (and an event written in it) is a span of that call.
+  const entryTrace = traceContextFor(signal, isPool(db) ? undefined : db);
+  const callTrace = trace.getSpan(entryTrace) === undefined ? undefined : entryTrace;
   for (let attempt = 0; ; attempt++) {
     if (signal?.aborted) throw new QueryAbortedError(signal.reason);
     const client = isPool(db) ? await db.connect() : db;
@@ -92,15 +104,18 @@ export async function withTransaction<T>(
       broken ??= err;
     };
     if (client !== db) client.on("error", onError);
+    const outerTrace = attachedTraceContext(client);
+    if (callTrace !== undefined) attachTraceContext(client, callTrace);
+    const send = (text: string) => inTraceOf(undefined, client, () => client.query(text));
     try {
-      await client.query(begin);
+      await send(begin);
       try {
         const result = await fn(client, { attempt });
-        await client.query("COMMIT");
+        await send("COMMIT");
         return result;
       } catch (err) {
         try {
-          await client.query("ROLLBACK");
+          await send("ROLLBACK");
         } catch (rollbackError) {
           broken =
             rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
@@ -110,6 +125,7 @@ export async function withTransaction<T>(
         if (state === undefined || !retryableStates.has(state) || attempt >= maxRetries) throw err;
       }
     } finally {
+      if (callTrace !== undefined) attachTraceContext(client, outerTrace);
       if (client !== db) {
         client.off("error", onError);
         (client as PoolClient).release(broken);

@@ -4,6 +4,7 @@
  * parent is that context, so one trace runs from the producing call through the relay to the
  * consumer's SQL. Without a started OpenTelemetry SDK both are no-ops (no headers, no spans).
  */
+
 import {
   context,
   propagation,
@@ -13,23 +14,31 @@ import {
   SpanStatusCode,
   trace,
 } from "@opentelemetry/api";
+import { attachedTraceContext, attachTraceContext } from "../telemetry/trace-scope.js";
 import type { StoredEvent } from "./event-types.js";
 
-/** The active trace context as event headers (empty when nothing is traced). */
-export function traceHeaders(): Record<string, string> {
+/**
+ * The trace context as event headers (empty when nothing is traced): the one attached to
+ * `tx`, the transaction the event is written in (its call's, see trace-scope.ts), else the
+ * active one.
+ */
+export function traceHeaders(tx?: object): Record<string, string> {
   const carrier: Record<string, string> = {};
-  propagation.inject(context.active(), carrier);
+  propagation.inject(attachedTraceContext(tx) ?? context.active(), carrier);
   return carrier;
 }
 
 /**
  * Runs `fn` in a consumer span `<topic> process`, child of the trace context in the event's
- * headers; a rejection is recorded on the span and passed on.
+ * headers; a rejection is recorded on the span and passed on. While `fn` runs, the span's
+ * context is attached to `tx` (the consumer's transaction), so the handler's queries on it are
+ * the span's children without async context propagation (see trace-scope.ts).
  */
 export function withEventSpan<T>(
   event: StoredEvent,
   group: string,
   fn: () => Promise<T>,
+  tx?: object,
 ): Promise<T> {
   const parent = propagation.extract(ROOT_CONTEXT, event.headers);
   const tracer = trace.getTracer("@svcgen/runtime");
@@ -46,6 +55,8 @@ export function withEventSpan<T>(
     },
     parent,
     async (span: Span) => {
+      const outer = tx === undefined ? undefined : attachedTraceContext(tx);
+      if (tx !== undefined) attachTraceContext(tx, context.active());
       try {
         return await fn();
       } catch (err) {
@@ -53,6 +64,7 @@ export function withEventSpan<T>(
         span.setStatus({ code: SpanStatusCode.ERROR });
         throw err;
       } finally {
+        if (tx !== undefined) attachTraceContext(tx, outer);
         span.end();
       }
     },

@@ -7,6 +7,7 @@
  * service config, so an instance that goes away leaves the rotation at once and one that
  * answers with failures is ejected for a while.
  */
+
 import type {
   DescMessage,
   DescMethod,
@@ -24,6 +25,7 @@ import {
   Metadata,
   type ServiceError,
 } from "@grpc/grpc-js";
+import { withCallTrace } from "../telemetry/trace-scope.js";
 import type { MethodsOf } from "./server-handlers.js";
 import { createMethodDefinition } from "./service-definition.js";
 
@@ -304,31 +306,35 @@ function clientMethod(client: Client, method: DescMethod): unknown {
       return (request: Message, options?: CallOptions) =>
         new Promise<Message>((resolve, reject) => {
           let unlink = (): void => {};
-          const call = client.makeUnaryRequest(
+          const call = withCallTrace(options?.signal, () =>
+            client.makeUnaryRequest(
+              def.path,
+              def.requestSerialize,
+              def.responseDeserialize,
+              request,
+              toMetadata(options?.metadata),
+              toGrpcOptions(options),
+              (err: ServiceError | null, res?: Message) => {
+                unlink();
+                if (err !== null) reject(err);
+                else if (res !== undefined) resolve(res);
+                else reject(new Error("Empty response"));
+              },
+            ),
+          );
+          unlink = linkSignal(options?.signal, call);
+        });
+    case "server_streaming":
+      return (request: Message, options?: CallOptions) => {
+        const call = withCallTrace(options?.signal, () =>
+          client.makeServerStreamRequest(
             def.path,
             def.requestSerialize,
             def.responseDeserialize,
             request,
             toMetadata(options?.metadata),
             toGrpcOptions(options),
-            (err: ServiceError | null, res?: Message) => {
-              unlink();
-              if (err !== null) reject(err);
-              else if (res !== undefined) resolve(res);
-              else reject(new Error("Empty response"));
-            },
-          );
-          unlink = linkSignal(options?.signal, call);
-        });
-    case "server_streaming":
-      return (request: Message, options?: CallOptions) => {
-        const call = client.makeServerStreamRequest(
-          def.path,
-          def.requestSerialize,
-          def.responseDeserialize,
-          request,
-          toMetadata(options?.metadata),
-          toGrpcOptions(options),
+          ),
         );
         return readAll(call, linkSignal(options?.signal, call));
       };
@@ -336,30 +342,34 @@ function clientMethod(client: Client, method: DescMethod): unknown {
       return (requests: AsyncIterable<Message>, options?: CallOptions) =>
         new Promise<Message>((resolve, reject) => {
           let unlink = (): void => {};
-          const call = client.makeClientStreamRequest(
-            def.path,
-            def.requestSerialize,
-            def.responseDeserialize,
-            toMetadata(options?.metadata),
-            toGrpcOptions(options),
-            (err: ServiceError | null, res?: Message) => {
-              unlink();
-              if (err !== null) reject(err);
-              else if (res !== undefined) resolve(res);
-              else reject(new Error("Empty response"));
-            },
+          const call = withCallTrace(options?.signal, () =>
+            client.makeClientStreamRequest(
+              def.path,
+              def.requestSerialize,
+              def.responseDeserialize,
+              toMetadata(options?.metadata),
+              toGrpcOptions(options),
+              (err: ServiceError | null, res?: Message) => {
+                unlink();
+                if (err !== null) reject(err);
+                else if (res !== undefined) resolve(res);
+                else reject(new Error("Empty response"));
+              },
+            ),
           );
           unlink = linkSignal(options?.signal, call);
           void pump(requests, call);
         });
     case "bidi_streaming":
       return (requests: AsyncIterable<Message>, options?: CallOptions) => {
-        const call = client.makeBidiStreamRequest(
-          def.path,
-          def.requestSerialize,
-          def.responseDeserialize,
-          toMetadata(options?.metadata),
-          toGrpcOptions(options),
+        const call = withCallTrace(options?.signal, () =>
+          client.makeBidiStreamRequest(
+            def.path,
+            def.requestSerialize,
+            def.responseDeserialize,
+            toMetadata(options?.metadata),
+            toGrpcOptions(options),
+          ),
         );
         void pump(requests, call);
         return readAll(call, linkSignal(options?.signal, call));

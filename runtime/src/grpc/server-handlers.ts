@@ -45,6 +45,7 @@ import {
   createValidationInterceptor,
   validateMessage,
 } from "../server/validation-interceptor.js";
+import { callInCallTrace, captureTraceContext } from "../telemetry/trace-scope.js";
 import { isRpcError, RpcError } from "./rpc-error.js";
 
 /** The authenticated caller, as the `authenticate` hook resolves it from call metadata. */
@@ -222,6 +223,9 @@ class LiveCall implements ServerCall {
     const raw = grpcCall.getDeadline();
     this.deadlineAt = raw instanceof Date ? raw.getTime() : raw;
     if (Number.isFinite(this.deadlineAt)) this.arm();
+    // The call's trace context (the server span, active while grpc-js invokes the handler)
+    // goes with its signal to every query and client call it makes (see trace-scope.ts).
+    captureTraceContext(this.controller.signal);
     grpcCall.on("cancelled", () => {
       // grpc-js 1.10+ also emits `cancelled` after a call completes normally.
       if (!this.finished)
@@ -469,15 +473,15 @@ export function createServerHandlers<S extends DescService>(
               try {
                 res = create(method.output, live.response);
               } catch (e) {
-                callback(fail(e));
+                callInCallTrace(live.ctx.signal, callback, fail(e));
                 return;
               }
               live.message("sent");
-              callback(null, res);
+              callInCallTrace(live.ctx.signal, callback, null, res);
             },
             (e: unknown) => {
               live.done();
-              callback(fail(e));
+              callInCallTrace(live.ctx.signal, callback, fail(e));
             },
           );
         };
@@ -493,11 +497,11 @@ export function createServerHandlers<S extends DescService>(
           ).then(
             () => {
               live.done();
-              call.end();
+              callInCallTrace(live.ctx.signal, () => call.end());
             },
             (e: unknown) => {
               live.done();
-              call.emit("error", fail(e));
+              callInCallTrace(live.ctx.signal, () => call.emit("error", fail(e)));
             },
           );
         };
@@ -526,15 +530,15 @@ export function createServerHandlers<S extends DescService>(
               try {
                 res = create(method.output, live.response);
               } catch (e) {
-                callback(fail(e));
+                callInCallTrace(live.ctx.signal, callback, fail(e));
                 return;
               }
               live.message("sent");
-              callback(null, res);
+              callInCallTrace(live.ctx.signal, callback, null, res);
             },
             (e: unknown) => {
               live.done();
-              callback(fail(e));
+              callInCallTrace(live.ctx.signal, callback, fail(e));
             },
           );
         };
@@ -556,11 +560,11 @@ export function createServerHandlers<S extends DescService>(
           }).then(
             () => {
               live.done();
-              call.end();
+              callInCallTrace(live.ctx.signal, () => call.end());
             },
             (e: unknown) => {
               live.done();
-              call.emit("error", fail(e));
+              callInCallTrace(live.ctx.signal, () => call.emit("error", fail(e)));
             },
           );
         };

@@ -235,15 +235,19 @@ export async function startServiceEvents(
             );
           }
           // A consumer span in the producer's trace (from the event's traceparent header).
-          return withEventSpan(event, c.group, () =>
-            c.handle(s.handlers, event, tx, {
-              id: event.id,
-              topic: event.topic,
-              key: event.key,
-              createdAt: event.createdAt,
-              headers: event.headers,
-              group: c.group,
-            }),
+          return withEventSpan(
+            event,
+            c.group,
+            () =>
+              c.handle(s.handlers, event, tx, {
+                id: event.id,
+                topic: event.topic,
+                key: event.key,
+                createdAt: event.createdAt,
+                headers: event.headers,
+                group: c.group,
+              }),
+            tx,
           );
         },
         onOutcome: (topic, outcome) => count?.(c.group, topic, outcome, 1),

@@ -10,3 +10,4 @@ export * from "./loki-transport.js";
 export * from "./outbox-metrics.js";
 export * from "./runtime-metrics.js";
 export * from "./service-metrics.js";
+export { attachTraceContext, CallScopedContextManager, withCallTrace } from "./trace-scope.js";

@@ -17,6 +17,7 @@ import {
   TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace-base";
 import { setActiveTracing } from "./active-tracing.js";
+import { CallScopedContextManager } from "./trace-scope.js";
 
 /** The attribute naming the generated query of a SQL span. */
 export const queryNameAttribute = "db.query.name";
@@ -35,6 +36,13 @@ export interface TracingOptions {
    * Default: the SDK's exporter from the `OTEL_*` variables (OTLP over HTTP/protobuf).
    */
   readonly spanProcessors?: SpanProcessor[];
+  /**
+   * How the active trace context travels. `call` (default): with each call's signal through
+   * the runtime's queries, transactions, events and clients, no async hooks (see
+   * trace-scope.ts). `async`: AsyncLocalStorage, so it also follows your own code across
+   * awaits, at a cost on every promise (see the README's benchmark).
+   */
+  readonly contextPropagation?: "call" | "async";
 }
 
 /** A started tracer provider. */
@@ -67,6 +75,10 @@ const currentQueryKey = Symbol.for("svcgen.runtime.db.currentQuery");
 export function startTracing(options: TracingOptions): Tracing {
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
+    // Without a context manager here the SDK installs AsyncLocalStorage's.
+    ...(options.contextPropagation === "async"
+      ? {}
+      : { contextManager: new CallScopedContextManager() }),
     ...(options.sampleRatio === undefined
       ? {}
       : {
@@ -112,7 +124,8 @@ export function startTracing(options: TracingOptions): Tracing {
  * endpoint is configured (`OTEL_EXPORTER_OTLP_ENDPOINT` or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`)
  * or `OTEL_TRACES_EXPORTER` is set; off when `OTEL_SDK_DISABLED=true` or
  * `OTEL_TRACES_EXPORTER=none`. Service name from `OTEL_SERVICE_NAME`, else `fallbackName`;
- * sampling ratio from `SVCGEN_TRACE_SAMPLE_RATIO` (else the standard sampler variables).
+ * sampling ratio from `SVCGEN_TRACE_SAMPLE_RATIO` (else the standard sampler variables);
+ * context propagation from `SVCGEN_TRACE_CONTEXT` (`call`, the default, or `async`).
  */
 export function tracingOptionsFromEnv(
   fallbackName: string,
@@ -135,8 +148,13 @@ export function tracingOptionsFromEnv(
       throw new Error(`SVCGEN_TRACE_SAMPLE_RATIO must be a number from 0 to 1, got "${ratioText}"`);
     }
   }
+  const propagationText = env.SVCGEN_TRACE_CONTEXT ?? "";
+  if (propagationText !== "" && propagationText !== "call" && propagationText !== "async") {
+    throw new Error(`SVCGEN_TRACE_CONTEXT must be "call" or "async", got "${propagationText}"`);
+  }
   return {
     serviceName: env.OTEL_SERVICE_NAME || fallbackName,
     ...(sampleRatio === undefined ? {} : { sampleRatio }),
+    ...(propagationText === "async" ? { contextPropagation: "async" as const } : {}),
   };
 }
