@@ -98,6 +98,10 @@ export function createFirebaseVerifier(options: FirebaseVerifierOptions = {}): T
     );
   }
   const checkRevoked = options.checkRevoked ?? env.FIREBASE_CHECK_REVOKED === "true";
+  // Read before the app exists, so a malformed setting leaves nothing to clean up.
+  const revocationCache = checkRevoked
+    ? revocationCacheOptions(env, options.revocationCache)
+    : undefined;
   const timeoutMs = options.keyFetchTimeoutMs ?? 5000;
   const skew = options.clockSkewSeconds ?? 0;
   appCounter += 1;
@@ -118,12 +122,10 @@ export function createFirebaseVerifier(options: FirebaseVerifierOptions = {}): T
     );
   }
   const keys = createKeyCache(inner, timeoutMs);
-  const accounts = checkRevoked
-    ? createRevocationCache(
-        accountLookup(auth),
-        revocationCacheOptions(env, options.revocationCache),
-      )
-    : undefined;
+  const accounts =
+    revocationCache === undefined
+      ? undefined
+      : createRevocationCache(accountLookup(auth), revocationCache);
   // Every fetch firebase-admin makes now goes through the cache: single-flight, bounded.
   inner.fetchPublicKeys = () => keys.get();
 
