@@ -6,7 +6,7 @@
  */
 import { createHmac, createSign, generateKeyPairSync } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createServer, type Server as HttpServer } from "node:http";
+import { createServer, type Server as HttpServer, type ServerResponse } from "node:http";
 import { Agent } from "node:https";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
@@ -56,7 +56,9 @@ let certFetches = 0;
 const accounts = new Map<string, { validSince?: number; disabled?: boolean }>();
 /** The lookups received: the uid asked for and the credential it came with. */
 const lookups: { uid: string | undefined; authorization: string | undefined }[] = [];
-let lookupMode: "ok" | "fail" = "ok";
+let lookupMode: "ok" | "fail" | "hang" = "ok";
+/** Lookups held unanswered in `hang` mode, answered (503) when a test ends. */
+const heldLookups: ServerResponse[] = [];
 let certServer: HttpServer;
 let certPort = 0;
 
@@ -116,6 +118,10 @@ beforeAll(async () => {
       req.on("end", () => {
         const uid = (JSON.parse(body) as { localId?: string[] }).localId?.[0];
         lookups.push({ uid, authorization: req.headers.authorization });
+        if (lookupMode === "hang") {
+          heldLookups.push(res);
+          return;
+        }
         if (lookupMode === "fail") {
           res.writeHead(503, { "content-type": "application/json" }).end('{"error":{}}');
           return;
@@ -401,6 +407,11 @@ describe("configuration", () => {
   });
 });
 
+/** firebase-admin's Credential contract: the access token its API calls carry. */
+const credential = {
+  getAccessToken: async () => ({ access_token: "test-access-token", expires_in: 3600 }),
+};
+
 describe("revocation check (checkRevoked): Firebase's account lookup, through the runtime's server", () => {
   const revokedUser = "33333333-3333-4333-8333-333333333333";
   const disabledUser = "44444444-4444-4444-8444-444444444444";
@@ -419,10 +430,9 @@ describe("revocation check (checkRevoked): Firebase's account lookup, through th
       projectId,
       httpAgent: new LoopbackAgent(),
       checkRevoked: true,
-      // firebase-admin's Credential contract: the access token its API calls carry.
-      credential: {
-        getAccessToken: async () => ({ access_token: "test-access-token", expires_in: 3600 }),
-      },
+      credential,
+      // No cache here: every call asks, so each test sees its own lookups (cached below).
+      revocationCache: { ttlMs: 0 },
       env: {},
     });
     handle = await startServer({
@@ -518,5 +528,134 @@ describe("revocation check (checkRevoked): Firebase's account lookup, through th
     expect(security()[0]).toMatchObject({ reason: "revocation_unavailable" });
     lookupMode = "ok";
     expect(await callAs(activeUser, Math.floor(Date.now() / 1000) - 10)).toBe(status.NOT_FOUND);
+  });
+});
+
+describe("revocation lookups cached per uid: shared, bounded in time, refreshed after the TTL", () => {
+  const now = (): number => Math.floor(Date.now() / 1000);
+  /** A verifier with the revocation check and its cache set to `cache`. */
+  const revocationVerifier = (cache: { ttlMs?: number; timeoutMs?: number }): TokenVerifier =>
+    createFirebaseVerifier({
+      projectId,
+      httpAgent: new LoopbackAgent(),
+      checkRevoked: true,
+      credential,
+      revocationCache: cache,
+      env: {},
+    });
+  const tokenOf = (sub: string, authTime = now() - 10): string =>
+    sign(claims({ sub, auth_time: authTime, iat: authTime }));
+  const lookupsOf = (uid: string): number => lookups.filter((l) => l.uid === uid).length;
+  const refusal = (e: unknown): { code?: number; reason?: string } =>
+    e as { code?: number; reason?: string };
+
+  beforeEach(() => {
+    lookupMode = "ok";
+  });
+
+  test("concurrent calls for one uid cause one lookup; later calls within the TTL none", async () => {
+    const uid = "77777777-7777-4777-8777-777777777777";
+    accounts.set(uid, {});
+    const v = revocationVerifier({ ttlMs: 60_000 });
+    try {
+      await v.ready();
+      const before = lookupsOf(uid);
+      // Different tokens of one user: the answer is per uid, not per token.
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => v.verify(tokenOf(uid, now() - 10 - i))),
+      );
+      expect(results.map((p) => p.uid)).toEqual(Array(20).fill(uid));
+      expect(lookupsOf(uid) - before).toBe(1);
+      await v.verify(tokenOf(uid));
+      expect(lookupsOf(uid) - before).toBe(1);
+    } finally {
+      await v.close();
+    }
+  });
+
+  test("after a revocation, calls fail UNAUTHENTICATED revoked once the TTL has passed", async () => {
+    const uid = "88888888-8888-4888-8888-888888888888";
+    accounts.set(uid, {});
+    const v = revocationVerifier({ ttlMs: 200 });
+    try {
+      await v.ready();
+      const token = tokenOf(uid, now() - 10);
+      await expect(v.verify(token)).resolves.toMatchObject({ uid });
+      // Revoked now: Identity Toolkit reports a validSince after this token's sign-in.
+      accounts.set(uid, { validSince: now() });
+      let outcome: unknown;
+      for (let i = 0; i < 200; i++) {
+        outcome = await v.verify(token).catch((e: unknown) => e);
+        if (refusal(outcome).reason !== undefined) break;
+        await sleep(25);
+      }
+      expect(refusal(outcome)).toMatchObject({ code: status.UNAUTHENTICATED, reason: "revoked" });
+      // A sign-in after the revocation still passes.
+      await expect(v.verify(tokenOf(uid, now()))).resolves.toMatchObject({ uid });
+    } finally {
+      await v.close();
+    }
+  });
+
+  test("a disabled user is refused, every concurrent caller, after one lookup", async () => {
+    const uid = "99999999-9999-4999-8999-999999999999";
+    accounts.set(uid, { disabled: true });
+    const v = revocationVerifier({ ttlMs: 60_000 });
+    try {
+      await v.ready();
+      const before = lookupsOf(uid);
+      const results = await Promise.allSettled(
+        Array.from({ length: 5 }, () => v.verify(tokenOf(uid))),
+      );
+      for (const r of results) {
+        expect(r.status).toBe("rejected");
+        if (r.status === "rejected") {
+          expect(refusal(r.reason)).toMatchObject({
+            code: status.UNAUTHENTICATED,
+            reason: "revoked",
+          });
+        }
+      }
+      expect(lookupsOf(uid) - before).toBe(1);
+    } finally {
+      await v.close();
+    }
+  });
+
+  test("a lookup that never answers: UNAVAILABLE revocation_unavailable after the timeout, or at the call's deadline", async () => {
+    const uid = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+    accounts.set(uid, {});
+    const bounded = revocationVerifier({ ttlMs: 60_000, timeoutMs: 200 });
+    const unbounded = revocationVerifier({ ttlMs: 60_000, timeoutMs: 600_000 });
+    try {
+      await bounded.ready();
+      await unbounded.ready();
+      lookupMode = "hang";
+      const results = await Promise.allSettled([1, 2, 3].map(() => bounded.verify(tokenOf(uid))));
+      for (const r of results) {
+        expect(r.status).toBe("rejected");
+        if (r.status === "rejected") {
+          expect(refusal(r.reason)).toMatchObject({
+            code: status.UNAVAILABLE,
+            reason: "revocation_unavailable",
+          });
+        }
+      }
+      // The call's own deadline ends the wait even when the lookup's timeout is far off.
+      const deadline = AbortSignal.timeout(200);
+      const cut = await unbounded.verify(tokenOf(uid), deadline).catch((e: unknown) => e);
+      expect(refusal(cut)).toMatchObject({
+        code: status.UNAVAILABLE,
+        reason: "revocation_unavailable",
+      });
+      // Failures are not cached: once Firebase answers again, so does the check.
+      lookupMode = "ok";
+      await expect(bounded.verify(tokenOf(uid))).resolves.toMatchObject({ uid });
+    } finally {
+      lookupMode = "ok";
+      for (const res of heldLookups.splice(0)) res.writeHead(503).end();
+      await bounded.close();
+      await unbounded.close();
+    }
   });
 });

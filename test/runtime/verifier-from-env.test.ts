@@ -131,3 +131,41 @@ test("a verified token is reused until it expires or ages out; refusals are neve
   expect(verifications).toBe(6);
   await cached.close();
 });
+
+test("token introspection comes from the environment; half, misplaced or malformed settings are refused by name", async () => {
+  const jwks = { AUTH_JWKS_URL: jwksUrl, AUTH_ISSUER: issuer, AUTH_AUDIENCE: "api" };
+  const introspection = {
+    AUTH_INTROSPECTION_URL: "http://127.0.0.1:1/introspect",
+    AUTH_INTROSPECTION_CLIENT_ID: "svc",
+    AUTH_INTROSPECTION_CLIENT_SECRET: "secret",
+  };
+  const configured = await verifierFromEnv({ ...jwks, ...introspection });
+  expect(configured.kind).toBe("jwks");
+  expect(configured.description).toContain("revocation by introspection at http://127.0.0.1:1/");
+  // The client secret is never part of what is logged.
+  expect(configured.description).not.toContain("secret");
+  await configured.verifier?.close();
+
+  await expect(
+    verifierFromEnv({ ...jwks, AUTH_INTROSPECTION_URL: introspection.AUTH_INTROSPECTION_URL }),
+  ).rejects.toThrow(/missing: AUTH_INTROSPECTION_CLIENT_ID, AUTH_INTROSPECTION_CLIENT_SECRET/);
+  await expect(
+    verifierFromEnv({ ...jwks, ...introspection, AUTH_INTROSPECTION_URL: "nope" }),
+  ).rejects.toThrow(/AUTH_INTROSPECTION_URL="nope" is not a URL/);
+  await expect(verifierFromEnv({ FIREBASE_PROJECT_ID: "p", ...introspection })).rejects.toThrow(
+    /FIREBASE_CHECK_REVOKED=true instead/,
+  );
+  await expect(verifierFromEnv(introspection)).rejects.toBeInstanceOf(AuthConfigError);
+  await expect(
+    verifierFromEnv({ ...jwks, ...introspection, AUTH_REVOCATION_CACHE_MS: "10s" }),
+  ).rejects.toThrow(/AUTH_REVOCATION_CACHE_MS must be a whole number of milliseconds, got "10s"/);
+  await expect(
+    verifierFromEnv({
+      FIREBASE_PROJECT_ID: "p",
+      FIREBASE_CHECK_REVOKED: "true",
+      AUTH_REVOCATION_TIMEOUT_MS: "0",
+    }),
+  ).rejects.toThrow(
+    /AUTH_REVOCATION_TIMEOUT_MS must be a whole number of milliseconds of at least 1/,
+  );
+});

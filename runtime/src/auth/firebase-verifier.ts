@@ -11,6 +11,12 @@ import type { Agent } from "node:http";
 import { type App, type Credential, deleteApp, initializeApp } from "firebase-admin/app";
 import { type Auth, getAuth } from "firebase-admin/auth";
 import {
+  createRevocationCache,
+  type RevocationCache,
+  type RevocationCacheOptions,
+  revocationCacheOptions,
+} from "./revocation-cache.js";
+import {
   AuthConfigError,
   AuthError,
   type AuthFailureReason,
@@ -26,12 +32,19 @@ export interface FirebaseVerifierOptions {
   /** The Firebase project id (the token audience). Default `FIREBASE_PROJECT_ID`, else `GOOGLE_CLOUD_PROJECT`. */
   readonly projectId?: string;
   /**
-   * Also ask Firebase whether the token was revoked or the user disabled (one Identity
-   * Toolkit lookup per verification, which needs credentials: `credential`, else Google's
-   * application default credentials). A revoked token or a disabled user is refused with
+   * Also ask Firebase whether the token was revoked or the user disabled (an Identity
+   * Toolkit account lookup, which needs credentials: `credential`, else Google's application
+   * default credentials). A revoked token or a disabled user is refused with
    * UNAUTHENTICATED and reason `revoked`. Default `FIREBASE_CHECK_REVOKED=true`, else off.
    */
   readonly checkRevoked?: boolean;
+  /**
+   * The account lookups of `checkRevoked`, cached per uid: reused for `ttlMs` (default 10 s,
+   * `AUTH_REVOCATION_CACHE_MS`; a revoked token stays accepted for at most that long), one
+   * lookup in flight per uid, each bounded by `timeoutMs` (default 2 s,
+   * `AUTH_REVOCATION_TIMEOUT_MS`).
+   */
+  readonly revocationCache?: RevocationCacheOptions;
   /**
    * The credential firebase-admin calls Google's APIs with (the revocation lookup).
    * Default: application default credentials (`GOOGLE_APPLICATION_CREDENTIALS`, or the
@@ -85,6 +98,10 @@ export function createFirebaseVerifier(options: FirebaseVerifierOptions = {}): T
     );
   }
   const checkRevoked = options.checkRevoked ?? env.FIREBASE_CHECK_REVOKED === "true";
+  // Read before the app exists, so a malformed setting leaves nothing to clean up.
+  const revocationCache = checkRevoked
+    ? revocationCacheOptions(env, options.revocationCache)
+    : undefined;
   const timeoutMs = options.keyFetchTimeoutMs ?? 5000;
   const skew = options.clockSkewSeconds ?? 0;
   appCounter += 1;
@@ -105,6 +122,10 @@ export function createFirebaseVerifier(options: FirebaseVerifierOptions = {}): T
     );
   }
   const keys = createKeyCache(inner, timeoutMs);
+  const accounts =
+    revocationCache === undefined
+      ? undefined
+      : createRevocationCache(accountLookup(auth), revocationCache);
   // Every fetch firebase-admin makes now goes through the cache: single-flight, bounded.
   inner.fetchPublicKeys = () => keys.get();
 
@@ -122,13 +143,14 @@ export function createFirebaseVerifier(options: FirebaseVerifierOptions = {}): T
         throw toAuthError(error);
       }
       checkStandardClaims(decoded, Date.now(), skew);
-      if (checkRevoked) await checkNotRevoked(auth, decoded, signal);
+      if (accounts !== undefined) await checkNotRevoked(accounts, decoded, signal);
       return principalOf(decoded);
     },
     ready: () => keys.get().then(() => undefined),
     keysLoaded: () => keys.loaded(),
     async close() {
       keys.close();
+      accounts?.clear();
       await deleteApp(app);
     },
   };
@@ -247,36 +269,48 @@ function createKeyCache(inner: KeyFetcher, timeoutMs: number): KeyCache {
   };
 }
 
+/** What the revocation check needs of an account; undefined for a user not in the project. */
+interface AccountState {
+  readonly disabled: boolean;
+  /** When the user's tokens were last revoked (`tokensValidAfterTime`), epoch ms; 0 if never. */
+  readonly validSinceMs: number;
+}
+
+/** The Identity Toolkit lookup (`accounts:lookup`) of one uid; a deleted user is an answer too. */
+function accountLookup(auth: Auth): (uid: string) => Promise<AccountState | undefined> {
+  return async (uid) => {
+    try {
+      const user = await auth.getUser(uid);
+      return {
+        disabled: user.disabled,
+        validSinceMs:
+          user.tokensValidAfterTime === undefined
+            ? 0
+            : new Date(user.tokensValidAfterTime).getTime(),
+      };
+    } catch (error) {
+      if ((error as { code?: unknown }).code === "auth/user-not-found") return undefined;
+      throw error;
+    }
+  };
+}
+
 /**
  * What `verifyIdToken(token, true)` does after the signature, done here so that its two
- * outcomes stay apart: the user's account (Identity Toolkit `accounts:lookup`) is disabled,
- * deleted, or its tokens were revoked after this token's sign-in (`auth_time` before
+ * outcomes stay apart and its lookup is cached: the user's account is disabled, deleted, or
+ * its tokens were revoked after this token's sign-in (`auth_time` before
  * `tokensValidAfterTime`): UNAUTHENTICATED, reason `revoked`; the lookup itself failed
- * (network, credentials, quota): UNAVAILABLE, reason `revocation_unavailable`, as the token
- * may well be valid and a caller told UNAUTHENTICATED would sign its user out.
+ * (network, credentials, quota, timeout): UNAVAILABLE, reason `revocation_unavailable`, as the
+ * token may well be valid and a caller told UNAUTHENTICATED would sign its user out.
  */
 async function checkNotRevoked(
-  auth: Auth,
+  accounts: RevocationCache<AccountState | undefined>,
   decoded: Record<string, unknown>,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  let user: Awaited<ReturnType<Auth["getUser"]>>;
-  try {
-    user = await raceSignal(auth.getUser(String(decoded.sub)), signal);
-  } catch (error) {
-    if (error instanceof AuthError) throw error;
-    if ((error as { code?: unknown }).code === "auth/user-not-found") {
-      throw new AuthError("revoked", "The token was revoked or the user disabled");
-    }
-    throw new AuthError(
-      "revocation_unavailable",
-      "Could not check whether the token was revoked; retry later",
-    );
-  }
+  const account = await accounts.get(String(decoded.sub), signal);
   const authTime = typeof decoded.auth_time === "number" ? decoded.auth_time * 1000 : 0;
-  const validSince =
-    user.tokensValidAfterTime === undefined ? 0 : new Date(user.tokensValidAfterTime).getTime();
-  if (user.disabled || authTime < validSince) {
+  if (account === undefined || account.disabled || authTime < account.validSinceMs) {
     throw new AuthError("revoked", "The token was revoked or the user disabled");
   }
 }

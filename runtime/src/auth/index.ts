@@ -7,6 +7,8 @@ export * from "./auth-interceptor.js";
 export * from "./authenticate-hook.js";
 export * from "./firebase-verifier.js";
 export * from "./jwks-verifier.js";
+export * from "./revocation-cache.js";
+export * from "./token-introspection.js";
 export * from "./token-verifier.js";
 export * from "./verification-cache.js";
 export * from "./verifier-from-env.js";

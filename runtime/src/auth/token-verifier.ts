@@ -143,15 +143,22 @@ export function principalOf(claims: Readonly<Record<string, unknown>>): Principa
   };
 }
 
-/** Races `work` against `signal`, rejecting with `keys_unavailable` when it aborts first. */
-export function raceSignal<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+/**
+ * Races `work` against `signal`, rejecting with an {@link AuthError} of `reason` (default
+ * `keys_unavailable`: what the caller was waiting for) when it aborts first.
+ */
+export function raceSignal<T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+  reason: "keys_unavailable" | "revocation_unavailable" = "keys_unavailable",
+): Promise<T> {
   if (signal === undefined) return work;
   if (signal.aborted) {
-    return Promise.reject(new AuthError("keys_unavailable", "Token verification was cancelled"));
+    return Promise.reject(new AuthError(reason, "Token verification was cancelled"));
   }
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void =>
-      reject(new AuthError("keys_unavailable", "Token verification did not finish in time"));
+      reject(new AuthError(reason, "Token verification did not finish in time"));
     signal.addEventListener("abort", onAbort, { once: true });
     work.then(
       (v) => {

@@ -4,8 +4,11 @@
  * call anonymous) otherwise or with `SVCGEN_AUTH=false`. A half-configured issuer is an error
  * naming what is missing, never a silent fallback to anonymous. Verified tokens are cached
  * (`cacheVerifications`: up to their expiry, at most 60 s), except with Firebase's revocation
- * check (`FIREBASE_CHECK_REVOKED=true`), which must ask on every call.
+ * check (`FIREBASE_CHECK_REVOKED=true`), whose account lookup runs inside each verification.
+ * A JWKS issuer's revocation check is token introspection (`AUTH_INTROSPECTION_*`), outside
+ * that cache: its answers have their own shorter TTL (`AUTH_REVOCATION_CACHE_MS`).
  */
+import { introspectionFromEnv, introspectTokens } from "./token-introspection.js";
 import { AuthConfigError, type TokenVerifier } from "./token-verifier.js";
 import { cacheVerifications } from "./verification-cache.js";
 
@@ -45,7 +48,13 @@ export async function verifierFromEnv(
       `Both FIREBASE_PROJECT_ID and ${jwksSet.join(", ")} are set: configure one token issuer`,
     );
   }
+  const introspection = introspectionFromEnv(env);
   if (firebase !== "") {
+    if (introspection !== undefined) {
+      throw new AuthConfigError(
+        "AUTH_INTROSPECTION_URL is for a JWKS issuer; with Firebase, set FIREBASE_CHECK_REVOKED=true instead",
+      );
+    }
     return {
       kind: "firebase",
       verifier: await (async () => {
@@ -72,17 +81,27 @@ export async function verifierFromEnv(
       .split(",")
       .map((a) => a.trim())
       .filter((a) => a !== "");
+    const verified = cacheVerifications(
+      (await import("./jwks-verifier.js")).createJwksVerifier({
+        jwksUrl: url.href,
+        issuer: get("AUTH_ISSUER"),
+        audience,
+      }),
+    );
     return {
       kind: "jwks",
-      verifier: cacheVerifications(
-        (await import("./jwks-verifier.js")).createJwksVerifier({
-          jwksUrl: url.href,
-          issuer: get("AUTH_ISSUER"),
-          audience,
-        }),
-      ),
-      description: `issuer ${get("AUTH_ISSUER")}, keys ${url.href}`,
+      verifier: introspection === undefined ? verified : introspectTokens(verified, introspection),
+      description:
+        `issuer ${get("AUTH_ISSUER")}, keys ${url.href}` +
+        (introspection === undefined
+          ? ""
+          : `, revocation by introspection at ${introspection.url}`),
     };
+  }
+  if (introspection !== undefined) {
+    throw new AuthConfigError(
+      "AUTH_INTROSPECTION_URL is set without a token issuer: set AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE",
+    );
   }
   return {
     kind: "none",
