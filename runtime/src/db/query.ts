@@ -266,36 +266,44 @@ export function isBroken(err: unknown): boolean {
 }
 
 /**
- * Watches a checked-out client for connection errors. node-postgres emits `error` on a client
- * whose connection dies even while a query runs, and `pg.Pool` listens only while the client
- * is idle, so without this listener a database restart during a query crashes the process of
- * anyone running generated queries on a plain pool. The query itself still rejects.
+ * Watches a client for connection errors, once per client for its whole life. node-postgres
+ * emits `error` on a client whose connection dies even while a query runs, and `pg.Pool`
+ * listens only while the client is idle, so without a listener a database restart during a
+ * query crashes the process of anyone running generated queries on a plain pool. The query
+ * itself still rejects. The listener records the error on the client, and {@link releaseChecked}
+ * hands such a client back as broken (the pool drops it): a client never outlives its first
+ * connection error, so a recorded error always belongs to the current checkout. One listener
+ * per client, not one added and removed per query.
  */
-class CheckoutGuard {
-  error: Error | undefined;
-  private readonly listener = (err: Error): void => {
-    this.error ??= err;
-  };
+function watchConnection(client: PoolClient): void {
+  const watched = client as PoolClient & WatchedClient;
+  if (watched[connectionErrorKey] !== undefined) return;
+  watched[connectionErrorKey] = null;
+  client.on("error", (err: Error) => {
+    watched[connectionErrorKey] ??= err;
+  });
+}
 
-  constructor(private readonly client: PoolClient) {
-    client.on("error", this.listener);
-  }
+const connectionErrorKey = Symbol.for("svcgen.runtime.db.connectionError");
+interface WatchedClient {
+  /** null: watched, no error; an Error: the connection failed. */
+  [connectionErrorKey]?: Error | null;
+}
 
-  /**
-   * Returns the client: with the error when its connection failed, or always when `discard`
-   * (the pool then drops it instead of handing a dead connection to the next caller).
-   */
-  release(failure: unknown, discard = false): void {
-    this.client.off("error", this.listener);
-    const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
-    const broken =
-      this.error ??
-      (failure !== undefined &&
-      (discard || (!(failure instanceof QueryAbortedError) && isBroken(failure)))
-        ? asError(failure)
-        : undefined);
-    this.client.release(broken);
-  }
+/**
+ * Returns a checked-out client: with the error when its connection failed, or always when
+ * `discard` (the pool then drops it instead of handing a dead connection to the next caller).
+ */
+function releaseChecked(client: PoolClient, failure: unknown, discard = false): void {
+  const recorded = (client as PoolClient & WatchedClient)[connectionErrorKey];
+  const asError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+  const broken =
+    recorded ??
+    (failure !== undefined &&
+    (discard || (!(failure instanceof QueryAbortedError) && isBroken(failure)))
+      ? asError(failure)
+      : undefined);
+  client.release(broken);
 }
 
 async function runOn(
@@ -314,7 +322,7 @@ async function runOn(
   // the async context of whichever query released the connection, so tracing would put the
   // SQL span under another call. A checkout also tells the abort path whom to cancel.
   const client = signal === undefined ? await db.connect() : await checkOut(db, signal, queryName);
-  const guard = new CheckoutGuard(client);
+  watchConnection(client);
   let failure: unknown;
   try {
     return signal === undefined
@@ -324,7 +332,7 @@ async function runOn(
     failure = err;
     throw err;
   } finally {
-    guard.release(failure);
+    releaseChecked(client, failure);
   }
 }
 
@@ -499,7 +507,7 @@ export async function* runStream<Params, Row>(
   const traceCtx = traceContextFor(signal);
   const client =
     signal === undefined ? await pool.connect() : await checkOut(pool, signal, query.name);
-  const guard = new CheckoutGuard(client);
+  watchConnection(client);
   const run = (config: QueryArrayConfig): Promise<QueryArrayResult> => {
     if (signal === undefined) return inTrace(traceCtx, () => client.query(config));
     if (signal.aborted)
@@ -540,6 +548,6 @@ export async function* runStream<Params, Row>(
         broken = err instanceof Error ? err : new Error(String(err));
       }
     }
-    guard.release(broken, broken !== undefined);
+    releaseChecked(client, broken, broken !== undefined);
   }
 }

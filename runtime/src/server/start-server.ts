@@ -392,7 +392,14 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     );
   }
   const slots: ChainSlots = {
-    ...(features.callLog === false ? {} : { logging: createCallLogInterceptor(logger, statusOf) }),
+    ...(features.callLog === false
+      ? {}
+      : {
+          logging: createCallLogInterceptor(
+            options.logger ?? (serviceLogger as ServiceLogger).calls,
+            statusOf,
+          ),
+        }),
     recover: createRecoverInterceptor((error, method, correlationId, requestId) =>
       logger.error(
         { method, correlation_id: correlationId, request_id: requestId, ...errorFields(error) },
