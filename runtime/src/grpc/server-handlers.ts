@@ -15,7 +15,7 @@ import {
   type MessageShape,
 } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { createValidator, type Validator } from "@bufbuild/protovalidate";
+import type { Validator } from "@bufbuild/protovalidate";
 import {
   type Metadata,
   type ServerDuplexStream,
@@ -41,7 +41,7 @@ import type {
 import { createRecoverInterceptor } from "../server/recover-interceptor.js";
 import { isDependencyUnavailable } from "../server/transient-errors.js";
 import {
-  cachedRegexMatch,
+  createDefaultValidator,
   createValidationInterceptor,
   validateMessage,
 } from "../server/validation-interceptor.js";
@@ -413,7 +413,7 @@ export function createServerHandlers<S extends DescService>(
   options: ServerHandlerOptions = {},
 ): UntypedServiceImplementation {
   if (options.validator === undefined && sharedValidator === undefined) {
-    sharedValidator = createValidator({ failFast: false, regexMatch: cachedRegexMatch() });
+    sharedValidator = createDefaultValidator();
   }
   const validator = options.validator ?? sharedValidator ?? false;
   const given = options.interceptors ?? {};
