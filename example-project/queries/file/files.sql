@@ -65,11 +65,11 @@ ON CONFLICT (storage_key) DO NOTHING
 RETURNING storage_key;
 
 -- Leases up to row_limit queued object keys that are due (only those in `keys` when given),
--- oldest first, for lease_seconds: the caller deletes their objects meanwhile, and a key whose
+-- oldest first, for lease_ms: the caller deletes their objects meanwhile, and a key whose
 -- caller died is due again when the lease ends. Another instance's leased keys are skipped.
 -- name: ClaimObjectDeletions :many
 UPDATE file_object_deletions d
-SET next_attempt_at = now() + @lease_seconds::integer * interval '1 second'
+SET next_attempt_at = now() + @lease_ms::integer * interval '1 millisecond'
 WHERE d.storage_key IN (
   SELECT q.storage_key FROM file_object_deletions q
   WHERE q.next_attempt_at <= now()
@@ -84,9 +84,9 @@ RETURNING d.storage_key, d.attempts;
 -- name: ForgetObjectDeletion :exec
 DELETE FROM file_object_deletions WHERE storage_key = @storage_key;
 
--- Deleting the object of a queued key failed: try again after delay_seconds.
+-- Deleting the object of a queued key failed: try again after delay_ms.
 -- name: PostponeObjectDeletion :exec
 UPDATE file_object_deletions
 SET attempts = attempts + 1, last_error = @last_error,
-    next_attempt_at = now() + @delay_seconds::integer * interval '1 second'
+    next_attempt_at = now() + @delay_ms::integer * interval '1 millisecond'
 WHERE storage_key = @storage_key;

@@ -28,7 +28,7 @@ export interface ObjectDeletionsOptions {
 
 /** Keys leased per query, and for how long: a sweep that dies mid-batch frees them then. */
 const batchSize = 100;
-const leaseSeconds = 60;
+const leaseMs = 60_000;
 
 function warn(message: string, error: unknown): void {
   process.emitWarning(message, { code: "FILE_OBJECT_DELETE_FAILED", detail: String(error) });
@@ -95,7 +95,7 @@ export class ObjectDeletions {
   /** Leases due keys (only `keys` when given) and deletes their objects; how many it leased. */
   private async run(keys: readonly string[] | null): Promise<number> {
     const leased = await claimObjectDeletions(this.db, {
-      leaseSeconds,
+      leaseMs,
       keys,
       rowLimit: BigInt(batchSize),
     });
@@ -108,7 +108,7 @@ export class ObjectDeletions {
         await postponeObjectDeletion(this.db, {
           storageKey,
           lastError: error instanceof Error ? error.message : String(error),
-          delaySeconds: Math.ceil(delayMs / 1000),
+          delayMs,
         });
         this.onFailure(`S3 object ${storageKey} was not deleted; retrying in ${delayMs} ms`, error);
         this.wakeIn(delayMs);

@@ -525,12 +525,12 @@ export function deleteOwnerFilesStream(
   return runStream(db, deleteOwnerFilesQuery, params, opts);
 }
 
-export const claimObjectDeletionsSql = "UPDATE file_object_deletions d\nSET next_attempt_at = now() + $1::integer * interval '1 second'\nWHERE d.storage_key IN (\n  SELECT q.storage_key FROM file_object_deletions q\n  WHERE q.next_attempt_at <= now()\n    AND ($2::text[] IS NULL OR q.storage_key = ANY ($2::text[]))\n  ORDER BY q.next_attempt_at\n  LIMIT $3\n  FOR UPDATE SKIP LOCKED\n)\nRETURNING d.storage_key, d.attempts";
+export const claimObjectDeletionsSql = "UPDATE file_object_deletions d\nSET next_attempt_at = now() + $1::integer * interval '1 millisecond'\nWHERE d.storage_key IN (\n  SELECT q.storage_key FROM file_object_deletions q\n  WHERE q.next_attempt_at <= now()\n    AND ($2::text[] IS NULL OR q.storage_key = ANY ($2::text[]))\n  ORDER BY q.next_attempt_at\n  LIMIT $3\n  FOR UPDATE SKIP LOCKED\n)\nRETURNING d.storage_key, d.attempts";
 
 /** Parameters of ClaimObjectDeletions, keyed as in the query; `null` sends SQL NULL. */
 export interface ClaimObjectDeletionsParams {
   /** `integer` */
-  readonly leaseSeconds: number;
+  readonly leaseMs: number;
   /** `text[]` */
   readonly keys: readonly string[] | null;
   /** `bigint` */
@@ -549,7 +549,7 @@ const claimObjectDeletionsQuery = defineQuery<ClaimObjectDeletionsParams, ClaimO
   name: "ClaimObjectDeletions",
   sql: claimObjectDeletionsSql,
   params: [
-    ["leaseSeconds", encodeValue],
+    ["leaseMs", encodeValue],
     ["keys", encodeArray(encodeValue)],
     ["rowLimit", encodeValue],
   ],
@@ -561,14 +561,14 @@ const claimObjectDeletionsQuery = defineQuery<ClaimObjectDeletionsParams, ClaimO
 
 /**
  * Leases up to row_limit queued object keys that are due (only those in `keys` when given),
- * oldest first, for lease_seconds: the caller deletes their objects meanwhile, and a key whose
+ * oldest first, for lease_ms: the caller deletes their objects meanwhile, and a key whose
  * caller died is due again when the lease ends. Another instance's leased keys are skipped.
  *
  * ClaimObjectDeletions (:many) from queries/file/files.sql:70
  *
  * ```sql
  * UPDATE file_object_deletions d
- * SET next_attempt_at = now() + $1::integer * interval '1 second'
+ * SET next_attempt_at = now() + $1::integer * interval '1 millisecond'
  * WHERE d.storage_key IN (
  *   SELECT q.storage_key FROM file_object_deletions q
  *   WHERE q.next_attempt_at <= now()
@@ -622,14 +622,14 @@ export async function forgetObjectDeletion(
   return runExec(db, forgetObjectDeletionQuery, params, opts);
 }
 
-export const postponeObjectDeletionSql = "UPDATE file_object_deletions\nSET attempts = attempts + 1, last_error = $1,\n    next_attempt_at = now() + $2::integer * interval '1 second'\nWHERE storage_key = $3";
+export const postponeObjectDeletionSql = "UPDATE file_object_deletions\nSET attempts = attempts + 1, last_error = $1,\n    next_attempt_at = now() + $2::integer * interval '1 millisecond'\nWHERE storage_key = $3";
 
 /** Parameters of PostponeObjectDeletion, keyed as in the query; `null` sends SQL NULL. */
 export interface PostponeObjectDeletionParams {
   /** `text` */
   readonly lastError: string | null;
   /** `integer` */
-  readonly delaySeconds: number;
+  readonly delayMs: number;
   /** `text` */
   readonly storageKey: string;
 }
@@ -639,21 +639,21 @@ const postponeObjectDeletionQuery = defineQuery<PostponeObjectDeletionParams, Re
   sql: postponeObjectDeletionSql,
   params: [
     ["lastError", encodeValue],
-    ["delaySeconds", encodeValue],
+    ["delayMs", encodeValue],
     ["storageKey", encodeValue],
   ],
   columns: [],
 });
 
 /**
- * Deleting the object of a queued key failed: try again after delay_seconds.
+ * Deleting the object of a queued key failed: try again after delay_ms.
  *
  * PostponeObjectDeletion (:exec) from queries/file/files.sql:88
  *
  * ```sql
  * UPDATE file_object_deletions
  * SET attempts = attempts + 1, last_error = $1,
- *     next_attempt_at = now() + $2::integer * interval '1 second'
+ *     next_attempt_at = now() + $2::integer * interval '1 millisecond'
  * WHERE storage_key = $3
  * ```
  */
