@@ -10,12 +10,15 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fromBinary } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
+import { withTransaction } from "@svcgen/runtime";
+import { processEvent } from "@svcgen/runtime/events";
 import { BadRequestSchema } from "@svcgen/runtime/grpc";
 import type { ServerHandle } from "@svcgen/runtime/server";
 import { createTestIssuer, type TestIssuer } from "@svcgen/runtime/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { FileServiceClient } from "../example-project/gen/grpc/file-service.js";
+import { emitUserDeleted } from "../example-project/gen/grpc/user-service.js";
 import type { UploadFileRequestSchema } from "../example-project/gen/proto/example/file/v1/file_pb.js";
 import {
   type FileServiceTestService,
@@ -25,7 +28,10 @@ import {
   createS3Client,
   fileServiceConfigFromEnv,
 } from "../example-project/src/file-service/config.js";
-import { FileServiceImpl } from "../example-project/src/file-service/handlers.js";
+import {
+  FileServiceImpl,
+  type FileServiceOptions,
+} from "../example-project/src/file-service/handlers.js";
 import { type LocalS3Server, startLocalS3Server } from "./local-s3-server.js";
 
 type UploadMessage = import("@bufbuild/protobuf").MessageInitShape<typeof UploadFileRequestSchema>;
@@ -63,7 +69,11 @@ const backends: Record<"postgres" | "s3", Backend> = {
 };
 
 /** Serves `backend` on the kit; over `databaseUrl` when given, else over a fresh database. */
-async function serve(backend: Backend, databaseUrl?: string): Promise<FileServiceTestService> {
+async function serve(
+  backend: Backend,
+  databaseUrl?: string,
+  options: Pick<FileServiceOptions, "objectDeletions"> = {},
+): Promise<FileServiceTestService> {
   const s3Target =
     backend.name === "s3"
       ? {
@@ -81,7 +91,7 @@ async function serve(backend: Backend, databaseUrl?: string): Promise<FileServic
   const svc = await startTestService({
     issuer,
     ...(databaseUrl === undefined ? {} : { databaseUrl }),
-    handlers: (pool) => new FileServiceImpl(pool, { maxBytes, s3: s3Target }),
+    handlers: (pool) => new FileServiceImpl(pool, { maxBytes, s3: s3Target, ...options }),
     logs: {
       info: quiet,
       warn: quiet,
@@ -172,9 +182,12 @@ async function failure(p: Promise<unknown>): Promise<Failure> {
   throw new Error("expected the call to fail");
 }
 
-/** Whatever the user has stored, in the database and the bucket. */
-async function stored(uid: string): Promise<{ rows: number; chunks: number; objects: number }> {
-  const r = await sql.query<{ rows: string; chunks: string }>(
+/** Whatever the user has stored, in the database (`db`, default the shared one) and the bucket. */
+async function stored(
+  uid: string,
+  db: pg.Pool = sql,
+): Promise<{ rows: number; chunks: number; objects: number }> {
+  const r = await db.query<{ rows: string; chunks: string }>(
     `SELECT (SELECT count(*) FROM files WHERE owner_id = $1) AS rows,
             (SELECT count(*) FROM file_chunks c JOIN files f ON f.id = c.file_id
               WHERE f.owner_id = $1) AS chunks`,
@@ -185,6 +198,37 @@ async function stored(uid: string): Promise<{ rows: number; chunks: number; obje
 }
 
 const nothing = { rows: 0, chunks: 0, objects: 0 };
+
+/** Polls `probe` until it returns true (up to `ms`). */
+async function eventually(probe: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > until) throw new Error(`not true within ${ms} ms`);
+    await sleep(50);
+  }
+}
+
+/** The keys waiting in the S3 deletion queue of `db`, with their failed attempts. */
+async function queuedDeletions(db: pg.Pool): Promise<{ key: string; attempts: number }[]> {
+  const r = await db.query<{ key: string; attempts: number }>(
+    "SELECT storage_key AS key, attempts FROM file_object_deletions ORDER BY storage_key",
+  );
+  return r.rows;
+}
+
+/** A file service of its own (its own database, so its consumer takes the events written there). */
+async function serveAlone(
+  name: "postgres" | "s3",
+  options: Pick<FileServiceOptions, "objectDeletions"> = {},
+): Promise<{ svc: FileServiceTestService; db: pg.Pool }> {
+  const svc = await serve({ name } as Backend, undefined, options);
+  return { svc, db: new pg.Pool({ connectionString: svc.databaseUrl, max: 2 }) };
+}
+
+/** Writes a user.deleted event for `uid` to the outbox of `db`, as DeleteMyAccount does. */
+function deleteAccount(db: pg.Pool, uid: string): Promise<string> {
+  return withTransaction(db, (tx) => emitUserDeleted(tx, { userId: uid }, uid));
+}
 
 /** Waits until no session of the test database is left inside a transaction. */
 async function noOpenTransactions(): Promise<void> {
@@ -432,6 +476,49 @@ describe.each(["postgres", "s3"] as const)("file service on %s", (name) => {
     );
   });
 
+  test("user.deleted removes the user's files and their content, nobody else's; a redelivery is skipped", async () => {
+    const { svc, db } = await serveAlone(name);
+    try {
+      const gone = randomUUID();
+      const stays = randomUUID();
+      for (const [uid, size] of [
+        [gone, 600_000],
+        [gone, 0],
+        [stays, 1000],
+      ] as const) {
+        await svc.client.uploadFile(uploadMessages(randomBytes(size)), await as(uid));
+      }
+      expect(await stored(gone, db)).toEqual(
+        name === "s3" ? { rows: 2, chunks: 0, objects: 2 } : { rows: 2, chunks: 3, objects: 0 },
+      );
+      const kept = await stored(stays, db);
+      const eventId = await deleteAccount(db, gone);
+      await eventually(
+        async () => JSON.stringify(await stored(gone, db)) === JSON.stringify(nothing),
+      );
+      expect(await queuedDeletions(db)).toEqual([]);
+      expect(await stored(stays, db)).toEqual(kept);
+      // The same event again (a redelivery): the consumer group processed it, it is skipped.
+      const outcome = await processEvent(
+        db,
+        "example.file.v1.FileService",
+        {
+          id: eventId,
+          topic: "user.deleted",
+          key: gone,
+          payload: new Uint8Array(),
+          contentType: "application/x-protobuf",
+          headers: {},
+          createdAt: new Date(),
+        },
+        () => Promise.reject(new Error("a processed event must not be handled again")),
+      );
+      expect(outcome).toEqual({ kind: "skipped" });
+    } finally {
+      await db.end();
+    }
+  });
+
   test("a metadata row that fails at COMMIT leaves no content behind", async () => {
     const uid = randomUUID();
     const content = randomBytes(100_000);
@@ -595,6 +682,41 @@ describe("the runtime around a client stream", () => {
     expect(r.PutObject ?? 0).toBeGreaterThan(0);
     expect(r.CompleteMultipartUpload ?? 0).toBeGreaterThan(0);
     expect(r.AbortMultipartUpload ?? 0).toBeGreaterThan(0);
+  });
+});
+
+describe("S3 object deletion", () => {
+  test("a failed object delete is reported, stays queued and is retried until it succeeds", async () => {
+    const failures: string[] = [];
+    const { svc, db } = await serveAlone("s3", {
+      objectDeletions: { retryBaseMs: 100, retryMaxMs: 400, onFailure: (m) => failures.push(m) },
+    });
+    try {
+      const uid = randomUUID();
+      const kept = await svc.client.uploadFile(uploadMessages(randomBytes(100)), await as(uid));
+      const other = await svc.client.uploadFile(uploadMessages(randomBytes(100)), await as(uid));
+      s3.failDeletes(true);
+      // DeleteFile answers OK: the row is gone, the object's key queued.
+      await svc.client.deleteFile({ id: other.id }, await as(uid));
+      // user.deleted: the other row goes in the consumer's transaction; its object cannot.
+      await deleteAccount(db, uid);
+      await eventually(async () => (await stored(uid, db)).rows === 0);
+      await eventually(async () => {
+        const queued = await queuedDeletions(db);
+        return queued.length === 2 && queued.every((q) => q.attempts >= 2);
+      });
+      expect((await queuedDeletions(db)).map((q) => q.key)).toEqual(
+        [kept.storageKey, other.storageKey].sort(),
+      );
+      expect((await stored(uid, db)).objects).toBe(2);
+      expect(failures.some((f) => f.includes(kept.storageKey))).toBe(true);
+      s3.failDeletes(false);
+      await eventually(async () => (await queuedDeletions(db)).length === 0);
+      expect(await stored(uid, db)).toEqual(nothing);
+    } finally {
+      s3.failDeletes(false);
+      await db.end();
+    }
   });
 });
 

@@ -24,6 +24,11 @@ export interface LocalS3Server {
   pendingUploads(): number;
   /** Requests served, by operation name (`PutObject`, `UploadPart`, ...). */
   requests(): Readonly<Record<string, number>>;
+  /**
+   * While true, every DeleteObject fails with 500 InternalError and deletes nothing (an S3
+   * outage for deletes); counted as `DeleteObjectFailed`.
+   */
+  failDeletes(on: boolean): void;
   close(): Promise<void>;
 }
 
@@ -66,6 +71,7 @@ export async function startLocalS3Server(buckets: readonly string[]): Promise<Lo
   const store = new Map<string, Map<string, StoredObject>>(buckets.map((b) => [b, new Map()]));
   const uploads = new Map<string, Upload>();
   const counts: Record<string, number> = {};
+  let deletesFail = false;
 
   const fail = (res: ServerResponse, code: number, s3Code: string, message: string): void => {
     res.writeHead(code, { "content-type": "application/xml" });
@@ -188,6 +194,11 @@ export async function startLocalS3Server(buckets: readonly string[]): Promise<Lo
       return;
     }
     if (req.method === "DELETE") {
+      if (deletesFail) {
+        op("DeleteObjectFailed");
+        fail(res, 500, "InternalError", "Deletes are failing in this test");
+        return;
+      }
       op("DeleteObject");
       bucket.delete(key);
       res.writeHead(204);
@@ -213,6 +224,9 @@ export async function startLocalS3Server(buckets: readonly string[]): Promise<Lo
     object: (b, k) => store.get(b)?.get(k)?.body,
     pendingUploads: () => uploads.size,
     requests: () => ({ ...counts }),
+    failDeletes: (on) => {
+      deletesFail = on;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -98,6 +98,7 @@ function makeCall(
   const ctx: CallContext = {
     method: `/acme.shop.v1.ShopService/${method}`,
     signal: new AbortController().signal,
+    draining: new AbortController().signal,
     deadline: Number.POSITIVE_INFINITY,
     metadata,
     peer: "127.0.0.1:5555",

@@ -16,6 +16,7 @@ import {
   type EventTransport,
   eventsMigrationSql,
   InvalidEventError,
+  processEvent,
   pruneEvents,
   type Relay,
   type StoredEvent,
@@ -555,6 +556,73 @@ describe("writeEvent", () => {
       );
       expect(statuses.rows).toEqual([{ status: "dead" }, { status: "done" }]);
       expect(await pruneEvents(pool)).toEqual({ outbox: 0, eventLog: 0, processed: 0 });
+    } finally {
+      await pool.end();
+      await db.drop();
+    }
+  });
+});
+
+describe("after-commit steps", () => {
+  test("run in order once the handler's transaction committed, never after a rollback nor for a skipped redelivery; a failing one is logged", async () => {
+    const db = await createTestDatabase("events_after_commit", eventsMigrationSql + appSchema);
+    const pool = new pg.Pool({ connectionString: db.url, max: 3 });
+    const warnings: string[] = [];
+    const logger = { warn: (m: string) => warnings.push(m), error: () => {} };
+    const event = (): StoredEvent => ({
+      id: randomUUID(),
+      topic: "order.placed",
+      key: "k",
+      payload: encode({ key: "k", n: 1 }),
+      contentType: "application/json",
+      headers: {},
+      createdAt: new Date(),
+    });
+    const orders = async (): Promise<number> =>
+      Number((await pool.query<{ n: string }>("SELECT count(*) AS n FROM orders")).rows[0]?.n);
+    try {
+      const steps: string[] = [];
+      const placed = event();
+      const done = await processEvent(
+        pool,
+        "g",
+        placed,
+        async (_e, tx, afterCommit) => {
+          await tx.query("INSERT INTO orders (key, n) VALUES ('k', 1)");
+          // Another connection sees the order only once the transaction committed.
+          afterCommit(async () => {
+            steps.push(`first sees ${await orders()}`);
+          });
+          afterCommit(() => {
+            throw new Error("the object store is down");
+          });
+          afterCommit(() => {
+            steps.push("third");
+          });
+          steps.push("handled");
+        },
+        logger,
+      );
+      expect(done).toEqual({ kind: "done" });
+      expect(steps).toEqual(["handled", "first sees 1", "third"]);
+      expect(warnings).toEqual(["An after-commit step of a handled event failed"]);
+
+      const again = await processEvent(pool, "g", placed, () =>
+        Promise.reject(new Error("a processed event must not be handled again")),
+      );
+      expect(again).toEqual({ kind: "skipped" });
+
+      const rolledBack: string[] = [];
+      const failed = await processEvent(pool, "g", event(), async (_e, tx, afterCommit) => {
+        await tx.query("INSERT INTO orders (key, n) VALUES ('k', 2)");
+        afterCommit(() => {
+          rolledBack.push("ran");
+        });
+        throw new Error("the handler failed");
+      });
+      expect(failed).toMatchObject({ kind: "failed", attempts: 1 });
+      expect(rolledBack).toEqual([]);
+      expect(await orders()).toBe(1);
     } finally {
       await pool.end();
       await db.drop();

@@ -24,6 +24,7 @@ export const testDatabases: TestDatabasesConfig = defineTestDatabases({
     "migrations/data/001_records.sql",
     "migrations/file/001_files.sql",
     "migrations/file/002_file_content.sql",
+    "migrations/file/003_file_object_deletions.sql",
     "migrations/notifications/001_notifications.sql",
     "migrations/notifications/002_notify_on_insert.sql",
     "migrations/notifications/003_notification_events.sql",

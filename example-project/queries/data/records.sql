@@ -87,3 +87,12 @@ FROM records
 WHERE owner_id = @owner_id AND deleted_at IS NULL
 GROUP BY visibility
 ORDER BY visibility;
+
+-- A deleted user's records, soft-deleted ones too (the shares they gave go with them, by
+-- cascade). A second run deletes nothing.
+-- name: DeleteOwnerRecords :execrows
+DELETE FROM records WHERE owner_id = @owner_id;
+
+-- The shares other users gave a deleted user.
+-- name: DeleteSharesWithUser :execrows
+DELETE FROM record_shares WHERE user_id = @user_id;

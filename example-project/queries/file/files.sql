@@ -38,7 +38,55 @@ SELECT count(*) AS files, coalesce(sum(size_bytes), 0)::bigint AS total_bytes
 FROM files
 WHERE owner_id = @owner_id;
 
--- Deletes a file of its owner (its chunks go with it); no row for another user's file.
+-- Deletes a file of its owner (its chunks go with it); no row for another user's file. An S3
+-- object's key is queued for deletion in the same statement (file_object_deletions).
 -- name: DeleteOwnFile :one
-DELETE FROM files WHERE id = @id AND owner_id = @owner_id
-RETURNING storage, storage_key;
+WITH gone AS (
+  DELETE FROM files WHERE id = @id AND owner_id = @owner_id
+  RETURNING storage, storage_key
+), queued AS (
+  INSERT INTO file_object_deletions (storage_key)
+  SELECT storage_key FROM gone WHERE storage = 's3'
+  ON CONFLICT (storage_key) DO NOTHING
+)
+SELECT storage, storage_key FROM gone;
+
+-- A deleted user's files: every row (the chunks of content kept in PostgreSQL go with them),
+-- and the keys of their S3 objects queued for deletion in the same statement, returned so the
+-- objects can be deleted once it commits. A second run finds nothing.
+-- name: DeleteOwnerFiles :many
+WITH gone AS (
+  DELETE FROM files WHERE owner_id = @owner_id
+  RETURNING storage, storage_key
+)
+INSERT INTO file_object_deletions (storage_key)
+SELECT storage_key FROM gone WHERE storage = 's3'
+ON CONFLICT (storage_key) DO NOTHING
+RETURNING storage_key;
+
+-- Leases up to row_limit queued object keys that are due (only those in `keys` when given),
+-- oldest first, for lease_ms: the caller deletes their objects meanwhile, and a key whose
+-- caller died is due again when the lease ends. Another instance's leased keys are skipped.
+-- name: ClaimObjectDeletions :many
+UPDATE file_object_deletions d
+SET next_attempt_at = now() + @lease_ms::integer * interval '1 millisecond'
+WHERE d.storage_key IN (
+  SELECT q.storage_key FROM file_object_deletions q
+  WHERE q.next_attempt_at <= now()
+    AND (sqlc.narg(keys)::text[] IS NULL OR q.storage_key = ANY (sqlc.narg(keys)::text[]))
+  ORDER BY q.next_attempt_at
+  LIMIT @row_limit
+  FOR UPDATE SKIP LOCKED
+)
+RETURNING d.storage_key, d.attempts;
+
+-- The object of a queued key is deleted: forget the key.
+-- name: ForgetObjectDeletion :exec
+DELETE FROM file_object_deletions WHERE storage_key = @storage_key;
+
+-- Deleting the object of a queued key failed: try again after delay_ms.
+-- name: PostponeObjectDeletion :exec
+UPDATE file_object_deletions
+SET attempts = attempts + 1, last_error = @last_error,
+    next_attempt_at = now() + @delay_ms::integer * interval '1 millisecond'
+WHERE storage_key = @storage_key;

@@ -5,8 +5,11 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
 import { withTransaction } from "@svcgen/runtime";
 import { type CallContext, invalidField, RpcError, toJsonObject } from "@svcgen/runtime/grpc";
-import type { Pool } from "pg";
+import type { EventContext } from "@svcgen/runtime/events";
+import type { Pool, PoolClient } from "pg";
 import {
+  deleteOwnerRecords,
+  deleteSharesWithUser,
   getRecordAccess,
   listRecordsByOwner,
   shareOwnRecord,
@@ -22,6 +25,7 @@ import {
   type DataServiceHandlers,
 } from "../../gen/grpc/data-service.js";
 import { RecordVisibility } from "../../gen/proto/example/data/v1/data_pb.js";
+import type { UserDeleted } from "../../gen/proto/example/events/v1/events_pb.js";
 import { decodePageToken, encodePageToken } from "../shared/page-token.js";
 
 /** The ErrorInfo domain of this service's own errors (svcgen.yaml `errors.domain`). */
@@ -269,5 +273,15 @@ export class DataServiceImpl implements DataServiceHandlers {
     ctx: CallContext,
   ): ReturnType<DataServiceHandlers["unshareRecord"]> {
     return this.bound.unshareRecord(request, ctx);
+  }
+
+  /**
+   * A deleted account's records go (with the shares they had), and the shares other users gave
+   * it; in the consumer's transaction, so a redelivered event (skipped) or a second run
+   * (nothing left to delete) changes nothing more.
+   */
+  async onUserDeleted(event: UserDeleted, tx: PoolClient, _ctx: EventContext): Promise<void> {
+    await deleteOwnerRecords(tx, { ownerId: event.userId });
+    await deleteSharesWithUser(tx, { userId: event.userId });
   }
 }

@@ -6,8 +6,10 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
 import { type CallContext, invalidField, RpcError } from "@svcgen/runtime/grpc";
-import type { Pool } from "pg";
+import type { EventContext } from "@svcgen/runtime/events";
+import type { Pool, PoolClient } from "pg";
 import {
+  deleteOwnerFiles,
   deleteOwnFile,
   type GetFileRow,
   getFile,
@@ -20,8 +22,10 @@ import {
   type FileServiceBoundOptions,
   type FileServiceHandlers,
 } from "../../gen/grpc/file-service.js";
+import type { UserDeleted } from "../../gen/proto/example/events/v1/events_pb.js";
 import type { FileSchema, UploadFileRequest } from "../../gen/proto/example/file/v1/file_pb.js";
 import { fileServiceConfigFromEnv } from "./config.js";
+import { ObjectDeletions, type ObjectDeletionsOptions } from "./object-deletions.js";
 import {
   type ContentReader,
   createContentReader,
@@ -47,6 +51,8 @@ export interface FileServiceOptions extends FileServiceBoundOptions {
   readonly maxConcurrentUploads?: number;
   /** Where settings not given here are read. Default `process.env`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Retries and sweeps of S3 object deletions (see `object-deletions.ts`). */
+  readonly objectDeletions?: ObjectDeletionsOptions;
 }
 
 const defaultPageSize = 50;
@@ -92,6 +98,8 @@ export class FileServiceImpl implements FileServiceHandlers {
   private readonly storage: FileStorage;
   private readonly content: ContentReader;
   private readonly maxUploads: number;
+  /** Deletes S3 objects of deleted files; undefined without S3 (their keys wait in the queue). */
+  private readonly objects: ObjectDeletions | undefined;
   private uploads = 0;
 
   constructor(
@@ -110,6 +118,7 @@ export class FileServiceImpl implements FileServiceHandlers {
     this.storage = s3 === undefined ? createPostgresStorage(db) : createS3Storage(db, s3);
     // Files written to S3 stay readable if S3 is turned off only when a target is known.
     this.content = createContentReader(db, s3);
+    this.objects = s3 === undefined ? undefined : new ObjectDeletions(db, s3, options.objectDeletions);
   }
 
   async uploadFile(
@@ -290,14 +299,9 @@ export class FileServiceImpl implements FileServiceHandlers {
       await this.ownFile(request.id, ctx);
       throw new RpcError(status.ABORTED, `File ${request.id} changed during the delete: retry`);
     }
-    // After the row is gone: a failure here leaves an unreferenced object, never a row
-    // pointing at nothing.
-    await this.content.remove(deleted).catch((error: unknown) => {
-      process.emitWarning(`File ${request.id}: its object ${deleted.storageKey} was not deleted`, {
-        code: "FILE_OBJECT_ORPHANED",
-        detail: String(error),
-      });
-    });
+    // The row is gone and the object's key queued, in one statement: the object goes now,
+    // or, when that fails, on a later retry (never a row pointing at nothing).
+    if (deleted.storage === "s3") await this.objects?.delete([deleted.storageKey]);
     return {};
   }
 
@@ -310,5 +314,23 @@ export class FileServiceImpl implements FileServiceHandlers {
       throw new RpcError(status.PERMISSION_DENIED, `File ${id} belongs to another user`);
     }
     return row;
+  }
+
+  /**
+   * A deleted account's files go: their rows, and with them the chunks of content kept in
+   * PostgreSQL, in the consumer's transaction (a redelivered event is skipped, and a second
+   * run would find nothing). The keys of their S3 objects are queued by the same statement
+   * and the objects deleted only after the commit, so a rollback leaves every file readable.
+   * If the process dies between the commit and the deletes, the objects stay in the bucket
+   * with their keys queued in file_object_deletions, and the next sweep of an instance with
+   * S3 (at its start, or within `sweepIntervalMs`) deletes them. Without S3 configured here
+   * the keys wait in the queue for such an instance.
+   */
+  async onUserDeleted(event: UserDeleted, tx: PoolClient, ctx: EventContext): Promise<void> {
+    const queued = await deleteOwnerFiles(tx, { ownerId: event.userId });
+    const objects = this.objects;
+    if (queued.length === 0 || objects === undefined) return;
+    const keys = queued.map((r) => r.storageKey);
+    ctx.afterCommit(() => objects.delete(keys));
   }
 }

@@ -80,8 +80,6 @@ export interface FileStorage {
 export interface ContentReader {
   /** The content of `file` in chunks of at most {@link chunkBytes}, read as they are pulled. */
   read(file: StoredFile, signal: AbortSignal): AsyncIterable<Uint8Array>;
-  /** Removes the content of a file whose row was deleted (PostgreSQL's chunks go with the row). */
-  remove(file: Pick<StoredFile, "storage" | "storageKey">): Promise<void>;
 }
 
 /** Re-slices a byte stream into chunks of exactly `size` bytes (the last may be shorter). */
@@ -257,7 +255,8 @@ async function putObject(
   }
 }
 
-async function deleteObject(target: S3Target, key: string): Promise<void> {
+/** Deletes the object `key` of the bucket; deleting one that does not exist succeeds. */
+export async function deleteObject(target: S3Target, key: string): Promise<void> {
   await target.client.send(new DeleteObjectCommand({ Bucket: target.bucket, Key: key }));
 }
 
@@ -302,10 +301,6 @@ export function createContentReader(db: Pool, s3: S3Target | undefined): Content
           `File ${file.id} changed during the download (${read} of ${file.sizeBytes} bytes read): retry`,
         );
       }
-    },
-    async remove(file) {
-      if (file.storage !== "s3" || s3 === undefined) return;
-      await deleteObject(s3, file.storageKey);
     },
   };
 }

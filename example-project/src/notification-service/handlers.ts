@@ -8,6 +8,7 @@ import { type CallContext, RpcError, toJsonObject } from "@svcgen/runtime/grpc";
 import type { EventContext } from "@svcgen/runtime/events";
 import type { Pool, PoolClient } from "pg";
 import type { NotificationKind as NotificationKindLabel } from "../../gen/db/enums.js";
+import { errorMap } from "../../gen/errors.js";
 import {
   createNotificationForEvent,
   deleteUserNotifications,
@@ -32,6 +33,27 @@ import type {
   UserSignedUp,
 } from "../../gen/proto/example/events/v1/events_pb.js";
 import { NotificationListener } from "./notification-listener.js";
+
+/**
+ * How a subscription ends when the server starts draining for a shutdown: UNAVAILABLE, not OK.
+ * A live feed is never complete, so OK would tell a client to stop listening; UNAVAILABLE is
+ * what gRPC clients and retry policies read as "transient: try again" (on another instance,
+ * since this one accepts no more calls). The ErrorInfo says where to resume: `resume_after_id`,
+ * the last id this subscription sent (or the after_id it was given), when there is one.
+ */
+function drainingError(lastId: bigint | undefined): RpcError {
+  return new RpcError(
+    status.UNAVAILABLE,
+    "The server is shutting down: subscribe again with after_id set to the last notification received",
+    {
+      errorInfo: {
+        reason: "SERVER_DRAINING",
+        domain: errorMap.domain,
+        ...(lastId === undefined ? {} : { metadata: { resume_after_id: String(lastId) } }),
+      },
+    },
+  );
+}
 
 /** Announced notifications a subscription may have queued before it is ended as too slow. */
 const maxPending = 1000;
@@ -110,7 +132,9 @@ export class NotificationServiceImpl implements NotificationServiceHandlers {
    * row committed during the catch-up is both read and announced, and sent once. Each
    * announced id is read back with the caller's user id, so no other user's row can leak. The
    * generator pulls the next announcement only when the runtime has written the previous
-   * message (backpressure); announcements queue meanwhile, up to `maxPending`.
+   * message (backpressure); announcements queue meanwhile, up to `maxPending`. When the server
+   * starts draining, the subscription ends at once (see {@link drainingError}) rather than
+   * hold the shutdown until its grace period ends.
    */
   async *subscribe(
     request: Parameters<NotificationServiceHandlers["subscribe"]>[0],
@@ -119,6 +143,9 @@ export class NotificationServiceImpl implements NotificationServiceHandlers {
     const uid = ctx.principal?.uid;
     if (uid === undefined) throw new RpcError(status.UNAUTHENTICATED, "Sign in to subscribe");
     const userId = uid.toLowerCase();
+    /** The last id sent, where a resubscription resumes. */
+    let lastId = request.afterId;
+    if (ctx.draining.aborted) throw drainingError(lastId);
     const pending: bigint[] = [];
     let failure: RpcError | undefined;
     let wake: (() => void) | undefined;
@@ -139,6 +166,8 @@ export class NotificationServiceImpl implements NotificationServiceHandlers {
     });
     const onAbort = (): void => wake?.();
     ctx.signal.addEventListener("abort", onAbort);
+    // Only streams watch the shared drain signal: unary calls never pay for it.
+    ctx.draining.addEventListener("abort", onAbort);
     try {
       const caughtUp = new Set<bigint>();
       const afterId = request.afterId;
@@ -154,6 +183,7 @@ export class NotificationServiceImpl implements NotificationServiceHandlers {
             caughtUp.add(row.id);
             cursor = row.id;
             yield toNotification(row);
+            lastId = row.id;
           }
           if (BigInt(rows.length) < catchUpPage) break;
         }
@@ -162,6 +192,7 @@ export class NotificationServiceImpl implements NotificationServiceHandlers {
         // An aborted call (cancel, deadline, shutdown) is ended by the runtime with its status.
         if (ctx.signal.aborted) return;
         if (failure !== undefined) throw failure;
+        if (ctx.draining.aborted) throw drainingError(lastId);
         const id = pending.shift();
         if (id === undefined) {
           await new Promise<void>((resolve) => {
@@ -173,9 +204,13 @@ export class NotificationServiceImpl implements NotificationServiceHandlers {
         // Sent by the catch-up already, or older than what the client asked for.
         if (caughtUp.delete(id) || (afterId !== undefined && id <= afterId)) continue;
         const row = await getNotification(this.db, { id, userId }, { signal: ctx.signal });
-        if (row !== null) yield toNotification(row);
+        if (row !== null) {
+          yield toNotification(row);
+          lastId = row.id;
+        }
       }
     } finally {
+      ctx.draining.removeEventListener("abort", onAbort);
       ctx.signal.removeEventListener("abort", onAbort);
       unsubscribe();
     }

@@ -11,8 +11,16 @@ import type { EventLogger, EventTransport, StoredEvent } from "./event-types.js"
 import { backoffDelay, errorMessage, pause, silentLogger } from "./event-types.js";
 import { createPostgresTransport } from "./postgres-transport.js";
 
-/** Handles one event inside the transaction that records it as processed. Throwing rolls both back. */
-export type EventHandler = (event: StoredEvent, tx: PoolClient) => Promise<void>;
+/**
+ * Handles one event inside the transaction that records it as processed. Throwing rolls both
+ * back. `afterCommit` registers a step to run once that transaction committed (see
+ * `EventContext.afterCommit`).
+ */
+export type EventHandler = (
+  event: StoredEvent,
+  tx: PoolClient,
+  afterCommit: (step: () => Promise<void> | void) => void,
+) => Promise<void>;
 
 /** Options of {@link startConsumer}. */
 export interface ConsumerOptions {
@@ -84,19 +92,23 @@ WHERE group_name = $1 AND event_id = $2 AND status = 'failed'`;
 
 /**
  * Makes one attempt at `event` for `group`: skipped if the group already processed (or
- * dead-lettered) it, otherwise `handle(event, tx)` and the processed record in one
- * transaction. A handler failure is recorded (attempts, last error) after the rollback.
- * Database errors outside the handler reject, leaving the event to be delivered again.
+ * dead-lettered) it, otherwise `handle(event, tx, afterCommit)` and the processed record in
+ * one transaction, then the steps the handler registered with `afterCommit`, in order, once
+ * the commit succeeded and the connection is back in the pool (a failing step is logged to
+ * `logger`, default silent). A handler failure is recorded (attempts, last error) after the
+ * rollback. Database errors outside the handler reject, leaving the event to be delivered again.
  */
 export async function processEvent(
   pool: Pool,
   group: string,
   event: StoredEvent,
   handle: EventHandler,
+  logger: EventLogger = silentLogger,
 ): Promise<ProcessOutcome> {
   const client = await pool.connect();
   let broken: Error | undefined;
   let handlerError: { error: unknown } | undefined;
+  const steps: (() => Promise<void> | void)[] = [];
   try {
     await client.query("BEGIN");
     try {
@@ -110,9 +122,10 @@ export async function processEvent(
       throw err;
     }
     try {
-      await handle(event, client);
+      await handle(event, client, (step) => {
+        steps.push(step);
+      });
       await client.query("COMMIT");
-      return { kind: "done" };
     } catch (error) {
       handlerError = { error };
       await client.query("ROLLBACK").catch((e: unknown) => {
@@ -121,6 +134,10 @@ export async function processEvent(
     }
   } finally {
     client.release(broken);
+  }
+  if (handlerError === undefined) {
+    await runAfterCommit(steps, group, event, logger);
+    return { kind: "done" };
   }
   const failed = await pool.query<{ attempts: number }>(failSql, [
     group,
@@ -132,6 +149,27 @@ export async function processEvent(
   // No row: another instance finished the event meanwhile.
   if (attempts === undefined) return { kind: "skipped" };
   return { kind: "failed", attempts, error: handlerError.error };
+}
+
+/** Runs the after-commit steps of a handled event one by one; a failure is logged, the rest still run. */
+async function runAfterCommit(
+  steps: readonly (() => Promise<void> | void)[],
+  group: string,
+  event: StoredEvent,
+  logger: EventLogger,
+): Promise<void> {
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      logger.warn("An after-commit step of a handled event failed", {
+        group,
+        eventId: event.id,
+        topic: event.topic,
+        error: errorMessage(error),
+      });
+    }
+  }
 }
 
 /**
@@ -153,7 +191,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<Consumer>
   async function deliver(event: StoredEvent, progress: () => void): Promise<void> {
     for (;;) {
       if (stopping.signal.aborted) throw new ConsumerStoppedError("Consumer stopped");
-      const outcome = await processEvent(pool, group, event, handle);
+      const outcome = await processEvent(pool, group, event, handle, logger);
       if (outcome.kind !== "failed") {
         onOutcome(event.topic, outcome.kind);
         return;

@@ -119,4 +119,13 @@ export interface EventContext {
   readonly headers: Readonly<Record<string, string>>;
   /** The consumer group handling it. */
   readonly group: string;
+  /**
+   * Runs `step` once the transaction that records the event as processed has committed, and
+   * never after a rollback: for effects outside the database that must follow the data, like
+   * deleting an object whose row the handler deleted. The consumer waits for it before the
+   * next event, but it is not durable: a process that dies between the commit and the step
+   * never runs it, so record the work through `tx` first when it must not be lost. A step that
+   * throws is logged (`warn`) and not retried.
+   */
+  afterCommit(step: () => Promise<void> | void): void;
 }

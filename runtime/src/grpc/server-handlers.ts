@@ -85,6 +85,14 @@ export interface CallContext {
   readonly method: string;
   /** Aborted when the client cancels, the deadline passes, or the server times the call out. */
   readonly signal: AbortSignal;
+  /**
+   * Aborted when the server starts draining for a graceful shutdown (it stops accepting
+   * calls), while `signal` stays live until the grace period ends. A call that could run
+   * indefinitely (a subscription, a watch) ends itself on it, so the process exits without
+   * waiting out the grace period; a call that finishes on its own can ignore it. One signal
+   * shared by every call of the server: watch it only in such long-lived calls.
+   */
+  readonly draining: AbortSignal;
   /** Epoch milliseconds when the call must be done; Infinity without a deadline. */
   readonly deadline: number;
   /** The request metadata (headers). */
@@ -185,7 +193,15 @@ export interface ServerHandlerOptions {
    * last step of a graceful shutdown, when the grace period is over.
    */
   readonly shutdownSignal?: AbortSignal;
+  /**
+   * Aborting it tells every call that the server is draining (`ctx.draining`): the first
+   * step of a graceful shutdown. Default: a signal that never aborts.
+   */
+  readonly drainSignal?: AbortSignal;
 }
+
+/** `ctx.draining` of a server given no drain signal. */
+const neverDraining = new AbortController().signal;
 
 let sharedValidator: Validator | undefined;
 
@@ -219,6 +235,7 @@ class LiveCall implements ServerCall {
     private readonly grpcCall: GrpcCall,
     readonly request: unknown,
     shutdownSignal: AbortSignal | undefined,
+    draining: AbortSignal,
   ) {
     const raw = grpcCall.getDeadline();
     this.deadlineAt = raw instanceof Date ? raw.getTime() : raw;
@@ -242,6 +259,8 @@ class LiveCall implements ServerCall {
     this.ctx = {
       method: info.path,
       signal: this.controller.signal,
+      // The server's one signal, shared: nothing is created or watched per call.
+      draining,
       get deadline() {
         return self.deadlineAt;
       },
@@ -416,6 +435,7 @@ export function createServerHandlers<S extends DescService>(
     sharedValidator = createDefaultValidator();
   }
   const validator = options.validator ?? sharedValidator ?? false;
+  const draining = options.drainSignal ?? neverDraining;
   const given = options.interceptors ?? {};
   const slots: ChainSlots = {
     recover: createRecoverInterceptor((error, method, id) =>
@@ -460,7 +480,7 @@ export function createServerHandlers<S extends DescService>(
           call: ServerUnaryCall<Message, Message>,
           callback: sendUnaryData<Message>,
         ) => {
-          const live = new LiveCall(info, call, call.request, options.shutdownSignal);
+          const live = new LiveCall(info, call, call.request, options.shutdownSignal, draining);
           live.message("received");
           runChain(chain, live, () =>
             Promise.resolve(fn(call.request, live.ctx)).then((response) => {
@@ -490,7 +510,7 @@ export function createServerHandlers<S extends DescService>(
       case "server_streaming": {
         const fn = handler as unknown as ServerStreamingHandler<DescMessage, DescMessage>;
         impl[method.localName] = (call: ServerWritableStream<Message, Message>) => {
-          const live = new LiveCall(info, call, call.request, options.shutdownSignal);
+          const live = new LiveCall(info, call, call.request, options.shutdownSignal, draining);
           live.message("received");
           runChain(chain, live, () =>
             writeAll(call, method.output, fn(call.request, live.ctx), live),
@@ -513,7 +533,7 @@ export function createServerHandlers<S extends DescService>(
           call: ServerReadableStream<Message, Message>,
           callback: sendUnaryData<Message>,
         ) => {
-          const live = new LiveCall(info, call, undefined, options.shutdownSignal);
+          const live = new LiveCall(info, call, undefined, options.shutdownSignal, draining);
           runChain(chain, live, async () => {
             // Reading must not destroy the call: for a duplex that would also kill the response side.
             const requests = readRequests(
@@ -547,7 +567,7 @@ export function createServerHandlers<S extends DescService>(
       case "bidi_streaming": {
         const fn = handler as unknown as BidiStreamingHandler<DescMessage, DescMessage>;
         impl[method.localName] = (call: ServerDuplexStream<Message, Message>) => {
-          const live = new LiveCall(info, call, undefined, options.shutdownSignal);
+          const live = new LiveCall(info, call, undefined, options.shutdownSignal, draining);
           runChain(chain, live, async () => {
             // Reading must not destroy the call: for a duplex that would also kill the response side.
             const requests = readRequests(

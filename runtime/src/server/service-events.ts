@@ -228,7 +228,7 @@ export async function startServiceEvents(
         topics: c.topics,
         logger,
         ...settings.consumer,
-        handle: (event, tx) => {
+        handle: (event, tx, afterCommit) => {
           if (event.contentType !== protobufContentType) {
             throw new Error(
               `Event ${event.id} on ${event.topic} has content type ${event.contentType}; ${c.group} reads ${protobufContentType}`,
@@ -246,6 +246,7 @@ export async function startServiceEvents(
                 createdAt: event.createdAt,
                 headers: event.headers,
                 group: c.group,
+                afterCommit,
               }),
             tx,
           );

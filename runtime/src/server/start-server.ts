@@ -211,8 +211,9 @@ export interface ServerHandle {
   /** The running relay and consumers; undefined when no service has events. */
   readonly events: RunningEvents | undefined;
   /**
-   * Graceful shutdown: NOT_SERVING and readiness 503, wait `shutdownDelayMs`, stop accepting,
-   * let calls finish until the grace period ends, abort the rest (server-side SQL cancel),
+   * Graceful shutdown: NOT_SERVING and readiness 503, wait `shutdownDelayMs`, stop accepting
+   * and abort every call's `ctx.draining` (long-lived streams end themselves), let calls
+   * finish until the grace period ends, abort the rest (server-side SQL cancel),
    * close the pool and the side port. Calling it again returns the same promise.
    */
   close(): Promise<void>;
@@ -352,6 +353,10 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
   const shutdown = new AbortController();
   // Every call in flight listens to it.
   setMaxListeners(0, shutdown.signal);
+  // `ctx.draining` of every call: aborted when the server stops accepting calls, so
+  // long-lived streams end themselves instead of holding the shutdown to its grace period.
+  const drain = new AbortController();
+  setMaxListeners(0, drain.signal);
   const shedder =
     features.shedding === false ? undefined : createShedder(features.shedding ?? {}, state);
   const statusOf: StatusOf = (error) =>
@@ -439,6 +444,7 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
         ...(options.errorMap === undefined ? {} : { errorMap: options.errorMap }),
         ...(s.fallbacks === undefined ? {} : { fallbacks: s.fallbacks }),
         shutdownSignal: shutdown.signal,
+        drainSignal: drain.signal,
       }),
     );
   }
@@ -499,8 +505,11 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
       logger.info({ graceMs: env.shutdownGraceMs }, "shutting down");
       if (env.shutdownDelayMs > 0) await sleep(Math.min(env.shutdownDelayMs, env.shutdownGraceMs));
       // Stop accepting (GOAWAY on every connection) and wait for the calls in flight, until
-      // the grace period ends; keep some of it for cancelling and closing the pool.
+      // the grace period ends; keep some of it for cancelling and closing the pool. Streams
+      // that would run on (subscriptions) end on `ctx.draining` now: after the delay, not at
+      // its start, so a client they tell to reconnect cannot land on this server again.
       const drained = new Promise<boolean>((resolve) => server.tryShutdown(() => resolve(true)));
+      drain.abort();
       const budget = Math.max(
         0,
         env.shutdownGraceMs - (Date.now() - started) - Math.min(1000, env.shutdownGraceMs / 5),

@@ -765,3 +765,72 @@ export function recordStatsStream(
 ): AsyncGenerator<RecordStatsRow, void, undefined> {
   return runStream(db, recordStatsQuery, params, opts);
 }
+
+export const deleteOwnerRecordsSql = "DELETE FROM records WHERE owner_id = $1";
+
+/** Parameters of DeleteOwnerRecords, keyed as in the query; `null` sends SQL NULL. */
+export interface DeleteOwnerRecordsParams {
+  /** `uuid` */
+  readonly ownerId: string;
+}
+
+const deleteOwnerRecordsQuery = defineQuery<DeleteOwnerRecordsParams, Record<string, never>>({
+  name: "DeleteOwnerRecords",
+  sql: deleteOwnerRecordsSql,
+  params: [
+    ["ownerId", encodeValue],
+  ],
+  columns: [],
+});
+
+/**
+ * A deleted user's records, soft-deleted ones too (the shares they gave go with them, by
+ * cascade). A second run deletes nothing.
+ *
+ * DeleteOwnerRecords (:execrows) from queries/data/records.sql:93
+ *
+ * ```sql
+ * DELETE FROM records WHERE owner_id = $1
+ * ```
+ */
+export async function deleteOwnerRecords(
+  db: Queryable,
+  params: DeleteOwnerRecordsParams,
+  opts?: QueryOptions,
+): Promise<number> {
+  return runExecRows(db, deleteOwnerRecordsQuery, params, opts);
+}
+
+export const deleteSharesWithUserSql = "DELETE FROM record_shares WHERE user_id = $1";
+
+/** Parameters of DeleteSharesWithUser, keyed as in the query; `null` sends SQL NULL. */
+export interface DeleteSharesWithUserParams {
+  /** `uuid` */
+  readonly userId: string;
+}
+
+const deleteSharesWithUserQuery = defineQuery<DeleteSharesWithUserParams, Record<string, never>>({
+  name: "DeleteSharesWithUser",
+  sql: deleteSharesWithUserSql,
+  params: [
+    ["userId", encodeValue],
+  ],
+  columns: [],
+});
+
+/**
+ * The shares other users gave a deleted user.
+ *
+ * DeleteSharesWithUser (:execrows) from queries/data/records.sql:97
+ *
+ * ```sql
+ * DELETE FROM record_shares WHERE user_id = $1
+ * ```
+ */
+export async function deleteSharesWithUser(
+  db: Queryable,
+  params: DeleteSharesWithUserParams,
+  opts?: QueryOptions,
+): Promise<number> {
+  return runExecRows(db, deleteSharesWithUserQuery, params, opts);
+}

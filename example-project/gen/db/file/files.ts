@@ -8,9 +8,11 @@ import {
   type StreamOptions,
   decodeBigInt,
   decodeBytea,
+  decodeNumber,
   decodeText,
   decodeTimestamptz,
   defineQuery,
+  encodeArray,
   encodeBytea,
   encodeValue,
   runExec,
@@ -402,7 +404,7 @@ export async function ownerUsage(
   return runOne(db, ownerUsageQuery, params, opts);
 }
 
-export const deleteOwnFileSql = "DELETE FROM files WHERE id = $1 AND owner_id = $2\nRETURNING storage, storage_key";
+export const deleteOwnFileSql = "WITH gone AS (\n  DELETE FROM files WHERE id = $1 AND owner_id = $2\n  RETURNING storage, storage_key\n), queued AS (\n  INSERT INTO file_object_deletions (storage_key)\n  SELECT storage_key FROM gone WHERE storage = 's3'\n  ON CONFLICT (storage_key) DO NOTHING\n)\nSELECT storage, storage_key FROM gone";
 
 /** Parameters of DeleteOwnFile, keyed as in the query; `null` sends SQL NULL. */
 export interface DeleteOwnFileParams {
@@ -434,13 +436,21 @@ const deleteOwnFileQuery = defineQuery<DeleteOwnFileParams, DeleteOwnFileRow>({
 });
 
 /**
- * Deletes a file of its owner (its chunks go with it); no row for another user's file.
+ * Deletes a file of its owner (its chunks go with it); no row for another user's file. An S3
+ * object's key is queued for deletion in the same statement (file_object_deletions).
  *
- * DeleteOwnFile (:one) from queries/file/files.sql:42
+ * DeleteOwnFile (:one) from queries/file/files.sql:43
  *
  * ```sql
- * DELETE FROM files WHERE id = $1 AND owner_id = $2
- * RETURNING storage, storage_key
+ * WITH gone AS (
+ *   DELETE FROM files WHERE id = $1 AND owner_id = $2
+ *   RETURNING storage, storage_key
+ * ), queued AS (
+ *   INSERT INTO file_object_deletions (storage_key)
+ *   SELECT storage_key FROM gone WHERE storage = 's3'
+ *   ON CONFLICT (storage_key) DO NOTHING
+ * )
+ * SELECT storage, storage_key FROM gone
  * ```
  */
 export async function deleteOwnFile(
@@ -449,4 +459,208 @@ export async function deleteOwnFile(
   opts?: QueryOptions,
 ): Promise<DeleteOwnFileRow | null> {
   return runOne(db, deleteOwnFileQuery, params, opts);
+}
+
+export const deleteOwnerFilesSql = "WITH gone AS (\n  DELETE FROM files WHERE owner_id = $1\n  RETURNING storage, storage_key\n)\nINSERT INTO file_object_deletions (storage_key)\nSELECT storage_key FROM gone WHERE storage = 's3'\nON CONFLICT (storage_key) DO NOTHING\nRETURNING storage_key";
+
+/** Parameters of DeleteOwnerFiles, keyed as in the query; `null` sends SQL NULL. */
+export interface DeleteOwnerFilesParams {
+  /** `uuid` */
+  readonly ownerId: string;
+}
+
+/** One row of DeleteOwnerFiles. */
+export interface DeleteOwnerFilesRow {
+  /** `text` */
+  storageKey: string;
+}
+
+const deleteOwnerFilesQuery = defineQuery<DeleteOwnerFilesParams, DeleteOwnerFilesRow>({
+  name: "DeleteOwnerFiles",
+  sql: deleteOwnerFilesSql,
+  params: [
+    ["ownerId", encodeValue],
+  ],
+  columns: [
+    ["storageKey", decodeText],
+  ],
+});
+
+/**
+ * A deleted user's files: every row (the chunks of content kept in PostgreSQL go with them),
+ * and the keys of their S3 objects queued for deletion in the same statement, returned so the
+ * objects can be deleted once it commits. A second run finds nothing.
+ *
+ * DeleteOwnerFiles (:many) from queries/file/files.sql:57
+ *
+ * ```sql
+ * WITH gone AS (
+ *   DELETE FROM files WHERE owner_id = $1
+ *   RETURNING storage, storage_key
+ * )
+ * INSERT INTO file_object_deletions (storage_key)
+ * SELECT storage_key FROM gone WHERE storage = 's3'
+ * ON CONFLICT (storage_key) DO NOTHING
+ * RETURNING storage_key
+ * ```
+ */
+export async function deleteOwnerFiles(
+  db: Queryable,
+  params: DeleteOwnerFilesParams,
+  opts?: QueryOptions,
+): Promise<DeleteOwnerFilesRow[]> {
+  return runMany(db, deleteOwnerFilesQuery, params, opts);
+}
+
+/**
+ * DeleteOwnerFiles row by row through a server-side cursor, `batchSize` rows per FETCH (default 100),
+ * fetched only as the consumer pulls: for large results and streaming RPCs. Leaving the loop
+ * early rolls back the cursor's transaction and returns the connection to the pool.
+ */
+export function deleteOwnerFilesStream(
+  db: Pool,
+  params: DeleteOwnerFilesParams,
+  opts?: StreamOptions,
+): AsyncGenerator<DeleteOwnerFilesRow, void, undefined> {
+  return runStream(db, deleteOwnerFilesQuery, params, opts);
+}
+
+export const claimObjectDeletionsSql = "UPDATE file_object_deletions d\nSET next_attempt_at = now() + $1::integer * interval '1 millisecond'\nWHERE d.storage_key IN (\n  SELECT q.storage_key FROM file_object_deletions q\n  WHERE q.next_attempt_at <= now()\n    AND ($2::text[] IS NULL OR q.storage_key = ANY ($2::text[]))\n  ORDER BY q.next_attempt_at\n  LIMIT $3\n  FOR UPDATE SKIP LOCKED\n)\nRETURNING d.storage_key, d.attempts";
+
+/** Parameters of ClaimObjectDeletions, keyed as in the query; `null` sends SQL NULL. */
+export interface ClaimObjectDeletionsParams {
+  /** `integer` */
+  readonly leaseMs: number;
+  /** `text[]` */
+  readonly keys: readonly string[] | null;
+  /** `bigint` */
+  readonly rowLimit: bigint;
+}
+
+/** One row of ClaimObjectDeletions. */
+export interface ClaimObjectDeletionsRow {
+  /** `text` */
+  storageKey: string;
+  /** `integer` */
+  attempts: number;
+}
+
+const claimObjectDeletionsQuery = defineQuery<ClaimObjectDeletionsParams, ClaimObjectDeletionsRow>({
+  name: "ClaimObjectDeletions",
+  sql: claimObjectDeletionsSql,
+  params: [
+    ["leaseMs", encodeValue],
+    ["keys", encodeArray(encodeValue)],
+    ["rowLimit", encodeValue],
+  ],
+  columns: [
+    ["storageKey", decodeText],
+    ["attempts", decodeNumber],
+  ],
+});
+
+/**
+ * Leases up to row_limit queued object keys that are due (only those in `keys` when given),
+ * oldest first, for lease_ms: the caller deletes their objects meanwhile, and a key whose
+ * caller died is due again when the lease ends. Another instance's leased keys are skipped.
+ *
+ * ClaimObjectDeletions (:many) from queries/file/files.sql:70
+ *
+ * ```sql
+ * UPDATE file_object_deletions d
+ * SET next_attempt_at = now() + $1::integer * interval '1 millisecond'
+ * WHERE d.storage_key IN (
+ *   SELECT q.storage_key FROM file_object_deletions q
+ *   WHERE q.next_attempt_at <= now()
+ *     AND ($2::text[] IS NULL OR q.storage_key = ANY ($2::text[]))
+ *   ORDER BY q.next_attempt_at
+ *   LIMIT $3
+ *   FOR UPDATE SKIP LOCKED
+ * )
+ * RETURNING d.storage_key, d.attempts
+ * ```
+ */
+export async function claimObjectDeletions(
+  db: Queryable,
+  params: ClaimObjectDeletionsParams,
+  opts?: QueryOptions,
+): Promise<ClaimObjectDeletionsRow[]> {
+  return runMany(db, claimObjectDeletionsQuery, params, opts);
+}
+
+export const forgetObjectDeletionSql = "DELETE FROM file_object_deletions WHERE storage_key = $1";
+
+/** Parameters of ForgetObjectDeletion, keyed as in the query; `null` sends SQL NULL. */
+export interface ForgetObjectDeletionParams {
+  /** `text` */
+  readonly storageKey: string;
+}
+
+const forgetObjectDeletionQuery = defineQuery<ForgetObjectDeletionParams, Record<string, never>>({
+  name: "ForgetObjectDeletion",
+  sql: forgetObjectDeletionSql,
+  params: [
+    ["storageKey", encodeValue],
+  ],
+  columns: [],
+});
+
+/**
+ * The object of a queued key is deleted: forget the key.
+ *
+ * ForgetObjectDeletion (:exec) from queries/file/files.sql:84
+ *
+ * ```sql
+ * DELETE FROM file_object_deletions WHERE storage_key = $1
+ * ```
+ */
+export async function forgetObjectDeletion(
+  db: Queryable,
+  params: ForgetObjectDeletionParams,
+  opts?: QueryOptions,
+): Promise<void> {
+  return runExec(db, forgetObjectDeletionQuery, params, opts);
+}
+
+export const postponeObjectDeletionSql = "UPDATE file_object_deletions\nSET attempts = attempts + 1, last_error = $1,\n    next_attempt_at = now() + $2::integer * interval '1 millisecond'\nWHERE storage_key = $3";
+
+/** Parameters of PostponeObjectDeletion, keyed as in the query; `null` sends SQL NULL. */
+export interface PostponeObjectDeletionParams {
+  /** `text` */
+  readonly lastError: string | null;
+  /** `integer` */
+  readonly delayMs: number;
+  /** `text` */
+  readonly storageKey: string;
+}
+
+const postponeObjectDeletionQuery = defineQuery<PostponeObjectDeletionParams, Record<string, never>>({
+  name: "PostponeObjectDeletion",
+  sql: postponeObjectDeletionSql,
+  params: [
+    ["lastError", encodeValue],
+    ["delayMs", encodeValue],
+    ["storageKey", encodeValue],
+  ],
+  columns: [],
+});
+
+/**
+ * Deleting the object of a queued key failed: try again after delay_ms.
+ *
+ * PostponeObjectDeletion (:exec) from queries/file/files.sql:88
+ *
+ * ```sql
+ * UPDATE file_object_deletions
+ * SET attempts = attempts + 1, last_error = $1,
+ *     next_attempt_at = now() + $2::integer * interval '1 millisecond'
+ * WHERE storage_key = $3
+ * ```
+ */
+export async function postponeObjectDeletion(
+  db: Queryable,
+  params: PostponeObjectDeletionParams,
+  opts?: QueryOptions,
+): Promise<void> {
+  return runExec(db, postponeObjectDeletionQuery, params, opts);
 }

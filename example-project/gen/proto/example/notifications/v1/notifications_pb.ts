@@ -342,7 +342,9 @@ export const NotificationService: GenService<{
    * Delivers the caller's new notifications as they are created (hand-written: LISTEN on
    * the `notification_created` channel through the service's pool), oldest first, never one
    * twice. Runs until the client cancels, the deadline passes (DEADLINE_EXCEEDED; resubscribe
-   * with after_id) or the server shuts down; a client that reads too slowly to keep up (over
+   * with after_id) or the server starts shutting down (UNAVAILABLE at once, with an ErrorInfo
+   * of reason SERVER_DRAINING whose resume_after_id is the last id sent: resubscribe, to
+   * another instance, with that after_id); a client that reads too slowly to keep up (over
    * 1000 notifications queued) is ended with RESOURCE_EXHAUSTED.
    *
    * @generated from rpc example.notifications.v1.NotificationService.Subscribe
