@@ -604,5 +604,4 @@ const text = `${lines.join("\n")}\n`;
 process.stdout.write(text);
 if (!args.includes("--no-write"))
   writeFileSync(join(root, "bench", "server-results.md"), `# Server benchmark\n\n${text}`);
-rmSync(join(work, "pgdata"), { recursive: true, force: true });
 process.exit(0);
