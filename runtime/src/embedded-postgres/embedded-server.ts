@@ -208,8 +208,11 @@ export async function startEmbeddedPostgres(
     await server.start();
   } catch (err) {
     await rm(dir, { recursive: true, force: true });
+    // The library rejects with nothing when the server exits while starting (a bad setting):
+    // the server's own last lines say why.
+    const why = err instanceof Error ? err.message : "the server exited while starting";
     throw new Error(
-      `${options.failureMessage ?? "Could not start the embedded PostgreSQL"}: ${(err as Error).message}\n${logs.slice(-10).join("\n")}`,
+      `${options.failureMessage ?? "Could not start the embedded PostgreSQL"}: ${why}\n${logs.slice(-10).join("\n")}`,
     );
   }
   let up = true;
