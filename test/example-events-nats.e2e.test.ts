@@ -9,14 +9,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import {
-  createTestDatabase,
-  createTestIssuer,
-  type TestDatabase,
-  type TestIssuer,
-} from "@svcgen/runtime/testing";
+import type { TestIssuer } from "@svcgen/runtime/testing";
 import { connect } from "nats";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   type AuthServiceClient,
@@ -32,12 +27,8 @@ import {
 } from "../example-project/gen/grpc/notification-service.js";
 import { RecordVisibility } from "../example-project/gen/proto/example/data/v1/data_pb.js";
 import { NotificationKind } from "../example-project/gen/proto/example/notifications/v1/notifications_pb.js";
-import { testDatabases } from "../example-project/gen/testing/setup.js";
-import {
-  buildExample,
-  type RunningServices,
-  startServices,
-} from "../example-project/scripts/services.js";
+import type { RunningServices } from "../example-project/scripts/services.js";
+import { type ExampleUnderTest, startExampleUnderTest } from "./example-under-test.js";
 import { natsSkipReason, natsUrl } from "./system-tools.js";
 
 // Outside CI the run is skipped, with the reason printed, where no server answers; CI
@@ -55,9 +46,9 @@ const bob = randomUUID();
 const dave = randomUUID();
 
 let issuer: TestIssuer;
-let db: TestDatabase;
 let sql: pg.Pool;
 let running: RunningServices;
+let example: ExampleUnderTest | undefined;
 let auth: AuthServiceClient;
 let data: DataServiceClient;
 let notifications: NotificationServiceClient;
@@ -65,29 +56,15 @@ const as: Record<string, { metadata: Record<string, string> }> = {};
 
 beforeAll(async () => {
   if (skip !== undefined) return;
-  const [iss, database] = await Promise.all([
-    createTestIssuer(),
-    createTestDatabase(testDatabases),
-    buildExample(distDir),
-  ]);
-  issuer = iss;
-  db = database;
-  sql = new pg.Pool({ connectionString: db.url, max: 2 });
-  running = await startServices({
-    databaseUrl: db.url,
+  example = await startExampleUnderTest({
     distDir,
     env: {
-      AUTH_JWKS_URL: issuer.jwksUrl,
-      AUTH_ISSUER: issuer.issuer,
-      AUTH_AUDIENCE: issuer.audience,
-      SHUTDOWN_GRACE_MS: "3000",
-      OTEL_SDK_DISABLED: "true",
       NATS_URL: natsUrl,
       SVCGEN_NATS_STREAM: stream,
       SVCGEN_NATS_SUBJECT_PREFIX: `svcgen_example_${runId}`,
     },
-    startTimeoutMs: 120_000,
   });
+  ({ issuer, sql, running } = example);
   const { services } = running;
   auth = createAuthServiceClient(services["auth-service"].grpcAddress);
   data = createDataServiceClient(services["data-service"].grpcAddress);
@@ -109,10 +86,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of [auth, data, notifications]) c?.close();
-  await running?.stop();
-  await sql?.end();
-  await db?.drop();
-  await issuer?.close();
+  await example?.stop();
   if (skip === undefined) {
     const nc = await connect({ servers: natsUrl });
     await (await nc.jetstreamManager()).streams.delete(stream).catch(() => false);

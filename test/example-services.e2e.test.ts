@@ -14,13 +14,8 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { type ServiceError, status } from "@grpc/grpc-js";
 import { BadRequestSchema, ErrorInfoSchema, StatusSchema } from "@svcgen/runtime/grpc";
-import {
-  createTestDatabase,
-  createTestIssuer,
-  type TestDatabase,
-  type TestIssuer,
-} from "@svcgen/runtime/testing";
-import pg from "pg";
+import { createTestIssuer, type TestIssuer } from "@svcgen/runtime/testing";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   type AuthServiceClient,
@@ -48,13 +43,8 @@ import {
   type Notification,
   NotificationKind,
 } from "../example-project/gen/proto/example/notifications/v1/notifications_pb.js";
-import { testDatabases } from "../example-project/gen/testing/setup.js";
-import {
-  buildExample,
-  type ExampleService,
-  type RunningServices,
-  startServices,
-} from "../example-project/scripts/services.js";
+import type { ExampleService, RunningServices } from "../example-project/scripts/services.js";
+import { type ExampleUnderTest, startExampleUnderTest } from "./example-under-test.js";
 
 /** The compiled project, this test's own (`npm run example` compiles into example-project/dist). */
 const distDir = join(import.meta.dirname, ".tmp", "example-services-dist");
@@ -68,9 +58,9 @@ const carol = randomUUID();
 const notifier = randomUUID();
 
 let issuer: TestIssuer;
-let db: TestDatabase;
 let sql: pg.Pool;
 let running: RunningServices;
+let example: ExampleUnderTest | undefined;
 let auth: AuthServiceClient;
 let users: UserServiceClient;
 let data: DataServiceClient;
@@ -82,27 +72,8 @@ const as: Record<string, { metadata: Record<string, string> }> = {};
 const output = new Map<ExampleService, string[]>();
 
 beforeAll(async () => {
-  const [iss, database] = await Promise.all([
-    createTestIssuer(),
-    // A copy of the example's migrated template, from its generated test kit.
-    createTestDatabase(testDatabases),
-    buildExample(distDir),
-  ]);
-  issuer = iss;
-  db = database;
-  sql = new pg.Pool({ connectionString: db.url, max: 2 });
-  running = await startServices({
-    databaseUrl: db.url,
+  example = await startExampleUnderTest({
     distDir,
-    env: {
-      AUTH_JWKS_URL: issuer.jwksUrl,
-      AUTH_ISSUER: issuer.issuer,
-      AUTH_AUDIENCE: issuer.audience,
-      SHUTDOWN_GRACE_MS: "3000",
-      OTEL_SDK_DISABLED: "true",
-    },
-    // Five Node processes start at once on a machine that may be loaded.
-    startTimeoutMs: 120_000,
     onLine: (service, line) => {
       const lines = output.get(service) ?? [];
       lines.push(line);
@@ -110,6 +81,7 @@ beforeAll(async () => {
       if (process.env.EXAMPLE_SERVICES_LOG === "1") process.stderr.write(`[${service}] ${line}\n`);
     },
   });
+  ({ issuer, sql, running } = example);
   const { services } = running;
   auth = createAuthServiceClient(services["auth-service"].grpcAddress);
   users = createUserServiceClient(services["user-service"].grpcAddress);
@@ -133,10 +105,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of [auth, users, data, files, notifications]) c?.close();
-  await running?.stop();
-  await sql?.end();
-  await db?.drop();
-  await issuer?.close();
+  await example?.stop();
 });
 
 // --- Helpers. ---

@@ -86,6 +86,7 @@ try {
     const db = startNode("postgres", [join(exampleDir, "scripts/lib/database-process.js")], {
       stdin: "pipe", // it stops when this process goes away and its stdin closes
       logFile: logPath("postgres"),
+      processGroup: true, // Ctrl-C reaches only this process, which stops it last
     });
     running.database = db;
     databaseUrl = await waitForLine(db, (line) => jsonLine(line)?.url, 60_000, logPath("postgres"));

@@ -1,14 +1,15 @@
 // Starts the example's services as separate processes from their compiled entries
-// (dist/gen/server/<service>.js) and stops them again, leaving no process behind. Used by the
-// end-to-end test (test/example-services.e2e.test.ts); importable by any Node program after
+// (dist/gen/server/<service>.js, through lib/processes.js, the example's one process starter)
+// and stops them again, leaving no process behind. Used by the end-to-end test
+// (test/example-services.e2e.test.ts); importable by any Node program after
 // `tsc -p tsconfig.build.json` (dist/scripts/services.js).
 
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { readdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { startNode } from "./lib/processes.js";
 
 /** The example project's folder (this file is scripts/services.ts, or dist/scripts/services.js). */
 export const exampleDir: string = ((): string => {
@@ -134,18 +135,6 @@ export interface RunningServices {
   stop(): Promise<void>;
 }
 
-/** Every child still running, killed synchronously if this process exits first. */
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once("exit", () => {
-    for (const child of live) child.kill("SIGKILL");
-  });
-}
-
 /**
  * Starts the services, each as `node dist/gen/server/<service>.js` with `PORT=0` and
  * `HTTP_PORT=0`, waits for each one's `listening` log line and for its `/readyz` to answer 200
@@ -153,7 +142,6 @@ function installExitHook(): void {
  * all are stopped and the error carries its output. Children are killed if this process exits.
  */
 export async function startServices(options: StartServicesOptions): Promise<RunningServices> {
-  installExitHook();
   const dist = options.distDir ?? join(exampleDir, "dist");
   const names = options.services ?? exampleServices;
   const started: RunningService[] = [];
@@ -189,7 +177,11 @@ async function startOne(
   options: StartServicesOptions,
 ): Promise<RunningService> {
   const entry = join(dist, "gen", "server", `${name}.js`);
-  const child = spawn(process.execPath, [entry], {
+  let onListening: ((addresses: { grpc: string; http: string }) => void) | undefined;
+  const listening = new Promise<{ grpc: string; http: string }>((resolve) => {
+    onListening = resolve;
+  });
+  const proc = startNode(name, [entry], {
     cwd: exampleDir,
     env: {
       ...process.env,
@@ -201,45 +193,21 @@ async function startOne(
       PORT: "0",
       HTTP_PORT: "0",
     },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: options.processGroup === true,
-  });
-  live.add(child);
-  const lines: string[] = [];
-  const exited = new Promise<number | null>((resolve) => {
-    child.once("exit", (code) => {
-      live.delete(child);
-      resolve(code);
-    });
-  });
-  let onListening: ((addresses: { grpc: string; http: string }) => void) | undefined;
-  const listening = new Promise<{ grpc: string; http: string }>((resolve) => {
-    onListening = resolve;
-  });
-  const read = (stream: NodeJS.ReadableStream): void => {
-    createInterface({ input: stream }).on("line", (line) => {
-      lines.push(line);
-      if (lines.length > 200) lines.shift();
+    processGroup: options.processGroup === true,
+    keepLines: 200,
+    onLine: (line) => {
       options.onLine?.(name, line);
       if (line.includes('"listening"')) {
         const parsed = parseListening(line);
         if (parsed !== undefined) onListening?.(parsed);
       }
-    });
-  };
-  if (child.stdout !== null) read(child.stdout);
-  if (child.stderr !== null) read(child.stderr);
-  const output = (): string => lines.join("\n");
-  const stop = async (killAfterMs = 15_000): Promise<number | null> => {
-    if (child.exitCode !== null || child.signalCode !== null) return exited;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), killAfterMs);
-    try {
-      return await exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+    },
+  });
+  const child = proc.child;
+  const exited = proc.exited.then((e) => e.code);
+  const output = (): string => proc.recent().join("\n");
+  const stop = async (killAfterMs = 15_000): Promise<number | null> =>
+    (await proc.stop("SIGTERM", killAfterMs)).code;
   const timeoutMs = options.startTimeoutMs ?? 60_000;
   const deadline = Date.now() + timeoutMs;
   const fail = async (why: string): Promise<never> => {

@@ -289,20 +289,62 @@ describe("Grafana dashboards", () => {
 });
 
 describe("CI workflow", () => {
-  it("is valid YAML running generate --check, check and a vulnerability scan", async () => {
+  interface Step {
+    readonly name?: string;
+    readonly uses?: string;
+    readonly run?: string;
+    readonly env?: Record<string, string>;
+    readonly with?: Record<string, unknown>;
+  }
+  interface Job {
+    readonly services?: Record<string, { image: string; ports: string[]; env: Json }>;
+    readonly env?: Record<string, string>;
+    readonly steps: Step[];
+  }
+  const workflow = async () => {
     const wf = await yamlOf(".github/workflows/svcgen.yml");
-    expect(Object.keys(wf.on as Json).sort()).toEqual(["pull_request", "push"]);
-    const steps = Object.values(wf.jobs as Record<string, { steps: Json[] }>).flatMap(
-      (j) => j.steps,
-    );
-    const runs = steps.map((s) => String(s.run ?? ""));
-    expect(runs.some((r) => r.includes("npx svcgen generate --check"))).toBe(true);
-    expect(runs.some((r) => r.includes("npx svcgen check"))).toBe(true);
-    expect(runs.some((r) => r.includes("npm audit"))).toBe(true);
-    const check = steps.find((s) => String(s.run ?? "").includes("svcgen check"));
-    // GitHub's expression syntax, which Handlebars would eat unless the template escapes it.
+    return { on: wf.on as Json, jobs: wf.jobs as Record<string, Job> };
+  };
+
+  it("installs, checks the generated code, builds and runs npm test against a PostgreSQL service", async () => {
+    const { on, jobs } = await workflow();
+    expect(Object.keys(on).sort()).toEqual(["pull_request", "push"]);
+    const job = jobs.test;
+    expect(job).toBeDefined();
+    // The database: the example's database.postgres, reachable as DATABASE_URL by every step.
+    const postgres = job?.services?.postgres;
+    expect(postgres?.image).toBe("postgres:15");
+    expect(postgres?.ports).toEqual(["5432:5432"]);
+    const url = new URL(job?.env?.DATABASE_URL ?? "");
+    expect([url.protocol, url.hostname, url.port]).toEqual(["postgres:", "localhost", "5432"]);
+    expect([url.username, url.password]).toEqual([
+      postgres?.env.POSTGRES_USER,
+      postgres?.env.POSTGRES_PASSWORD,
+    ]);
+    // The steps a user expects, in this order (each one a command of its own).
+    const steps = job?.steps ?? [];
+    expect(steps.map((s) => s.uses ?? s.run?.trim())).toEqual([
+      "actions/checkout@v4",
+      "actions/setup-node@v4",
+      "npm ci",
+      "npx svcgen generate --check",
+      "npm run build",
+      "npm test",
+      expect.stringContaining("npx svcgen check"),
+    ]);
+    expect(steps[1]?.with?.["node-version"]).toBe(20);
+    // Drift against the deployed database only: its own URL, from a secret (GitHub's expression
+    // syntax, which Handlebars would eat unless the template escapes it).
     const secret = ["$", "{{ secrets.SVCGEN_CHECK_DATABASE_URL }}"].join("");
-    expect((check?.env as Json).DATABASE_URL).toBe(secret);
+    expect(steps.at(-1)?.env?.DATABASE_URL).toBe(secret);
+    for (const s of steps.slice(0, -1)) expect(s.env).toBeUndefined();
+  });
+
+  it("scans the production dependencies in a job of its own", async () => {
+    const { jobs } = await workflow();
+    expect(Object.keys(jobs).sort()).toEqual(["test", "vulnerabilities"]);
+    const runs = (jobs.vulnerabilities?.steps ?? []).map((s) => s.run ?? "");
+    expect(runs).toContain("npm audit --omit=dev --audit-level=high");
   });
 });
 

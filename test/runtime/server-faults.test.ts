@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { status } from "@grpc/grpc-js";
+import type { EmbeddedPostgresServer } from "@svcgen/runtime/embedded-postgres";
 import { type ServerHandle, type StartServerOptions, startServer } from "@svcgen/runtime/server";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -13,7 +14,7 @@ import {
   createUserServiceClient,
   type UserServiceClient,
 } from "../../example-project/gen/grpc/user-service.js";
-import { type ControlledPostgres, startControlledPostgres } from "./controlled-postgres.js";
+import { startControlledPostgres } from "./controlled-postgres.js";
 import {
   checkHealth,
   detailsOf,
@@ -30,7 +31,7 @@ import {
   userSchemaSql,
 } from "./user-test-service.js";
 
-let db: ControlledPostgres;
+let db: EmbeddedPostgresServer;
 const logLines: string[] = [];
 const handles: ServerHandle[] = [];
 const clients: UserServiceClient[] = [];
@@ -42,7 +43,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of clients) c.close();
   for (const h of handles) await h.close();
-  await db?.destroy();
+  await db?.stop();
 });
 
 /** Starts a server on the test's cluster with free ports; options override the defaults. */
@@ -277,12 +278,12 @@ describe("server", () => {
     try {
       await new Promise((r) => setTimeout(r, 700));
       phase = "outage";
-      await db.stop();
+      await db.pause();
       const stoppedAt = Date.now();
       await waitFor(async () => (await checkHealth(handle.grpcAddress)) === "NOT_SERVING", 3000);
       expect(await httpStatus(handle.httpAddress, "/readyz")).toBe(503);
       await new Promise((r) => setTimeout(r, Math.max(0, 5000 - (Date.now() - stoppedAt))));
-      await db.start();
+      await db.resume();
       const back = Date.now();
       phase = "after";
       await waitFor(() => outcomes.some((o) => o.at > back && o.code === status.OK), 2000);
@@ -372,7 +373,7 @@ describe("server", () => {
       displayName: created.displayName,
       locale: created.locale,
     });
-    await db.stop();
+    await db.pause();
     try {
       const served = await client.getProfile(
         { userId: uid },
@@ -384,7 +385,7 @@ describe("server", () => {
       );
       expect(miss.code).toBe(status.UNAVAILABLE);
     } finally {
-      await db.start();
+      await db.resume();
     }
   });
 

@@ -7,14 +7,15 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
+import type { EmbeddedPostgresServer } from "@svcgen/runtime/embedded-postgres";
 import pg from "pg";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { createUserServiceClient } from "../../example-project/gen/grpc/user-service.js";
-import { type ControlledPostgres, startControlledPostgres } from "./controlled-postgres.js";
+import { startControlledPostgres } from "./controlled-postgres.js";
 import { httpStatus, type Outcome, outcome } from "./service-client.js";
 import { userSchemaSql } from "./user-test-service.js";
 
-let db: ControlledPostgres;
+let db: EmbeddedPostgresServer;
 let child: ChildProcess | undefined;
 
 beforeAll(async () => {
@@ -23,7 +24,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (child !== undefined && child.exitCode === null) child.kill("SIGKILL");
-  await db?.destroy();
+  await db?.stop();
 });
 
 /** Starts the service process; resolves with its addresses once it logged "listening". */

@@ -87,6 +87,8 @@ export interface DeployView {
   /** Generated code folder, relative to the project folder. */
   readonly out: string;
   readonly node: number;
+  /** PostgreSQL major version (`database.postgres`): the CI workflow's database service. */
+  readonly postgres: number;
   readonly region: string;
   readonly strategy: DeployConfig["strategy"];
   readonly vmSize: string;
@@ -145,6 +147,7 @@ export function deployView(
     toRoot: posix.relative(dir, ".") || ".",
     out,
     node: deploy.node,
+    postgres: config.database.postgres,
     region: deploy.region,
     strategy: deploy.strategy,
     vmSize: deploy.vm.size,

@@ -73,7 +73,7 @@ export const builtinTemplates: readonly BuiltinTemplate[] = [
   {
     name: "workflow.yml.hbs",
     description:
-      ".github/workflows/svcgen.yml: CI running generate --check, check and a vulnerability scan",
+      ".github/workflows/svcgen.yml: CI: generate --check, build, npm test on PostgreSQL, check, vulnerability scan",
   },
 ];
 

