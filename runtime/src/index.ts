@@ -57,6 +57,7 @@ export {
   runStream,
   type StreamOptions,
 } from "./db/query.js";
+export { type QueryRetryPolicy, setQueryRetryPolicy } from "./db/query-retry.js";
 export {
   type IsolationLevel,
   type TransactionAttempt,

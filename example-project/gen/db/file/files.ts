@@ -178,6 +178,7 @@ const getFileChunkQuery = defineQuery<GetFileChunkParams, GetFileChunkRow>({
   columns: [
     ["data", decodeBytea],
   ],
+  readOnly: true,
 });
 
 /**
@@ -247,6 +248,7 @@ const getFileQuery = defineQuery<GetFileParams, GetFileRow>({
     ["createdAt", decodeTimestamptz],
     ["storage", decodeText],
   ],
+  readOnly: true,
 });
 
 /**
@@ -313,6 +315,7 @@ const listFilesByOwnerQuery = defineQuery<ListFilesByOwnerParams, ListFilesByOwn
     ["createdAt", decodeTimestamptz],
     ["createdUs", decodeBigInt],
   ],
+  readOnly: true,
 });
 
 /**
@@ -381,6 +384,7 @@ const ownerUsageQuery = defineQuery<OwnerUsageParams, OwnerUsageRow>({
     ["files", decodeBigInt],
     ["totalBytes", decodeBigInt],
   ],
+  readOnly: true,
 });
 
 /**
