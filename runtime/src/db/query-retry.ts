@@ -54,3 +54,30 @@ export function setQueryRetryPolicy(pool: Pool, policy: QueryRetryPolicy | undef
 export function queryRetryPolicyOf(pool: Pool): QueryRetryPolicy | undefined {
   return registry().get(pool);
 }
+
+const retriedKey = Symbol.for("svcgen.runtime.db.retriedBelow");
+type RetriedHolder = { [retriedKey]?: WeakSet<object> };
+
+function retried(): WeakSet<object> {
+  const holder = globalThis as RetriedHolder;
+  let set = holder[retriedKey];
+  if (set === undefined) {
+    set = new WeakSet();
+    holder[retriedKey] = set;
+  }
+  return set;
+}
+
+/**
+ * Marks `error` as one that a retry below the call (a read-only query's, a transaction's) gave
+ * up on after retrying, so the call-level retry does not retry it again: no attempt is made,
+ * or counted, twice. Only failures are ever marked.
+ */
+export function markRetriedBelow(error: unknown): void {
+  if (typeof error === "object" && error !== null) retried().add(error);
+}
+
+/** True when {@link markRetriedBelow} marked `error`. */
+export function wasRetriedBelow(error: unknown): boolean {
+  return typeof error === "object" && error !== null && retried().has(error);
+}

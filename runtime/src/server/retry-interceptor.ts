@@ -9,12 +9,12 @@
  *   outside a transaction, is sent again on a fresh connection ({@link createQueryRetryPolicy}),
  *   also inside a call that is not idempotent, since sending it again cannot repeat a write.
  *
- * A failure whose query was already retried is not retried again by the call, so no attempt
- * is counted (or made) twice. No attempt starts after the call's signal aborted, so retries
+ * A failure whose query (or transaction, see `withTransaction`) was already retried is not
+ * retried again by the call, so no attempt is counted (or made) twice. No attempt starts after the call's signal aborted, so retries
  * never run past the deadline.
  */
 import { ExponentialBackoff, handleWhen, type IBackoffFactory, retry } from "cockatiel";
-import type { QueryRetryPolicy } from "../db/query-retry.js";
+import { markRetriedBelow, type QueryRetryPolicy, wasRetriedBelow } from "../db/query-retry.js";
 import type { ServerCall, ServerInterceptor } from "./interceptor.js";
 import type { RuntimeState } from "./runtime-events.js";
 import { DatabaseUnavailableError, isTransientError } from "./transient-errors.js";
@@ -44,12 +44,6 @@ function scheduleOf(options: RetryOptions): RetrySchedule {
     maxAttempts: options.maxAttempts ?? 3,
   };
 }
-
-/**
- * Errors a query-level retry gave up on: the call level does not retry them again. Kept only
- * for failures (a WeakSet entry per exhausted retry), never on the success path.
- */
-const retriedBelow = new WeakSet<object>();
 
 /**
  * Runs `again` after `first` failed, while `retryable` holds for each error, the signal has
@@ -131,7 +125,7 @@ export function createQueryRetryPolicy(
       try {
         return await retryAfter(error, again, isTransientError, signal, queryName, schedule, state);
       } catch (last) {
-        if (typeof last === "object" && last !== null) retriedBelow.add(last);
+        markRetriedBelow(last);
         throw last;
       }
     },
@@ -140,7 +134,8 @@ export function createQueryRetryPolicy(
 
 function safeToRetry(call: ServerCall, error: unknown): boolean {
   if (!isTransientError(error)) return false;
-  if (typeof error === "object" && error !== null && retriedBelow.has(error)) return false;
+  // Retried below already (a read-only query's or a transaction's retries ran out).
+  if (wasRetriedBelow(error)) return false;
   if (error instanceof DatabaseUnavailableError) return true;
   return call.info.policy.idempotent;
 }
