@@ -10,7 +10,9 @@
  * - a write's connection is terminated: it is not sent again (UNAVAILABLE, no retry counted,
  *   nothing written);
  * - every attempt of a read is terminated, in an idempotent call: the query's retries run out
- *   and the call is not retried on top of them (exactly `maxAttempts` retries counted).
+ *   and the call is not retried on top of them (exactly `maxAttempts` retries counted);
+ * - the call's signal aborts (a client cancel; a deadline aborts the same signal) while a
+ *   retried read waits: its SQL is cancelled, no attempt follows and nothing is written.
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -107,12 +109,15 @@ proto:
 
 interface Handle {
   readonly grpcAddress: string;
-  snapshot(): { retries: number };
+  snapshot(): { retries: number; inFlight: number };
   readonly state: { events: { on(e: "retry", f: (name: string) => void): void } };
   close(): Promise<void>;
 }
 interface LedgerClient {
-  deposit(r: { accountId: number; amount: number }): Promise<{ balance: number }>;
+  deposit(
+    r: { accountId: number; amount: number },
+    o?: { signal?: AbortSignal },
+  ): Promise<{ balance: number }>;
   getAccount(r: { id: number }): Promise<{ balance: number }>;
   addEntry(r: { accountId: number; amount: number }): Promise<unknown>;
   close(): void;
@@ -228,6 +233,23 @@ async function waiting(table: string, except: readonly number[]): Promise<void> 
   }
 }
 
+/** Waits until no backend waits for the lock on `table`. */
+async function gone(table: string): Promise<void> {
+  for (;;) {
+    const r = await admin.query(
+      "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query ILIKE $1",
+      [`%${table}%`],
+    );
+    if (r.rowCount === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Waits until the server has no call in flight. */
+async function drained(): Promise<void> {
+  while (handle.snapshot().inFlight > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
 async function entries(): Promise<number> {
   const r = await admin.query<{ n: string }>("SELECT count(*) AS n FROM entries");
   return Number(r.rows[0]?.n);
@@ -282,5 +304,28 @@ describe("retries below the call", () => {
     expect(ended).toBe(4);
     expect(handle.snapshot().retries - before).toBe(3);
     expect(retried).toEqual(["GetAccount", "GetAccount", "GetAccount"]);
+  });
+
+  test("no retry outlives the call's signal: the waiting retry is cancelled, nothing written", async () => {
+    const before = handle.snapshot().retries;
+    const written = await entries();
+    const cancel = new AbortController();
+    const result = await whileLocked("accounts", async (terminate) => {
+      const call = outcome(() =>
+        client.deposit({ accountId: 1, amount: 9 }, { signal: cancel.signal }),
+      );
+      const pid = (await terminate()) ?? 0;
+      await waiting("accounts", [pid]);
+      cancel.abort();
+      const ended = await call;
+      // The server ends the call once its signal aborted; the retry's SQL is cancelled in the
+      // server, so nothing waits for the lock any more, while it is still held.
+      await drained();
+      await gone("accounts");
+      return ended;
+    });
+    expect(result.code).toBe(status.CANCELLED);
+    expect(handle.snapshot().retries - before).toBe(1);
+    expect(await entries()).toBe(written);
   });
 });
