@@ -10,8 +10,8 @@
  *   also inside a call that is not idempotent, since sending it again cannot repeat a write.
  *
  * A failure whose query (or transaction, see `withTransaction`) was already retried is not
- * retried again by the call, so no attempt is counted (or made) twice. No attempt starts after the call's signal aborted, so retries
- * never run past the deadline.
+ * retried again by the call, so no attempt is counted (or made) twice. No attempt starts after
+ * the call's signal aborted, so retries never run past the deadline.
  */
 import { ExponentialBackoff, handleWhen, type IBackoffFactory, retry } from "cockatiel";
 import { markRetriedBelow, type QueryRetryPolicy, wasRetriedBelow } from "../db/query-retry.js";
