@@ -28,6 +28,9 @@ const root = join(import.meta.dirname, "..", "..");
 const migration = `
 CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL);
 CREATE TABLE entries (id serial PRIMARY KEY, account_id int NOT NULL REFERENCES accounts (id), amount int NOT NULL);
+-- A serialization failure the server raises in every transaction that calls it.
+CREATE FUNCTION conflict() RETURNS void LANGUAGE plpgsql AS
+  $$ BEGIN RAISE EXCEPTION 'could not serialize access' USING ERRCODE = 'serialization_failure'; END $$;
 `;
 
 const queries = `-- name: GetAccount :one
@@ -52,6 +55,10 @@ service LedgerService {
   rpc AddEntry(AddEntryRequest) returns (google.protobuf.Empty) {
     option (svcgen.v1.method) = { query: "AddEntry" };
   }
+  // Writes an entry in a transaction that always fails to serialize.
+  rpc Transfer(AddEntryRequest) returns (google.protobuf.Empty) {
+    option (svcgen.v1.method) = { idempotent: true };
+  }
 }
 message DepositRequest { int32 account_id = 1; int32 amount = 2; }
 message GetAccountRequest { int32 id = 1; }
@@ -61,6 +68,7 @@ message Account { int32 id = 1; int32 balance = 2; }
 
 const handlers = `import type { MessageInitShape } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
+import { withTransaction } from "@svcgen/runtime";
 import { type CallContext, RpcError } from "@svcgen/runtime/grpc";
 import type { Pool } from "pg";
 import { addEntry, getAccount } from "../../gen/db/ledger.js";
@@ -75,6 +83,9 @@ import type {
   DepositRequest,
   GetAccountRequest,
 } from "../../gen/proto/ledger/v1/ledger_pb.js";
+
+/** The \`attempt\` of every run of Transfer's transaction, in order. */
+export const transferAttempts: number[] = [];
 
 export class LedgerServiceImpl implements LedgerServiceHandlers {
   private readonly bound: LedgerServiceBound;
@@ -92,6 +103,19 @@ export class LedgerServiceImpl implements LedgerServiceHandlers {
 
   getAccount(request: GetAccountRequest, ctx: CallContext): Promise<MessageInitShape<typeof AccountSchema>> {
     return this.bound.getAccount(request, ctx);
+  }
+
+  async transfer(request: AddEntryRequest, ctx: CallContext): Promise<MessageInitShape<typeof import("@bufbuild/protobuf/wkt").EmptySchema>> {
+    await withTransaction(
+      this.db,
+      async (tx, { attempt }) => {
+        transferAttempts.push(attempt);
+        await addEntry(tx, { accountId: request.accountId, amount: request.amount }, { signal: ctx.signal });
+        await tx.query("SELECT conflict()");
+      },
+      { isolationLevel: "serializable", maxRetries: 1, signal: ctx.signal },
+    );
+    return {};
   }
 
   addEntry(request: AddEntryRequest, ctx: CallContext): Promise<MessageInitShape<typeof import("@bufbuild/protobuf/wkt").EmptySchema>> {
@@ -120,6 +144,7 @@ interface LedgerClient {
   ): Promise<{ balance: number }>;
   getAccount(r: { id: number }): Promise<{ balance: number }>;
   addEntry(r: { accountId: number; amount: number }): Promise<unknown>;
+  transfer(r: { accountId: number; amount: number }): Promise<unknown>;
   close(): void;
 }
 
@@ -304,6 +329,19 @@ describe("retries below the call", () => {
     expect(ended).toBe(4);
     expect(handle.snapshot().retries - before).toBe(3);
     expect(retried).toEqual(["GetAccount", "GetAccount", "GetAccount"]);
+  });
+
+  test("an idempotent call is not retried again once its transaction's retries ran out", async () => {
+    const kit = (await import(join(dir, "src", "ledger-service", "handlers.ts"))) as {
+      transferAttempts: number[];
+    };
+    const written = await entries();
+    const result = await outcome(() => client.transfer({ accountId: 1, amount: 3 }));
+    // 40001 ends the call ABORTED after the transaction ran twice (maxRetries 1), not twice
+    // more for each retry of the call; nothing of it is stored.
+    expect(result.code).toBe(status.ABORTED);
+    expect(kit.transferAttempts).toEqual([0, 1]);
+    expect(await entries()).toBe(written);
   });
 
   test("no retry outlives the call's signal: the waiting retry is cancelled, nothing written", async () => {
