@@ -110,4 +110,19 @@ describe("errorRules with shared constraint names", () => {
     expect(emit([...constraints].reverse())).toBe(first);
     expect(first).toContain('  tables: {\n    "billing.payments": {\n      payments_pkey: {');
   });
+
+  test("a constraint named __proto__ is a property of the map, not its prototype", () => {
+    const c: ConstraintModel = {
+      name: "__proto__",
+      kind: "check",
+      schema: "public",
+      table: "t",
+      columns: [],
+    };
+    const file = emitErrorMap(buildModel({ queries: [], constraints: [c] }), {
+      out: "gen",
+      domain: "d",
+    }).content;
+    expect(file).toContain('    ["__proto__"]: {');
+  });
 });

@@ -223,7 +223,9 @@ function sharedReason(c: ConstraintModel, group: readonly ConstraintModel[]): st
 
 const identifierRe = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
+/** `key` as an object literal key; `__proto__` computed, so it is a property, not the prototype. */
 function propertyKey(key: string): string {
+  if (key === "__proto__") return `[${JSON.stringify(key)}]`;
   return identifierRe.test(key) ? key : JSON.stringify(key);
 }
 

@@ -75,10 +75,10 @@ function ruleFor(table: ErrorMapTable, error: PgConstraintError): ConstraintErro
     table.tables !== undefined &&
     typeof error.schema === "string" &&
     typeof error.table === "string"
-      ? table.tables[`${error.schema}.${error.table}`]
+      ? own(table.tables, `${error.schema}.${error.table}`)
       : undefined;
   if (typeof error.constraint === "string") {
-    const rule = scoped?.[error.constraint] ?? table.constraints[error.constraint];
+    const rule = own(scoped, error.constraint) ?? own(table.constraints, error.constraint);
     if (rule !== undefined) return rule;
   }
   if (
@@ -87,9 +87,14 @@ function ruleFor(table: ErrorMapTable, error: PgConstraintError): ConstraintErro
     typeof error.column === "string"
   ) {
     const key = `${error.table}.${error.column}`;
-    return scoped?.[key] ?? table.constraints[key];
+    return own(scoped, key) ?? own(table.constraints, key);
   }
   return undefined;
+}
+
+/** `record[key]` when it is the record's own (a constraint named `constructor` is no rule). */
+function own<T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 /**
