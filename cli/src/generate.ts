@@ -140,6 +140,7 @@ export async function analyse(
       columns: r.columns,
       doc: q.doc,
       ...(r.copyFrom === undefined ? {} : { copyFrom: r.copyFrom }),
+      ...(r.readOnly === true ? { readOnly: true } : {}),
     });
   }
   let constraints: readonly ConstraintModel[] = [];

@@ -173,6 +173,12 @@ export interface QueryModel {
   readonly doc: readonly string[];
   /** For `:copyfrom`: the COPY statement that loads the rows the INSERT describes. */
   readonly copyFrom?: CopyFromModel;
+  /**
+   * Set when the statement only reads (a SELECT that locks nothing, modifies nothing and calls
+   * no volatile function; see `analyse/read-only.ts`): the runtime may send it again after a
+   * transient failure.
+   */
+  readonly readOnly?: true;
 }
 
 /**

@@ -163,6 +163,7 @@ export async function openSchemaSession(
             params: m.params,
             columns: m.columns,
             ...(m.copyFrom === undefined ? {} : { copyFrom: m.copyFrom }),
+            ...(m.readOnly === true ? { readOnly: true } : {}),
           };
           results.set(q, value);
           if (!degraded) cache?.set(queryKey(schema, q.command, q.sql), value);

@@ -6,7 +6,8 @@ import type { ErrorMapTable } from "@svcgen/runtime/server";
  * The per-constraint error map of the schema the migrations build: how a violation of each
  * constraint reaches the client (status code, message, `google.rpc.ErrorInfo` reason and
  * domain, a `google.rpc.BadRequest` violation per field). Keyed by constraint name; NOT NULL,
- * which PostgreSQL reports without a name, by `table.column`. Database errors it does not
+ * which PostgreSQL reports without a name, by `table.column`; a key several tables share,
+ * under `tables` by the violation's `schema.table`. Database errors it does not
  * name get the runtime's SQLSTATE defaults. The generated entries in `server/` pass it to
  * `startServer`.
  */

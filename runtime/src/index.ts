@@ -37,7 +37,13 @@ export {
   type JsonValue,
 } from "./db/codecs.js";
 export { type CopyOptions, CopyRowError, type CopySpec, runCopyFrom } from "./db/copy-from.js";
-export { isAbortError, QueryAbortedError, sqlState, TooManyRowsError } from "./db/errors.js";
+export {
+  isAbortError,
+  QueryAbortedError,
+  sqlState,
+  TooManyRowsError,
+  TransactionRolledBackError,
+} from "./db/errors.js";
 export {
   configureRuntime,
   defaultStreamBatchSize,
@@ -57,6 +63,7 @@ export {
   runStream,
   type StreamOptions,
 } from "./db/query.js";
+export { type QueryRetryPolicy, setQueryRetryPolicy } from "./db/query-retry.js";
 export {
   type IsolationLevel,
   type TransactionAttempt,

@@ -11,6 +11,7 @@ import {
   type QueryAbortedError,
   sqlState,
   TooManyRowsError,
+  TransactionRolledBackError,
   withTransaction,
 } from "../../runtime/src/index.js";
 import { createTestDatabase, type TestDatabase } from "../db.js";
@@ -383,6 +384,17 @@ describe("withTransaction", () => {
     expect(sqlState((rejected[0] as PromiseRejectedResult).reason)).toBe("40001");
     const onCall = (await gen.fn("countOnCall")(pool)) as { n: number };
     expect(onCall.n).toBe(1);
+  });
+
+  test("a failed statement the function caught makes COMMIT roll back: it rejects, nothing stored", async () => {
+    await resetDoctors();
+    const err = await withTransaction(pool, async (tx) => {
+      await gen.fn("goOffCall")(tx, { name: "alice" });
+      await tx.query("SELECT 1 / 0").catch(() => undefined);
+      return "done";
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransactionRolledBackError);
+    expect(await gen.fn("isOnCall")(pool, { name: "alice" })).toEqual({ onCall: true });
   });
 
   test("rolls back when the function throws, and the client goes back to the pool", async () => {

@@ -25,6 +25,7 @@ import { describeStatements } from "./describe.js";
 import { buildModel } from "./model-builder.js";
 import { NullabilityAnalyser, type OutCol } from "./nullability.js";
 import { paramContexts } from "./param-context.js";
+import { isReadOnlyStatement } from "./read-only.js";
 import { type TsTypeOptions, tsTypeFor } from "./ts-types.js";
 
 /** The result of analysing a set of queries. */
@@ -266,6 +267,7 @@ export async function analyseQueries(
       copyFrom = { sql: copy.sql, params: copy.params };
     }
 
+    const readOnly = await isReadOnlyStatement(q.ast, catalog);
     out.push({
       name: q.name,
       file: q.file,
@@ -276,6 +278,7 @@ export async function analyseQueries(
       columns,
       doc: q.doc,
       ...(copyFrom === undefined ? {} : { copyFrom }),
+      ...(readOnly ? { readOnly } : {}),
     });
   }
   return { model: buildModel({ queries: out }), diagnostics };

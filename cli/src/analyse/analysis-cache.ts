@@ -11,10 +11,10 @@ import type { SourceFile } from "../inputs.js";
 import type { ConstraintModel, QueryModel } from "../model.js";
 
 /** Bump when analysis output changes for the same inputs, to invalidate old caches. */
-export const analysisVersion = "svcgen-analysis-3";
+export const analysisVersion = "svcgen-analysis-4";
 
 /** The part of a cached query that depends only on its key (not on its name or place). */
-export type CachedAnalysis = Pick<QueryModel, "params" | "columns" | "copyFrom">;
+export type CachedAnalysis = Pick<QueryModel, "params" | "columns" | "copyFrom" | "readOnly">;
 
 interface CacheFile {
   readonly version: string;

@@ -42,6 +42,8 @@ export interface FunctionFacts {
   readonly window: boolean;
   /** Some overload returns a set. */
   readonly returnsSet: boolean;
+  /** Some overload is VOLATILE (may have side effects, a write included). */
+  readonly volatile: boolean;
 }
 
 /** The catalog interface the analyser works against. */
@@ -237,10 +239,11 @@ export async function loadCatalog(client: pg.Client): Promise<Catalog> {
         aggregate: boolean;
         window: boolean;
         returns_set: boolean;
+        volatile: boolean;
       }>(
         `SELECT p.proname AS name, bool_and(p.proisstrict) AS strict,
                 bool_or(p.prokind = 'a') AS aggregate, bool_or(p.prokind = 'w') AS window,
-                bool_or(p.proretset) AS returns_set
+                bool_or(p.proretset) AS returns_set, bool_or(p.provolatile = 'v') AS volatile
            FROM pg_proc p WHERE p.proname = ANY($1::text[]) GROUP BY p.proname`,
         [missing],
       );
@@ -250,6 +253,7 @@ export async function loadCatalog(client: pg.Client): Promise<Catalog> {
           aggregate: row.aggregate,
           window: row.window,
           returnsSet: row.returns_set,
+          volatile: row.volatile,
         });
       }
     },

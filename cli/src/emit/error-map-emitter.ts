@@ -10,7 +10,7 @@
 import type { GeneratedFile } from "../inputs.js";
 import type { ConstraintKind, ConstraintModel, Model } from "../model.js";
 import { camelCase } from "../names.js";
-import { createFileBuilder } from "./generated-file.js";
+import { createFileBuilder, type FileBuilder } from "./generated-file.js";
 
 /** Options of {@link emitErrorMap}. */
 export interface ErrorMapEmitOptions {
@@ -24,6 +24,11 @@ export interface ErrorMapEmitOptions {
 export interface ErrorRule {
   /** The key the runtime looks it up by: the constraint name, `table.column` for NOT NULL. */
   readonly key: string;
+  /**
+   * Set when several tables share the key: the rule's `schema.table`, under which it is
+   * listed in the table's `tables` (see {@link errorRules}).
+   */
+  readonly scope?: string;
   readonly kind: ConstraintKind;
   readonly code: "ALREADY_EXISTS" | "FAILED_PRECONDITION" | "INVALID_ARGUMENT";
   readonly reason: string;
@@ -155,24 +160,86 @@ function ruleOf(c: ConstraintModel, fieldOf: (column: string) => string): ErrorR
 
 /**
  * The rules of the Model's constraints, in the Model's order (schema, table, kind, name).
- * The runtime finds a rule by constraint name (NOT NULL by `table.column`), without the
- * schema: when two tables share a constraint name (or two schemas a table), the first keeps
- * its fields and message and the key is not repeated.
+ *
+ * PostgreSQL constraint names are unique per table (index-backed ones per schema), not per
+ * database, so two tables can each have an `amount_positive` check with different fields. A
+ * key (constraint name; `table.column` for NOT NULL) that one constraint alone has is a rule of
+ * `constraints`, its reason the name in UPPER_SNAKE_CASE, as it always was. A key several
+ * constraints share gets one rule per table, scoped by `schema.table` (the runtime picks it by
+ * the error's `schema` and `table`), and never a bare rule that would answer for the wrong
+ * table. Its reason names the table too, so each stays distinct within the domain:
+ * `REFUNDS_AMOUNT_POSITIVE`, with the schema as well when the tables' names are also the same
+ * (`BILLING_PAYMENTS_AMOUNT_POSITIVE`, `BILLING_PAYMENTS_PKEY`); see {@link sharedReason}.
+ * Adding a second constraint of a name thus changes the first one's reason: a deliberate trade
+ * for never giving a client the reason (or fields) of another table.
  */
 export function errorRules(model: Model): ErrorRule[] {
   const fieldNames = boundFieldNames(model);
+  const all = model.constraints.map((c) => ({
+    c,
+    rule: ruleOf(c, (column) => fieldNames.get(`${c.table}.${column}`) ?? camelCase(column)),
+  }));
+  const byKey = new Map<string, ConstraintModel[]>();
+  for (const { c, rule } of all) {
+    const group = byKey.get(rule.key);
+    if (group === undefined) byKey.set(rule.key, [c]);
+    else group.push(c);
+  }
   const rules: ErrorRule[] = [];
   const seen = new Set<string>();
-  for (const c of model.constraints) {
-    const rule = ruleOf(c, (column) => fieldNames.get(`${c.table}.${column}`) ?? camelCase(column));
-    if (seen.has(rule.key)) continue;
-    seen.add(rule.key);
-    rules.push(rule);
+  for (const { c, rule } of all) {
+    const group = byKey.get(rule.key) ?? [];
+    if (group.length < 2) {
+      rules.push(rule);
+      continue;
+    }
+    const scope = `${c.schema}.${c.table}`;
+    // Two constraints of one name on one table cannot exist; keep the first if they ever do.
+    const id = JSON.stringify([scope, rule.key]);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    rules.push({ ...rule, scope, reason: sharedReason(c, group) });
   }
   return rules;
 }
 
+/**
+ * The reason of a constraint whose key `group` shares: its name, prefixed with its table
+ * unless the name already begins with it (`payments_pkey`, NOT NULL's
+ * `payments_amount_not_null`), and with its schema when another table of the group has the
+ * same name. Should two of the group still read alike, every one is `SCHEMA_TABLE_NAME`.
+ */
+function sharedReason(c: ConstraintModel, group: readonly ConstraintModel[]): string {
+  const short = (m: ConstraintModel): string => {
+    const sameTable = group.some((o) => o !== m && o.table === m.table);
+    const parts = m.name.startsWith(`${m.table}_`) ? [m.name] : [m.table, m.name];
+    return reasonOf((sameTable ? [m.schema, ...parts] : parts).join("_"));
+  };
+  const reasons = group.map(short);
+  return new Set(reasons).size === reasons.length
+    ? short(c)
+    : reasonOf(`${c.schema}_${c.table}_${c.name}`);
+}
+
 const identifierRe = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** `key` as an object literal key; `__proto__` computed, so it is a property, not the prototype. */
+function propertyKey(key: string): string {
+  if (key === "__proto__") return `[${JSON.stringify(key)}]`;
+  return identifierRe.test(key) ? key : JSON.stringify(key);
+}
+
+/** Prints one rule as an object literal property, indented by `indent`. */
+function printRule(f: FileBuilder, r: ErrorRule, indent: string): void {
+  f.print(`${indent}${propertyKey(r.key)}: {`);
+  f.print(`${indent}  kind: ${JSON.stringify(r.kind)},`);
+  f.print(`${indent}  code: ${JSON.stringify(r.code)},`);
+  f.print(`${indent}  reason: ${JSON.stringify(r.reason)},`);
+  f.print(`${indent}  fields: [${r.fields.map((x) => JSON.stringify(x)).join(", ")}],`);
+  f.print(`${indent}  message: ${JSON.stringify(r.message)},`);
+  f.print(`${indent}  description: ${JSON.stringify(r.description)},`);
+  f.print(`${indent}},`);
+}
 
 /** Emits `<out>/errors.ts`. */
 export function emitErrorMap(model: Model, options: ErrorMapEmitOptions): GeneratedFile {
@@ -186,24 +253,32 @@ export function emitErrorMap(model: Model, options: ErrorMapEmitOptions): Genera
     "The per-constraint error map of the schema the migrations build: how a violation of each",
     "constraint reaches the client (status code, message, `google.rpc.ErrorInfo` reason and",
     "domain, a `google.rpc.BadRequest` violation per field). Keyed by constraint name; NOT NULL,",
-    "which PostgreSQL reports without a name, by `table.column`. Database errors it does not",
+    "which PostgreSQL reports without a name, by `table.column`; a key several tables share,",
+    "under `tables` by the violation's `schema.table`. Database errors it does not",
     "name get the runtime's SQLSTATE defaults. The generated entries in `server/` pass it to",
     "`startServer`.",
   ]);
   f.print`export const errorMap: ${table} = {`;
   f.print`  domain: ${JSON.stringify(options.domain)},`;
-  if (rules.length === 0) f.print("  constraints: {},");
+  const bare = rules.filter((r) => r.scope === undefined);
+  if (bare.length === 0) f.print("  constraints: {},");
   else {
     f.print("  constraints: {");
-    for (const r of rules) {
-      const key = identifierRe.test(r.key) ? r.key : JSON.stringify(r.key);
-      f.print`    ${key}: {`;
-      f.print`      kind: ${JSON.stringify(r.kind)},`;
-      f.print`      code: ${JSON.stringify(r.code)},`;
-      f.print`      reason: ${JSON.stringify(r.reason)},`;
-      f.print`      fields: [${r.fields.map((x) => JSON.stringify(x)).join(", ")}],`;
-      f.print`      message: ${JSON.stringify(r.message)},`;
-      f.print`      description: ${JSON.stringify(r.description)},`;
+    for (const r of bare) printRule(f, r, "    ");
+    f.print("  },");
+  }
+  const scopes = new Map<string, ErrorRule[]>();
+  for (const r of rules) {
+    if (r.scope === undefined) continue;
+    const list = scopes.get(r.scope);
+    if (list === undefined) scopes.set(r.scope, [r]);
+    else list.push(r);
+  }
+  if (scopes.size > 0) {
+    f.print("  tables: {");
+    for (const [scope, list] of scopes) {
+      f.print`    ${propertyKey(scope)}: {`;
+      for (const r of list) printRule(f, r, "      ");
       f.print("    },");
     }
     f.print("  },");

@@ -293,6 +293,8 @@ function printQuery(q: QueryModel, n: QueryNames, f: FileBuilder, ctx: EmitConte
     : [];
   printList(f, "columns", columnCodecs);
   if (ctx.prepareOff) f.print("  prepare: false,");
+  // The runtime retries only these at the query (see analyse/read-only.ts).
+  if (q.readOnly === true) f.print("  readOnly: true,");
   f.print("});");
   if (isBatch(q.command)) {
     printBatch(q, n, f, hasParams ? n.paramsInterface : noFields);

@@ -42,6 +42,20 @@ export class TooManyRowsError extends Error {
   }
 }
 
+/**
+ * Raised by `withTransaction` when PostgreSQL answered its COMMIT with ROLLBACK: a statement
+ * of the transaction failed and the function went on (it caught the error) and returned, so
+ * nothing of the transaction was stored. Not retried: the function chose to go on, and what it
+ * returned describes work that did not happen.
+ */
+export class TransactionRolledBackError extends Error {
+  override readonly name = "TransactionRolledBackError";
+
+  constructor() {
+    super("The transaction was rolled back at COMMIT: a statement in it failed");
+  }
+}
+
 /** True for an error raised because an AbortSignal fired. */
 export function isAbortError(err: unknown): err is QueryAbortedError {
   return err instanceof Error && err.name === "AbortError";

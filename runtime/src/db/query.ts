@@ -11,6 +11,7 @@ import { inTrace, traceContextFor } from "../telemetry/trace-scope.js";
 import { sendCancelRequest } from "./cancel.js";
 import type { Decoder, Encoder } from "./codecs.js";
 import { QueryAbortedError, TooManyRowsError } from "./errors.js";
+import { queryRetryPolicyOf } from "./query-retry.js";
 
 /** Anything generated queries run on: a node-postgres `Pool`, a checked-out `PoolClient` or a `Client`. */
 export type Queryable = Pool | PoolClient | Client;
@@ -82,6 +83,12 @@ export interface QuerySpec<Params, Row> {
   )[];
   /** False when the project turned prepared statements off at generate time. Default true. */
   readonly prepare?: boolean;
+  /**
+   * True when the generator proved the statement only reads (a SELECT that locks nothing,
+   * modifies nothing and calls no volatile function): run on a pool, a transient failure is
+   * then retried at the query by the pool's retry policy (`setQueryRetryPolicy`). Default false.
+   */
+  readonly readOnly?: boolean;
 }
 
 /** A defined query: its spec plus what the runtime derives once (statement name). */
@@ -215,16 +222,61 @@ async function execute<Params, Row>(
   const observer = settings().queryObserver;
   // Read now, before any await: the caller's trace context is still the active one.
   const traceCtx = traceContextFor(signal, db);
-  if (observer === undefined) return runOn(db, config, signal, query.name, traceCtx);
+  // Only a read-only query on the pool itself may be sent again; the try costs nothing until
+  // it fails (no promise or closure is made for the retry path before then).
+  const retryable = query.readOnly === true && isPool(db);
+  if (observer === undefined) {
+    if (!retryable) return runOn(db, config, signal, query.name, traceCtx);
+    try {
+      return await runOn(db, config, signal, query.name, traceCtx);
+    } catch (err) {
+      return await retryRead(db, config, signal, query.name, traceCtx, err);
+    }
+  }
   const start = performance.now();
   let ok = false;
   try {
-    const result = await runOn(db, config, signal, query.name, traceCtx);
+    let result: QueryArrayResult;
+    if (!retryable) result = await runOn(db, config, signal, query.name, traceCtx);
+    else {
+      try {
+        result = await runOn(db, config, signal, query.name, traceCtx);
+      } catch (err) {
+        result = await retryRead(db, config, signal, query.name, traceCtx, err);
+      }
+    }
     ok = true;
     return result;
   } finally {
+    // One observation per query, its retries included.
     observer(query.name, (performance.now() - start) / 1000, ok);
   }
+}
+
+/**
+ * A read-only query on a pool failed with `error`: hands it to the pool's retry policy (see
+ * `setQueryRetryPolicy`), each attempt on a fresh connection and none after the signal
+ * aborted; without a policy, rejects with `error`.
+ */
+function retryRead(
+  pool: Pool,
+  config: QueryArrayConfig,
+  signal: AbortSignal | undefined,
+  queryName: string,
+  traceCtx: Context,
+  error: unknown,
+): Promise<QueryArrayResult> {
+  const policy = queryRetryPolicyOf(pool);
+  if (policy === undefined) return Promise.reject(error);
+  return policy.retry(
+    error,
+    () => {
+      if (signal?.aborted) throw new QueryAbortedError(abortReason(signal), queryName);
+      return runOn(pool, config, signal, queryName, traceCtx);
+    },
+    signal,
+    queryName,
+  );
 }
 
 // The name of the query being sent, set only while `client.query` runs synchronously, so a

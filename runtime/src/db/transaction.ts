@@ -1,6 +1,23 @@
 /**
  * `withTransaction`: BEGIN with the requested isolation, run a function, COMMIT; ROLLBACK on
  * error; run the whole function again on serialization failures and deadlocks.
+ *
+ * Why a whole transaction may run again, and only then (correctness first):
+ * - SQLSTATE 40001 (serialization failure) and 40P01 (deadlock detected) mean the server
+ *   aborted the transaction, at a statement or at COMMIT: nothing of that attempt is stored,
+ *   and the ROLLBACK that follows is certain. Running it again from BEGIN, on a new snapshot,
+ *   is what PostgreSQL asks of a client that gets them, and cannot store anything twice.
+ * - Nothing else is retried here. A lost connection or a restart (08xxx, 57P01), above all
+ *   during COMMIT, leaves the outcome unknown: the transaction may have committed, and running
+ *   it again would repeat its writes. A statement error the function caught and went on from
+ *   makes COMMIT answer ROLLBACK: that rejects with {@link TransactionRolledBackError}, never
+ *   with the function's result, and is not retried either.
+ * - The function itself must be safe to run again: everything it does goes through `tx` (an
+ *   event through the outbox in the same transaction is fine; an HTTP call or a message sent
+ *   elsewhere is not), and it must not catch 40001/40P01. It learns of a rerun from `attempt`.
+ * - No attempt starts, and no backoff continues, after `signal` aborted (the call's deadline).
+ * - A transaction whose retries ran out is marked (`markRetriedBelow`), so the server's
+ *   call-level retry does not run it again on top: at most `maxRetries + 1` attempts.
  */
 
 import { trace } from "@opentelemetry/api";
@@ -11,7 +28,8 @@ import {
   inTraceOf,
   traceContextFor,
 } from "../telemetry/trace-scope.js";
-import { QueryAbortedError, sqlState } from "./errors.js";
+import { QueryAbortedError, sqlState, TransactionRolledBackError } from "./errors.js";
+import { markRetriedBelow } from "./query-retry.js";
 
 /** PostgreSQL's isolation levels, spelled as in `BEGIN ISOLATION LEVEL ...`. */
 export type IsolationLevel =
@@ -111,7 +129,9 @@ export async function withTransaction<T>(
       await send(begin);
       try {
         const result = await fn(client, { attempt });
-        await send("COMMIT");
+        const committed = await send("COMMIT");
+        // PostgreSQL answers COMMIT of a transaction a failed statement aborted with ROLLBACK.
+        if (committed.command === "ROLLBACK") throw new TransactionRolledBackError();
         return result;
       } catch (err) {
         try {
@@ -122,7 +142,11 @@ export async function withTransaction<T>(
         }
         if (signal?.aborted) throw new QueryAbortedError(signal.reason, undefined, err);
         const state = sqlState(err);
-        if (state === undefined || !retryableStates.has(state) || attempt >= maxRetries) throw err;
+        if (state === undefined || !retryableStates.has(state)) throw err;
+        if (attempt >= maxRetries) {
+          if (attempt > 0) markRetriedBelow(err);
+          throw err;
+        }
       }
     } finally {
       if (callTrace !== undefined) attachTraceContext(client, outerTrace);

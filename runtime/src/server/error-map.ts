@@ -43,25 +43,42 @@ export interface ConstraintErrorRule {
 /**
  * The per-constraint error map of one database: `constraints` is keyed by constraint name
  * (`users_email_key`) and, for NOT NULL (which PostgreSQL reports without a constraint name),
- * by `table.column` (`users.email`).
+ * by `table.column` (`users.email`). Constraint names are unique per table, not per database:
+ * a key that several tables share is listed under `tables`, by the violating table's
+ * `schema.table` (`public.payments`), where the same key finds that table's rule.
  */
 export interface ErrorMapTable {
   /** The `ErrorInfo` domain of every reason, e.g. the proto package (`example.user.v1`). */
   readonly domain: string;
   readonly constraints: Readonly<Record<string, ConstraintErrorRule>>;
+  /**
+   * Rules of keys several tables share, by `schema.table` and then by the same key as
+   * `constraints`; consulted first, with the error's `schema` and `table`. Default none.
+   */
+  readonly tables?: Readonly<Record<string, Readonly<Record<string, ConstraintErrorRule>>>>;
 }
 
 interface PgConstraintError {
   readonly code?: unknown;
   readonly constraint?: unknown;
+  readonly schema?: unknown;
   readonly table?: unknown;
   readonly column?: unknown;
 }
 
-/** The rule of `table` for a constraint violation, or undefined. */
+/**
+ * The rule of `table` for a constraint violation, or undefined: the violating table's own rule
+ * (`tables`, by the error's `schema.table`) first, else the key's rule in `constraints`.
+ */
 function ruleFor(table: ErrorMapTable, error: PgConstraintError): ConstraintErrorRule | undefined {
+  const scoped =
+    table.tables !== undefined &&
+    typeof error.schema === "string" &&
+    typeof error.table === "string"
+      ? own(table.tables, `${error.schema}.${error.table}`)
+      : undefined;
   if (typeof error.constraint === "string") {
-    const rule = table.constraints[error.constraint];
+    const rule = own(scoped, error.constraint) ?? own(table.constraints, error.constraint);
     if (rule !== undefined) return rule;
   }
   if (
@@ -69,9 +86,15 @@ function ruleFor(table: ErrorMapTable, error: PgConstraintError): ConstraintErro
     typeof error.table === "string" &&
     typeof error.column === "string"
   ) {
-    return table.constraints[`${error.table}.${error.column}`];
+    const key = `${error.table}.${error.column}`;
+    return own(scoped, key) ?? own(table.constraints, key);
   }
   return undefined;
+}
+
+/** `record[key]` when it is the record's own (a constraint named `constructor` is no rule). */
+function own<T>(record: Readonly<Record<string, T>> | undefined, key: string): T | undefined {
+  return record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
 /**

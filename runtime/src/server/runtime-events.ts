@@ -52,7 +52,10 @@ export interface RuntimeSnapshot {
 export interface RuntimeEventMap {
   /** The breaker changed state. */
   breaker: [state: BreakerStateName];
-  /** A call is retried: method path, attempt number (1 = first retry), the error. */
+  /**
+   * A call is retried: method path, attempt number (1 = first retry), the error. For a
+   * read-only query retried below the call, the first element is the query's name (`GetProfile`).
+   */
   retry: [method: string, attempt: number, error: unknown];
   /** A call was shed. */
   shed: [method: string];

@@ -33,6 +33,7 @@ import type { SecurityEvent } from "../auth/authenticate-hook.js";
 import type { TokenVerifier } from "../auth/token-verifier.js";
 import { verifierFromEnv } from "../auth/verifier-from-env.js";
 import { configureRuntime, type RuntimeSettings } from "../db/query.js";
+import { setQueryRetryPolicy } from "../db/query-retry.js";
 import { isRpcError } from "../grpc/rpc-error.js";
 import {
   createServerHandlers,
@@ -68,7 +69,11 @@ import { configureFaults, type FaultOptions } from "./fault-interceptor.js";
 import type { StatusOf } from "./interceptor.js";
 import { createRecoverInterceptor } from "./recover-interceptor.js";
 import { addReflection } from "./reflection.js";
-import { createRetryInterceptor, type RetryOptions } from "./retry-interceptor.js";
+import {
+  createQueryRetryPolicy,
+  createRetryInterceptor,
+  type RetryOptions,
+} from "./retry-interceptor.js";
 import { type RuntimeSnapshot, RuntimeState } from "./runtime-events.js";
 import {
   type EventsSettings,
@@ -426,6 +431,11 @@ export async function startServer(options: StartServerOptions): Promise<ServerHa
     retry: features.retry === false ? false : createRetryInterceptor(features.retry ?? {}, state),
     ...options.interceptors,
   };
+  // Read-only queries on this pool retry below the call, by the same options and counters;
+  // off with the retry step.
+  if (slots.retry !== false) {
+    setQueryRetryPolicy(db.pool, createQueryRetryPolicy(features.retry || {}, state));
+  }
   const server = new Server({
     // channelz bookkeeping runs on every call and nothing here reads it.
     "grpc.enable_channelz": 0,

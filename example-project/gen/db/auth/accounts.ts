@@ -57,6 +57,7 @@ const getAccountQuery = defineQuery<GetAccountParams, GetAccountRow>({
     ["createdAt", decodeTimestamptz],
     ["lastSignInAt", decodeTimestamptz],
   ],
+  readOnly: true,
 });
 
 /**
@@ -247,6 +248,7 @@ const listActiveSessionsQuery = defineQuery<ListActiveSessionsParams, ListActive
     ["createdAt", decodeTimestamptz],
     ["expiresAt", decodeTimestamptz],
   ],
+  readOnly: true,
 });
 
 /**

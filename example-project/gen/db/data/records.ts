@@ -78,6 +78,7 @@ const getRecordForReaderQuery = defineQuery<GetRecordForReaderParams, GetRecordF
     ["updatedAt", decodeTimestamptz],
     ["canWrite", decodeBool],
   ],
+  readOnly: true,
 });
 
 /**
@@ -136,6 +137,7 @@ const getRecordAccessQuery = defineQuery<GetRecordAccessParams, GetRecordAccessR
     ["version", decodeNumber],
     ["isOwner", decodeBool],
   ],
+  readOnly: true,
 });
 
 /**
@@ -206,6 +208,7 @@ const listRecordsByOwnerQuery = defineQuery<ListRecordsByOwnerParams, ListRecord
     ["version", decodeNumber],
     ["updatedAt", decodeTimestamptz],
   ],
+  readOnly: true,
 });
 
 /**
@@ -293,6 +296,7 @@ const exportRecordsByOwnerQuery = defineQuery<ExportRecordsByOwnerParams, Export
     ["updatedAt", decodeTimestamptz],
     ["canWrite", decodeBool],
   ],
+  readOnly: true,
 });
 
 /**
@@ -664,6 +668,7 @@ const listSharedWithReaderQuery = defineQuery<ListSharedWithReaderParams, ListSh
     ["version", decodeNumber],
     ["updatedAt", decodeTimestamptz],
   ],
+  readOnly: true,
 });
 
 /**
@@ -730,6 +735,7 @@ const recordStatsQuery = defineQuery<RecordStatsParams, RecordStatsRow>({
     ["records", decodeBigInt],
     ["lastUpdated", decodeTimestamptz],
   ],
+  readOnly: true,
 });
 
 /**

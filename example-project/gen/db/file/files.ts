@@ -180,6 +180,7 @@ const getFileChunkQuery = defineQuery<GetFileChunkParams, GetFileChunkRow>({
   columns: [
     ["data", decodeBytea],
   ],
+  readOnly: true,
 });
 
 /**
@@ -249,6 +250,7 @@ const getFileQuery = defineQuery<GetFileParams, GetFileRow>({
     ["createdAt", decodeTimestamptz],
     ["storage", decodeText],
   ],
+  readOnly: true,
 });
 
 /**
@@ -315,6 +317,7 @@ const listFilesByOwnerQuery = defineQuery<ListFilesByOwnerParams, ListFilesByOwn
     ["createdAt", decodeTimestamptz],
     ["createdUs", decodeBigInt],
   ],
+  readOnly: true,
 });
 
 /**
@@ -383,6 +386,7 @@ const ownerUsageQuery = defineQuery<OwnerUsageParams, OwnerUsageRow>({
     ["files", decodeBigInt],
     ["totalBytes", decodeBigInt],
   ],
+  readOnly: true,
 });
 
 /**

@@ -147,6 +147,7 @@ const listNotificationsQuery = defineQuery<ListNotificationsParams, ListNotifica
     ["createdAt", decodeTimestamptz],
     ["readAt", decodeTimestamptz],
   ],
+  readOnly: true,
 });
 
 /**
@@ -226,6 +227,7 @@ const streamNotificationsQuery = defineQuery<StreamNotificationsParams, StreamNo
     ["createdAt", decodeTimestamptz],
     ["readAt", decodeTimestamptz],
   ],
+  readOnly: true,
 });
 
 /**
@@ -306,6 +308,7 @@ const notificationsAfterQuery = defineQuery<NotificationsAfterParams, Notificati
     ["createdAt", decodeTimestamptz],
     ["readAt", decodeTimestamptz],
   ],
+  readOnly: true,
 });
 
 /**
@@ -386,6 +389,7 @@ const getNotificationQuery = defineQuery<GetNotificationParams, GetNotificationR
     ["createdAt", decodeTimestamptz],
     ["readAt", decodeTimestamptz],
   ],
+  readOnly: true,
 });
 
 /**
@@ -499,6 +503,7 @@ const countUnreadQuery = defineQuery<CountUnreadParams, CountUnreadRow>({
   columns: [
     ["unread", decodeBigInt],
   ],
+  readOnly: true,
 });
 
 /**

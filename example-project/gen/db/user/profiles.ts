@@ -64,6 +64,7 @@ const getProfileQuery = defineQuery<GetProfileParams, GetProfileRow>({
     ["createdAt", decodeTimestamptz],
     ["updatedAt", decodeTimestamptz],
   ],
+  readOnly: true,
 });
 
 /**
@@ -130,6 +131,7 @@ const getProfileByHandleQuery = defineQuery<GetProfileByHandleParams, GetProfile
     ["createdAt", decodeTimestamptz],
     ["updatedAt", decodeTimestamptz],
   ],
+  readOnly: true,
 });
 
 /**
@@ -383,6 +385,7 @@ const listProfilesByIdsQuery = defineQuery<ListProfilesByIdsParams, ListProfiles
     ["displayName", decodeText],
     ["avatarFileId", decodeText],
   ],
+  readOnly: true,
 });
 
 /**
@@ -460,6 +463,7 @@ const searchProfilesQuery = defineQuery<SearchProfilesParams, SearchProfilesRow>
     ["displayName", decodeText],
     ["avatarFileId", decodeText],
   ],
+  readOnly: true,
 });
 
 /**
@@ -666,6 +670,7 @@ const listFollowingQuery = defineQuery<ListFollowingParams, ListFollowingRow>({
     ["displayName", decodeText],
     ["avatarFileId", decodeText],
   ],
+  readOnly: true,
 });
 
 /**
@@ -734,6 +739,7 @@ const listFollowersQuery = defineQuery<ListFollowersParams, ListFollowersRow>({
     ["displayName", decodeText],
     ["avatarFileId", decodeText],
   ],
+  readOnly: true,
 });
 
 /**
