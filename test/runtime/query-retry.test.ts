@@ -17,10 +17,11 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
+import type { EmbeddedPostgresServer } from "@svcgen/runtime/embedded-postgres";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { main } from "../../cli/src/main.js";
-import { type ControlledPostgres, startControlledPostgres } from "./controlled-postgres.js";
+import { startControlledPostgres } from "./controlled-postgres.js";
 import { outcome } from "./service-client.js";
 
 const root = join(import.meta.dirname, "..", "..");
@@ -149,7 +150,7 @@ interface LedgerClient {
 }
 
 let dir: string;
-let db: ControlledPostgres;
+let db: EmbeddedPostgresServer;
 let admin: pg.Client;
 let handle: Handle;
 let client: LedgerClient;
@@ -199,7 +200,7 @@ afterAll(async () => {
   client?.close();
   await handle?.close();
   await admin?.end();
-  await db?.destroy();
+  await db?.stop();
   if (dir !== undefined) await rm(dir, { recursive: true, force: true });
 });
 
