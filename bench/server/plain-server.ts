@@ -79,7 +79,8 @@ server.bindAsync(
     process.stdout.write(`${JSON.stringify({ msg: "listening", grpc: `127.0.0.1:${port}` })}\n`);
   },
 );
-// BENCH_PROFILE=<dir>: a CPU profile of each measured window, as the runtime server writes.
+// BENCH_PROFILE=<dir>: a CPU profile of each measured window, as the runtime server writes
+// (BENCH_HEAP=1 or live: a heap profile instead, as there).
 let session: import("node:inspector/promises").Session | undefined;
 process.on("message", async (m) => {
   if (m === "cpu") process.send?.({ cpu: process.cpuUsage() });
@@ -89,11 +90,16 @@ process.on("message", async (m) => {
     session.connect();
     if (process.env.BENCH_HEAP) {
       await session.post("HeapProfiler.enable");
-      await session.post("HeapProfiler.startSampling", {
-        samplingInterval: 4096,
-        includeObjectsCollectedByMajorGC: true,
-        includeObjectsCollectedByMinorGC: true,
-      });
+      await session.post(
+        "HeapProfiler.startSampling",
+        process.env.BENCH_HEAP === "live"
+          ? { samplingInterval: 1024 }
+          : {
+              samplingInterval: 4096,
+              includeObjectsCollectedByMajorGC: true,
+              includeObjectsCollectedByMinorGC: true,
+            },
+      );
     } else {
       await session.post("Profiler.enable");
       await session.post("Profiler.start");

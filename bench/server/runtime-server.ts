@@ -55,6 +55,8 @@ void runMain(async () => {
   process.stdout.write(`${JSON.stringify({ msg: "listening", grpc: handle.grpcAddress })}\n`);
   // BENCH_PROFILE=<dir>: the bench brackets each measured window with prof-start/prof-stop,
   // and this writes a CPU profile of just that window (start-up and idle time left out).
+  // With BENCH_HEAP=1 it is a sampling heap profile of every allocation in the window instead
+  // (BENCH_HEAP=live: only what is still alive at its end), in the same file format.
   let session: import("node:inspector/promises").Session | undefined;
   process.on("message", async (m) => {
     if (m === "cpu") process.send?.({ cpu: process.cpuUsage(), snapshot: handle.snapshot() });
@@ -64,11 +66,16 @@ void runMain(async () => {
       session.connect();
       if (process.env.BENCH_HEAP) {
         await session.post("HeapProfiler.enable");
-        await session.post("HeapProfiler.startSampling", {
-          samplingInterval: 4096,
-          includeObjectsCollectedByMajorGC: true,
-          includeObjectsCollectedByMinorGC: true,
-        });
+        await session.post(
+          "HeapProfiler.startSampling",
+          process.env.BENCH_HEAP === "live"
+            ? { samplingInterval: 1024 }
+            : {
+                samplingInterval: 4096,
+                includeObjectsCollectedByMajorGC: true,
+                includeObjectsCollectedByMinorGC: true,
+              },
+        );
       } else {
         await session.post("Profiler.enable");
         await session.post("Profiler.start");

@@ -114,12 +114,14 @@ function report(
 }
 
 // The principal each call's metadata resolved to, for the grpc-js call log (which sees the
-// same Metadata object but not the handler's context).
-const principals = new WeakMap<Metadata, Principal>();
+// same Metadata object but not the handler's context): on the Metadata object under a symbol,
+// not in a WeakMap keyed by every call's metadata (an ephemeron per call for the GC).
+const principalKey = Symbol("svcgen.principal");
+type WithPrincipal = Metadata & { [principalKey]?: Principal };
 
 /** The principal `createAuthenticate` resolved for a call's request metadata, if any. */
 export function principalOfMetadata(metadata: Metadata): Principal | undefined {
-  return principals.get(metadata);
+  return (metadata as WithPrincipal)[principalKey];
 }
 
 /**
@@ -135,7 +137,7 @@ export function createAuthenticate(
     const rule = options.ruleOf?.(method) ?? { kind: "authenticated" };
     try {
       const principal = await authorizeCall(verifier, metadata, rule, undefined);
-      if (principal !== undefined) principals.set(metadata, principal);
+      if (principal !== undefined) (metadata as WithPrincipal)[principalKey] = principal;
       return principal;
     } catch (error) {
       report(options, error, method, {});

@@ -214,6 +214,9 @@ interface GrpcCall {
 }
 
 const shuttingDown = () => new RpcError(status.UNAVAILABLE, "The server is shutting down");
+const deadlineExceeded = () => new RpcError(status.DEADLINE_EXCEEDED, "Deadline exceeded");
+/** A cancel this close to the deadline (clock granularity) is the deadline's. */
+const deadlineSlackMs = 5;
 
 /** One live call: the ServerCall interceptors see, plus what the adapter needs to finish it. */
 class LiveCall implements ServerCall {
@@ -239,14 +242,22 @@ class LiveCall implements ServerCall {
   ) {
     const raw = grpcCall.getDeadline();
     this.deadlineAt = raw instanceof Date ? raw.getTime() : raw;
-    if (Number.isFinite(this.deadlineAt)) this.arm();
+    // No timer here for the client's own deadline: grpc-js already runs one per call (it ends
+    // the call DEADLINE_EXCEEDED and then reports it as `cancelled`, below). A second timer per
+    // call was measurable; one is armed only when the server's limit is tighter (method
+    // timeout, cap: `tightenDeadline`).
     // The call's trace context (the server span, active while grpc-js invokes the handler)
     // goes with its signal to every query and client call it makes (see trace-scope.ts).
     captureTraceContext(this.controller.signal);
     grpcCall.on("cancelled", () => {
       // grpc-js 1.10+ also emits `cancelled` after a call completes normally.
-      if (!this.finished)
-        this.controller.abort(new RpcError(status.CANCELLED, "Cancelled by the client"));
+      if (this.finished) return;
+      // At the client's deadline it is grpc-js's own deadline timer that ended the call.
+      this.controller.abort(
+        Date.now() >= this.deadlineAt - deadlineSlackMs
+          ? deadlineExceeded()
+          : new RpcError(status.CANCELLED, "Cancelled by the client"),
+      );
     });
     if (shutdownSignal !== undefined) {
       const onShutdown = (): void => this.controller.abort(shuttingDown());
@@ -314,7 +325,7 @@ class LiveCall implements ServerCall {
   private arm(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = setTimeout(
-      () => this.controller.abort(new RpcError(status.DEADLINE_EXCEEDED, "Deadline exceeded")),
+      () => this.controller.abort(deadlineExceeded()),
       Math.max(0, this.deadlineAt - Date.now()),
     );
   }
