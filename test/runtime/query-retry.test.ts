@@ -12,7 +12,9 @@
  * - every attempt of a read is terminated, in an idempotent call: the query's retries run out
  *   and the call is not retried on top of them (exactly `maxAttempts` retries counted);
  * - the call's signal aborts (a client cancel; a deadline aborts the same signal) while a
- *   retried read waits: its SQL is cancelled, no attempt follows and nothing is written.
+ *   retried read waits: its SQL is cancelled, no attempt follows and nothing is written;
+ * - a call that is not idempotent wrote, then could not get a connection for its next write
+ *   (the database refuses connections): it is not run again, so its first write stays single.
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -60,6 +62,8 @@ service LedgerService {
   rpc Transfer(AddEntryRequest) returns (google.protobuf.Empty) {
     option (svcgen.v1.method) = { idempotent: true };
   }
+  // Writes an entry, then a second one: not idempotent.
+  rpc DoubleEntry(AddEntryRequest) returns (google.protobuf.Empty);
 }
 message DepositRequest { int32 account_id = 1; int32 amount = 2; }
 message GetAccountRequest { int32 id = 1; }
@@ -122,6 +126,14 @@ export class LedgerServiceImpl implements LedgerServiceHandlers {
   addEntry(request: AddEntryRequest, ctx: CallContext): Promise<MessageInitShape<typeof import("@bufbuild/protobuf/wkt").EmptySchema>> {
     return this.bound.addEntry(request, ctx);
   }
+
+  async doubleEntry(request: AddEntryRequest, ctx: CallContext): Promise<MessageInitShape<typeof import("@bufbuild/protobuf/wkt").EmptySchema>> {
+    await addEntry(this.db, { accountId: request.accountId, amount: request.amount }, { signal: ctx.signal });
+    // The test's hook between the two writes (it makes the database refuse connections).
+    await (globalThis as { betweenWrites?: (pool: Pool) => Promise<void> }).betweenWrites?.(this.db);
+    await addEntry(this.db, { accountId: request.accountId, amount: request.amount * 10 }, { signal: ctx.signal });
+    return {};
+  }
 }
 `;
 
@@ -146,6 +158,7 @@ interface LedgerClient {
   getAccount(r: { id: number }): Promise<{ balance: number }>;
   addEntry(r: { accountId: number; amount: number }): Promise<unknown>;
   transfer(r: { accountId: number; amount: number }): Promise<unknown>;
+  doubleEntry(r: { accountId: number; amount: number }): Promise<unknown>;
   close(): void;
 }
 
@@ -366,5 +379,47 @@ describe("retries below the call", () => {
     expect(result.code).toBe(status.CANCELLED);
     expect(handle.snapshot().retries - before).toBe(1);
     expect(await entries()).toBe(written);
+  });
+});
+
+describe("the call-level retry after a write", () => {
+  test("a call that wrote, then could not get a connection, is not run again", async () => {
+    const before = handle.snapshot().retries;
+    const amount = 4242;
+    let hooks = 0;
+    // PostgreSQL refuses to stop connections to the database one is connected to.
+    const other = new pg.Client({ connectionString: db.url.replace(/\/postgres$/, "/template1") });
+    await other.connect();
+    (globalThis as { betweenWrites?: (pool: pg.Pool) => Promise<void> }).betweenWrites = async (
+      pool,
+    ) => {
+      hooks++;
+      // The database stops accepting connections and the pool's are ended, so the next
+      // checkout fails before anything is sent (DatabaseUnavailableError).
+      await other.query("ALTER DATABASE postgres ALLOW_CONNECTIONS false");
+      await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE pid <> pg_backend_pid() AND datname = 'postgres' AND backend_type = 'client backend'`,
+      );
+      while (pool.totalCount > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      // Were the call run again, its second run would find the database back.
+      if (hooks > 1) await other.query("ALTER DATABASE postgres ALLOW_CONNECTIONS true");
+    };
+    try {
+      const result = await outcome(() => client.doubleEntry({ accountId: 1, amount }));
+      expect(result.code).toBe(status.UNAVAILABLE);
+    } finally {
+      delete (globalThis as { betweenWrites?: unknown }).betweenWrites;
+      await other.query("ALTER DATABASE postgres ALLOW_CONNECTIONS true");
+      await other.end();
+    }
+    expect(hooks).toBe(1);
+    expect(handle.snapshot().retries - before).toBe(0);
+    const r = await admin.query<{ amount: number; n: string }>(
+      "SELECT amount, count(*) AS n FROM entries WHERE amount IN ($1, $2) GROUP BY amount",
+      [amount, amount * 10],
+    );
+    // The first write once, the second never.
+    expect(r.rows.map((x) => [x.amount, Number(x.n)])).toEqual([[amount, 1]]);
   });
 });

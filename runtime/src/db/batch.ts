@@ -14,6 +14,7 @@
  * submittable here stays the client's active query until the last ReadyForQuery, the one piece
  * of node-postgres internals it relies on (pg is pinned).
  */
+
 import pg from "pg";
 import { QueryAbortedError, TooManyRowsError } from "./errors.js";
 import {
@@ -26,6 +27,7 @@ import {
   type Queryable,
   templateOf,
 } from "./query.js";
+import { markSentWrite } from "./sent-writes.js";
 
 /** One item's outcome: its value, or the error that item alone ran into. */
 export type BatchResult<T> =
@@ -261,6 +263,7 @@ async function runItems<Params, Row>(
     : signal === undefined
       ? await db.connect()
       : await checkOut(db, signal, query.name);
+  if (query.readOnly !== true) markSentWrite(signal);
   let failure: unknown;
   let outcomes: Outcome[];
   try {

@@ -22,6 +22,7 @@ import { inTrace, traceContextFor } from "../telemetry/trace-scope.js";
 import type { Encoder } from "./codecs.js";
 import { QueryAbortedError } from "./errors.js";
 import { checkOut, isBroken, isPool, type Queryable } from "./query.js";
+import { markSentWrite } from "./sent-writes.js";
 
 /** What generated code declares about one `:copyfrom` query. */
 export interface CopySpec<Row> {
@@ -148,6 +149,7 @@ export async function runCopyFrom<Row>(
     : signal === undefined
       ? await db.connect()
       : await checkOut(db, signal, spec.name);
+  markSentWrite(signal);
   let failure: unknown;
   const state = { sourceFailed: false };
   try {

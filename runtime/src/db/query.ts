@@ -12,6 +12,7 @@ import { sendCancelRequest } from "./cancel.js";
 import type { Decoder, Encoder } from "./codecs.js";
 import { QueryAbortedError, TooManyRowsError } from "./errors.js";
 import { queryRetryPolicyOf } from "./query-retry.js";
+import { markSentWrite } from "./sent-writes.js";
 
 /** Anything generated queries run on: a node-postgres `Pool`, a checked-out `PoolClient` or a `Client`. */
 export type Queryable = Pool | PoolClient | Client;
@@ -225,10 +226,11 @@ async function execute<Params, Row>(
   // Only a read-only query on the pool itself may be sent again; the try costs nothing until
   // it fails (no promise or closure is made for the retry path before then).
   const retryable = query.readOnly === true && isPool(db);
+  const writes = query.readOnly !== true;
   if (observer === undefined) {
-    if (!retryable) return runOn(db, config, signal, query.name, traceCtx);
+    if (!retryable) return runOn(db, config, signal, query.name, traceCtx, writes);
     try {
-      return await runOn(db, config, signal, query.name, traceCtx);
+      return await runOn(db, config, signal, query.name, traceCtx, writes);
     } catch (err) {
       return await retryRead(db, config, signal, query.name, traceCtx, err);
     }
@@ -237,10 +239,10 @@ async function execute<Params, Row>(
   let ok = false;
   try {
     let result: QueryArrayResult;
-    if (!retryable) result = await runOn(db, config, signal, query.name, traceCtx);
+    if (!retryable) result = await runOn(db, config, signal, query.name, traceCtx, writes);
     else {
       try {
-        result = await runOn(db, config, signal, query.name, traceCtx);
+        result = await runOn(db, config, signal, query.name, traceCtx, writes);
       } catch (err) {
         result = await retryRead(db, config, signal, query.name, traceCtx, err);
       }
@@ -272,7 +274,7 @@ function retryRead(
     error,
     () => {
       if (signal?.aborted) throw new QueryAbortedError(abortReason(signal), queryName);
-      return runOn(pool, config, signal, queryName, traceCtx);
+      return runOn(pool, config, signal, queryName, traceCtx, false);
     },
     signal,
     queryName,
@@ -364,8 +366,10 @@ async function runOn(
   signal: AbortSignal | undefined,
   queryName: string,
   traceCtx: Context,
+  writes: boolean,
 ): Promise<QueryArrayResult> {
   if (!isPool(db)) {
+    if (writes) markSentWrite(signal);
     return signal === undefined
       ? send(db, config, queryName, traceCtx)
       : runCancellable(db, config, signal, queryName, traceCtx);
@@ -375,6 +379,7 @@ async function runOn(
   // SQL span under another call. A checkout also tells the abort path whom to cancel.
   const client = signal === undefined ? await db.connect() : await checkOut(db, signal, queryName);
   watchConnection(client);
+  if (writes) markSentWrite(signal);
   let failure: unknown;
   try {
     return signal === undefined

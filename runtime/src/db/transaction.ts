@@ -30,6 +30,7 @@ import {
 } from "../telemetry/trace-scope.js";
 import { QueryAbortedError, sqlState, TransactionRolledBackError } from "./errors.js";
 import { markRetriedBelow } from "./query-retry.js";
+import { markSentWrite } from "./sent-writes.js";
 
 /** PostgreSQL's isolation levels, spelled as in `BEGIN ISOLATION LEVEL ...`. */
 export type IsolationLevel =
@@ -125,6 +126,8 @@ export async function withTransaction<T>(
     const outerTrace = attachedTraceContext(client);
     if (callTrace !== undefined) attachTraceContext(client, callTrace);
     const send = (text: string) => inTraceOf(undefined, client, () => client.query(text));
+    // From here the transaction may write: a failed later step must not rerun the call.
+    markSentWrite(signal);
     try {
       await send(begin);
       try {

@@ -4,7 +4,8 @@
  *
  * - the whole unary call, when its method is idempotent (reads are generated as idempotent; a
  *   transaction is retried whole, as the handler is), or when its failure came before anything
- *   was sent (no connection could be had);
+ *   was sent (no connection could be had) and no earlier step of the call sent a statement that
+ *   may write (`db/sent-writes.ts`);
  * - one query, below the call: a generated query that only reads (`readOnly`), run on the pool
  *   outside a transaction, is sent again on a fresh connection ({@link createQueryRetryPolicy}),
  *   also inside a call that is not idempotent, since sending it again cannot repeat a write.
@@ -15,6 +16,7 @@
  */
 import { ExponentialBackoff, handleWhen, type IBackoffFactory, retry } from "cockatiel";
 import { markRetriedBelow, type QueryRetryPolicy, wasRetriedBelow } from "../db/query-retry.js";
+import { sentWrite } from "../db/sent-writes.js";
 import type { ServerCall, ServerInterceptor } from "./interceptor.js";
 import type { RuntimeState } from "./runtime-events.js";
 import { DatabaseUnavailableError, isTransientError } from "./transient-errors.js";
@@ -136,6 +138,8 @@ function safeToRetry(call: ServerCall, error: unknown): boolean {
   if (!isTransientError(error)) return false;
   // Retried below already (a read-only query's or a transaction's retries ran out).
   if (wasRetriedBelow(error)) return false;
-  if (error instanceof DatabaseUnavailableError) return true;
-  return call.info.policy.idempotent;
+  if (call.info.policy.idempotent) return true;
+  // Nothing of this attempt was sent (no connection could be had), and no earlier step of
+  // the call wrote: running it again cannot write twice.
+  return error instanceof DatabaseUnavailableError && !sentWrite(call.ctx.signal);
 }
