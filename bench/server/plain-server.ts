@@ -19,6 +19,7 @@ import {
   type Profile,
   ProfileSchema,
 } from "../../example-project/gen/proto/example/user/v1/user_pb.js";
+import { answerBench } from "./measured-window.js";
 
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
 pool.on("error", () => undefined);
@@ -79,45 +80,9 @@ server.bindAsync(
     process.stdout.write(`${JSON.stringify({ msg: "listening", grpc: `127.0.0.1:${port}` })}\n`);
   },
 );
-// BENCH_PROFILE=<dir>: a CPU profile of each measured window, as the runtime server writes
-// (BENCH_HEAP=1 or live: a heap profile instead, as there).
-let session: import("node:inspector/promises").Session | undefined;
-process.on("message", async (m) => {
-  if (m === "cpu") process.send?.({ cpu: process.cpuUsage() });
-  if (m === "prof-start") {
-    const { Session } = await import("node:inspector/promises");
-    session = new Session();
-    session.connect();
-    if (process.env.BENCH_HEAP) {
-      await session.post("HeapProfiler.enable");
-      await session.post(
-        "HeapProfiler.startSampling",
-        process.env.BENCH_HEAP === "live"
-          ? { samplingInterval: 1024 }
-          : {
-              samplingInterval: 4096,
-              includeObjectsCollectedByMajorGC: true,
-              includeObjectsCollectedByMinorGC: true,
-            },
-      );
-    } else {
-      await session.post("Profiler.enable");
-      await session.post("Profiler.start");
-    }
-    process.send?.({ profiling: true });
-  }
-  if (m === "prof-stop" && session !== undefined) {
-    const { profile } = process.env.BENCH_HEAP
-      ? await session.post("HeapProfiler.stopSampling")
-      : await session.post("Profiler.stop");
-    const { writeFileSync } = await import("node:fs");
-    const file = `${process.env.BENCH_PROFILE}/${process.env.BENCH_CONFIG}-${Date.now()}.cpuprofile`;
-    writeFileSync(file, JSON.stringify(profile));
-    session.disconnect();
-    session = undefined;
-    process.send?.({ profile: file });
-  }
-});
+// CPU time and profiles of each measured window (see measured-window.ts).
+answerBench();
+
 process.on("SIGTERM", () => {
   server.forceShutdown();
   void pool.end().then(() => process.exit(0));

@@ -15,6 +15,7 @@ import { pino } from "pino";
 import { userServicePolicies } from "../../example-project/gen/grpc/user-service.js";
 import { UserService } from "../../example-project/gen/proto/example/user/v1/user_pb.js";
 import { UserServiceImpl } from "../../example-project/src/user-service/handlers.js";
+import { answerBench } from "./measured-window.js";
 
 async function authenticate(metadata: Metadata) {
   const uid = metadata.get("x-uid")[0];
@@ -53,46 +54,7 @@ void runMain(async () => {
   });
   // The bench reads this line for the address.
   process.stdout.write(`${JSON.stringify({ msg: "listening", grpc: handle.grpcAddress })}\n`);
-  // BENCH_PROFILE=<dir>: the bench brackets each measured window with prof-start/prof-stop,
-  // and this writes a CPU profile of just that window (start-up and idle time left out).
-  // With BENCH_HEAP=1 it is a sampling heap profile of every allocation in the window instead
-  // (BENCH_HEAP=live: only what is still alive at its end), in the same file format.
-  let session: import("node:inspector/promises").Session | undefined;
-  process.on("message", async (m) => {
-    if (m === "cpu") process.send?.({ cpu: process.cpuUsage(), snapshot: handle.snapshot() });
-    if (m === "prof-start") {
-      const { Session } = await import("node:inspector/promises");
-      session = new Session();
-      session.connect();
-      if (process.env.BENCH_HEAP) {
-        await session.post("HeapProfiler.enable");
-        await session.post(
-          "HeapProfiler.startSampling",
-          process.env.BENCH_HEAP === "live"
-            ? { samplingInterval: 1024 }
-            : {
-                samplingInterval: 4096,
-                includeObjectsCollectedByMajorGC: true,
-                includeObjectsCollectedByMinorGC: true,
-              },
-        );
-      } else {
-        await session.post("Profiler.enable");
-        await session.post("Profiler.start");
-      }
-      process.send?.({ profiling: true });
-    }
-    if (m === "prof-stop" && session !== undefined) {
-      const { profile } = process.env.BENCH_HEAP
-        ? await session.post("HeapProfiler.stopSampling")
-        : await session.post("Profiler.stop");
-      const { writeFileSync } = await import("node:fs");
-      const file = `${process.env.BENCH_PROFILE}/${process.env.BENCH_CONFIG}-${Date.now()}.cpuprofile`;
-      writeFileSync(file, JSON.stringify(profile));
-      session.disconnect();
-      session = undefined;
-      process.send?.({ profile: file });
-    }
-  });
+  // CPU time and profiles of each measured window (see measured-window.ts).
+  answerBench(() => handle.snapshot());
   return handle;
 });

@@ -299,31 +299,47 @@ export function createServiceClient<S extends DescService>(
   return methods as ServiceClient<S>;
 }
 
+/**
+ * A call with one response (unary, client streaming): `start` makes the request, in the trace
+ * of the caller's call, with `done` as its callback; the promise settles with the response, or
+ * the error, and the caller's signal cancels the call until then.
+ */
+function singleResponse<C extends { cancel(): void }>(
+  options: CallOptions | undefined,
+  start: (done: (err: ServiceError | null, res?: Message) => void) => C,
+  started?: (call: C) => void,
+): Promise<Message> {
+  return new Promise<Message>((resolve, reject) => {
+    let unlink = (): void => {};
+    const call = withCallTrace(options?.signal, () =>
+      start((err, res) => {
+        unlink();
+        if (err !== null) reject(err);
+        else if (res !== undefined) resolve(res);
+        else reject(new Error("Empty response"));
+      }),
+    );
+    unlink = linkSignal(options?.signal, call);
+    started?.(call);
+  });
+}
+
 function clientMethod(client: Client, method: DescMethod): unknown {
   const def = createMethodDefinition(method);
   switch (method.methodKind) {
     case "unary":
       return (request: Message, options?: CallOptions) =>
-        new Promise<Message>((resolve, reject) => {
-          let unlink = (): void => {};
-          const call = withCallTrace(options?.signal, () =>
-            client.makeUnaryRequest(
-              def.path,
-              def.requestSerialize,
-              def.responseDeserialize,
-              request,
-              toMetadata(options?.metadata),
-              toGrpcOptions(options),
-              (err: ServiceError | null, res?: Message) => {
-                unlink();
-                if (err !== null) reject(err);
-                else if (res !== undefined) resolve(res);
-                else reject(new Error("Empty response"));
-              },
-            ),
-          );
-          unlink = linkSignal(options?.signal, call);
-        });
+        singleResponse(options, (done) =>
+          client.makeUnaryRequest(
+            def.path,
+            def.requestSerialize,
+            def.responseDeserialize,
+            request,
+            toMetadata(options?.metadata),
+            toGrpcOptions(options),
+            done,
+          ),
+        );
     case "server_streaming":
       return (request: Message, options?: CallOptions) => {
         const call = withCallTrace(options?.signal, () =>
@@ -340,26 +356,19 @@ function clientMethod(client: Client, method: DescMethod): unknown {
       };
     case "client_streaming":
       return (requests: AsyncIterable<Message>, options?: CallOptions) =>
-        new Promise<Message>((resolve, reject) => {
-          let unlink = (): void => {};
-          const call = withCallTrace(options?.signal, () =>
+        singleResponse(
+          options,
+          (done) =>
             client.makeClientStreamRequest(
               def.path,
               def.requestSerialize,
               def.responseDeserialize,
               toMetadata(options?.metadata),
               toGrpcOptions(options),
-              (err: ServiceError | null, res?: Message) => {
-                unlink();
-                if (err !== null) reject(err);
-                else if (res !== undefined) resolve(res);
-                else reject(new Error("Empty response"));
-              },
+              done,
             ),
-          );
-          unlink = linkSignal(options?.signal, call);
-          void pump(requests, call);
-        });
+          (call) => void pump(requests, call),
+        );
     case "bidi_streaming":
       return (requests: AsyncIterable<Message>, options?: CallOptions) => {
         const call = withCallTrace(options?.signal, () =>
