@@ -56,6 +56,31 @@ export async function writeProject(
   return dir;
 }
 
+/** The inputs of a project with one migration, one query file and one proto package. */
+export interface PackageParts {
+  readonly migration: string;
+  readonly queries: string;
+  readonly proto: string;
+  /** The `errors.domain` of svcgen.yaml, when the project sets one. */
+  readonly errorsDomain?: string;
+}
+
+/**
+ * The files of a project of one package `name`: `migrations/001_<name>.sql`,
+ * `queries/<name>.sql`, `proto/<name>/v1/<name>.proto`, and the `svcgen.yaml` that names
+ * those folders.
+ */
+export function packageFiles(name: string, parts: PackageParts): Record<string, string> {
+  const errors =
+    parts.errorsDomain === undefined ? "" : `errors:\n  domain: ${parts.errorsDomain}\n`;
+  return {
+    "svcgen.yaml": `version: 1\nschema: migrations\nqueries: queries\nproto:\n  roots: [proto]\n${errors}`,
+    [`migrations/001_${name}.sql`]: parts.migration,
+    [`queries/${name}.sql`]: parts.queries,
+    [`proto/${name}/v1/${name}.proto`]: parts.proto,
+  };
+}
+
 /** A generated service's entry started by a test: what every test reads of it. */
 export interface StartedEntry {
   readonly grpcAddress: string;
@@ -69,7 +94,7 @@ export interface GeneratedProject {
    * Starts `gen/server/<stem>.ts` on loopback ports with `DATABASE_URL` and a silent logger,
    * and connects its generated client (`create<Stem>Client` of `gen/grpc/<stem>.ts`).
    */
-  serve<H extends StartedEntry, C>(
+  serve<C, H extends StartedEntry = StartedEntry>(
     stem: string,
     databaseUrl: string,
   ): Promise<{ readonly handle: H; readonly client: C }>;
@@ -113,7 +138,7 @@ export async function generateProject(
   }
   return {
     dir,
-    async serve<H extends StartedEntry, C>(stem: string, databaseUrl: string) {
+    async serve<C, H extends StartedEntry = StartedEntry>(stem: string, databaseUrl: string) {
       const grpc = (await import(join(dir, "gen", "grpc", `${stem}.ts`))) as Record<
         string,
         ((address: string) => C) | undefined

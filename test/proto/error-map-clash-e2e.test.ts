@@ -7,13 +7,10 @@
  * real violation of each constraint reaches the client with its own table's code, reason and
  * field, and no SQL in the status.
  */
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { type ServiceError, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type GeneratedProject, generateProject, type StartedEntry } from "../cli/cli-project.js";
-import { createTestDatabase, serverUrl, type TestDatabase } from "../db.js";
 import { detailsOf, outcome } from "../runtime/service-client.js";
+import { type ErrorMapProject, serveErrorMapProject } from "./error-map-project.js";
 
 const migration = `
 CREATE TABLE accounts (id int PRIMARY KEY);
@@ -66,15 +63,6 @@ message CreateRefundRequest { int32 id = 1; int32 account_id = 2; int32 refund_c
 message CreateBillingPaymentRequest { int32 id = 1; int32 total = 2; }
 `;
 
-const config = `version: 1
-schema: migrations
-queries: queries
-proto:
-  roots: [proto]
-errors:
-  domain: ledger.example
-`;
-
 interface LedgerClient {
   createPayment(r: { id: number; payerId: number; amountCents: number }): Promise<unknown>;
   createRefund(r: { id: number; accountId: number; refundCents: number }): Promise<unknown>;
@@ -82,38 +70,23 @@ interface LedgerClient {
   close(): void;
 }
 
-let project: GeneratedProject;
-let db: TestDatabase;
-let handle: StartedEntry;
+let project: ErrorMapProject<LedgerClient>;
 let client: LedgerClient;
 let errorsTs: string;
 
 beforeAll(async () => {
-  project = await generateProject(
+  project = await serveErrorMapProject<LedgerClient>(
     "error-map-clash",
-    {
-      files: {
-        "svcgen.yaml": config,
-        "migrations/001_ledger.sql": migration,
-        "queries/ledger.sql": queries,
-        "proto/ledger/v1/ledger.proto": proto,
-      },
-    },
-    serverUrl(),
+    "ledger",
+    "ledger-service",
+    { migration, queries, proto, errorsDomain: "ledger.example" },
+    "INSERT INTO accounts (id) VALUES (1);",
   );
-  errorsTs = await readFile(join(project.dir, "gen", "errors.ts"), "utf8");
-  db = await createTestDatabase(
-    "error_map_clash_e2e",
-    `${migration}\nINSERT INTO accounts (id) VALUES (1);`,
-  );
-  ({ handle, client } = await project.serve<StartedEntry, LedgerClient>("ledger-service", db.url));
+  ({ client, errorsTs } = project);
 }, 120_000);
 
 afterAll(async () => {
-  client?.close();
-  await handle?.close();
-  await db?.drop();
-  await project?.remove();
+  await project?.close();
 });
 
 /** How a failed call reached the client, and that none of the SQL did. */

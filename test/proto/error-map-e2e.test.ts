@@ -7,15 +7,12 @@
  * `BadRequest` violation on the proto field (or the column's camelCase name when no bound RPC
  * feeds that column).
  */
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { type ServiceError, status } from "@grpc/grpc-js";
 import { BadRequestSchema, ErrorInfoSchema, StatusSchema } from "@svcgen/runtime/grpc";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type GeneratedProject, generateProject, type StartedEntry } from "../cli/cli-project.js";
-import { createTestDatabase, serverUrl, type TestDatabase } from "../db.js";
+import { type ErrorMapProject, serveErrorMapProject } from "./error-map-project.js";
 
 const migration = `
 CREATE TABLE rooms (
@@ -63,52 +60,30 @@ message CreateBookingRequest { int32 room_id = 1; int32 first_slot = 2; int32 la
 message Booking { int32 id = 1; }
 `;
 
-const config = `version: 1
-schema: migrations
-queries: queries
-proto:
-  roots: [proto]
-errors:
-  domain: rooms.example
-`;
-
 interface RoomClient {
   createRoom(r: { id: number; roomName?: string; capacity: number }): Promise<unknown>;
   createBooking(r: { roomId: number; firstSlot: number; lastSlot: number }): Promise<unknown>;
   close(): void;
 }
 
-let project: GeneratedProject;
-let db: TestDatabase;
-let handle: StartedEntry;
+let project: ErrorMapProject<RoomClient>;
 let client: RoomClient;
 let errorsTs: string;
 
 beforeAll(async () => {
-  project = await generateProject(
-    "error-map",
-    {
-      files: {
-        "svcgen.yaml": config,
-        "migrations/001_rooms.sql": migration,
-        "queries/rooms.sql": queries,
-        "proto/rooms/v1/rooms.proto": proto,
-      },
-    },
-    serverUrl(),
-  );
-  errorsTs = await readFile(join(project.dir, "gen", "errors.ts"), "utf8");
-  db = await createTestDatabase("error_map_e2e", migration);
-  ({ handle, client } = await project.serve<StartedEntry, RoomClient>("room-service", db.url));
+  project = await serveErrorMapProject<RoomClient>("error-map", "rooms", "room-service", {
+    migration,
+    queries,
+    proto,
+    errorsDomain: "rooms.example",
+  });
+  ({ client, errorsTs } = project);
   await client.createRoom({ id: 1, roomName: "Blue", capacity: 4 });
   await client.createBooking({ roomId: 1, firstSlot: 1, lastSlot: 5 });
 }, 120_000);
 
 afterAll(async () => {
-  client?.close();
-  await handle?.close();
-  await db?.drop();
-  await project?.remove();
+  await project?.close();
 });
 
 /** The status, reason, domain and field violations of a failed call. */

@@ -21,7 +21,7 @@ import { status } from "@grpc/grpc-js";
 import type { EmbeddedPostgresServer } from "@svcgen/runtime/embedded-postgres";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type GeneratedProject, generateProject } from "../cli/cli-project.js";
+import { type GeneratedProject, generateProject, packageFiles } from "../cli/cli-project.js";
 import { startControlledPostgres } from "./controlled-postgres.js";
 import { outcome } from "./service-client.js";
 
@@ -135,13 +135,6 @@ export class LedgerServiceImpl implements LedgerServiceHandlers {
 }
 `;
 
-const config = `version: 1
-schema: migrations
-queries: queries
-proto:
-  roots: [proto]
-`;
-
 interface Handle {
   readonly grpcAddress: string;
   snapshot(): { retries: number; inFlight: number };
@@ -173,10 +166,7 @@ beforeAll(async () => {
     "query-retry",
     {
       files: {
-        "svcgen.yaml": config,
-        "migrations/001_ledger.sql": migration,
-        "queries/ledger.sql": queries,
-        "proto/ledger/v1/ledger.proto": proto,
+        ...packageFiles("ledger", { migration, queries, proto }),
         "src/ledger-service/handlers.ts": handlers,
       },
     },
@@ -184,7 +174,7 @@ beforeAll(async () => {
   );
   admin = new pg.Client({ connectionString: db.url });
   await admin.connect();
-  ({ handle, client } = await project.serve<Handle, LedgerClient>("ledger-service", db.url));
+  ({ handle, client } = await project.serve<LedgerClient, Handle>("ledger-service", db.url));
   handle.state.events.on("retry", (name) => retried.push(name));
 }, 180_000);
 
