@@ -49,11 +49,16 @@ export async function writeProject(
 ): Promise<string> {
   await mkdir(parent, { recursive: true });
   const dir = await mkdtemp(join(parent, `svcgen-${prefix}-`));
+  await writeFiles(dir, files);
+  return dir;
+}
+
+/** Writes `files` (path relative to `dir` -> content), creating their folders. */
+async function writeFiles(dir: string, files: Readonly<Record<string, string>>): Promise<void> {
   for (const [path, content] of Object.entries(files)) {
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await writeFile(join(dir, path), content);
   }
-  return dir;
 }
 
 /** The inputs of a project with one migration, one query file and one proto package. */
@@ -125,10 +130,7 @@ export async function generateProject(
   try {
     for (const [path, from] of Object.entries(inputs.copies ?? {}))
       await cp(from, join(dir, path), { recursive: true });
-    for (const [path, content] of Object.entries(inputs.files)) {
-      await mkdir(dirname(join(dir, path)), { recursive: true });
-      await writeFile(join(dir, path), content);
-    }
+    await writeFiles(dir, inputs.files);
     const run = await runCli(dir, ["generate", "--no-cache"], { DATABASE_URL: databaseUrl });
     if (run.code !== 0 || /error|warning/.test(run.err))
       throw new Error(`svcgen generate exited with ${run.code}:\n${run.err}${run.out}`);
