@@ -13,8 +13,8 @@ import { promisify } from "node:util";
 import { credentials, Client as GrpcClient, status } from "@grpc/grpc-js";
 import { createTestDatabase as createKitDatabase } from "@svcgen/runtime/testing";
 import { afterAll, describe, expect, it } from "vitest";
-import { main } from "../cli/src/main.js";
 import { testDatabases } from "../example-project/gen/testing/setup.js";
+import { runCli } from "./cli/cli-project.js";
 import { serverUrl } from "./db.js";
 
 const run = promisify(execFile);
@@ -41,14 +41,8 @@ describe("example project", () => {
     for (const part of ["svcgen.yaml", "migrations", "queries", "proto", "src"]) {
       await cp(join(exampleDir, part), join(work, part), { recursive: true });
     }
-    let err = "";
-    const code = await main(["generate", "--no-cache"], {
-      out: () => {},
-      err: (t) => {
-        err += t;
-      },
-      cwd: work,
-      env: { DATABASE_URL: serverUrl() },
+    const { code, err } = await runCli(work, ["generate", "--no-cache"], {
+      DATABASE_URL: serverUrl(),
     });
     // Standard error carries progress lines only: any diagnostic, even a warning, fails this.
     const unexpected = err

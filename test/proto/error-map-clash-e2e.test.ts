@@ -7,15 +7,10 @@
  * real violation of each constraint reaches the client with its own table's code, reason and
  * field, and no SQL in the status.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { type ServiceError, status } from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { main } from "../../cli/src/main.js";
-import { createTestDatabase, serverUrl, type TestDatabase } from "../db.js";
 import { detailsOf, outcome } from "../runtime/service-client.js";
-
-const root = join(import.meta.dirname, "..", "..");
+import { type ErrorMapProject, serveErrorMapProject } from "./error-map-project.js";
 
 const migration = `
 CREATE TABLE accounts (id int PRIMARY KEY);
@@ -68,19 +63,6 @@ message CreateRefundRequest { int32 id = 1; int32 account_id = 2; int32 refund_c
 message CreateBillingPaymentRequest { int32 id = 1; int32 total = 2; }
 `;
 
-const config = `version: 1
-schema: migrations
-queries: queries
-proto:
-  roots: [proto]
-errors:
-  domain: ledger.example
-`;
-
-interface Handle {
-  readonly grpcAddress: string;
-  close(): Promise<void>;
-}
 interface LedgerClient {
   createPayment(r: { id: number; payerId: number; amountCents: number }): Promise<unknown>;
   createRefund(r: { id: number; accountId: number; refundCents: number }): Promise<unknown>;
@@ -88,58 +70,23 @@ interface LedgerClient {
   close(): void;
 }
 
-let dir: string;
-let db: TestDatabase;
-let handle: Handle;
+let project: ErrorMapProject<LedgerClient>;
 let client: LedgerClient;
 let errorsTs: string;
 
 beforeAll(async () => {
-  // Inside the repository, so the generated code resolves @svcgen/runtime and its peers.
-  await mkdir(join(root, "test", ".tmp"), { recursive: true });
-  dir = await mkdtemp(join(root, "test", ".tmp", "error-map-clash-"));
-  await mkdir(join(dir, "migrations"));
-  await mkdir(join(dir, "queries"));
-  await mkdir(join(dir, "proto", "ledger", "v1"), { recursive: true });
-  await writeFile(join(dir, "svcgen.yaml"), config);
-  await writeFile(join(dir, "migrations", "001_ledger.sql"), migration);
-  await writeFile(join(dir, "queries", "ledger.sql"), queries);
-  await writeFile(join(dir, "proto", "ledger", "v1", "ledger.proto"), proto);
-  let err = "";
-  const code = await main(["generate", "--no-cache"], {
-    out: () => {},
-    err: (t) => {
-      err += t;
-    },
-    cwd: dir,
-    env: { DATABASE_URL: serverUrl() },
-  });
-  expect(err).not.toMatch(/error|warning/);
-  expect(code).toBe(0);
-  errorsTs = await readFile(join(dir, "gen", "errors.ts"), "utf8");
-  db = await createTestDatabase(
-    "error_map_clash_e2e",
-    `${migration}\nINSERT INTO accounts (id) VALUES (1);`,
+  project = await serveErrorMapProject<LedgerClient>(
+    "error-map-clash",
+    "ledger",
+    "ledger-service",
+    { migration, queries, proto, errorsDomain: "ledger.example" },
+    "INSERT INTO accounts (id) VALUES (1);",
   );
-  const entry = (await import(join(dir, "gen", "server", "ledger-service.ts"))) as {
-    start(o: object): Promise<Handle>;
-  };
-  handle = await entry.start({
-    env: { DATABASE_URL: db.url },
-    settings: { host: "127.0.0.1", port: 0, httpPort: 0 },
-    logger: { info() {}, warn() {}, error() {} },
-  });
-  const grpc = (await import(join(dir, "gen", "grpc", "ledger-service.ts"))) as {
-    createLedgerServiceClient(address: string): LedgerClient;
-  };
-  client = grpc.createLedgerServiceClient(handle.grpcAddress);
+  ({ client, errorsTs } = project);
 }, 120_000);
 
 afterAll(async () => {
-  client?.close();
-  await handle?.close();
-  await db?.drop();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  await project?.close();
 });
 
 /** How a failed call reached the client, and that none of the SQL did. */

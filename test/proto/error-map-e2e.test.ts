@@ -7,17 +7,12 @@
  * `BadRequest` violation on the proto field (or the column's camelCase name when no bound RPC
  * feeds that column).
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { type ServiceError, status } from "@grpc/grpc-js";
 import { BadRequestSchema, ErrorInfoSchema, StatusSchema } from "@svcgen/runtime/grpc";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { main } from "../../cli/src/main.js";
-import { createTestDatabase, serverUrl, type TestDatabase } from "../db.js";
-
-const root = join(import.meta.dirname, "..", "..");
+import { type ErrorMapProject, serveErrorMapProject } from "./error-map-project.js";
 
 const migration = `
 CREATE TABLE rooms (
@@ -65,76 +60,30 @@ message CreateBookingRequest { int32 room_id = 1; int32 first_slot = 2; int32 la
 message Booking { int32 id = 1; }
 `;
 
-const config = `version: 1
-schema: migrations
-queries: queries
-proto:
-  roots: [proto]
-errors:
-  domain: rooms.example
-`;
-
-interface Handle {
-  readonly grpcAddress: string;
-  close(): Promise<void>;
-}
 interface RoomClient {
   createRoom(r: { id: number; roomName?: string; capacity: number }): Promise<unknown>;
   createBooking(r: { roomId: number; firstSlot: number; lastSlot: number }): Promise<unknown>;
   close(): void;
 }
 
-let dir: string;
-let db: TestDatabase;
-let handle: Handle;
+let project: ErrorMapProject<RoomClient>;
 let client: RoomClient;
 let errorsTs: string;
 
 beforeAll(async () => {
-  // Inside the repository, so the generated code resolves @svcgen/runtime and its peers.
-  await mkdir(join(root, "test", ".tmp"), { recursive: true });
-  dir = await mkdtemp(join(root, "test", ".tmp", "error-map-"));
-  await mkdir(join(dir, "migrations"));
-  await mkdir(join(dir, "queries"));
-  await mkdir(join(dir, "proto", "rooms", "v1"), { recursive: true });
-  await writeFile(join(dir, "svcgen.yaml"), config);
-  await writeFile(join(dir, "migrations", "001_rooms.sql"), migration);
-  await writeFile(join(dir, "queries", "rooms.sql"), queries);
-  await writeFile(join(dir, "proto", "rooms", "v1", "rooms.proto"), proto);
-  let err = "";
-  const code = await main(["generate", "--no-cache"], {
-    out: () => {},
-    err: (t) => {
-      err += t;
-    },
-    cwd: dir,
-    env: { DATABASE_URL: serverUrl() },
+  project = await serveErrorMapProject<RoomClient>("error-map", "rooms", "room-service", {
+    migration,
+    queries,
+    proto,
+    errorsDomain: "rooms.example",
   });
-  expect(err).not.toMatch(/error|warning/);
-  expect(code).toBe(0);
-  errorsTs = await readFile(join(dir, "gen", "errors.ts"), "utf8");
-  db = await createTestDatabase("error_map_e2e", migration);
-  const entry = (await import(join(dir, "gen", "server", "room-service.ts"))) as {
-    start(o: object): Promise<Handle>;
-  };
-  handle = await entry.start({
-    env: { DATABASE_URL: db.url },
-    settings: { host: "127.0.0.1", port: 0, httpPort: 0 },
-    logger: { info() {}, warn() {}, error() {} },
-  });
-  const grpc = (await import(join(dir, "gen", "grpc", "room-service.ts"))) as {
-    createRoomServiceClient(address: string): RoomClient;
-  };
-  client = grpc.createRoomServiceClient(handle.grpcAddress);
+  ({ client, errorsTs } = project);
   await client.createRoom({ id: 1, roomName: "Blue", capacity: 4 });
   await client.createBooking({ roomId: 1, firstSlot: 1, lastSlot: 5 });
 }, 120_000);
 
 afterAll(async () => {
-  client?.close();
-  await handle?.close();
-  await db?.drop();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  await project?.close();
 });
 
 /** The status, reason, domain and field violations of a failed call. */

@@ -17,7 +17,7 @@
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
@@ -25,7 +25,7 @@ import { promisify } from "node:util";
 import { connect } from "nats";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { main } from "../../cli/src/main.js";
+import { type GeneratedProject, generateProject } from "../cli/cli-project.js";
 import { createTestDatabase, serverUrl, type TestDatabase } from "../db.js";
 import { natsSkipReason, natsUrl, systemTool } from "../system-tools.js";
 import { eventsProject } from "./events-model.js";
@@ -150,34 +150,24 @@ interface Service {
   output(): string;
 }
 
+let project: GeneratedProject;
 let dir: string;
 const log: string[] = [];
 
 beforeAll(async () => {
-  // Inside the repository, so the compiled code resolves @svcgen/runtime and its peers.
-  await mkdir(join(root, "test", ".tmp"), { recursive: true });
-  dir = await mkdtemp(join(root, "test", ".tmp", "events-e2e-"));
-  await cp(join(eventsProject, "sql"), join(dir, "sql"), { recursive: true });
-  await cp(join(eventsProject, "proto"), join(dir, "proto"), { recursive: true });
-  await writeFile(
-    join(dir, "svcgen.yaml"),
-    "schema: sql/schema.sql\nqueries: sql/queries\nout: gen\nproto: proto\n",
-  );
-  await mkdir(join(dir, "src", "mailer-service"), { recursive: true });
-  await mkdir(join(dir, "src", "order-service"), { recursive: true });
-  await writeFile(join(dir, "src", "mailer-service", "handlers.ts"), mailerHandlers);
-  await writeFile(join(dir, "src", "order-service", "handlers.ts"), orderHandlers);
-  let err = "";
-  const code = await main(["generate", "--no-cache"], {
-    out: () => {},
-    err: (t) => {
-      err += t;
+  project = await generateProject(
+    "events-e2e",
+    {
+      copies: { sql: join(eventsProject, "sql"), proto: join(eventsProject, "proto") },
+      files: {
+        "svcgen.yaml": "schema: sql/schema.sql\nqueries: sql/queries\nout: gen\nproto: proto\n",
+        "src/mailer-service/handlers.ts": mailerHandlers,
+        "src/order-service/handlers.ts": orderHandlers,
+      },
     },
-    cwd: dir,
-    env: { DATABASE_URL: serverUrl() },
-  });
-  expect(err).not.toMatch(/error|warning/);
-  expect(code).toBe(0);
+    serverUrl(),
+  );
+  dir = project.dir;
   await writeFile(
     join(dir, "tsconfig.json"),
     JSON.stringify({
@@ -195,7 +185,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  await project?.remove();
 });
 
 describe.each([

@@ -10,7 +10,6 @@ import { createServer, type Server as HttpServer, type ServerResponse } from "no
 import { Agent } from "node:https";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
-import { Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Server, ServerCredentials, type ServiceError, status } from "@grpc/grpc-js";
 import {
@@ -20,7 +19,7 @@ import {
   ruleLookup,
   type TokenVerifier,
 } from "@svcgen/runtime/auth";
-import { defineService, type ServerHandle, startServer } from "@svcgen/runtime/server";
+import { type ServerHandle, startServer } from "@svcgen/runtime/server";
 import {
   createGrpcServerLogInterceptor,
   createServiceLogger,
@@ -37,6 +36,8 @@ import {
 import { UserService } from "../../example-project/gen/proto/example/user/v1/user_pb.js";
 import { UserServiceImpl } from "../../example-project/src/user-service/handlers.js";
 import { createTestDatabase, type TestDatabase } from "../db.js";
+import { logLinesInto } from "./log-lines.js";
+import { exampleUserService } from "./user-test-service.js";
 
 const projectId = "svcgen-test-project";
 const key = generateKeyPairSync("rsa", { modulusLength: 2048 });
@@ -101,12 +102,7 @@ let client: UserServiceClient;
 let verifier: TokenVerifier;
 /** Every log line of the service, parsed. */
 const lines: Record<string, unknown>[] = [];
-const sink = new Writable({
-  write(chunk: Buffer, _enc, cb) {
-    for (const l of chunk.toString("utf8").split("\n")) if (l !== "") lines.push(JSON.parse(l));
-    cb();
-  },
-});
+const sink = logLinesInto(lines);
 
 beforeAll(async () => {
   certServer = createServer((req, res) => {
@@ -436,23 +432,11 @@ describe("revocation check (checkRevoked): Firebase's account lookup, through th
       env: {},
     });
     handle = await startServer({
-      services: [
-        defineService({
-          service: UserService,
-          policies: userServicePolicies,
-          handlers: (p) => new UserServiceImpl(p),
-        }),
-      ],
+      services: [exampleUserService()],
       env: { DATABASE_URL: db.url, SVCGEN_METRICS: "false" },
       settings: { host: "127.0.0.1", port: 0, httpPort: 0 },
       verifier: v,
-      logDestination: new Writable({
-        write(chunk: Buffer, _e, cb) {
-          for (const l of chunk.toString().split("\n"))
-            if (l !== "") serverLines.push(JSON.parse(l));
-          cb();
-        },
-      }),
+      logDestination: logLinesInto(serverLines),
     });
     revoking = createUserServiceClient(handle.grpcAddress);
     await v.ready();

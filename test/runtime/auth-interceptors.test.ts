@@ -7,7 +7,6 @@
  */
 import { generateKeyPairSync } from "node:crypto";
 import { createServer, type Server as HttpServer } from "node:http";
-import { Writable } from "node:stream";
 import { Metadata, status } from "@grpc/grpc-js";
 import {
   createAuthInterceptor,
@@ -29,6 +28,7 @@ import { exportJWK, SignJWT } from "jose";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { UserService } from "../../example-project/gen/proto/example/user/v1/user_pb.js";
 import type { ServerCall, ServerInterceptor } from "../../runtime/src/server/interceptor.js";
+import { logLinesInto } from "./log-lines.js";
 
 const issuer = "https://issuer.example.test";
 const audience = "svcgen-api";
@@ -38,12 +38,7 @@ let jwksServer: HttpServer;
 let jwksUp = true;
 let verifier: TokenVerifier;
 const lines: Record<string, unknown>[] = [];
-const sink = new Writable({
-  write(chunk: Buffer, _e, cb) {
-    for (const l of chunk.toString().split("\n")) if (l !== "") lines.push(JSON.parse(l));
-    cb();
-  },
-});
+const sink = logLinesInto(lines);
 
 beforeAll(async () => {
   const jwk = { ...(await exportJWK(key.publicKey)), kid: "a", alg: "RS256", use: "sig" };

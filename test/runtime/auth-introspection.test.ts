@@ -8,22 +8,19 @@
  */
 import { randomUUID } from "node:crypto";
 import { createServer, type Server as HttpServer, type ServerResponse } from "node:http";
-import { Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ServiceError, status } from "@grpc/grpc-js";
 import { createJwksVerifier, introspectTokens, type TokenVerifier } from "@svcgen/runtime/auth";
-import { defineService, type ServerHandle, startServer } from "@svcgen/runtime/server";
+import { type ServerHandle, startServer } from "@svcgen/runtime/server";
 import { createTestIssuer, type TestIssuer } from "@svcgen/runtime/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from "vitest";
 import {
   createUserServiceClient,
   type UserServiceClient,
-  userServicePolicies,
 } from "../../example-project/gen/grpc/user-service.js";
-import { UserService } from "../../example-project/gen/proto/example/user/v1/user_pb.js";
-import { UserServiceImpl } from "../../example-project/src/user-service/handlers.js";
 import { createTestDatabase, type TestDatabase } from "../db.js";
-import { userSchemaSql } from "./user-test-service.js";
+import { logLinesInto } from "./log-lines.js";
+import { exampleUserService, userSchemaSql } from "./user-test-service.js";
 
 const clientId = "user-service";
 const clientSecret = "s3cret:with spaces";
@@ -80,13 +77,7 @@ beforeAll(async () => {
   issuer = await createTestIssuer({ audience: "user-api" });
   db = await createTestDatabase("auth_introspection", await userSchemaSql());
   handle = await startServer({
-    services: [
-      defineService({
-        service: UserService,
-        policies: userServicePolicies,
-        handlers: (pool) => new UserServiceImpl(pool),
-      }),
-    ],
+    services: [exampleUserService()],
     env: {
       DATABASE_URL: db.url,
       SVCGEN_METRICS: "false",
@@ -100,12 +91,7 @@ beforeAll(async () => {
       AUTH_REVOCATION_TIMEOUT_MS: "2000",
     },
     settings: { host: "127.0.0.1", port: 0, httpPort: 0 },
-    logDestination: new Writable({
-      write(chunk: Buffer, _e, cb) {
-        for (const l of chunk.toString().split("\n")) if (l !== "") lines.push(JSON.parse(l));
-        cb();
-      },
-    }),
+    logDestination: logLinesInto(lines),
   });
   client = createUserServiceClient(handle.grpcAddress);
 });

@@ -16,17 +16,14 @@
  * - a call that is not idempotent wrote, then could not get a connection for its next write
  *   (the database refuses connections): it is not run again, so its first write stays single.
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import type { EmbeddedPostgresServer } from "@svcgen/runtime/embedded-postgres";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { main } from "../../cli/src/main.js";
+import { type GeneratedProject, generateProject, packageFiles } from "../cli/cli-project.js";
 import { startControlledPostgres } from "./controlled-postgres.js";
 import { outcome } from "./service-client.js";
-
-const root = join(import.meta.dirname, "..", "..");
 
 const migration = `
 CREATE TABLE accounts (id int PRIMARY KEY, balance int NOT NULL);
@@ -72,6 +69,7 @@ message Account { int32 id = 1; int32 balance = 2; }
 `;
 
 const handlers = `import type { MessageInitShape } from "@bufbuild/protobuf";
+import { join } from "node:path";
 import { status } from "@grpc/grpc-js";
 import { withTransaction } from "@svcgen/runtime";
 import { type CallContext, RpcError } from "@svcgen/runtime/grpc";
@@ -137,13 +135,6 @@ export class LedgerServiceImpl implements LedgerServiceHandlers {
 }
 `;
 
-const config = `version: 1
-schema: migrations
-queries: queries
-proto:
-  roots: [proto]
-`;
-
 interface Handle {
   readonly grpcAddress: string;
   snapshot(): { retries: number; inFlight: number };
@@ -162,7 +153,7 @@ interface LedgerClient {
   close(): void;
 }
 
-let dir: string;
+let project: GeneratedProject;
 let db: EmbeddedPostgresServer;
 let admin: pg.Client;
 let handle: Handle;
@@ -170,43 +161,21 @@ let client: LedgerClient;
 const retried: string[] = [];
 
 beforeAll(async () => {
-  // Inside the repository, so the generated code resolves @svcgen/runtime and its peers.
-  await mkdir(join(root, "test", ".tmp"), { recursive: true });
-  dir = await mkdtemp(join(root, "test", ".tmp", "query-retry-"));
-  for (const d of ["migrations", "queries", "proto/ledger/v1", "src/ledger-service"])
-    await mkdir(join(dir, d), { recursive: true });
-  await writeFile(join(dir, "svcgen.yaml"), config);
-  await writeFile(join(dir, "migrations", "001_ledger.sql"), migration);
-  await writeFile(join(dir, "queries", "ledger.sql"), queries);
-  await writeFile(join(dir, "proto", "ledger", "v1", "ledger.proto"), proto);
-  await writeFile(join(dir, "src", "ledger-service", "handlers.ts"), handlers);
   db = await startControlledPostgres(`${migration}\nINSERT INTO accounts VALUES (1, 100);`);
-  let err = "";
-  const code = await main(["generate", "--no-cache"], {
-    out: () => {},
-    err: (t) => {
-      err += t;
+  project = await generateProject(
+    "query-retry",
+    {
+      files: {
+        ...packageFiles("ledger", { migration, queries, proto }),
+        "src/ledger-service/handlers.ts": handlers,
+      },
     },
-    cwd: dir,
-    env: { DATABASE_URL: db.url },
-  });
-  expect(err).not.toMatch(/error|warning/);
-  expect(code).toBe(0);
+    db.url,
+  );
   admin = new pg.Client({ connectionString: db.url });
   await admin.connect();
-  const entry = (await import(join(dir, "gen", "server", "ledger-service.ts"))) as {
-    start(o: object): Promise<Handle>;
-  };
-  handle = await entry.start({
-    env: { DATABASE_URL: db.url },
-    settings: { host: "127.0.0.1", port: 0, httpPort: 0 },
-    logger: { info() {}, warn() {}, error() {} },
-  });
+  ({ handle, client } = await project.serve<LedgerClient, Handle>("ledger-service", db.url));
   handle.state.events.on("retry", (name) => retried.push(name));
-  const grpc = (await import(join(dir, "gen", "grpc", "ledger-service.ts"))) as {
-    createLedgerServiceClient(address: string): LedgerClient;
-  };
-  client = grpc.createLedgerServiceClient(handle.grpcAddress);
 }, 180_000);
 
 afterAll(async () => {
@@ -214,7 +183,7 @@ afterAll(async () => {
   await handle?.close();
   await admin?.end();
   await db?.stop();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  await project?.remove();
 });
 
 /**
@@ -346,7 +315,7 @@ describe("retries below the call", () => {
   });
 
   test("an idempotent call is not retried again once its transaction's retries ran out", async () => {
-    const kit = (await import(join(dir, "src", "ledger-service", "handlers.ts"))) as {
+    const kit = (await import(join(project.dir, "src", "ledger-service", "handlers.ts"))) as {
       transferAttempts: number[];
     };
     const written = await entries();

@@ -8,20 +8,15 @@
  */
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { createServer, type Server as HttpServer } from "node:http";
-import { Writable } from "node:stream";
 import { status } from "@grpc/grpc-js";
-import { defineService, type ServerHandle, startServer } from "@svcgen/runtime/server";
+import { type ServerHandle, startServer } from "@svcgen/runtime/server";
 import { exportJWK, SignJWT } from "jose";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import {
-  createUserServiceClient,
-  userServicePolicies,
-} from "../../example-project/gen/grpc/user-service.js";
-import { UserService } from "../../example-project/gen/proto/example/user/v1/user_pb.js";
-import { UserServiceImpl } from "../../example-project/src/user-service/handlers.js";
+import { createUserServiceClient } from "../../example-project/gen/grpc/user-service.js";
 import { createTestDatabase, type TestDatabase } from "../db.js";
+import { logLinesInto } from "./log-lines.js";
 import { checkHealth, httpStatus, outcome } from "./service-client.js";
-import { userErrorMap, userSchemaSql } from "./user-test-service.js";
+import { exampleUserService, userErrorMap, userSchemaSql } from "./user-test-service.js";
 
 const issuer = "https://issuer.e2e.test";
 const audience = "user-api";
@@ -37,12 +32,7 @@ const stdoutLines: Record<string, unknown>[] = [];
 let db: TestDatabase;
 let handle: ServerHandle | undefined;
 
-const sink = new Writable({
-  write(chunk: Buffer, _e, cb) {
-    for (const l of chunk.toString().split("\n")) if (l !== "") stdoutLines.push(JSON.parse(l));
-    cb();
-  },
-});
+const sink = logLinesInto(stdoutLines);
 
 async function listen(server: HttpServer): Promise<string> {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
@@ -104,13 +94,7 @@ async function waitFor(condition: () => Promise<boolean> | boolean, ms: number):
 
 test("startServer from the environment: readiness waits for keys, calls are authenticated, metered and logged", async () => {
   handle = await startServer({
-    services: [
-      defineService({
-        service: UserService,
-        policies: userServicePolicies,
-        handlers: (pool) => new UserServiceImpl(pool),
-      }),
-    ],
+    services: [exampleUserService()],
     env: {
       DATABASE_URL: db.url,
       AUTH_JWKS_URL: jwksUrl,
@@ -209,21 +193,10 @@ test("startServer from the environment: readiness waits for keys, calls are auth
 test("without an issuer or metrics: anonymous calls logged once at start, public methods only, no /metrics", async () => {
   const lines: Record<string, unknown>[] = [];
   const own = await startServer({
-    services: [
-      defineService({
-        service: UserService,
-        policies: userServicePolicies,
-        handlers: (pool) => new UserServiceImpl(pool),
-      }),
-    ],
+    services: [exampleUserService()],
     env: { DATABASE_URL: db.url, SVCGEN_METRICS: "false" },
     settings: { host: "127.0.0.1", port: 0, httpPort: 0 },
-    logDestination: new Writable({
-      write(chunk: Buffer, _e, cb) {
-        for (const l of chunk.toString().split("\n")) if (l !== "") lines.push(JSON.parse(l));
-        cb();
-      },
-    }),
+    logDestination: logLinesInto(lines),
     probeIntervalMs: 100,
   });
   const client = createUserServiceClient(own.grpcAddress);

@@ -4,7 +4,6 @@
  * calls on a pool of one connection held by the test until both wait for it; a failing call.
  */
 
-import { Writable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import { trace } from "@opentelemetry/api";
@@ -20,6 +19,7 @@ import {
 import type { GetUserRequest } from "../../fixtures/golden/grpc/users/gen/proto/acme/users/v1/users_pb.js";
 import { UserStatus } from "../../fixtures/golden/grpc/users/gen/proto/acme/users/v1/users_pb.js";
 import { UserServiceImpl } from "../../fixtures/golden/grpc/users/src/user-service/handlers.js";
+import { logLinesInto } from "./log-lines.js";
 
 async function serve(
   add: (s: Server) => void,
@@ -40,12 +40,7 @@ async function serve(
 /** Runs every scenario under its own root span; returns the service's log lines. */
 export async function runScenario(databaseUrl: string): Promise<Record<string, unknown>[]> {
   const logs: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _e, cb) {
-      for (const l of chunk.toString().split("\n")) if (l !== "") logs.push(JSON.parse(l));
-      cb();
-    },
-  });
+  const sink = logLinesInto(logs);
   const logger = createServiceLogger({ service: "users", destination: sink, env: {} });
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
   const backend = await serve((s) => addUserService(s, new UserServiceImpl(pool)), logger.log);

@@ -129,6 +129,15 @@ export class SleepyUserService extends UserServiceImpl {
   }
 }
 
+/** The example project's UserService as it ships: its generated policies and its handlers. */
+export function exampleUserService(): RegisteredService {
+  return defineService({
+    service: UserService,
+    policies: userServicePolicies,
+    handlers: (db: Pool) => new UserServiceImpl(db),
+  });
+}
+
 /** The registration of the test service; `policies` overrides some methods' policies. */
 export function userRegistration(
   policies: Partial<Record<keyof typeof userServicePolicies & string, unknown>> = {},
