@@ -26,6 +26,7 @@ import {
   status,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
+import { type Context, context, type Span } from "@opentelemetry/api";
 import { createAuthInterceptor } from "../auth/auth-interceptor.js";
 import { onAbort } from "../server/abort-listeners.js";
 import { assembleChain, type ChainSlots, runChain } from "../server/chain.js";
@@ -45,7 +46,12 @@ import {
   createValidationInterceptor,
   validateMessage,
 } from "../server/validation-interceptor.js";
-import { callInCallTrace, captureTraceContext } from "../telemetry/trace-scope.js";
+import { endServerSpan, startServerSpan } from "../telemetry/server-span.js";
+import {
+  attachTraceContext,
+  callInCallTrace,
+  captureTraceContext,
+} from "../telemetry/trace-scope.js";
 import { isRpcError, RpcError } from "./rpc-error.js";
 
 /** The authenticated caller, as the `authenticate` hook resolves it from call metadata. */
@@ -232,6 +238,9 @@ class LiveCall implements ServerCall {
   private id: string | undefined;
   private listeners: MessageListener[] | undefined;
   private readonly stopShutdownWatch: (() => void) | undefined;
+  /** The server span this adapter made for the call, if any (server-span.ts). */
+  private span: Span | undefined;
+  private traceContext: Context | undefined;
 
   constructor(
     readonly info: MethodInfo,
@@ -246,9 +255,16 @@ class LiveCall implements ServerCall {
     // the call DEADLINE_EXCEEDED and then reports it as `cancelled`, below). A second timer per
     // call was measurable; one is armed only when the server's limit is tighter (method
     // timeout, cap: `tightenDeadline`).
-    // The call's trace context (the server span, active while grpc-js invokes the handler)
-    // goes with its signal to every query and client call it makes (see trace-scope.ts).
-    captureTraceContext(this.controller.signal);
+    // The call's server span (made here when tracing is on, see server-span.ts), or the one
+    // active while grpc-js invokes the handler; its context goes with the call's signal to
+    // every query and client call it makes (see trace-scope.ts).
+    const started = startServerSpan(info.path, info.service, info.method, grpcCall.metadata);
+    if (started === undefined) captureTraceContext(this.controller.signal);
+    else {
+      this.span = started.span;
+      this.traceContext = started.context;
+      attachTraceContext(this.controller.signal, started.context);
+    }
     grpcCall.on("cancelled", () => {
       // grpc-js 1.10+ also emits `cancelled` after a call completes normally.
       if (this.finished) return;
@@ -316,10 +332,18 @@ class LiveCall implements ServerCall {
   }
 
   /** Marks the call finished: later `cancelled` events are not cancellations. */
-  done(): void {
+  done(error?: { readonly code: number; readonly details: string; readonly name?: string }): void {
     this.finished = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.stopShutdownWatch?.();
+    if (this.span !== undefined) endServerSpan(this.span, error);
+  }
+
+  /** Runs the call through `chain`, in the call's server span when this adapter made one. */
+  run(chain: readonly ServerInterceptor[], terminal: () => Promise<void>): Promise<void> {
+    const ctx = this.traceContext;
+    if (ctx === undefined) return runChain(chain, this, terminal);
+    return context.with(ctx, () => runChain(chain, this, terminal));
   }
 
   private arm(): void {
@@ -493,28 +517,33 @@ export function createServerHandlers<S extends DescService>(
         ) => {
           const live = new LiveCall(info, call, call.request, options.shutdownSignal, draining);
           live.message("received");
-          runChain(chain, live, () =>
-            Promise.resolve(fn(call.request, live.ctx)).then((response) => {
-              live.response = response;
-            }),
-          ).then(
-            () => {
-              live.done();
-              let res: Message;
-              try {
-                res = create(method.output, live.response);
-              } catch (e) {
-                callInCallTrace(live.ctx.signal, callback, fail(e));
-                return;
-              }
-              live.message("sent");
-              callInCallTrace(live.ctx.signal, callback, null, res);
-            },
-            (e: unknown) => {
-              live.done();
-              callInCallTrace(live.ctx.signal, callback, fail(e));
-            },
-          );
+          live
+            .run(chain, () =>
+              Promise.resolve(fn(call.request, live.ctx)).then((response) => {
+                live.response = response;
+              }),
+            )
+            .then(
+              () => {
+                let res: Message;
+                try {
+                  res = create(method.output, live.response);
+                } catch (e) {
+                  const error = fail(e);
+                  live.done(error);
+                  callInCallTrace(live.ctx.signal, callback, error);
+                  return;
+                }
+                live.done();
+                live.message("sent");
+                callInCallTrace(live.ctx.signal, callback, null, res);
+              },
+              (e: unknown) => {
+                const error = fail(e);
+                live.done(error);
+                callInCallTrace(live.ctx.signal, callback, error);
+              },
+            );
         };
         break;
       }
@@ -523,18 +552,19 @@ export function createServerHandlers<S extends DescService>(
         impl[method.localName] = (call: ServerWritableStream<Message, Message>) => {
           const live = new LiveCall(info, call, call.request, options.shutdownSignal, draining);
           live.message("received");
-          runChain(chain, live, () =>
-            writeAll(call, method.output, fn(call.request, live.ctx), live),
-          ).then(
-            () => {
-              live.done();
-              callInCallTrace(live.ctx.signal, () => call.end());
-            },
-            (e: unknown) => {
-              live.done();
-              callInCallTrace(live.ctx.signal, () => call.emit("error", fail(e)));
-            },
-          );
+          live
+            .run(chain, () => writeAll(call, method.output, fn(call.request, live.ctx), live))
+            .then(
+              () => {
+                live.done();
+                callInCallTrace(live.ctx.signal, () => call.end());
+              },
+              (e: unknown) => {
+                const error = fail(e);
+                live.done(error);
+                callInCallTrace(live.ctx.signal, () => call.emit("error", error));
+              },
+            );
         };
         break;
       }
@@ -545,33 +575,38 @@ export function createServerHandlers<S extends DescService>(
           callback: sendUnaryData<Message>,
         ) => {
           const live = new LiveCall(info, call, undefined, options.shutdownSignal, draining);
-          runChain(chain, live, async () => {
-            // Reading must not destroy the call: for a duplex that would also kill the response side.
-            const requests = readRequests(
-              call.iterator({ destroyOnReturn: false }),
-              method.input,
-              validator,
-              live,
+          live
+            .run(chain, async () => {
+              // Reading must not destroy the call: for a duplex that would also kill the response side.
+              const requests = readRequests(
+                call.iterator({ destroyOnReturn: false }),
+                method.input,
+                validator,
+                live,
+              );
+              live.response = await fn(requests, live.ctx);
+            })
+            .then(
+              () => {
+                let res: Message;
+                try {
+                  res = create(method.output, live.response);
+                } catch (e) {
+                  const error = fail(e);
+                  live.done(error);
+                  callInCallTrace(live.ctx.signal, callback, error);
+                  return;
+                }
+                live.done();
+                live.message("sent");
+                callInCallTrace(live.ctx.signal, callback, null, res);
+              },
+              (e: unknown) => {
+                const error = fail(e);
+                live.done(error);
+                callInCallTrace(live.ctx.signal, callback, error);
+              },
             );
-            live.response = await fn(requests, live.ctx);
-          }).then(
-            () => {
-              live.done();
-              let res: Message;
-              try {
-                res = create(method.output, live.response);
-              } catch (e) {
-                callInCallTrace(live.ctx.signal, callback, fail(e));
-                return;
-              }
-              live.message("sent");
-              callInCallTrace(live.ctx.signal, callback, null, res);
-            },
-            (e: unknown) => {
-              live.done();
-              callInCallTrace(live.ctx.signal, callback, fail(e));
-            },
-          );
         };
         break;
       }
@@ -579,25 +614,28 @@ export function createServerHandlers<S extends DescService>(
         const fn = handler as unknown as BidiStreamingHandler<DescMessage, DescMessage>;
         impl[method.localName] = (call: ServerDuplexStream<Message, Message>) => {
           const live = new LiveCall(info, call, undefined, options.shutdownSignal, draining);
-          runChain(chain, live, async () => {
-            // Reading must not destroy the call: for a duplex that would also kill the response side.
-            const requests = readRequests(
-              call.iterator({ destroyOnReturn: false }),
-              method.input,
-              validator,
-              live,
+          live
+            .run(chain, async () => {
+              // Reading must not destroy the call: for a duplex that would also kill the response side.
+              const requests = readRequests(
+                call.iterator({ destroyOnReturn: false }),
+                method.input,
+                validator,
+                live,
+              );
+              await writeAll(call, method.output, fn(requests, live.ctx), live);
+            })
+            .then(
+              () => {
+                live.done();
+                callInCallTrace(live.ctx.signal, () => call.end());
+              },
+              (e: unknown) => {
+                const error = fail(e);
+                live.done(error);
+                callInCallTrace(live.ctx.signal, () => call.emit("error", error));
+              },
             );
-            await writeAll(call, method.output, fn(requests, live.ctx), live);
-          }).then(
-            () => {
-              live.done();
-              callInCallTrace(live.ctx.signal, () => call.end());
-            },
-            (e: unknown) => {
-              live.done();
-              callInCallTrace(live.ctx.signal, () => call.emit("error", fail(e)));
-            },
-          );
         };
         break;
       }

@@ -17,6 +17,7 @@ import {
   TraceIdRatioBasedSampler,
 } from "@opentelemetry/sdk-trace-base";
 import { setActiveTracing } from "./active-tracing.js";
+import { enableServerSpans } from "./server-span.js";
 import { CallScopedContextManager } from "./trace-scope.js";
 
 /** The attribute naming the generated query of a SQL span. */
@@ -67,7 +68,22 @@ export function registerLoaderHook(): void {
 const currentQueryKey = Symbol.for("svcgen.runtime.db.currentQuery");
 
 /**
- * Starts the SDK with the gRPC, pg and pino instrumentations. SQL spans carry the query name
+ * The gRPC instrumentation for clients only: its server patch is replaced by an identity, as
+ * the runtime's call adapter makes the server spans itself, for a fraction of the cost (see
+ * server-span.ts). `_patchServer` is the instrumentation's own (private) factory of that
+ * patch, read when grpc-js loads; the version is pinned.
+ */
+function grpcClientInstrumentation(): GrpcInstrumentation {
+  const instrumentation = new GrpcInstrumentation();
+  (
+    instrumentation as unknown as { _patchServer: () => (original: unknown) => unknown }
+  )._patchServer = () => (original) => original;
+  return instrumentation;
+}
+
+/**
+ * Starts the SDK with the gRPC (client side; the runtime makes server spans), pg and pino
+ * instrumentations. SQL spans carry the query name
  * (`db.query.name`) and the statement text, never parameter values; pool connect spans,
  * and queries outside a trace are left out (noise); pino lines get
  * `trace_id`/`span_id`.
@@ -92,7 +108,7 @@ export function startTracing(options: TracingOptions): Tracing {
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: [
-      new GrpcInstrumentation(),
+      grpcClientInstrumentation(),
       new PgInstrumentation({
         enhancedDatabaseReporting: false,
         ignoreConnectSpans: true,
@@ -108,8 +124,11 @@ export function startTracing(options: TracingOptions): Tracing {
     ],
   });
   sdk.start();
+  // Server spans are made by the runtime's call adapter (server-span.ts).
+  enableServerSpans(true);
   const tracing: Tracing = {
     shutdown: () => {
+      enableServerSpans(false);
       setActiveTracing(undefined);
       return sdk.shutdown();
     },
