@@ -90,3 +90,9 @@ UPDATE file_object_deletions
 SET attempts = attempts + 1, last_error = @last_error,
     next_attempt_at = now() + @delay_ms::integer * interval '1 millisecond'
 WHERE storage_key = @storage_key;
+
+-- How long until the next queued key is due, in ms (negative when one is overdue; null when
+-- the queue is empty): a sweep sleeps until then, not a whole sweep interval.
+-- name: NextObjectDeletionDue :one
+SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::integer AS due_in_ms
+FROM file_object_deletions;

@@ -7,6 +7,7 @@ import type { Pool } from "pg";
 import {
   claimObjectDeletions,
   forgetObjectDeletion,
+  nextObjectDeletionDue,
   postponeObjectDeletion,
 } from "../../gen/db/file/files.js";
 import { deleteObject, type S3Target } from "./storage.js";
@@ -85,7 +86,14 @@ export class ObjectDeletions {
       while ((await this.run(null)) === batchSize) {
         // A full batch: there may be more.
       }
-      this.wakeIn(this.sweepIntervalMs);
+      // Sleep until the next queued key is due (a retry requested while an earlier one was
+      // pending would otherwise wait a whole sweep interval), at most a sweep interval, and
+      // at least a moment (a key another instance is claiming right now is still due).
+      const next = await nextObjectDeletionDue(this.db);
+      const dueInMs = next?.dueInMs ?? null;
+      this.wakeIn(
+        dueInMs === null ? this.sweepIntervalMs : Math.min(this.sweepIntervalMs, Math.max(50, dueInMs)),
+      );
     } catch (error) {
       this.onFailure("Sweeping the S3 objects to delete failed; retrying", error);
       this.wakeIn(this.retryBaseMs);

@@ -668,3 +668,39 @@ export async function postponeObjectDeletion(
 ): Promise<void> {
   return runExec(db, postponeObjectDeletionQuery, params, opts);
 }
+
+export const nextObjectDeletionDueSql = "SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::integer AS due_in_ms\nFROM file_object_deletions";
+
+/** One row of NextObjectDeletionDue. */
+export interface NextObjectDeletionDueRow {
+  /** `integer` */
+  dueInMs: number | null;
+}
+
+const nextObjectDeletionDueQuery = defineQuery<Record<string, never>, NextObjectDeletionDueRow>({
+  name: "NextObjectDeletionDue",
+  sql: nextObjectDeletionDueSql,
+  params: [],
+  columns: [
+    ["dueInMs", decodeNumber],
+  ],
+  readOnly: true,
+});
+
+/**
+ * How long until the next queued key is due, in ms (negative when one is overdue; null when
+ * the queue is empty): a sweep sleeps until then, not a whole sweep interval.
+ *
+ * NextObjectDeletionDue (:one) from queries/file/files.sql:96
+ *
+ * ```sql
+ * SELECT (extract(epoch FROM min(next_attempt_at) - now()) * 1000)::integer AS due_in_ms
+ * FROM file_object_deletions
+ * ```
+ */
+export async function nextObjectDeletionDue(
+  db: Queryable,
+  opts?: QueryOptions,
+): Promise<NextObjectDeletionDueRow | null> {
+  return runOne(db, nextObjectDeletionDueQuery, undefined, opts);
+}
