@@ -2,8 +2,9 @@
  * Call-scoped trace context. On Node 20, OpenTelemetry's default context manager
  * (AsyncLocalStorage) costs every promise of every call a hook, traced or not: in the server
  * benchmark a quarter of the tracing's whole cost. The runtime does not need it: a call's trace
- * context is captured once when the call starts (the gRPC instrumentation makes the server span
- * active while the handler is invoked) and attached to the call's AbortSignal, which every
+ * context is captured once when the call starts (the adapter's server span, see server-span.ts,
+ * or whatever span is active while grpc-js invokes the handler) and attached to the call's
+ * AbortSignal, which every
  * generated query, transaction, stream, client call and event write already receives; the
  * runtime makes that context active exactly while it calls into an instrumented library
  * (`client.query`, a gRPC client request). {@link CallScopedContextManager} is the matching
