@@ -356,11 +356,7 @@ class LiveCall implements ServerCall {
 }
 
 /** The grpc-js error object of `error`; unexpected errors become INTERNAL without their text. */
-function toServiceError(
-  error: unknown,
-  method: string,
-  options: ServerHandlerOptions,
-): Error & { code: status; details: string; metadata: Metadata } {
+function toServiceError(error: unknown, method: string, options: ServerHandlerOptions): CallError {
   const rpc = isRpcError(error)
     ? error
     : (mapError(error, options.errorMap) ??
@@ -440,6 +436,60 @@ async function writeAll(
     }
   }
   if (signal.aborted) throw signal.reason;
+}
+
+/** The error a failed call ends with, as grpc-js sends it. */
+type CallError = Error & { code: status; details: string; metadata: Metadata };
+
+/**
+ * The settle handlers of a call with one response (unary, client streaming): send the response
+ * built from the handler's init object, or the error; the call's state and server span end with
+ * the status the client receives.
+ */
+function respond(
+  live: LiveCall,
+  output: DescMessage,
+  callback: sendUnaryData<Message>,
+  fail: (error: unknown) => CallError,
+): [() => void, (error: unknown) => void] {
+  const failed = (error: CallError): void => {
+    live.done(error);
+    callInCallTrace(live.ctx.signal, callback, error);
+  };
+  return [
+    () => {
+      let res: Message;
+      try {
+        res = create(output, live.response);
+      } catch (e) {
+        failed(fail(e));
+        return;
+      }
+      live.done();
+      live.message("sent");
+      callInCallTrace(live.ctx.signal, callback, null, res);
+    },
+    (e) => failed(fail(e)),
+  ];
+}
+
+/** The settle handlers of a call with a response stream (server, bidi streaming). */
+function endStream(
+  live: LiveCall,
+  call: { end(): void; emit(event: "error", error: CallError): boolean },
+  fail: (error: unknown) => CallError,
+): [() => void, (error: unknown) => void] {
+  return [
+    () => {
+      live.done();
+      callInCallTrace(live.ctx.signal, () => call.end());
+    },
+    (e) => {
+      const error = fail(e);
+      live.done(error);
+      callInCallTrace(live.ctx.signal, () => call.emit("error", error));
+    },
+  ];
 }
 
 /** The fallback step of one method: serves `fallback` when the primary is unavailable. */
@@ -523,27 +573,7 @@ export function createServerHandlers<S extends DescService>(
                 live.response = response;
               }),
             )
-            .then(
-              () => {
-                let res: Message;
-                try {
-                  res = create(method.output, live.response);
-                } catch (e) {
-                  const error = fail(e);
-                  live.done(error);
-                  callInCallTrace(live.ctx.signal, callback, error);
-                  return;
-                }
-                live.done();
-                live.message("sent");
-                callInCallTrace(live.ctx.signal, callback, null, res);
-              },
-              (e: unknown) => {
-                const error = fail(e);
-                live.done(error);
-                callInCallTrace(live.ctx.signal, callback, error);
-              },
-            );
+            .then(...respond(live, method.output, callback, fail));
         };
         break;
       }
@@ -554,17 +584,7 @@ export function createServerHandlers<S extends DescService>(
           live.message("received");
           live
             .run(chain, () => writeAll(call, method.output, fn(call.request, live.ctx), live))
-            .then(
-              () => {
-                live.done();
-                callInCallTrace(live.ctx.signal, () => call.end());
-              },
-              (e: unknown) => {
-                const error = fail(e);
-                live.done(error);
-                callInCallTrace(live.ctx.signal, () => call.emit("error", error));
-              },
-            );
+            .then(...endStream(live, call, fail));
         };
         break;
       }
@@ -586,27 +606,7 @@ export function createServerHandlers<S extends DescService>(
               );
               live.response = await fn(requests, live.ctx);
             })
-            .then(
-              () => {
-                let res: Message;
-                try {
-                  res = create(method.output, live.response);
-                } catch (e) {
-                  const error = fail(e);
-                  live.done(error);
-                  callInCallTrace(live.ctx.signal, callback, error);
-                  return;
-                }
-                live.done();
-                live.message("sent");
-                callInCallTrace(live.ctx.signal, callback, null, res);
-              },
-              (e: unknown) => {
-                const error = fail(e);
-                live.done(error);
-                callInCallTrace(live.ctx.signal, callback, error);
-              },
-            );
+            .then(...respond(live, method.output, callback, fail));
         };
         break;
       }
@@ -625,17 +625,7 @@ export function createServerHandlers<S extends DescService>(
               );
               await writeAll(call, method.output, fn(requests, live.ctx), live);
             })
-            .then(
-              () => {
-                live.done();
-                callInCallTrace(live.ctx.signal, () => call.end());
-              },
-              (e: unknown) => {
-                const error = fail(e);
-                live.done(error);
-                callInCallTrace(live.ctx.signal, () => call.emit("error", error));
-              },
-            );
+            .then(...endStream(live, call, fail));
         };
         break;
       }

@@ -30,6 +30,7 @@ import {
   ScalarType,
 } from "@bufbuild/protobuf";
 import { Edition, FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
+import { hasValidationRules } from "./validation-interceptor.js";
 
 /** Says whether a message is certainly valid (see the module comment). */
 export type FastCheck = (message: unknown) => boolean;
@@ -66,25 +67,29 @@ export function fastCheckFor(
 // protobuf-es names a file without its `.proto` suffix.
 const validateFile = "buf/validate/validate";
 
-/** The `buf.validate.field` and `.message`/`.oneof` extensions reachable from `file`. */
-function validateExtensions(
-  file: DescFile,
-  seen = new Set<DescFile>(),
-): { field: DescExtension; message: DescExtension; oneof: DescExtension } | undefined {
+/** The `buf/validate/validate.proto` file `file` imports, directly or not. */
+function validateFileOf(file: DescFile, seen = new Set<DescFile>()): DescFile | undefined {
   if (seen.has(file)) return undefined;
   seen.add(file);
-  if (file.name === validateFile) {
-    const ext = (name: string) => file.extensions.find((e) => e.name === name);
-    const field = ext("field");
-    const message = ext("message");
-    const oneof = ext("oneof");
-    return field && message && oneof ? { field, message, oneof } : undefined;
-  }
+  if (file.name === validateFile) return file;
   for (const dep of file.dependencies) {
-    const found = validateExtensions(dep, seen);
+    const found = validateFileOf(dep, seen);
     if (found !== undefined) return found;
   }
   return undefined;
+}
+
+/** The `buf.validate.field`, `.message` and `.oneof` extensions reachable from `file`. */
+function validateExtensions(
+  file: DescFile,
+): { field: DescExtension; message: DescExtension; oneof: DescExtension } | undefined {
+  const validate = validateFileOf(file);
+  if (validate === undefined) return undefined;
+  const ext = (name: string) => validate.extensions.find((e) => e.name === name);
+  const field = ext("field");
+  const message = ext("message");
+  const oneof = ext("oneof");
+  return field && message && oneof ? { field, message, oneof } : undefined;
 }
 
 function compileMessage(
@@ -106,7 +111,7 @@ function compileMessage(
       : undefined;
     if (rules === undefined) {
       // No rule here, but one inside the nested type would need recursion: not read.
-      if (nested !== undefined && hasAnyRule(nested, ext.field, new Set())) throw new Unsupported();
+      if (nested !== undefined && hasValidationRules(nested)) throw new Unsupported();
       continue;
     }
     checks.push(compileField(field, rules, matches));
@@ -115,16 +120,6 @@ function compileMessage(
     for (let i = 0; i < checks.length; i++) if (!(checks[i] as FastCheck)(message)) return false;
     return true;
   };
-}
-
-/** Whether any field of `schema` or of a type reachable from it has field rules. */
-function hasAnyRule(schema: DescMessage, fieldExt: DescExtension, seen: Set<DescMessage>): boolean {
-  if (seen.has(schema)) return false;
-  seen.add(schema);
-  return schema.fields.some(
-    (f) =>
-      hasOption(f, fieldExt) || (f.message !== undefined && hasAnyRule(f.message, fieldExt, seen)),
-  );
 }
 
 /** The parts of `buf.validate.FieldRules` read here (protobuf-es shape). */
@@ -241,19 +236,8 @@ function isZero(v: unknown): boolean {
 
 /** Looks up the rules message types (`buf.validate.StringRules`...) of the validate file. */
 function ruleSchemas(field: DescField): (typeName: string) => DescMessage {
-  let file: DescFile | undefined;
-  const find = (f: DescFile, seen: Set<DescFile>): DescFile | undefined => {
-    if (seen.has(f)) return undefined;
-    seen.add(f);
-    if (f.name === validateFile) return f;
-    for (const d of f.dependencies) {
-      const r = find(d, seen);
-      if (r !== undefined) return r;
-    }
-    return undefined;
-  };
+  const file = validateFileOf(field.parent.file);
   return (typeName) => {
-    file ??= find(field.parent.file, new Set());
     const desc = file?.messages.find((m) => m.typeName === typeName);
     if (desc === undefined) throw new Unsupported();
     return desc;
